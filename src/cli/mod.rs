@@ -1,0 +1,28 @@
+//! The `univa` command line: clap subcommands over the library.
+//!
+//! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
+//! only lists them and dispatches.
+
+mod validate;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "univa", version, about = "UniVA Studio: multimodal multi-label emotion recognition with valence-arousal")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a dataset folder and print a summary.
+    Validate(validate::Args),
+}
+
+/// Runs one subcommand. `None` (no arguments) is handled by the binary.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Validate(args) => validate::run(&args),
+    }
+}

@@ -1,0 +1,21 @@
+use clap::Parser as _;
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("UNIVA_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = univa::cli::Cli::parse();
+    let Some(command) = cli.command else {
+        eprintln!("univa: no subcommand given; see `univa --help`");
+        return std::process::ExitCode::from(2);
+    };
+    match univa::cli::run(command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line a user can act on: the error chain joined, no backtrace.
+            eprintln!("univa: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
