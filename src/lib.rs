@@ -8,4 +8,5 @@ pub mod fsutil;
 pub mod modality;
 pub mod cli;
 pub mod metrics;
+pub mod model;
 pub mod va;
