@@ -104,7 +104,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
                 .flatten()
         }),
         labels: dataset.manifest.labels.clone(),
-        va_normalizer: VaNormalizer::fit(dataset.utterances.iter().filter(|u| u.split == Split::Train)),
+        va_normalizer: VaNormalizer::fit(&dataset.utterances.iter().filter(|u| u.split == Split::Train).collect::<Vec<_>>()),
         dataset_name: dataset.manifest.name.clone(),
         config: config.clone(),
         best_epoch: None,
