@@ -13,7 +13,11 @@ mod validate;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "univa", version, about = "UniVA Studio: multimodal multi-label emotion recognition with valence-arousal")]
+#[command(
+    name = "univa",
+    version,
+    about = "UniVA Studio: multimodal multi-label emotion recognition with valence-arousal"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

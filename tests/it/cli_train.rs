@@ -16,7 +16,20 @@ fn end_to_end_with_events_and_predictions() {
         (path("data"), path("run"), path("events.jsonl"), path("c.toml"), path("p.csv"), path("gold.csv"));
     univa(&["synth", "--out", &data, "-n", "200", "--text", "6x8", "--vision", "4x3", "--audio", "4x5"]);
     std::fs::write(&config, "[model]\nhidden = 32\nintermediate = 64\n[train]\nbatch_size = 16\n").unwrap();
-    univa(&["train", "--dataset", &data, "--out", &run, "--config", &config, "--epochs", "2", "--events", &events, "--quiet"]);
+    univa(&[
+        "train",
+        "--dataset",
+        &data,
+        "--out",
+        &run,
+        "--config",
+        &config,
+        "--epochs",
+        "2",
+        "--events",
+        &events,
+        "--quiet",
+    ]);
 
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&events).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
