@@ -9,3 +9,4 @@ pub mod fsutil;
 pub mod metrics;
 pub mod modality;
 pub mod va;
+pub mod import;

@@ -3,3 +3,4 @@
 
 mod dataset;
 mod metrics;
+mod import;
