@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    if std::fs::write(dir.join("manifest.toml"), manifest).is_ok() && std::fs::write(dir.join("utterances.csv"), table).is_ok() {
+    if std::fs::write(dir.join("manifest.toml"), manifest).is_ok()
+        && std::fs::write(dir.join("utterances.csv"), table).is_ok()
+    {
         let _ = univa::dataset::Dataset::open(&dir);
     }
 });

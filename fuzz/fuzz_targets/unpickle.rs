@@ -3,32 +3,32 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use univa::import::pickle::{self, PersistentIds, Unpickled, Value};
+use std::collections::HashSet;
 
-fn walk(p: &Unpickled<'_>, value: Value, depth: usize) {
-    if depth > 16 {
+use univa::import::pickle::{self, ObjId, PersistentIds, Unpickled, Value};
+
+/// Visits each object once (pickles may hold cycles and shared references).
+fn walk(p: &Unpickled<'_>, value: Value, seen: &mut HashSet<ObjId>) {
+    let Value::Obj(id) = value else { return };
+    if !seen.insert(id) {
         return;
     }
     if let Some(array) = p.as_array(value) {
         let _ = p.for_each(array, &|_| None, |_| {});
     }
-    if let Some(items) = p.as_items(value) {
-        for &item in items {
-            walk(p, item, depth + 1);
-        }
+    for &item in p.as_items(value).unwrap_or(&[]) {
+        walk(p, item, seen);
     }
-    if let Some(pairs) = p.as_pairs(value) {
-        for &(key, item) in pairs {
-            walk(p, key, depth + 1);
-            walk(p, item, depth + 1);
-        }
+    for &(key, item) in p.as_pairs(value).unwrap_or(&[]) {
+        walk(p, key, seen);
+        walk(p, item, seen);
     }
 }
 
 fuzz_target!(|data: &[u8]| {
     for ids in [PersistentIds::Refuse, PersistentIds::TorchStorages] {
         if let Ok((p, _)) = pickle::load(data, ids) {
-            walk(&p, p.root(), 0);
+            walk(&p, p.root(), &mut HashSet::new());
         }
     }
 });

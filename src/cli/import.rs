@@ -59,12 +59,19 @@ pub enum MediaArg {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let summary = match &args.format {
-        Format::Univa { root, name, out, va_scale } => {
-            import::import_univa(&UnivaOptions { root: root.clone(), corpus: *name, out: out.clone(), va_scale: *va_scale })
-        }
+        Format::Univa { root, name, out, va_scale } => import::import_univa(&UnivaOptions {
+            root: root.clone(),
+            corpus: *name,
+            out: out.clone(),
+            va_scale: *va_scale,
+        }),
         Format::Tailor { pt, out } => import::import_tailor(pt, out),
         Format::Folder { csv, out, media, labels } => {
-            let labels = labels.as_deref().map(import::parse_labels).transpose().map_err(|e| anyhow::anyhow!("--labels: {e}"))?;
+            let labels = labels
+                .as_deref()
+                .map(import::parse_labels)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--labels: {e}"))?;
             let media = match media {
                 MediaArg::Copy => MediaMode::Copy,
                 MediaArg::Reference => MediaMode::Reference,

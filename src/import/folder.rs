@@ -84,7 +84,8 @@ struct Row {
 pub fn import_folder(options: &FolderOptions) -> Result<ImportSummary, ImportError> {
     let csv_path = &options.csv;
     let csv_dir = csv_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(csv_path).map_err(|e| csv_error(csv_path, e))?;
+    let mut reader =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(csv_path).map_err(|e| csv_error(csv_path, e))?;
     let rows: Vec<Row> = reader.deserialize().collect::<Result<_, _>>().map_err(|e| csv_error(csv_path, e))?;
     if rows.is_empty() {
         return Err(ImportError::invalid(csv_path, None, "holds no utterances"));
@@ -105,14 +106,17 @@ pub fn import_folder(options: &FolderOptions) -> Result<ImportSummary, ImportErr
     let mut taken: HashMap<PathBuf, PathBuf> = HashMap::new();
     for (i, row) in rows.into_iter().enumerate() {
         let row_number = i + 2;
-        let bad = |field: &str, problem: String| ImportError::invalid(csv_path, Some(format!("row {row_number}, field {field:?}")), problem);
+        let bad = |field: &str, problem: String| {
+            ImportError::invalid(csv_path, Some(format!("row {row_number}, field {field:?}")), problem)
+        };
         if row.id.is_empty() || !seen.insert(row.id.clone()) {
             return Err(bad("id", format!("utterance id {:?} is empty or appears twice", row.id)));
         }
         let split = if row.split.is_empty() {
             Split::Train
         } else {
-            Split::parse(&row.split).ok_or_else(|| bad("split", format!("unknown split {:?}; expected train, valid or test", row.split)))?
+            Split::parse(&row.split)
+                .ok_or_else(|| bad("split", format!("unknown split {:?}; expected train, valid or test", row.split)))?
         };
         let mut indices = Vec::new();
         for name in row.labels.split([';', ',']).map(str::trim).filter(|n| !n.is_empty()) {
@@ -150,12 +154,23 @@ pub fn import_folder(options: &FolderOptions) -> Result<ImportSummary, ImportErr
                 None => {
                     let relative = match options.media {
                         MediaMode::Reference => source.strip_prefix(&out_abs).map(Path::to_path_buf).map_err(|_| {
-                            bad("media", format!("{} is outside the output folder; import with --media copy", source.display()))
+                            bad(
+                                "media",
+                                format!("{} is outside the output folder; import with --media copy", source.display()),
+                            )
                         })?,
                         MediaMode::Copy => {
                             let relative = copy_target(&row.media, &source);
                             if let Some(other) = taken.insert(relative.clone(), source.clone()) {
-                                return Err(bad("media", format!("{} and {} would both be copied to {}", other.display(), source.display(), relative.display())));
+                                return Err(bad(
+                                    "media",
+                                    format!(
+                                        "{} and {} would both be copied to {}",
+                                        other.display(),
+                                        source.display(),
+                                        relative.display()
+                                    ),
+                                ));
                             }
                             copy_clip(&source, &out_abs.join(&relative))?;
                             relative
@@ -171,7 +186,9 @@ pub fn import_folder(options: &FolderOptions) -> Result<ImportSummary, ImportErr
         let va_cell = |modality: Modality, v: Option<f32>, a: Option<f32>| -> Result<Option<Va>, ImportError> {
             match (v, a) {
                 (None, None) => Ok(None),
-                (Some(v), Some(a)) if [v, a].iter().all(|x| x.is_finite() && (-1.0..=1.0).contains(x)) => Ok(Some(Va::new(v, a))),
+                (Some(v), Some(a)) if [v, a].iter().all(|x| x.is_finite() && (-1.0..=1.0).contains(x)) => {
+                    Ok(Some(Va::new(v, a)))
+                }
                 _ => Err(bad(&format!("{}_v", modality.name()), "VA needs both values, each in [-1, 1]".to_owned())),
             }
         };
@@ -227,7 +244,9 @@ fn default_labels(csv_path: &Path, rows: &[Row]) -> Result<Vec<LabelSpec>, Impor
                     return Err(ImportError::invalid(
                         csv_path,
                         Some(format!("row {}, field \"labels\"", i + 2)),
-                        format!("label {name:?} has no known VA anchor; list the labels with --labels, e.g. --labels happy,{name}=0.5:0.5"),
+                        format!(
+                            "label {name:?} has no known VA anchor; list the labels with --labels, e.g. --labels happy,{name}=0.5:0.5"
+                        ),
                     ));
                 }
             }

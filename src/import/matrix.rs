@@ -33,13 +33,18 @@ impl Dense {
 const MAX_DEPTH: usize = 4;
 
 /// Reads `value` as a dense block; the error says what was found instead.
+///
+/// `limit` caps the number of values: the memo lets a few bytes repeat a list many times
+/// (nested four deep, a kilobyte would expand to 10¹² numbers), so callers pass what the input
+/// can honestly hold (its size in bytes: every pickled number or array element takes at least one).
 pub(super) fn dense<'a>(
     p: &Unpickled<'a>,
     value: Value,
     storages: &dyn Fn(&str) -> Option<&'a [u8]>,
+    limit: usize,
 ) -> Result<Dense, String> {
     let mut out = Dense::default();
-    collect(p, value, storages, 0, &mut out)?;
+    collect(p, value, storages, 0, limit, &mut out)?;
     Ok(out)
 }
 
@@ -48,8 +53,11 @@ fn collect<'a>(
     value: Value,
     storages: &dyn Fn(&str) -> Option<&'a [u8]>,
     depth: usize,
+    limit: usize,
     out: &mut Dense,
 ) -> Result<(), String> {
+    let too_many =
+        || format!("holds more values than the file's {limit} bytes can (a pickle that repeats shared lists?)");
     let record_shape = |out: &mut Dense, shape: &[usize]| -> Result<(), String> {
         // The first item at a depth fixes the shape below it; later items must match.
         let below = &out.shape.get(depth..).unwrap_or(&[]);
@@ -63,6 +71,9 @@ fn collect<'a>(
         }
     };
     if let Some(array) = p.as_array(value) {
+        if out.values.len().saturating_add(array.len()) > limit {
+            return Err(too_many());
+        }
         record_shape(out, &array.shape)?;
         out.values.reserve(array.len());
         let values = &mut out.values;
@@ -98,7 +109,49 @@ fn collect<'a>(
         return Err(format!("lists of different lengths ({} and {})", out.shape[depth], items.len()));
     }
     for &item in items {
-        collect(p, item, storages, depth + 1, out)?;
+        if out.values.len() >= limit {
+            return Err(too_many());
+        }
+        collect(p, item, storages, depth + 1, limit, out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::pickle::{PersistentIds, load};
+
+    /// `[[[[1] * k] * k] * k] * k` through the memo: 2 kB of pickle, k⁴ numbers if expanded.
+    fn shared_list_bomb(k: usize) -> Vec<u8> {
+        let mut bytes = b"\x80\x02]q\x00(".to_vec();
+        bytes.extend(std::iter::repeat_n(*b"K\x01", k).flatten());
+        bytes.push(b'e');
+        for level in 0u8..3 {
+            bytes.extend([b']', b'q', level + 1, b'(']);
+            bytes.extend(std::iter::repeat_n([b'h', level], k).flatten());
+            bytes.push(b'e');
+        }
+        bytes.push(b'.');
+        bytes
+    }
+
+    #[test]
+    fn shared_lists_cannot_expand_past_the_input() {
+        let bytes = shared_list_bomb(200);
+        let (p, _) = load(&bytes, PersistentIds::Refuse).unwrap();
+        let started = std::time::Instant::now();
+        let err = dense(&p, p.root(), &|_| None, bytes.len()).unwrap_err();
+        assert!(err.contains("more values than"), "{err}");
+        assert!(started.elapsed().as_secs() < 1);
+    }
+
+    #[test]
+    fn nested_lists_and_arrays_become_blocks() {
+        let bytes = shared_list_bomb(3);
+        let (p, _) = load(&bytes, PersistentIds::Refuse).unwrap();
+        let block = dense(&p, p.root(), &|_| None, 1000).unwrap();
+        assert_eq!(block.shape, [3, 3, 3, 3]);
+        assert!(block.values.iter().all(|&x| x == 1.0));
+    }
 }

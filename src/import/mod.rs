@@ -84,7 +84,14 @@ impl ImportSummary {
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let splits: Vec<String> = self.utterances.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        write!(f, "{}: {} utterances ({}), labels {}", self.out.display(), self.total(), splits.join(", "), self.labels.join(", "))?;
+        write!(
+            f,
+            "{}: {} utterances ({}), labels {}",
+            self.out.display(),
+            self.total(),
+            splits.join(", "),
+            self.labels.join(", ")
+        )?;
         if self.zeroed_non_finite > 0 {
             write!(f, "; {} non-finite feature values written as 0", self.zeroed_non_finite)?;
         }

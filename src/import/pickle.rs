@@ -49,6 +49,14 @@ pub enum Value {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ObjId(usize);
 
+/// Text of a `str`: a range of the input (checked as UTF-8 when read), or decoded from latin-1.
+/// Ranges keep the large latin-1 strings that protocol 2 uses for array data out of memory twice.
+#[derive(Clone, Debug)]
+pub enum Text {
+    Input(Range<usize>),
+    Owned(String),
+}
+
 /// Bytes of a `bytes` object: a range of the input, or decoded from a latin-1 string.
 #[derive(Clone, Debug)]
 pub enum Bytes {
@@ -257,7 +265,7 @@ impl Global {
 /// An object in the arena.
 #[derive(Clone, Debug)]
 pub enum Object {
-    Str(String),
+    Str(Text),
     Bytes(Bytes),
     /// An integer too large for i64 (little-endian two's complement bytes).
     BigInt(Vec<u8>),
@@ -312,7 +320,16 @@ pub struct Unpickled<'a> {
 
 /// Reads one pickle from the start of `input`; returns it and the number of bytes it took.
 pub fn load(input: &[u8], persistent_ids: PersistentIds) -> Result<(Unpickled<'_>, usize), PickleError> {
-    let mut machine = Machine { input, pos: 0, objects: Vec::new(), stack: Vec::new(), marks: Vec::new(), memo: HashMap::new(), persistent_ids, copied: 0 };
+    let mut machine = Machine {
+        input,
+        pos: 0,
+        objects: Vec::new(),
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: HashMap::new(),
+        persistent_ids,
+        copied: 0,
+    };
     let root = machine.run()?;
     let end = machine.pos;
     Ok((Unpickled { input, objects: machine.objects, root }, end))
@@ -442,7 +459,7 @@ impl Machine<'_> {
 
     fn str_of(&self, value: Value) -> Option<&str> {
         match self.object(value)? {
-            Object::Str(s) => Some(s),
+            Object::Str(text) => text_str(self.input, text),
             _ => None,
         }
     }
@@ -547,7 +564,7 @@ impl Machine<'_> {
                     let n = if op == b'U' { self.length(1)? } else { self.length(4)? };
                     let range = self.take(n)?;
                     let text: String = self.input[range].iter().map(|&b| char::from(b)).collect();
-                    let v = self.alloc(Object::Str(text));
+                    let v = self.alloc(Object::Str(Text::Owned(text)));
                     self.push(v);
                 }
                 b'X' | 0x8c | 0x8d => {
@@ -557,11 +574,10 @@ impl Machine<'_> {
                         _ => self.length(8)?,
                     };
                     let range = self.take(n)?;
-                    let text = match std::str::from_utf8(&self.input[range]) {
-                        Ok(s) => s.to_owned(),
-                        Err(_) => return self.malformed("a string is not valid UTF-8"),
-                    };
-                    let v = self.alloc(Object::Str(text));
+                    if std::str::from_utf8(&self.input[range.clone()]).is_err() {
+                        return self.malformed("a string is not valid UTF-8");
+                    }
+                    let v = self.alloc(Object::Str(Text::Input(range)));
                     self.push(v);
                 }
                 b'B' | b'C' | 0x8e | 0x96 => {
@@ -574,7 +590,10 @@ impl Machine<'_> {
                     let v = self.alloc(Object::Bytes(Bytes::Input(range)));
                     self.push(v);
                 }
-                0x97 | 0x98 => return self.unsupported("out-of-band buffers (pickle protocol 5 buffer_callback) are not supported"),
+                0x97 | 0x98 => {
+                    return self
+                        .unsupported("out-of-band buffers (pickle protocol 5 buffer_callback) are not supported");
+                }
                 b')' => {
                     let v = self.alloc(Object::Tuple(Vec::new()));
                     self.push(v);
@@ -619,16 +638,16 @@ impl Machine<'_> {
                     let items = self.pop_mark()?;
                     let v = self.alloc(Object::Dict(Vec::new()));
                     self.push(v);
-                    self.set_items(items)?;
+                    self.set_items(&items)?;
                 }
                 b's' => {
                     let value = self.pop()?;
                     let key = self.pop()?;
-                    self.set_items(vec![key, value])?;
+                    self.set_items(&[key, value])?;
                 }
                 b'u' => {
                     let items = self.pop_mark()?;
-                    self.set_items(items)?;
+                    self.set_items(&items)?;
                 }
                 0x8f => {
                     let v = self.alloc(Object::Set(Vec::new()));
@@ -709,9 +728,16 @@ impl Machine<'_> {
                     let v = self.persistent_load(pid)?;
                     self.push(v);
                 }
-                b'i' | b'o' => return self.unsupported("INST/OBJ opcodes instantiate arbitrary classes and are refused"),
-                0x82..=0x84 => return self.unsupported("extension-registry opcodes (EXT1/2/4) name code and are refused"),
-                other => return self.unsupported(format!("opcode 0x{other:02x} is not part of the pickle protocols read here")),
+                b'i' | b'o' => {
+                    return self.unsupported("INST/OBJ opcodes instantiate arbitrary classes and are refused");
+                }
+                0x82..=0x84 => {
+                    return self.unsupported("extension-registry opcodes (EXT1/2/4) name code and are refused");
+                }
+                other => {
+                    return self
+                        .unsupported(format!("opcode 0x{other:02x} is not part of the pickle protocols read here"));
+                }
             }
         }
     }
@@ -727,8 +753,8 @@ impl Machine<'_> {
         }
     }
 
-    fn set_items(&mut self, items: Vec<Value>) -> Result<(), PickleError> {
-        if items.len() % 2 != 0 {
+    fn set_items(&mut self, items: &[Value]) -> Result<(), PickleError> {
+        if !items.len().is_multiple_of(2) {
             return self.malformed("SETITEMS with an odd number of items");
         }
         let target = self.top()?;
@@ -798,14 +824,19 @@ impl Machine<'_> {
                 }
             }
             (Global::NumpyScalar, [dtype, data]) => {
-                let (Some(Object::Dtype(dtype)), Some(Object::Bytes(_))) = (self.object(*dtype), self.object(*data)) else {
+                let (Some(Object::Dtype(dtype)), Some(Object::Bytes(_))) = (self.object(*dtype), self.object(*data))
+                else {
                     return self.malformed("numpy scalar expects a dtype and bytes");
                 };
                 let dtype = *dtype;
                 let Value::Obj(bytes_id) = *data else { return self.malformed("numpy scalar expects bytes") };
                 let bytes = self.bytes_slice(bytes_id);
                 if bytes.len() != dtype.element.size() {
-                    return self.malformed(format!("numpy scalar has {} bytes, its dtype needs {}", bytes.len(), dtype.element.size()));
+                    return self.malformed(format!(
+                        "numpy scalar has {} bytes, its dtype needs {}",
+                        bytes.len(),
+                        dtype.element.size()
+                    ));
                 }
                 let x = dtype.element.read_f64(bytes, dtype.big_endian);
                 Ok(match dtype.element {
@@ -835,10 +866,13 @@ impl Machine<'_> {
             }
             (Global::TorchRebuildTensorV2, [storage, offset, size, stride, ..]) => {
                 let Some(Object::Storage(storage_ref)) = self.object(*storage) else {
-                    return self.malformed(format!("_rebuild_tensor_v2 expects a storage, got {}", self.describe(*storage)));
+                    return self
+                        .malformed(format!("_rebuild_tensor_v2 expects a storage, got {}", self.describe(*storage)));
                 };
                 let (element, numel) = (storage_ref.element, storage_ref.numel);
-                let Value::Obj(storage) = *storage else { return self.malformed("_rebuild_tensor_v2 expects a storage") };
+                let Value::Obj(storage) = *storage else {
+                    return self.malformed("_rebuild_tensor_v2 expects a storage");
+                };
                 let Some(offset) = self.usize_of(*offset) else {
                     return self.malformed("_rebuild_tensor_v2 storage offset is not a size");
                 };
@@ -854,7 +888,9 @@ impl Machine<'_> {
                         last = last.and_then(|l| (n - 1).checked_mul(s).and_then(|x| l.checked_add(x)));
                     }
                     if last.is_none_or(|l| l >= numel) {
-                        return self.malformed(format!("tensor view of shape {shape:?} reaches past its storage of {numel} elements"));
+                        return self.malformed(format!(
+                            "tensor view of shape {shape:?} reaches past its storage of {numel} elements"
+                        ));
                     }
                 }
                 Ok(self.alloc(Object::Array(NdArray {
@@ -870,7 +906,7 @@ impl Machine<'_> {
                 self.charge(items.len())?;
                 let v = self.alloc(Object::Dict(Vec::new()));
                 self.push(v);
-                self.set_items(items)?;
+                self.set_items(&items)?;
                 self.pop()
             }
             (Global::Set | Global::FrozenSet, []) => Ok(self.alloc(Object::Set(Vec::new()))),
@@ -883,7 +919,8 @@ impl Machine<'_> {
             }
             (Global::CodecsEncode, [text, encoding]) => {
                 if !matches!(self.str_of(*encoding), Some("latin1" | "latin-1")) {
-                    return self.unsupported("_codecs.encode is only read with the latin1 encoding protocol 2 uses for bytes");
+                    return self
+                        .unsupported("_codecs.encode is only read with the latin1 encoding protocol 2 uses for bytes");
                 }
                 let Some(text) = self.str_of(*text) else { return self.malformed("_codecs.encode expects a string") };
                 let mut bytes = Vec::with_capacity(text.len());
@@ -895,7 +932,9 @@ impl Machine<'_> {
                 }
                 Ok(self.alloc(Object::Bytes(Bytes::Owned(bytes))))
             }
-            (global, args) => self.malformed(format!("{global:?} called with {} arguments it does not take", args.len())),
+            (global, args) => {
+                self.malformed(format!("{global:?} called with {} arguments it does not take", args.len()))
+            }
         }
     }
 
@@ -935,7 +974,9 @@ impl Machine<'_> {
         let expected = shape.iter().try_fold(element.size(), |acc, &n| acc.checked_mul(n));
         let found = self.bytes_len(bytes);
         if expected != Some(found) {
-            return self.malformed(format!("array of shape {shape:?} and {element:?} elements comes with {found} bytes of data"));
+            return self.malformed(format!(
+                "array of shape {shape:?} and {element:?} elements comes with {found} bytes of data"
+            ));
         }
         Ok(())
     }
@@ -958,11 +999,19 @@ impl Machine<'_> {
                 let dtype = *dtype;
                 let fortran = matches!(fortran, Value::Bool(true) | Value::Int(1));
                 let (Value::Obj(bytes), Some(Object::Bytes(_))) = (*raw, self.object(*raw)) else {
-                    return self.unsupported(format!("array data is {}, expected raw bytes (object arrays are refused)", self.describe(*raw)));
+                    return self.unsupported(format!(
+                        "array data is {}, expected raw bytes (object arrays are refused)",
+                        self.describe(*raw)
+                    ));
                 };
                 self.check_pickled_size(&shape, dtype.element, bytes)?;
                 if let Some(Object::Array(array)) = self.object_mut(target) {
-                    *array = NdArray { element: dtype.element, big_endian: dtype.big_endian, shape, data: ArrayData::Pickled { bytes, fortran } };
+                    *array = NdArray {
+                        element: dtype.element,
+                        big_endian: dtype.big_endian,
+                        shape,
+                        data: ArrayData::Pickled { bytes, fortran },
+                    };
                 }
                 Ok(())
             }
@@ -975,7 +1024,8 @@ impl Machine<'_> {
                     Some("|" | "=") => None,
                     _ => return self.malformed("dtype state has no byte order"),
                 };
-                let has_fields = self.items_of(state).is_some_and(|items| items.get(3).is_some_and(|v| *v != Value::None));
+                let has_fields =
+                    self.items_of(state).is_some_and(|items| items.get(3).is_some_and(|v| *v != Value::None));
                 if has_fields {
                     return self.unsupported("structured NumPy dtypes (with named fields) are not supported");
                 }
@@ -986,7 +1036,11 @@ impl Machine<'_> {
             }
             Some(Object::Record(_)) | Some(Object::Dict(_)) => {
                 let Some(Object::Dict(pairs)) = self.object(state) else {
-                    return if state == Value::None { Ok(()) } else { self.malformed(format!("object state is {}", self.describe(state))) };
+                    return if state == Value::None {
+                        Ok(())
+                    } else {
+                        self.malformed(format!("object state is {}", self.describe(state)))
+                    };
                 };
                 let pairs = pairs.clone();
                 self.charge(pairs.len())?;
@@ -1049,7 +1103,7 @@ impl<'a> Unpickled<'a> {
 
     pub fn as_str(&self, value: Value) -> Option<&str> {
         match self.object(value)? {
-            Object::Str(s) => Some(s),
+            Object::Str(text) => text_str(self.input, text),
             _ => None,
         }
     }
@@ -1084,7 +1138,9 @@ impl<'a> Unpickled<'a> {
 
     /// The string keys of a dict, for "expected one of …" messages.
     pub fn keys(&self, value: Value) -> Vec<&str> {
-        self.as_pairs(value).map(|pairs| pairs.iter().filter_map(|(k, _)| self.as_str(*k)).collect()).unwrap_or_default()
+        self.as_pairs(value)
+            .map(|pairs| pairs.iter().filter_map(|(k, _)| self.as_str(*k)).collect())
+            .unwrap_or_default()
     }
 
     /// Every torch storage the pickle names.
@@ -1108,7 +1164,11 @@ impl<'a> Unpickled<'a> {
 
     /// The array's elements as f64 in C (row-major) order. `storage_bytes` gives the raw bytes of
     /// a torch storage by key; plain pickles never need it.
-    pub fn read_f64(&self, array: &NdArray, storage_bytes: &dyn Fn(&str) -> Option<&'a [u8]>) -> Result<Vec<f64>, PickleError> {
+    pub fn read_f64(
+        &self,
+        array: &NdArray,
+        storage_bytes: &dyn Fn(&str) -> Option<&'a [u8]>,
+    ) -> Result<Vec<f64>, PickleError> {
         let mut out = Vec::with_capacity(array.len());
         self.for_each(array, storage_bytes, |x| out.push(x))?;
         Ok(out)
@@ -1141,7 +1201,12 @@ impl<'a> Unpickled<'a> {
                     return bad(format!("tensor storage {:?} is not in the archive", storage.key));
                 };
                 if storage.numel.checked_mul(size).is_none_or(|n| bytes.len() < n) {
-                    return bad(format!("tensor storage {:?} holds {} bytes, fewer than its {} elements", storage.key, bytes.len(), storage.numel));
+                    return bad(format!(
+                        "tensor storage {:?} holds {} bytes, fewer than its {} elements",
+                        storage.key,
+                        bytes.len(),
+                        storage.numel
+                    ));
                 }
                 (bytes, *offset, strides.clone())
             }
@@ -1178,6 +1243,13 @@ impl<'a> Unpickled<'a> {
                 index[axis] = 0;
             }
         }
+    }
+}
+
+fn text_str<'t>(input: &'t [u8], text: &'t Text) -> Option<&'t str> {
+    match text {
+        Text::Input(range) => std::str::from_utf8(input.get(range.clone())?).ok(),
+        Text::Owned(s) => Some(s),
     }
 }
 

@@ -28,9 +28,37 @@ const MODALITY_KEYS: [(Modality, &str); 3] =
 
 pub fn import_tailor(pt: &Path, out: &Path) -> Result<ImportSummary, ImportError> {
     super::check_out(out)?;
+    // Read everything first, so the archive's memory is freed before the dataset is written.
+    let imported = read(pt)?;
+    let name = pt.file_stem().map_or_else(|| "imported".to_owned(), |s| s.to_string_lossy().into_owned());
+    let mut manifest = Manifest::new(name, imported.labels, imported.specs.into_values().collect());
+    manifest.provenance = format!("imported from the TAILOR/CARAT file {}", pt.display());
+    let label_names = manifest.labels.iter().map(|l| l.name.clone()).collect();
+    DatasetWriter::new(out, manifest)?.write(&imported.utterances, &imported.features)?;
+    Ok(ImportSummary {
+        out: out.to_path_buf(),
+        labels: label_names,
+        utterances: imported.counts,
+        zeroed_non_finite: imported.zeroed,
+    })
+}
+
+/// What the archive holds, converted.
+struct Imported {
+    labels: Vec<LabelSpec>,
+    utterances: Vec<Utterance>,
+    features: BTreeMap<(Split, Modality), SplitFeatures>,
+    specs: BTreeMap<Modality, FeatureSpec>,
+    counts: BTreeMap<Split, usize>,
+    zeroed: usize,
+}
+
+fn read(pt: &Path) -> Result<Imported, ImportError> {
     let archive = TorchArchive::read(pt)?;
     let p = archive.unpickle().map_err(|e| ImportError::pickle(pt, 0, e))?;
     let storages = |key: &str| archive.storage(key);
+    // Values left to read: the whole import, not each block, is bounded by the file's size.
+    let mut budget = archive.len();
     let root = p.root();
     if p.as_pairs(root).is_none() {
         return Err(ImportError::invalid(pt, None, format!("holds {}, expected a dict of splits", p.describe(root))));
@@ -50,22 +78,39 @@ pub fn import_tailor(pt: &Path, out: &Path) -> Result<ImportSummary, ImportError
         }
         let at = |field: &str| Some(format!("data[{key:?}][{field:?}]"));
         let Some(tgt) = p.get(split_value, "tgt") else {
-            return Err(ImportError::invalid(pt, at("tgt"), format!("is missing (found {})", p.keys(split_value).join(", "))));
+            return Err(ImportError::invalid(
+                pt,
+                at("tgt"),
+                format!("is missing (found {})", p.keys(split_value).join(", ")),
+            ));
         };
         let Some(targets) = p.as_items(tgt) else {
-            return Err(ImportError::invalid(pt, at("tgt"), format!("is {}, expected a list of label-id lists", p.describe(tgt))));
+            return Err(ImportError::invalid(
+                pt,
+                at("tgt"),
+                format!("is {}, expected a list of label-id lists", p.describe(tgt)),
+            ));
         };
         let rows = targets.len();
         for (modality, field) in MODALITY_KEYS {
             let Some(value) = p.get(split_value, field) else {
-                return Err(ImportError::invalid(pt, at(field), format!("is missing (found {})", p.keys(split_value).join(", "))));
+                return Err(ImportError::invalid(
+                    pt,
+                    at(field),
+                    format!("is missing (found {})", p.keys(split_value).join(", ")),
+                ));
             };
-            let mut block = dense(&p, value, &storages).map_err(|problem| ImportError::invalid(pt, at(field), problem))?;
+            let mut block =
+                dense(&p, value, &storages, budget).map_err(|problem| ImportError::invalid(pt, at(field), problem))?;
+            budget -= block.values.len();
             if block.shape.len() != 3 || block.dim(0) != rows {
                 return Err(ImportError::invalid(
                     pt,
                     at(field),
-                    format!("has shape {:?}; expected ({rows}, steps, dims), one row per entry of \"tgt\"", block.shape),
+                    format!(
+                        "has shape {:?}; expected ({rows}, steps, dims), one row per entry of \"tgt\"",
+                        block.shape
+                    ),
                 ));
             }
             let spec = FeatureSpec { modality, max_len: block.dim(1), dim: block.dim(2) };
@@ -75,7 +120,10 @@ pub fn import_tailor(pt: &Path, out: &Path) -> Result<ImportSummary, ImportError
                 return Err(ImportError::invalid(
                     pt,
                     at(field),
-                    format!("frames are {}×{}, another split's {}×{}; splits must share one shape", spec.max_len, spec.dim, first.max_len, first.dim),
+                    format!(
+                        "frames are {}×{}, another split's {}×{}; splits must share one shape",
+                        spec.max_len, spec.dim, first.max_len, first.dim
+                    ),
                 ));
             }
             zeroed += block.zero_non_finite();
@@ -84,11 +132,17 @@ pub fn import_tailor(pt: &Path, out: &Path) -> Result<ImportSummary, ImportError
         }
         for (i, &target) in targets.iter().enumerate() {
             let location = || Some(format!("data[{key:?}][\"tgt\"][{i}]"));
-            let ids: Dense = dense(&p, target, &storages).map_err(|problem| ImportError::invalid(pt, location(), problem))?;
+            let ids: Dense = dense(&p, target, &storages, budget)
+                .map_err(|problem| ImportError::invalid(pt, location(), problem))?;
+            budget -= ids.values.len();
             let mut indices = Vec::new();
             for id in ids.values.iter().map(|&x| x as i64).filter(|&id| id >= FIRST_LABEL_ID) {
                 let index = id_to_label.get(&id).copied().ok_or_else(|| {
-                    ImportError::invalid(pt, location(), format!("label id {id} is not one of the {} labels", labels.len()))
+                    ImportError::invalid(
+                        pt,
+                        location(),
+                        format!("label id {id} is not one of the {} labels", labels.len()),
+                    )
                 })?;
                 indices.push(index);
             }
@@ -109,15 +163,14 @@ pub fn import_tailor(pt: &Path, out: &Path) -> Result<ImportSummary, ImportError
         counts.insert(split, rows);
     }
     if counts.is_empty() {
-        return Err(ImportError::invalid(pt, None, format!("has no train/valid/test entries (found {})", p.keys(root).join(", "))));
+        return Err(ImportError::invalid(
+            pt,
+            None,
+            format!("has no train/valid/test entries (found {})", p.keys(root).join(", ")),
+        ));
     }
 
-    let name = pt.file_stem().map_or_else(|| "imported".to_owned(), |s| s.to_string_lossy().into_owned());
-    let mut manifest = Manifest::new(name, labels, specs.into_values().collect());
-    manifest.provenance = format!("imported from the TAILOR/CARAT file {}", pt.display());
-    let label_names = manifest.labels.iter().map(|l| l.name.clone()).collect();
-    DatasetWriter::new(out, manifest)?.write(&utterances, &features)?;
-    Ok(ImportSummary { out: out.to_path_buf(), labels: label_names, utterances: counts, zeroed_non_finite: zeroed })
+    Ok(Imported { labels, utterances, features, specs, counts, zeroed })
 }
 
 /// Labels and the map from target id to label index, from `dict.tgt` when the file has it.
@@ -141,7 +194,11 @@ fn label_map(p: &Unpickled<'_>, pt: &Path) -> Result<(Vec<LabelSpec>, BTreeMap<i
     for (id, name) in entries {
         let lower = name.to_ascii_lowercase();
         let label = LabelSpec::known(&lower).ok_or_else(|| {
-            ImportError::invalid(pt, Some("data[\"dict\"][\"tgt\"]".to_owned()), format!("label {name:?} has no known VA anchor"))
+            ImportError::invalid(
+                pt,
+                Some("data[\"dict\"][\"tgt\"]".to_owned()),
+                format!("label {name:?} has no known VA anchor"),
+            )
         })?;
         map.insert(id, labels.len());
         labels.push(label);

@@ -40,6 +40,11 @@ impl TorchArchive {
         pickle::load(&self.pickle[self.pickle_start..], PersistentIds::TorchStorages).map(|(p, _)| p)
     }
 
+    /// Bytes of the pickle and all storages: what the file can honestly expand to.
+    pub fn len(&self) -> usize {
+        self.pickle.len() - self.pickle_start + self.storages.values().map(Vec::len).sum::<usize>()
+    }
+
     pub fn storage(&self, key: &str) -> Option<&[u8]> {
         self.storages.get(key).map(Vec::as_slice)
     }
@@ -48,8 +53,8 @@ impl TorchArchive {
         let bad = |problem: String| ImportError::invalid(path, None, problem);
         let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
         let file_len = file.metadata().map_err(|e| ImportError::io(path, e))?.len();
-        let mut archive =
-            zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| bad(format!("not a readable torch.save archive: {e}")))?;
+        let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+            .map_err(|e| bad(format!("not a readable torch.save archive: {e}")))?;
         let names: Vec<String> = archive.file_names().filter_map(Result::ok).map(|n| n.into_owned()).collect();
         let Some(pickle_name) = names.iter().find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1) else {
             return Err(bad("is a zip file but not a torch.save archive (no <name>/data.pkl entry)".to_owned()));
@@ -85,7 +90,8 @@ impl TorchArchive {
         let mut pos = 0;
         {
             let (magic, used) = pickle::load(&bytes, PersistentIds::Refuse).map_err(|e| at(0, e))?;
-            let is_magic = matches!(magic.object(magic.root()), Some(Object::BigInt(b)) if b.as_slice() == LEGACY_MAGIC);
+            let is_magic =
+                matches!(magic.object(magic.root()), Some(Object::BigInt(b)) if b.as_slice() == LEGACY_MAGIC);
             if !is_magic {
                 return Err(bad("is neither a torch.save zip archive nor a legacy torch.save file"));
             }
@@ -98,8 +104,7 @@ impl TorchArchive {
         let pickle_start = pos;
         let (storage_sizes, used) = {
             let (object, used) = pickle::load(&bytes[pos..], PersistentIds::TorchStorages).map_err(|e| at(pos, e))?;
-            let sizes: HashMap<String, usize> =
-                object.storages().map(|s| (s.key.clone(), s.element.size())).collect();
+            let sizes: HashMap<String, usize> = object.storages().map(|s| (s.key.clone(), s.element.size())).collect();
             (sizes, used)
         };
         pos += used;
@@ -114,7 +119,9 @@ impl TorchArchive {
             let Some(&element_size) = storage_sizes.get(&key) else {
                 return Err(bad(&format!("legacy torch.save file lists storage {key:?} that no tensor uses")));
             };
-            let Some(count) = bytes.get(pos..pos + 8) else { return Err(bad("legacy torch.save file ends inside a storage header")) };
+            let Some(count) = bytes.get(pos..pos + 8) else {
+                return Err(bad("legacy torch.save file ends inside a storage header"));
+            };
             let mut count_bytes = [0u8; 8];
             count_bytes.copy_from_slice(count);
             let count = u64::from_le_bytes(count_bytes);

@@ -43,9 +43,10 @@ impl Corpus {
     pub fn labels(self) -> Vec<LabelSpec> {
         match self {
             Self::Mosei => LabelSpec::mosei(),
-            Self::M3ed => {
-                ["happy", "surprise", "sad", "disgust", "anger", "fear", "neutral"].iter().filter_map(|n| LabelSpec::known(n)).collect()
-            }
+            Self::M3ed => ["happy", "surprise", "sad", "disgust", "anger", "fear", "neutral"]
+                .iter()
+                .filter_map(|n| LabelSpec::known(n))
+                .collect(),
         }
     }
 }
@@ -106,7 +107,8 @@ pub fn import_univa(options: &UnivaOptions) -> Result<ImportSummary, ImportError
             let path = pickle_path(&options.root, options.corpus, split, &split_rows.name, modality)?;
             let bytes = std::fs::read(&path).map_err(|e| ImportError::io(&path, e))?;
             let (p, _) = pickle::load(&bytes, PersistentIds::Refuse).map_err(|e| ImportError::pickle(&path, 0, e))?;
-            let block = read_modality(&p, &path, split, &split_rows.name, modality, split_rows.rows.len())?;
+            let block =
+                read_modality(&p, &path, bytes.len(), split, &split_rows.name, modality, split_rows.rows.len())?;
             if let Some(classes) = &block.labels_class {
                 check_labels(&path, classes, &split_rows.rows, labels.len())?;
             }
@@ -134,7 +136,8 @@ pub fn import_univa(options: &UnivaOptions) -> Result<ImportSummary, ImportError
             let mut block = block;
             zeroed += block.features.zero_non_finite();
             let mask = mask_bytes(&path, modality, &block.mask)?;
-            *va.get_mut(modality) = block.va.as_ref().map(|v| scale_va(&path, modality, v, options.va_scale)).transpose()?;
+            *va.get_mut(modality) =
+                block.va.as_ref().map(|v| scale_va(&path, modality, v, options.va_scale)).transpose()?;
             features.insert((split, modality), SplitFeatures { features: block.features.values, mask });
         }
         for (i, row) in split_rows.rows.iter().enumerate() {
@@ -151,7 +154,8 @@ pub fn import_univa(options: &UnivaOptions) -> Result<ImportSummary, ImportError
         }
     }
 
-    let mut manifest = Manifest::new(options.corpus.file_name(), labels, specs.into_values().map(|(spec, _)| spec).collect());
+    let mut manifest =
+        Manifest::new(options.corpus.file_name(), labels, specs.into_values().map(|(spec, _)| spec).collect());
     manifest.provenance = format!("imported from the UniVA reference files in {}", options.root.display());
     let label_names = manifest.labels.iter().map(|l| l.name.clone()).collect();
     DatasetWriter::new(&options.out, manifest)?.write(&utterances, &features)?;
@@ -173,15 +177,23 @@ fn split_aliases(split: Split, first: &str) -> Vec<String> {
     std::iter::once(first.to_owned()).chain(others.iter().map(|s| (*s).to_owned())).collect()
 }
 
-fn pickle_path(root: &Path, corpus: Corpus, split: Split, name: &str, modality: Modality) -> Result<PathBuf, ImportError> {
+fn pickle_path(
+    root: &Path,
+    corpus: Corpus,
+    split: Split,
+    name: &str,
+    modality: Modality,
+) -> Result<PathBuf, ImportError> {
     let (dir, suffix) = match modality {
         Modality::Audio => ("A", "audio_utt_VA"),
         Modality::Vision => ("V", "vision_utt_VA"),
         Modality::Text => ("T", "text_glove300_VA"),
     };
     let folder = root.join("final_feat").join(dir);
-    let candidates: Vec<PathBuf> =
-        split_aliases(split, name).iter().map(|alias| folder.join(format!("{}_{alias}_{suffix}.pkl", corpus.file_name()))).collect();
+    let candidates: Vec<PathBuf> = split_aliases(split, name)
+        .iter()
+        .map(|alias| folder.join(format!("{}_{alias}_{suffix}.pkl", corpus.file_name())))
+        .collect();
     match candidates.iter().find(|p| p.is_file()) {
         Some(found) => Ok(found.clone()),
         None => Err(ImportError::invalid(
@@ -203,6 +215,7 @@ struct ModalityBlock {
 fn read_modality(
     p: &Unpickled<'_>,
     path: &Path,
+    file_len: usize,
     split: Split,
     split_name: &str,
     modality: Modality,
@@ -210,11 +223,16 @@ fn read_modality(
 ) -> Result<ModalityBlock, ImportError> {
     let name = modality.name();
     // Audio and vision nest their arrays under the split's name; text keeps them at the top.
-    let container = split_aliases(split, split_name).iter().find_map(|alias| p.get(p.root(), alias)).unwrap_or(p.root());
+    let container =
+        split_aliases(split, split_name).iter().find_map(|alias| p.get(p.root(), alias)).unwrap_or(p.root());
     let no_storages = |_: &str| None;
+    // Values left to read from this file (see `dense`).
+    let budget = std::cell::Cell::new(file_len);
     let field = |key: &str| -> Result<Option<Dense>, ImportError> {
         let Some(value) = p.get(container, key) else { return Ok(None) };
-        let block = dense(p, value, &no_storages).map_err(|problem| ImportError::invalid(path, Some(format!("{key:?}")), problem))?;
+        let block = dense(p, value, &no_storages, budget.get())
+            .map_err(|problem| ImportError::invalid(path, Some(format!("{key:?}")), problem))?;
+        budget.set(budget.get() - block.values.len());
         Ok(Some(block))
     };
     let required = |key: &str| -> Result<Dense, ImportError> {
@@ -229,7 +247,10 @@ fn read_modality(
             return Err(ImportError::invalid(
                 path,
                 Some(format!("{key:?}")),
-                format!("has shape {:?}; expected {what} with {rows} rows, one per {split} utterance of the label file", block.shape),
+                format!(
+                    "has shape {:?}; expected {what} with {rows} rows, one per {split} utterance of the label file",
+                    block.shape
+                ),
             ));
         }
         Ok(())
@@ -251,7 +272,11 @@ fn read_modality(
     if let Some(va) = &va {
         expect(&va_key, va, 2, "(utterances, 2)")?;
         if va.dim(1) != 2 {
-            return Err(ImportError::invalid(path, Some(format!("{va_key:?}")), format!("has {} columns; expected valence and arousal", va.dim(1))));
+            return Err(ImportError::invalid(
+                path,
+                Some(format!("{va_key:?}")),
+                format!("has {} columns; expected valence and arousal", va.dim(1)),
+            ));
         }
     }
     let labels_class = field("labels_class")?;
@@ -333,26 +358,36 @@ fn read_mosei_labels(path: &Path, num_labels: usize) -> Result<BTreeMap<Split, S
     let headers = reader.headers().map_err(csv_error)?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            ImportError::invalid(path, Some("header".to_owned()), format!("has no {name:?} column (found {})", headers.iter().collect::<Vec<_>>().join(", ")))
+            ImportError::invalid(
+                path,
+                Some("header".to_owned()),
+                format!("has no {name:?} column (found {})", headers.iter().collect::<Vec<_>>().join(", ")),
+            )
         })
     };
     let (video, clip, mode, text) = (column("video_id")?, column("clip_id")?, column("mode")?, column("text")?);
-    let label_columns = LabelSpec::mosei().iter().take(num_labels).map(|l| column(&l.name)).collect::<Result<Vec<_>, _>>()?;
+    let label_columns =
+        LabelSpec::mosei().iter().take(num_labels).map(|l| column(&l.name)).collect::<Result<Vec<_>, _>>()?;
     let mut splits: BTreeMap<Split, SplitRows> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(csv_error)?;
         let row_number = i + 2;
         let cell = |c: usize| record.get(c).unwrap_or("").trim();
-        let bad = |field: &str, problem: String| ImportError::invalid(path, Some(format!("row {row_number}, field {field:?}")), problem);
-        let split = Split::parse(cell(mode)).ok_or_else(|| bad("mode", format!("unknown split {:?}; expected train, valid or test", cell(mode))))?;
+        let bad = |field: &str, problem: String| {
+            ImportError::invalid(path, Some(format!("row {row_number}, field {field:?}")), problem)
+        };
+        let split = Split::parse(cell(mode))
+            .ok_or_else(|| bad("mode", format!("unknown split {:?}; expected train, valid or test", cell(mode))))?;
         let id = format!("{}_{}", cell(video), cell(clip));
         if cell(video).is_empty() || !seen.insert(id.clone()) {
             return Err(bad("clip_id", format!("utterance {id:?} is empty or appears twice")));
         }
         let mut labels = Vec::new();
         for (j, &c) in label_columns.iter().enumerate() {
-            let intensity: f64 = cell(c).parse().map_err(|_| bad(&LabelSpec::mosei()[j].name, format!("{:?} is not a number", cell(c))))?;
+            let intensity: f64 = cell(c)
+                .parse()
+                .map_err(|_| bad(&LabelSpec::mosei()[j].name, format!("{:?} is not a number", cell(c))))?;
             if !intensity.is_finite() {
                 return Err(bad(&LabelSpec::mosei()[j].name, format!("{intensity} is not an intensity")));
             }
@@ -405,16 +440,25 @@ struct M3edUtterance {
 /// `utt_annot.json`: `{split: {utterance id: {"Emotion": "Happy,Surprise", …}}}`.
 fn read_m3ed_labels(path: &Path, labels: &[LabelSpec]) -> Result<BTreeMap<Split, SplitRows>, ImportError> {
     let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
-    let parsed: Ordered<Ordered<M3edUtterance>> = serde_json::from_str(&text)
-        .map_err(|e| ImportError::invalid(path, Some(format!("line {}, column {}", e.line(), e.column())), e.to_string()))?;
+    let parsed: Ordered<Ordered<M3edUtterance>> = serde_json::from_str(&text).map_err(|e| {
+        ImportError::invalid(path, Some(format!("line {}, column {}", e.line(), e.column())), e.to_string())
+    })?;
     let mut splits: BTreeMap<Split, SplitRows> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
     for (split_name, utterances) in parsed.0 {
         let split = Split::parse(&split_name).ok_or_else(|| {
-            ImportError::invalid(path, Some(format!("key {split_name:?}")), "is not a split; expected train, valid (val, dev) or test")
+            ImportError::invalid(
+                path,
+                Some(format!("key {split_name:?}")),
+                "is not a split; expected train, valid (val, dev) or test",
+            )
         })?;
         if splits.contains_key(&split) {
-            return Err(ImportError::invalid(path, Some(format!("key {split_name:?}")), format!("a second {split} split")));
+            return Err(ImportError::invalid(
+                path,
+                Some(format!("key {split_name:?}")),
+                format!("a second {split} split"),
+            ));
         }
         let mut rows = Vec::with_capacity(utterances.0.len());
         for (id, utterance) in utterances.0 {
@@ -426,7 +470,9 @@ fn read_m3ed_labels(path: &Path, labels: &[LabelSpec]) -> Result<BTreeMap<Split,
             for name in utterance.emotion.split(',').map(str::trim).filter(|n| !n.is_empty()) {
                 let lower = name.to_ascii_lowercase();
                 let index = labels.iter().position(|l| l.name == lower).ok_or_else(|| {
-                    bad(format!("unknown emotion {name:?}; M3ED's are Happy, Surprise, Sad, Disgust, Anger, Fear, Neutral"))
+                    bad(format!(
+                        "unknown emotion {name:?}; M3ED's are Happy, Surprise, Sad, Disgust, Anger, Fear, Neutral"
+                    ))
                 })?;
                 indices.push(index);
             }

@@ -1,6 +1,8 @@
 //! Importers: each public format imports and round-trips to the fixture's known values
 //! (`tests/fixtures/import/expected.json`, written by `generate.py`), and hostile or broken
 //! inputs are refused with one line that names the file.
+// Test helpers unwrap: a failure is the test failing (clippy's test allowance covers only #[test] fns).
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -106,7 +108,12 @@ fn tailor_zip_and_legacy_round_trip() {
 fn folder_copies_clips_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("folder");
-    let options = FolderOptions { csv: fixtures().join("folder/labels.csv"), out: out.clone(), media: MediaMode::Copy, labels: None };
+    let options = FolderOptions {
+        csv: fixtures().join("folder/labels.csv"),
+        out: out.clone(),
+        media: MediaMode::Copy,
+        labels: None,
+    };
     import::import_folder(&options).unwrap();
     assert_matches_expected(&out, "folder");
     let dataset = Dataset::open(&out).unwrap();
@@ -125,7 +132,8 @@ fn folder_references_clips_inside_the_output() {
     for name in ["labels.csv", "clips/a.mp4", "clips/b.wav"] {
         std::fs::copy(fixtures().join("folder").join(name), root.join(name)).unwrap();
     }
-    let options = FolderOptions { csv: root.join("labels.csv"), out: root.clone(), media: MediaMode::Reference, labels: None };
+    let options =
+        FolderOptions { csv: root.join("labels.csv"), out: root.clone(), media: MediaMode::Reference, labels: None };
     import::import_folder(&options).unwrap();
     assert_matches_expected(&root, "folder");
     let dataset = Dataset::open(&root).unwrap();
@@ -133,7 +141,8 @@ fn folder_references_clips_inside_the_output() {
 
     // Referencing clips outside the dataset folder would break the folder's containment.
     let elsewhere = dir.path().join("elsewhere");
-    let options = FolderOptions { csv: root.join("labels.csv"), out: elsewhere, media: MediaMode::Reference, labels: None };
+    let options =
+        FolderOptions { csv: root.join("labels.csv"), out: elsewhere, media: MediaMode::Reference, labels: None };
     let err = import::import_folder(&options).unwrap_err().to_string();
     assert!(err.contains("labels.csv") && err.contains("outside the output folder"), "{err}");
 }
@@ -145,7 +154,12 @@ fn folder_labels_option_orders_and_names_labels() {
     assert!(import::parse_labels("bored").unwrap_err().contains("bored=VALENCE:AROUSAL"));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("folder");
-    let options = FolderOptions { csv: fixtures().join("folder/labels.csv"), out: out.clone(), media: MediaMode::Copy, labels: Some(labels) };
+    let options = FolderOptions {
+        csv: fixtures().join("folder/labels.csv"),
+        out: out.clone(),
+        media: MediaMode::Copy,
+        labels: Some(labels),
+    };
     import::import_folder(&options).unwrap();
     let dataset = Dataset::open(&out).unwrap();
     assert_eq!(dataset.label_names(), ["surprise", "sad", "happy", "bored"]);
@@ -172,15 +186,24 @@ fn malicious_pickles_are_refused_by_name() {
     }
     let bytes = read("builtins_eval.pkl");
     // Protocol 2 spells Python 3's `builtins` as `__builtin__`; the error names what the file says.
-    assert!(matches!(pickle::load(&bytes, PersistentIds::Refuse), Err(PickleError::Refused(g)) if g == "__builtin__.eval"));
+    assert!(
+        matches!(pickle::load(&bytes, PersistentIds::Refuse), Err(PickleError::Refused(g)) if g == "__builtin__.eval")
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let pt = fixtures().join("malicious/os_system.pt");
     let err = import::import_tailor(&pt, &dir.path().join("a")).unwrap_err().to_string();
     assert!(err.contains("os_system.pt") && err.contains("posix.system"), "{err}");
 
-    let root = fixtures().join("malicious/univa_mosei");
-    let err = import::import_univa(&univa_options(&root, Corpus::Mosei, &dir.path().join("b"))).unwrap_err().to_string();
+    let root = dir.path().join("univa_mosei");
+    copy_tree(&fixtures().join("univa_mosei"), &root);
+    std::fs::copy(
+        fixtures().join("malicious/univa_train_audio.pkl"),
+        root.join("final_feat/A/MOSEI_train_audio_utt_VA.pkl"),
+    )
+    .unwrap();
+    let err =
+        import::import_univa(&univa_options(&root, Corpus::Mosei, &dir.path().join("b"))).unwrap_err().to_string();
     assert!(err.contains("MOSEI_train_audio_utt_VA.pkl") && err.contains("posix.system"), "{err}");
     assert!(!marker.exists(), "a pickle ran code");
     assert!(!dir.path().join("a/manifest.toml").exists() && !dir.path().join("b/manifest.toml").exists());
@@ -203,7 +226,8 @@ fn cli_imports_and_refuses_with_one_line_naming_the_file() {
 
     let malicious = fixtures().join("malicious/os_system.pt");
     let out = dir.path().join("refused");
-    let (ok, stderr) = univa(&["import", "tailor", "--pt", malicious.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (ok, stderr) =
+        univa(&["import", "tailor", "--pt", malicious.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(!ok);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("os_system.pt") && stderr.contains("posix.system"), "{stderr}");
@@ -212,7 +236,8 @@ fn cli_imports_and_refuses_with_one_line_naming_the_file() {
     let truncated = dir.path().join("truncated.pt");
     let bytes = std::fs::read(&pt).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let (ok, stderr) = univa(&["import", "tailor", "--pt", truncated.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (ok, stderr) =
+        univa(&["import", "tailor", "--pt", truncated.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(!ok && stderr.trim_end().lines().count() == 1 && stderr.contains("truncated.pt"), "{stderr}");
 
     let root = dir.path().join("broken-univa");
@@ -250,7 +275,8 @@ fn univa_rows_out_of_label_order_are_rejected() {
     let mut lines: Vec<&str> = text.lines().collect();
     lines.swap(1, 2);
     std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
-    let err = import::import_univa(&univa_options(&root, Corpus::Mosei, &dir.path().join("out"))).unwrap_err().to_string();
+    let err =
+        import::import_univa(&univa_options(&root, Corpus::Mosei, &dir.path().join("out"))).unwrap_err().to_string();
     assert!(err.contains("labels_class") && err.contains("not in the label file's order"), "{err}");
 }
 
@@ -258,42 +284,58 @@ fn univa_rows_out_of_label_order_are_rejected() {
 fn univa_va_outside_the_scale_needs_va_scale() {
     let dir = tempfile::tempdir().unwrap();
     let root = fixtures().join("univa_mosei");
-    let narrow = UnivaOptions { va_scale: "-0.5:0.5".parse().unwrap(), ..univa_options(&root, Corpus::Mosei, &dir.path().join("a")) };
+    let narrow = UnivaOptions {
+        va_scale: "-0.5:0.5".parse().unwrap(),
+        ..univa_options(&root, Corpus::Mosei, &dir.path().join("a"))
+    };
     let err = import::import_univa(&narrow).unwrap_err().to_string();
     assert!(err.contains("--va-scale") && err.contains("_VA_values"), "{err}");
 
     // A wider source scale maps linearly onto [-1, 1]: here every value halves.
-    let wide = UnivaOptions { va_scale: "-2:2".parse().unwrap(), ..univa_options(&root, Corpus::Mosei, &dir.path().join("b")) };
+    let wide = UnivaOptions {
+        va_scale: "-2:2".parse().unwrap(),
+        ..univa_options(&root, Corpus::Mosei, &dir.path().join("b"))
+    };
     import::import_univa(&wide).unwrap();
     let dataset = Dataset::open(dir.path().join("b")).unwrap();
     let want = expected("univa_mosei")["utterances"][1]["va"]["audio"][0].as_f64().unwrap() / 2.0;
     assert!((dataset.utterances[1].va.audio.unwrap().valence as f64 - want).abs() < 1e-6);
 }
 
-/// Walks everything the unpickler built (depth-bounded: pickles may hold cycles) and reads every
-/// array, as the importers would.
-fn walk(p: &pickle::Unpickled<'_>, value: pickle::Value, depth: usize) {
-    if depth > 16 {
+/// Walks everything the unpickler built, each object once (pickles may hold cycles and
+/// shared references), and reads every array, as the importers would.
+fn walk(p: &pickle::Unpickled<'_>, value: pickle::Value, seen: &mut std::collections::HashSet<pickle::ObjId>) {
+    let pickle::Value::Obj(id) = value else { return };
+    if !seen.insert(id) {
         return;
     }
     if let Some(array) = p.as_array(value) {
         let _ = p.for_each(array, &|_| None, |_| {});
     }
     for &item in p.as_items(value).unwrap_or(&[]) {
-        walk(p, item, depth + 1);
+        walk(p, item, seen);
     }
     for &(key, item) in p.as_pairs(value).unwrap_or(&[]) {
-        walk(p, key, depth + 1);
-        walk(p, item, depth + 1);
+        walk(p, key, seen);
+        walk(p, item, seen);
     }
 }
 
 fn fuzz_pickle(data: &[u8]) {
     for ids in [PersistentIds::Refuse, PersistentIds::TorchStorages] {
         if let Ok((p, _)) = pickle::load(data, ids) {
-            walk(&p, p.root(), 0);
+            walk(&p, p.root(), &mut Default::default());
         }
     }
+}
+
+/// A `.pt` file through the whole TAILOR importer (zip or legacy container, pickle, tensors).
+fn fuzz_torch_file(dir: &Path, data: &[u8]) {
+    let pt = dir.join("input.pt");
+    std::fs::write(&pt, data).unwrap();
+    let out = dir.join("out");
+    let _ = import::import_tailor(&pt, &out);
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 fn fuzz_dataset(dir: &Path, data: &[u8]) {
@@ -305,7 +347,14 @@ fn fuzz_dataset(dir: &Path, data: &[u8]) {
 
 /// Seed inputs: every committed pickle, the `data.pkl` of each torch archive, and the manifest
 /// and table of each imported fixture (joined by a NUL byte, as the dataset target splits them).
-fn fuzz_corpus(work: &Path) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+/// Seed inputs of the three fuzz targets.
+struct FuzzCorpus {
+    pickles: Vec<Vec<u8>>,
+    tables: Vec<Vec<u8>>,
+    torch_files: Vec<Vec<u8>>,
+}
+
+fn fuzz_corpus(work: &Path) -> FuzzCorpus {
     fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -315,18 +364,27 @@ fn fuzz_corpus(work: &Path) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut paths = Vec::new();
     files(&fixtures(), &mut paths);
     paths.sort();
-    let mut pickles: Vec<Vec<u8>> = paths.iter().filter(|p| p.extension().is_some_and(|e| e == "pkl")).map(|p| std::fs::read(p).unwrap()).collect();
+    let torch_files: Vec<Vec<u8>> =
+        paths.iter().filter(|p| p.extension().is_some_and(|e| e == "pt")).map(|p| std::fs::read(p).unwrap()).collect();
+    let mut pickles: Vec<Vec<u8>> =
+        paths.iter().filter(|p| p.extension().is_some_and(|e| e == "pkl")).map(|p| std::fs::read(p).unwrap()).collect();
     for pt in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "pt")) {
         let bytes = std::fs::read(pt).unwrap();
         if let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) {
-            let name = archive.file_names().map(|n| n.unwrap().into_owned()).find(|n| n.ends_with("/data.pkl")).unwrap();
+            let name =
+                archive.file_names().map(|n| n.unwrap().into_owned()).find(|n| n.ends_with("/data.pkl")).unwrap();
             let mut data = Vec::new();
             std::io::Read::read_to_end(&mut archive.by_name(&name).unwrap(), &mut data).unwrap();
             pickles.push(data);
         }
     }
     let mut tables = Vec::new();
-    let folder = FolderOptions { csv: fixtures().join("folder/labels.csv"), out: work.join("seed-folder"), media: MediaMode::Copy, labels: None };
+    let folder = FolderOptions {
+        csv: fixtures().join("folder/labels.csv"),
+        out: work.join("seed-folder"),
+        media: MediaMode::Copy,
+        labels: None,
+    };
     import::import_folder(&folder).unwrap();
     import::import_tailor(&fixtures().join("train_valid_test.pt"), &work.join("seed-tailor")).unwrap();
     for seed in ["seed-folder", "seed-tailor"] {
@@ -335,7 +393,7 @@ fn fuzz_corpus(work: &Path) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         input.extend(std::fs::read(work.join(seed).join("utterances.csv")).unwrap());
         tables.push(input);
     }
-    (pickles, tables)
+    FuzzCorpus { pickles, tables, torch_files }
 }
 
 /// One random edit: bit flip, interesting byte, insert, delete, duplicate, splice or truncate.
@@ -390,14 +448,14 @@ fn fuzz_loaders_on_stable() {
     let work = tempfile::tempdir().unwrap();
     let findings_dir = std::env::var_os("UNIVA_FUZZ_OUT").map_or_else(|| work.path().join("findings"), PathBuf::from);
     std::fs::create_dir_all(&findings_dir).unwrap();
-    let (pickles, tables) = fuzz_corpus(work.path());
+    let FuzzCorpus { pickles, tables, torch_files } = fuzz_corpus(work.path());
     let dataset_dir = work.path().join("fuzz-dataset");
     std::fs::create_dir_all(&dataset_dir).unwrap();
     // Panics are findings, not noise.
     std::panic::set_hook(Box::new(|_| {}));
 
     let mut findings = Vec::new();
-    for (target, corpus) in [("unpickle", &pickles), ("dataset_tables", &tables)] {
+    for (target, corpus) in [("unpickle", &pickles), ("dataset_tables", &tables), ("torch_file", &torch_files)] {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1111);
         let started = std::time::Instant::now();
         let mut tried = 0u64;
@@ -411,6 +469,7 @@ fn fuzz_loaders_on_stable() {
             let one = std::time::Instant::now();
             let result = std::panic::catch_unwind(|| match target {
                 "unpickle" => fuzz_pickle(&input),
+                "torch_file" => fuzz_torch_file(&dataset_dir, &input),
                 _ => fuzz_dataset(&dataset_dir, &input),
             });
             let took = one.elapsed();
