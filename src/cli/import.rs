@@ -57,8 +57,13 @@ pub enum MediaArg {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let out = match &args.format {
+        Format::Univa { out, .. } | Format::Tailor { out, .. } | Format::Folder { out, .. } => out,
+    };
+    // A failed import leaves nothing behind in a folder it created.
+    let out_existed = out.exists();
     let started = Instant::now();
-    let summary = match &args.format {
+    let result = match &args.format {
         Format::Univa { root, name, out, va_scale } => import::import_univa(&UnivaOptions {
             root: root.clone(),
             corpus: *name,
@@ -78,9 +83,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             };
             import::import_folder(&FolderOptions { csv: csv.clone(), out: out.clone(), media, labels })
         }
-    }
-    // One line on stderr, whatever the input held.
-    .map_err(|e| anyhow::anyhow!("import failed: {}", e.to_string().replace(['\n', '\r'], " ")))?;
+    };
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            if !out_existed {
+                std::fs::remove_dir_all(out).ok();
+            }
+            // One line on stderr, whatever the input held.
+            anyhow::bail!("import failed: {}", e.to_string().replace(['\n', '\r'], " "));
+        }
+    };
     let secs = started.elapsed().as_secs_f64();
     println!("imported {summary} in {secs:.2} s ({:.0} utterances/s)", summary.total() as f64 / secs.max(1e-9));
     Ok(())

@@ -231,6 +231,7 @@ fn cli_imports_and_refuses_with_one_line_naming_the_file() {
     assert!(!ok);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("os_system.pt") && stderr.contains("posix.system"), "{stderr}");
+    assert!(!out.exists(), "a failed import removes the folder it created");
 
     // A truncated archive, a truncated pickle, and a label file that is not CSV.
     let truncated = dir.path().join("truncated.pt");
@@ -466,18 +467,24 @@ fn fuzz_loaders_on_stable() {
             for _ in 0..rng.random_range(1..6) {
                 mutate(&mut rng, &mut input, corpus);
             }
-            let one = std::time::Instant::now();
-            let result = std::panic::catch_unwind(|| match target {
-                "unpickle" => fuzz_pickle(&input),
-                "torch_file" => fuzz_torch_file(&dataset_dir, &input),
-                _ => fuzz_dataset(&dataset_dir, &input),
-            });
-            let took = one.elapsed();
+            let run = |input: &[u8]| {
+                let one = std::time::Instant::now();
+                let result = std::panic::catch_unwind(|| match target {
+                    "unpickle" => fuzz_pickle(input),
+                    "torch_file" => fuzz_torch_file(&dataset_dir, input),
+                    _ => fuzz_dataset(&dataset_dir, input),
+                });
+                (result.is_err(), one.elapsed())
+            };
+            let (panicked, took) = run(&input);
             slowest = slowest.max(took);
-            if result.is_err() || took.as_secs() >= 1 {
+            // A slow input counts only if it is slow again: the targets write files, and an
+            // fsync on a busy shared disk can stall for a second on its own.
+            let slow = took.as_secs() >= 1 && run(&input).1.as_secs() >= 1;
+            if panicked || slow {
                 let path = findings_dir.join(format!("{target}-{tried}"));
                 std::fs::write(&path, &input).unwrap();
-                findings.push(format!("{} ({})", path.display(), if result.is_err() { "panic" } else { "slow" }));
+                findings.push(format!("{} ({})", path.display(), if panicked { "panic" } else { "slow" }));
             }
             tried += 1;
         }
