@@ -15,6 +15,7 @@
 //! Memory is bounded by the input: every length is checked against the bytes left before
 //! anything is allocated, and each opcode adds at most one object.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -57,10 +58,17 @@ pub enum Text {
     Owned(String),
 }
 
-/// Bytes of a `bytes` object: a range of the input, or decoded from a latin-1 string.
+/// Bytes of a `bytes` object: a range of the input, the latin-1 text protocol 2 writes them as
+/// (`_codecs.encode(text, "latin1")`, decoded when read, so gigabytes of array data are not held
+/// twice), or decoded from a Python 2 string.
 #[derive(Clone, Debug)]
 pub enum Bytes {
     Input(Range<usize>),
+    /// UTF-8 text in the input whose characters are all ≤ U+00FF; `len` bytes once decoded.
+    Latin1 {
+        text: Range<usize>,
+        len: usize,
+    },
     Owned(Vec<u8>),
 }
 
@@ -495,6 +503,7 @@ impl Machine<'_> {
     fn bytes_len(&self, id: ObjId) -> usize {
         match self.objects.get(id.0) {
             Some(Object::Bytes(Bytes::Input(r))) => r.len(),
+            Some(Object::Bytes(Bytes::Latin1 { len, .. })) => *len,
             Some(Object::Bytes(Bytes::Owned(v))) => v.len(),
             _ => 0,
         }
@@ -831,6 +840,7 @@ impl Machine<'_> {
                 let dtype = *dtype;
                 let Value::Obj(bytes_id) = *data else { return self.malformed("numpy scalar expects bytes") };
                 let bytes = self.bytes_slice(bytes_id);
+                let bytes = bytes.as_ref();
                 if bytes.len() != dtype.element.size() {
                     return self.malformed(format!(
                         "numpy scalar has {} bytes, its dtype needs {}",
@@ -922,15 +932,18 @@ impl Machine<'_> {
                     return self
                         .unsupported("_codecs.encode is only read with the latin1 encoding protocol 2 uses for bytes");
                 }
-                let Some(text) = self.str_of(*text) else { return self.malformed("_codecs.encode expects a string") };
-                let mut bytes = Vec::with_capacity(text.len());
-                for c in text.chars() {
-                    match u8::try_from(u32::from(c)) {
-                        Ok(b) => bytes.push(b),
-                        Err(_) => return self.malformed("latin1-encoded bytes hold a character above U+00FF"),
-                    }
+                let Some(string) = self.str_of(*text) else {
+                    return self.malformed("_codecs.encode expects a string");
+                };
+                if string.chars().any(|c| u32::from(c) > 0xff) {
+                    return self.malformed("latin1-encoded bytes hold a character above U+00FF");
                 }
-                Ok(self.alloc(Object::Bytes(Bytes::Owned(bytes))))
+                let len = string.chars().count();
+                let bytes = match self.object(*text) {
+                    Some(Object::Str(Text::Input(range))) => Bytes::Latin1 { text: range.clone(), len },
+                    _ => Bytes::Owned(latin1_bytes(string)),
+                };
+                Ok(self.alloc(Object::Bytes(bytes)))
             }
             (global, args) => {
                 self.malformed(format!("{global:?} called with {} arguments it does not take", args.len()))
@@ -962,12 +975,8 @@ impl Machine<'_> {
         }
     }
 
-    fn bytes_slice(&self, id: ObjId) -> &[u8] {
-        match self.objects.get(id.0) {
-            Some(Object::Bytes(Bytes::Input(r))) => &self.input[r.clone()],
-            Some(Object::Bytes(Bytes::Owned(v))) => v,
-            _ => &[],
-        }
+    fn bytes_slice(&self, id: ObjId) -> Cow<'_, [u8]> {
+        bytes_of(self.input, self.objects.get(id.0)).unwrap_or_default()
     }
 
     fn check_pickled_size(&self, shape: &[usize], element: Element, bytes: ObjId) -> Result<(), PickleError> {
@@ -1183,13 +1192,11 @@ impl<'a> Unpickled<'a> {
     ) -> Result<(), PickleError> {
         let size = array.element.size();
         let bad = |problem: String| Err(PickleError::Malformed { offset: 0, problem });
-        let (bytes, offset, strides): (&[u8], usize, Vec<usize>) = match &array.data {
+        let (bytes, offset, strides): (Cow<'_, [u8]>, usize, Vec<usize>) = match &array.data {
             ArrayData::Pending => return bad("an array was created but never filled".to_owned()),
             ArrayData::Pickled { bytes, fortran } => {
-                let bytes = match self.objects.get(bytes.0) {
-                    Some(Object::Bytes(Bytes::Input(r))) => &self.input[r.clone()],
-                    Some(Object::Bytes(Bytes::Owned(v))) => v.as_slice(),
-                    _ => return bad("array data is missing".to_owned()),
+                let Some(bytes) = bytes_of(self.input, self.objects.get(bytes.0)) else {
+                    return bad("array data is missing".to_owned());
                 };
                 (bytes, 0, contiguous_strides(&array.shape, *fortran))
             }
@@ -1208,7 +1215,7 @@ impl<'a> Unpickled<'a> {
                         storage.numel
                     ));
                 }
-                (bytes, *offset, strides.clone())
+                (Cow::Borrowed(bytes), *offset, strides.clone())
             }
         };
         if array.is_empty() {
@@ -1244,6 +1251,23 @@ impl<'a> Unpickled<'a> {
             }
         }
     }
+}
+
+/// The bytes of a `bytes` object, decoding latin-1 text on the way.
+fn bytes_of<'t>(input: &'t [u8], object: Option<&'t Object>) -> Option<Cow<'t, [u8]>> {
+    match object? {
+        Object::Bytes(Bytes::Input(range)) => input.get(range.clone()).map(Cow::Borrowed),
+        Object::Bytes(Bytes::Latin1 { text, .. }) => {
+            std::str::from_utf8(input.get(text.clone())?).ok().map(|s| Cow::Owned(latin1_bytes(s)))
+        }
+        Object::Bytes(Bytes::Owned(v)) => Some(Cow::Borrowed(v)),
+        _ => None,
+    }
+}
+
+/// Latin-1 text to its bytes; callers have checked every character is ≤ U+00FF.
+fn latin1_bytes(text: &str) -> Vec<u8> {
+    text.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(0)).collect()
 }
 
 fn text_str<'t>(input: &'t [u8], text: &'t Text) -> Option<&'t str> {
