@@ -932,16 +932,17 @@ impl Machine<'_> {
                     return self
                         .unsupported("_codecs.encode is only read with the latin1 encoding protocol 2 uses for bytes");
                 }
-                let Some(string) = self.str_of(*text) else {
-                    return self.malformed("_codecs.encode expects a string");
-                };
-                if string.chars().any(|c| u32::from(c) > 0xff) {
-                    return self.malformed("latin1-encoded bytes hold a character above U+00FF");
-                }
-                let len = string.chars().count();
                 let bytes = match self.object(*text) {
-                    Some(Object::Str(Text::Input(range))) => Bytes::Latin1 { text: range.clone(), len },
-                    _ => Bytes::Owned(latin1_bytes(string)),
+                    Some(Object::Str(Text::Input(range))) => {
+                        latin1_len(&self.input[range.clone()]).map(|len| Bytes::Latin1 { text: range.clone(), len })
+                    }
+                    Some(Object::Str(Text::Owned(string))) => {
+                        latin1_len(string.as_bytes()).map(|_| Bytes::Owned(latin1_bytes(string.as_bytes())))
+                    }
+                    _ => return self.malformed("_codecs.encode expects a string"),
+                };
+                let Some(bytes) = bytes else {
+                    return self.malformed("latin1-encoded bytes hold a character above U+00FF");
                 };
                 Ok(self.alloc(Object::Bytes(bytes)))
             }
@@ -1257,17 +1258,39 @@ impl<'a> Unpickled<'a> {
 fn bytes_of<'t>(input: &'t [u8], object: Option<&'t Object>) -> Option<Cow<'t, [u8]>> {
     match object? {
         Object::Bytes(Bytes::Input(range)) => input.get(range.clone()).map(Cow::Borrowed),
-        Object::Bytes(Bytes::Latin1 { text, .. }) => {
-            std::str::from_utf8(input.get(text.clone())?).ok().map(|s| Cow::Owned(latin1_bytes(s)))
-        }
+        Object::Bytes(Bytes::Latin1 { text, .. }) => input.get(text.clone()).map(|t| Cow::Owned(latin1_bytes(t))),
         Object::Bytes(Bytes::Owned(v)) => Some(Cow::Borrowed(v)),
         _ => None,
     }
 }
 
-/// Latin-1 text to its bytes; callers have checked every character is ≤ U+00FF.
-fn latin1_bytes(text: &str) -> Vec<u8> {
-    text.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(0)).collect()
+/// For UTF-8 text: its length in characters if every one is ≤ U+00FF (no lead byte above 0xC3).
+/// One byte pass: protocol 2 stores array data this way, gigabytes of it for MOSEI.
+fn latin1_len(utf8: &[u8]) -> Option<usize> {
+    let mut len = 0;
+    for &b in utf8 {
+        if b >= 0xc4 {
+            return None;
+        }
+        len += usize::from(b & 0xc0 != 0x80);
+    }
+    Some(len)
+}
+
+/// The bytes of UTF-8 text whose characters are all ≤ U+00FF (checked by [`latin1_len`]).
+fn latin1_bytes(utf8: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(utf8.len());
+    let mut lead = 0u8;
+    for &b in utf8 {
+        if b < 0x80 {
+            out.push(b);
+        } else if b >= 0xc0 {
+            lead = b;
+        } else {
+            out.push(((lead & 0x03) << 6) | (b & 0x3f));
+        }
+    }
+    out
 }
 
 fn text_str<'t>(input: &'t [u8], text: &'t Text) -> Option<&'t str> {
@@ -1298,6 +1321,14 @@ mod tests {
         assert_eq!(f16_to_f32(0xc000), -2.0);
         assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
         assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+
+    #[test]
+    fn latin1_text_decodes_to_bytes() {
+        let all: String = (0u8..=255).map(char::from).collect();
+        assert_eq!(latin1_len(all.as_bytes()), Some(256));
+        assert_eq!(latin1_bytes(all.as_bytes()), (0u8..=255).collect::<Vec<_>>());
+        assert_eq!(latin1_len("Ā".as_bytes()), None);
     }
 
     #[test]
