@@ -142,7 +142,7 @@ impl Element {
         })
     }
 
-    /// Reads element `index` of `bytes` as f64 (exact for every type but 64-bit integers).
+    /// Reads one element from the start of `bytes` as f64 (exact for every type but 64-bit integers).
     fn read_f64(self, bytes: &[u8], big_endian: bool) -> f64 {
         macro_rules! num {
             ($t:ty, $n:expr) => {{
@@ -1161,30 +1161,8 @@ impl<'a> Unpickled<'a> {
         })
     }
 
-    /// The storage an array views, if it is a torch tensor.
-    pub fn storage_of(&self, array: &NdArray) -> Option<&StorageRef> {
-        match &array.data {
-            ArrayData::Storage { storage, .. } => match self.objects.get(storage.0) {
-                Some(Object::Storage(s)) => Some(s),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    /// The array's elements as f64 in C (row-major) order. `storage_bytes` gives the raw bytes of
-    /// a torch storage by key; plain pickles never need it.
-    pub fn read_f64(
-        &self,
-        array: &NdArray,
-        storage_bytes: &dyn Fn(&str) -> Option<&'a [u8]>,
-    ) -> Result<Vec<f64>, PickleError> {
-        let mut out = Vec::with_capacity(array.len());
-        self.for_each(array, storage_bytes, |x| out.push(x))?;
-        Ok(out)
-    }
-
-    /// Calls `f` with every element, in C order, converted to f64.
+    /// Calls `f` with every element, in C (row-major) order, converted to f64. `storage_bytes`
+    /// gives the raw bytes of a torch storage by key; plain pickles never need it.
     pub fn for_each(
         &self,
         array: &NdArray,
