@@ -11,3 +11,4 @@ pub mod modality;
 pub mod model;
 pub mod train;
 pub mod va;
+pub mod import;

@@ -4,6 +4,7 @@
 //! only lists them and dispatches.
 
 mod eval;
+mod import;
 mod metrics;
 mod predict;
 mod synth;
@@ -37,6 +38,8 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
+    Import(import::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -48,5 +51,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Import(args) => import::run(&args),
     }
 }

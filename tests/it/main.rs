@@ -6,5 +6,6 @@ mod cli;
 mod cli_train;
 mod dataset;
 mod metrics;
+mod import;
 mod model;
 mod train;
