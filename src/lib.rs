@@ -6,9 +6,9 @@
 pub mod cli;
 pub mod dataset;
 pub mod fsutil;
+pub mod import;
 pub mod metrics;
 pub mod modality;
 pub mod model;
 pub mod train;
 pub mod va;
-pub mod import;

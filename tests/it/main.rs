@@ -5,7 +5,7 @@
 mod cli;
 mod cli_train;
 mod dataset;
-mod metrics;
 mod import;
+mod metrics;
 mod model;
 mod train;
