@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up should stop loudly
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use univa::dataset::LabelSpec;
 use univa::modality::PerModality;
 use univa::model::va_contrastive::{contrastive_loss, va_positives};
-use univa::model::{Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa};
+use univa::model::{frozen_var_builder, Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa};
 
 const BATCH: usize = 32;
 const MAX_LEN: usize = 50;
@@ -104,9 +103,7 @@ fn eval(c: &mut Criterion) {
     let cfg = Preset::Small.model_config();
     UniVa::new(vb, &cfg, &shapes(), &prior()).unwrap();
     // Inference reads plain tensors (as from a checkpoint), which takes the fused kernels.
-    let tensors: HashMap<String, Tensor> =
-        varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
-    let model = UniVa::new(VarBuilder::from_tensors(tensors, DType::F32, &device), &cfg, &shapes(), &prior()).unwrap();
+    let model = UniVa::new(frozen_var_builder(&varmap, &device).unwrap(), &cfg, &shapes(), &prior()).unwrap();
     let full = batch(EVAL_BATCH, &device);
     let last = batch(EVAL_UTTERANCES % EVAL_BATCH, &device);
     group.bench_function("inference, small preset, 4659 utterances in batches of 64", |b| {

@@ -2,10 +2,11 @@
 //! over the steps (none for the paper's text path, Eq. 1), additive attention pooling to H_m.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Linear, Module, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use super::attention_pool::{self, AttentionPool};
+use super::linear::Linear;
 use super::transformer::{self, Transformer};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -30,7 +31,7 @@ impl Encoder {
         let transformer =
             if cfg.transformer.layers == 0 { None } else { Some(Transformer::new(vb.pp("transformer"), &cfg.transformer)?) };
         Ok(Self {
-            projection: candle_nn::linear(cfg.input_dim, hidden, vb.pp("projection"))?,
+            projection: Linear::new(vb.pp("projection"), cfg.input_dim, hidden)?,
             transformer,
             pool: AttentionPool::new(vb.pp("pool"), &attention_pool::Config { hidden })?,
             span: tracing::span!(tracing::Level::TRACE, "encoder"),

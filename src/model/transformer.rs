@@ -3,9 +3,10 @@
 //! the attention scores.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Dropout, Init, Linear, Module, VarBuilder};
+use candle_nn::{Dropout, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::linear::{Linear, RowOp, broadcast_rows};
 use super::norm::{LayerNorm, softmax_last_dim};
 
 /// Added to the attention score of every padded key, as BERT's extended attention mask does.
@@ -62,7 +63,7 @@ impl Transformer {
             candle_core::bail!("input of {len} steps exceeds the {max_positions} learned positions of the model")
         }
         let positions = self.position_embeddings.narrow(0, 0, len)?;
-        let xs = self.dropout.forward(&self.norm.forward(&xs.broadcast_add(&positions)?)?, train)?;
+        let xs = self.dropout.forward(&self.norm.forward(&broadcast_rows(xs, &positions, RowOp::Add)?)?, train)?;
         // [B, 1, 1, L]: one additive bias per key, shared by heads and queries.
         let bias = mask.affine(-MASKED_SCORE, MASKED_SCORE)?.unsqueeze(1)?.unsqueeze(1)?;
         self.layers.iter().try_fold(xs, |xs, layer| layer.forward(&xs, &bias, train))
@@ -85,8 +86,8 @@ impl Layer {
         Ok(Self {
             attention: SelfAttention::new(vb.pp("attention"), cfg)?,
             attention_norm: LayerNorm::new(vb.pp("attention_norm"), cfg.hidden, cfg.layer_norm_eps)?,
-            intermediate: candle_nn::linear(cfg.hidden, cfg.intermediate, vb.pp("intermediate"))?,
-            output: candle_nn::linear(cfg.intermediate, cfg.hidden, vb.pp("output"))?,
+            intermediate: Linear::new(vb.pp("intermediate"), cfg.hidden, cfg.intermediate)?,
+            output: Linear::new(vb.pp("output"), cfg.intermediate, cfg.hidden)?,
             output_norm: LayerNorm::new(vb.pp("output_norm"), cfg.hidden, cfg.layer_norm_eps)?,
             dropout: Dropout::new(cfg.dropout),
         })
@@ -104,9 +105,8 @@ impl Layer {
 /// Multi-head scaled dot-product self-attention with an output projection.
 #[derive(Clone, Debug)]
 struct SelfAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// Query, key and value projections in one `[3d, d]` matrix: one product instead of three.
+    qkv: Linear,
     output: Linear,
     heads: usize,
     head_dim: usize,
@@ -117,27 +117,21 @@ impl SelfAttention {
     fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
         let d = cfg.hidden;
         Ok(Self {
-            query: candle_nn::linear(d, d, vb.pp("query"))?,
-            key: candle_nn::linear(d, d, vb.pp("key"))?,
-            value: candle_nn::linear(d, d, vb.pp("value"))?,
-            output: candle_nn::linear(d, d, vb.pp("output"))?,
+            qkv: Linear::new(vb.pp("qkv"), d, 3 * d)?,
+            output: Linear::new(vb.pp("output"), d, d)?,
             heads: cfg.heads,
             head_dim: d / cfg.heads,
             dropout: Dropout::new(cfg.dropout),
         })
     }
 
-    /// `[B, L, d]` → `[B, H, L, d/H]`.
-    fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
-        let (b, l, _) = xs.dims3()?;
-        xs.reshape((b, l, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()
-    }
-
     fn forward(&self, xs: &Tensor, bias: &Tensor, train: bool) -> Result<Tensor> {
         let (b, l, d) = xs.dims3()?;
-        let q = (self.split_heads(&self.query.forward(xs)?)? / (self.head_dim as f64).sqrt())?;
-        let k = self.split_heads(&self.key.forward(xs)?)?;
-        let v = self.split_heads(&self.value.forward(xs)?)?;
+        // [B, L, 3d] → [3, B, H, L, d/H].
+        let qkv = self.qkv.forward(xs)?.reshape((b, l, 3, self.heads, self.head_dim))?.permute((2, 0, 3, 1, 4))?;
+        let qkv = qkv.contiguous()?;
+        let q = (qkv.get(0)? / (self.head_dim as f64).sqrt())?;
+        let (k, v) = (qkv.get(1)?, qkv.get(2)?);
         let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
         let probs = self.dropout.forward(&softmax_last_dim(&scores)?, train)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, d))?;

@@ -1,8 +1,6 @@
 //! The UniVA model: losses against values computed by hand, masks, shapes, gradients, every
 //! ablation, presets.
 
-use std::collections::HashMap;
-
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use univa::dataset::LabelSpec;
@@ -11,7 +9,7 @@ use univa::model::correlation_prior::CorrelationPrior;
 use univa::model::kl::kl_loss;
 use univa::model::va_contrastive::{contrastive_loss, label_positives, self_positives, va_positives};
 use univa::model::{
-    Batch, ContrastiveMode, EtaVariant, InputShape, KlTarget, LossConfig, ModalityInput, ModelConfig, Preset, UniVa,
+    Batch, ContrastiveMode, frozen_var_builder, EtaVariant, InputShape, KlTarget, LossConfig, ModalityInput, ModelConfig, Preset, UniVa,
 };
 
 const E: f64 = std::f64::consts::E;
@@ -294,9 +292,7 @@ fn fused_inference_matches_the_differentiable_path() {
     let varmap = VarMap::new();
     let trained = tiny_model(&cfg, &varmap);
     // Plain (non-variable) copies of the weights take the fused LayerNorm/softmax kernels.
-    let tensors: HashMap<String, Tensor> =
-        varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, &cpu());
+    let vb = frozen_var_builder(&varmap, &cpu()).unwrap();
     let frozen = UniVa::new(vb, &cfg, &shapes(), &univa::va::prior_matrix(&LabelSpec::mosei())).unwrap();
     let b = batch(0);
     let a = trained.forward(&b, false).unwrap();
