@@ -15,7 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use univa::dataset::LabelSpec;
 use univa::modality::PerModality;
 use univa::model::va_contrastive::{contrastive_loss, va_positives};
-use univa::model::{frozen_var_builder, Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa};
+use univa::model::{Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa, frozen_var_builder};
 
 const BATCH: usize = 32;
 const MAX_LEN: usize = 50;

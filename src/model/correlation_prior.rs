@@ -23,7 +23,10 @@ impl CorrelationPrior {
     pub fn new(vb: VarBuilder, prior: &[Vec<f32>], trainable: bool) -> Result<Self> {
         let c = prior.len();
         if c == 0 || prior.iter().any(|row| row.len() != c) {
-            candle_core::bail!("the correlation prior must be a non-empty square matrix, got {c} rows of lengths {:?}", prior.iter().map(Vec::len).collect::<Vec<_>>())
+            candle_core::bail!(
+                "the correlation prior must be a non-empty square matrix, got {c} rows of lengths {:?}",
+                prior.iter().map(Vec::len).collect::<Vec<_>>()
+            )
         }
         let initial = Tensor::from_iter(prior.iter().flatten().copied(), vb.device())?.reshape((c, c))?;
         let matrix = if !trainable {

@@ -28,8 +28,11 @@ pub struct Encoder {
 impl Encoder {
     pub fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
         let hidden = cfg.transformer.hidden;
-        let transformer =
-            if cfg.transformer.layers == 0 { None } else { Some(Transformer::new(vb.pp("transformer"), &cfg.transformer)?) };
+        let transformer = if cfg.transformer.layers == 0 {
+            None
+        } else {
+            Some(Transformer::new(vb.pp("transformer"), &cfg.transformer)?)
+        };
         Ok(Self {
             projection: Linear::new(vb.pp("projection"), cfg.input_dim, hidden)?,
             transformer,

@@ -4,6 +4,10 @@
 //! One model part per file, each with its `Config`: [`transformer`], [`attention_pool`],
 //! [`encoder`], [`fusion`]; the losses [`va_contrastive`], [`kl`], [`correlation_prior`].
 
+// Constructors take `VarBuilder` by value, the candle-transformers convention (`vb.pp(..)`
+// hands each part its own builder); it is a cheap handle.
+#![allow(clippy::needless_pass_by_value)]
+
 pub mod attention_pool;
 pub mod config;
 pub mod correlation_prior;

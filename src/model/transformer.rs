@@ -147,7 +147,15 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        Config { hidden: 4, heads: 2, intermediate: 8, layers: 2, dropout: 0.0, max_positions: 8, layer_norm_eps: 1e-12 }
+        Config {
+            hidden: 4,
+            heads: 2,
+            intermediate: 8,
+            layers: 2,
+            dropout: 0.0,
+            max_positions: 8,
+            layer_norm_eps: 1e-12,
+        }
     }
 
     #[test]

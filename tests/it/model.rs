@@ -1,5 +1,6 @@
 //! The UniVA model: losses against values computed by hand, masks, shapes, gradients, every
 //! ablation, presets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers unwrap: a failed setup should fail the test
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -9,7 +10,8 @@ use univa::model::correlation_prior::CorrelationPrior;
 use univa::model::kl::kl_loss;
 use univa::model::va_contrastive::{contrastive_loss, label_positives, self_positives, va_positives};
 use univa::model::{
-    Batch, ContrastiveMode, frozen_var_builder, EtaVariant, InputShape, KlTarget, LossConfig, ModalityInput, ModelConfig, Preset, UniVa,
+    Batch, ContrastiveMode, EtaVariant, InputShape, KlTarget, LossConfig, ModalityInput, ModelConfig, Preset, UniVa,
+    frozen_var_builder,
 };
 
 const E: f64 = std::f64::consts::E;
@@ -131,8 +133,8 @@ fn eta_by_hand_both_variants() {
 #[test]
 fn eta_gradient_is_finite_with_equal_columns() {
     // The diagonal (and here every pair) has zero distance, where a naive sqrt has no gradient.
-    let prior = CorrelationPrior::new(VarBuilder::zeros(DType::F32, &cpu()), &[vec![1.0, 0.5], vec![0.5, 1.0]], false)
-        .unwrap();
+    let prior =
+        CorrelationPrior::new(VarBuilder::zeros(DType::F32, &cpu()), &[vec![1.0, 0.5], vec![0.5, 1.0]], false).unwrap();
     let log_probs = Var::from_tensor(&t2(&[&[-0.5, -1.0], &[-0.7, -0.7]])).unwrap();
     let eta = prior.eta(log_probs.as_tensor(), EtaVariant::ReferenceCode).unwrap();
     let grads = eta.backward().unwrap();
@@ -155,7 +157,10 @@ fn kl_by_hand_both_targets_and_scale() {
     let log_probs = t2(&[&[0.5, 0.25, 0.25], &[0.2, 0.3, 0.5]]).log().unwrap();
     let labels = t2(&[&[1.0, 0.0, 0.0], &[0.0, 1.0, 1.0]]);
     // softmax([1,0,0]) = [e,1,1]/(e+2); softmax([0,1,1]) = [1,e,e]/(2e+1).
-    let targets = [[E / (E + 2.0), 1.0 / (E + 2.0), 1.0 / (E + 2.0)], [1.0 / (2.0 * E + 1.0), E / (2.0 * E + 1.0), E / (2.0 * E + 1.0)]];
+    let targets = [
+        [E / (E + 2.0), 1.0 / (E + 2.0), 1.0 / (E + 2.0)],
+        [1.0 / (2.0 * E + 1.0), E / (2.0 * E + 1.0), E / (2.0 * E + 1.0)],
+    ];
     let mut sum = 0.0;
     for (t_row, p_row) in targets.iter().zip(&probs) {
         for (t, p) in t_row.iter().zip(p_row) {
@@ -306,8 +311,11 @@ fn loss_mixes_its_parts_as_configured() {
     let model = tiny_model(&cfg, &VarMap::new());
     let b = batch(0);
     let out = model.forward(&b, false).unwrap();
-    let loss_cfg =
-        LossConfig { lambda: 0.3, modality_weights: PerModality { text: 3.0, vision: 1.0, audio: 1.0 }, ..LossConfig::default() };
+    let loss_cfg = LossConfig {
+        lambda: 0.3,
+        modality_weights: PerModality { text: 3.0, vision: 1.0, audio: 1.0 },
+        ..LossConfig::default()
+    };
     let parts = model.loss(&out, &b, &loss_cfg).unwrap();
     let per = parts.contrastive_per_modality.map(|_, l| f64::from(l.unwrap()));
     let mix = (3.0 * per.text + per.vision + per.audio) / 3.0;
@@ -361,9 +369,8 @@ fn fixed_prior_is_not_a_parameter() {
 
 #[test]
 fn every_ablation_runs() {
-    let subsets: Vec<Vec<Modality>> = (1u8..8)
-        .map(|bits| Modality::ALL.into_iter().filter(|m| bits & (1 << m.index()) != 0).collect())
-        .collect();
+    let subsets: Vec<Vec<Modality>> =
+        (1u8..8).map(|bits| Modality::ALL.into_iter().filter(|m| bits & (1 << m.index()) != 0).collect()).collect();
     let modes =
         [ContrastiveMode::VaDriven, ContrastiveMode::SupervisedLabels, ContrastiveMode::SelfOnly, ContrastiveMode::Off];
     for modalities in subsets {
@@ -438,7 +445,10 @@ fn presets_follow_the_paper() {
     let loss = Preset::MoseiGlove.loss_config();
     assert_eq!((loss.temperature, loss.lambda, loss.delta, loss.prior), (0.4, 0.2, 0.1, false));
     assert_eq!(loss.modality_weights.text, 3.0);
-    assert_eq!((loss.kl_target, loss.kl_scale, loss.eta), (KlTarget::SoftmaxMultiHot, 1000.0, EtaVariant::ReferenceCode));
+    assert_eq!(
+        (loss.kl_target, loss.kl_scale, loss.eta),
+        (KlTarget::SoftmaxMultiHot, 1000.0, EtaVariant::ReferenceCode)
+    );
     assert!(!loss.normalize);
     let roberta = Preset::MoseiRoberta.loss_config();
     assert_eq!((roberta.temperature, roberta.lambda, roberta.prior), (0.7, 0.45, true));
@@ -466,7 +476,8 @@ fn configs_read_single_fields_from_toml() {
 #[test]
 fn parameter_count_matches_the_built_model() {
     let dims = PerModality::from_fn(|m| Some(*DIMS.get(m)));
-    for cfg in [tiny_config(), ModelConfig { train_prior: false, modalities: vec![Modality::Vision], ..tiny_config() }] {
+    for cfg in [tiny_config(), ModelConfig { train_prior: false, modalities: vec![Modality::Vision], ..tiny_config() }]
+    {
         let varmap = VarMap::new();
         tiny_model(&cfg, &varmap);
         let built: usize = varmap.all_vars().iter().map(|v| v.elem_count()).sum();
