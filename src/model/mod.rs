@@ -16,6 +16,7 @@ pub mod fusion;
 pub mod kl;
 pub mod linear;
 pub mod norm;
+pub mod packing;
 pub mod transformer;
 pub mod va_contrastive;
 

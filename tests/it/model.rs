@@ -292,6 +292,21 @@ fn padded_steps_do_not_change_the_output() {
 }
 
 #[test]
+fn an_utterance_without_real_steps_pools_to_zeros() {
+    let model = tiny_model(&tiny_config(), &VarMap::new());
+    let mut b = batch(0);
+    let vision = b.inputs.vision.as_mut().unwrap();
+    let keep = t2(&[&[1.0], &[1.0], &[1.0], &[0.0]]);
+    vision.mask = vision.mask.broadcast_mul(&keep).unwrap();
+    let out = model.forward(&b, true).unwrap();
+    let h = out.unimodal.vision.as_ref().unwrap().to_vec2::<f32>().unwrap();
+    assert!(h[3].iter().all(|&x| x == 0.0), "{:?}", h[3]);
+    assert!(h[0].iter().any(|&x| x != 0.0));
+    let parts = model.loss(&out, &b, &LossConfig::default()).unwrap();
+    assert!(scalar(&parts.total).is_finite());
+}
+
+#[test]
 fn fused_inference_matches_the_differentiable_path() {
     let cfg = tiny_config();
     let varmap = VarMap::new();
