@@ -11,6 +11,8 @@ use candle_core::{DType, Result, Tensor};
 pub struct Packing {
     /// Row of each real step in the flattened `[B·L]` batch, in order (u32, `[N]`).
     rows: Tensor,
+    /// For each of the B·L steps, its row among the real steps, or N (a zero row) for padding.
+    sources: Tensor,
     /// Time index t of each real step (u32, `[N]`), for the position embeddings.
     positions: Tensor,
     batch: usize,
@@ -25,8 +27,13 @@ impl Packing {
         let real: Vec<u32> = (0u32..).zip(&values).filter(|(_, m)| **m > 0.5).map(|(i, _)| i).collect();
         let positions: Vec<u32> = real.iter().map(|&i| i % len as u32).collect();
         let n = real.len();
+        let mut sources = vec![n as u32; values.len()];
+        for (k, &row) in (0u32..).zip(&real) {
+            sources[row as usize] = k;
+        }
         Ok(Self {
             rows: Tensor::from_vec(real, n, mask.device())?,
+            sources: Tensor::from_vec(sources, batch * len, mask.device())?,
             positions: Tensor::from_vec(positions, n, mask.device())?,
             batch,
             len,
@@ -50,9 +57,11 @@ impl Packing {
 
     /// `[N, k]` → `[B, L, k]`, zeros at padded steps.
     pub fn unpack(&self, tokens: &Tensor) -> Result<Tensor> {
+        // A gather from the tokens plus one zero row: its backward is one scatter into [N + 1, k]
+        // (an index_add into a zero [B·L, k] matrix would also accumulate a gradient for it).
         let (_, k) = tokens.dims2()?;
-        let padded = Tensor::zeros((self.batch * self.len, k), tokens.dtype(), tokens.device())?;
-        padded.index_add(&self.rows, tokens, 0)?.reshape((self.batch, self.len, k))
+        let zero = Tensor::zeros((1, k), tokens.dtype(), tokens.device())?;
+        Tensor::cat(&[tokens, &zero], 0)?.index_select(&self.sources, 0)?.reshape((self.batch, self.len, k))
     }
 }
 
