@@ -1,12 +1,13 @@
 //! UniVA Studio: multimodal multi-label emotion recognition with valence-arousal.
 //!
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
-//! `acquire`, `store`, `ui`; `cli` drives them from the command line.
+//! `acquire`, `import`, `ui`; `cli` drives them from the command line.
 
+pub mod cli;
 pub mod dataset;
 pub mod fsutil;
-pub mod modality;
-pub mod cli;
 pub mod metrics;
+pub mod modality;
 pub mod model;
+pub mod train;
 pub mod va;

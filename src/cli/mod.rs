@@ -3,6 +3,11 @@
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
 //! only lists them and dispatches.
 
+mod eval;
+mod metrics;
+mod predict;
+mod synth;
+mod train;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +21,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a synthetic dataset with planted structure.
+    Synth(synth::Args),
+    /// Train UniVA on a dataset.
+    Train(train::Args),
+    /// Evaluate a trained run on a split.
+    Eval(eval::Args),
+    /// Write per-utterance probabilities and predicted labels of a run.
+    Predict(predict::Args),
+    /// Compute multi-label metrics from a gold and a prediction CSV.
+    Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
 }
@@ -23,6 +38,11 @@ pub enum Command {
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Synth(args) => synth::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Predict(args) => predict::run(&args),
+        Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
     }
 }
