@@ -9,3 +9,5 @@ pub mod fsutil;
 pub mod metrics;
 pub mod modality;
 pub mod va;
+pub mod media;
+pub mod ui;

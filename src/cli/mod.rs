@@ -3,7 +3,9 @@
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
 //! only lists them and dispatches.
 
+mod bench_media;
 mod metrics;
+mod play;
 mod synth;
 mod validate;
 
@@ -28,6 +30,10 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Play a clip in a minimal window, or decode it headless and print stream info and timing.
+    Play(play::Args),
+    /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
+    BenchMedia(bench_media::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -36,5 +42,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Play(args) => play::run(&args),
+        Command::BenchMedia(args) => bench_media::run(&args),
     }
 }

@@ -2,4 +2,5 @@
 #![allow(clippy::disallowed_methods)] // tests write fixtures directly; atomicity is not what they test
 
 mod dataset;
+mod media;
 mod metrics;
