@@ -79,7 +79,7 @@ fn probe_reports_container_streams_and_duration() {
     assert!((info.duration_secs().unwrap() - 4.0).abs() < 0.05);
 
     let mp4 = probe(&clips().mp4, TimeSpan::new(0.5, Some(1.5))).unwrap();
-    assert_eq!(mp4.audio.unwrap().codec, "aac");
+    assert_eq!(mp4.audio.as_ref().unwrap().codec, "aac");
     assert!((mp4.duration_secs().unwrap() - 1.0).abs() < 1e-9);
     assert!(probe(&clips().audio_only, TimeSpan::FULL).unwrap().video.is_none());
     assert!(probe(&clips().video_only, TimeSpan::FULL).unwrap().audio.is_none());
@@ -131,7 +131,8 @@ fn playing_advances_on_the_monotonic_clock_and_frames_follow() {
 fn a_span_bounds_playback_and_loops() {
     let span = TimeSpan::new(1.0, Some(1.4));
     let mut player = Player::open(&clips().both, span, &silent()).unwrap();
-    assert_eq!(index_at(&mut player, player.span().start_secs), 25);
+    let start = player.span().start_secs;
+    assert_eq!(index_at(&mut player, start), 25);
     player.seek(0.2);
     assert_eq!(player.update(), 1.0, "seeks are clamped to the span");
     player.set_speed(2.0);
