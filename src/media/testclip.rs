@@ -110,6 +110,14 @@ pub fn frame_index(frame: &VideoFrame) -> Option<u32> {
 /// clip's chirp at `sample_rate`, from the frequency its zero crossings give. Windows of 10–30 ms
 /// work best; `None` when there are too few crossings (silence, or a window across the wrap).
 pub fn chirp_time_secs(mono: &[f32], sample_rate: u32) -> Option<f64> {
+    // A window across the chirp's restart mixes two frequencies and gives a wrong time; its two
+    // halves then disagree, so require that they agree.
+    let whole = chirp_estimate(mono, sample_rate)?;
+    let tail = chirp_estimate(mono.get(mono.len() / 2..)?, sample_rate)?;
+    (chirp_difference_secs(whole, tail).abs() < 0.003).then_some(whole)
+}
+
+fn chirp_estimate(mono: &[f32], sample_rate: u32) -> Option<f64> {
     let rate = f64::from(sample_rate);
     let mut crossings = Vec::new();
     for (i, pair) in mono.windows(2).enumerate() {
@@ -156,6 +164,14 @@ mod tests {
             let estimate = chirp_time_secs(&window, rate).unwrap();
             assert!((estimate - t_end).abs() < 0.002, "{estimate} vs {t_end}");
         }
+        let across_restart: Vec<f32> = (0..1200)
+            .map(|i| {
+                let t = (CHIRP_PERIOD_SECS + 0.0125 - f64::from(1199 - i) / f64::from(rate)) % CHIRP_PERIOD_SECS;
+                let phase = CHIRP_BASE_HZ * t + CHIRP_SLOPE_HZ_PER_SEC / 2.0 * t * t;
+                (0.5 * (2.0 * std::f64::consts::PI * phase).sin()) as f32
+            })
+            .collect();
+        assert_eq!(chirp_time_secs(&across_restart, rate), None);
         assert!((chirp_difference_secs(0.1, 3.9) - 0.2).abs() < 1e-9);
         assert!((chirp_difference_secs(3.95, 0.05) + 0.1).abs() < 1e-9);
     }
