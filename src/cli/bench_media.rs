@@ -63,7 +63,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             };
             let started = Instant::now();
             generate_test_clip(&clip, &spec)?;
-            println!("generated {} ({:.0} s of 1280x720 H.264 + PCM) in {:.1} s", clip.display(), spec.duration_secs, started.elapsed().as_secs_f64());
+            println!(
+                "generated {} ({:.0} s of 1280x720 H.264 + PCM) in {:.1} s",
+                clip.display(),
+                spec.duration_secs,
+                started.elapsed().as_secs_f64()
+            );
             clip
         }
     };
@@ -102,9 +107,14 @@ fn ffmpeg_null_decode(clip: &Path, secs: f64) -> anyhow::Result<f64> {
 
 /// Best of two runs each, alternating, so that both sides see the same machine load.
 fn decode_speed(clip: &Path, secs: f64) -> anyhow::Result<()> {
-    println!("\n## decode speed: first {secs:.0} s, one decoder thread each (ratio = ffmpeg time / ours; target ≥ 0.5)");
-    let variants: [(&str, Option<(u32, u32)>); 3] =
-        [("decode only", None), ("decode + RGBA 640x360", Some((640, 360))), ("decode + RGBA 1280x720", Some((1280, 720)))];
+    println!(
+        "\n## decode speed: first {secs:.0} s, one decoder thread each (ratio = ffmpeg time / ours; target ≥ 0.5)"
+    );
+    let variants: [(&str, Option<(u32, u32)>); 3] = [
+        ("decode only", None),
+        ("decode + RGBA 640x360", Some((640, 360))),
+        ("decode + RGBA 1280x720", Some((1280, 720))),
+    ];
     let mut ffmpeg_best = f64::INFINITY;
     let mut ours_best = [f64::INFINITY; 3];
     let mut frames = 0;
@@ -205,7 +215,8 @@ fn run_ui_for(player: &mut Player, duration: Duration) {
 }
 
 fn open_bench_player(clip: &Path) -> anyhow::Result<(Player, SimulatedOutput)> {
-    let options = PlayerOptions { frame_size: Some((640, 360)), audio: AudioOutputMode::External, ..PlayerOptions::default() };
+    let options =
+        PlayerOptions { frame_size: Some((640, 360)), audio: AudioOutputMode::External, ..PlayerOptions::default() };
     let mut player = Player::open(clip, TimeSpan::FULL, &options)?;
     let feed = player.take_audio_feed().context("the clip has no audio stream")?;
     let output = SimulatedOutput::start(feed)?;
@@ -296,7 +307,8 @@ fn playback(clip: &Path, secs: f64) -> anyhow::Result<()> {
     }
     let position = player.update();
     println!("position after {:.1} s of wall time: {position:.3} s (clip time)", seconds(started));
-    let window = |from: f64, to: f64| offsets.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, o)| *o).collect::<Vec<_>>();
+    let window =
+        |from: f64, to: f64| offsets.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, o)| *o).collect::<Vec<_>>();
     report_offsets("A/V offset, whole run", &offsets.iter().map(|(_, o)| *o).collect::<Vec<_>>());
     report_offsets("A/V offset, first 30 s", &window(0.0, 30.0));
     report_offsets("A/V offset, last 30 s", &window(secs - 30.0, secs + 1.0));

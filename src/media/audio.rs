@@ -106,7 +106,11 @@ impl AudioStreamDecoder {
             .map_err(|e| MediaError::corrupt(path, StreamKind::Audio, e))?;
         let (sample_rate, channels) = output.unwrap_or((decoder.rate(), decoder.channels()));
         if sample_rate == 0 || channels == 0 {
-            return Err(MediaError::corrupt(path, StreamKind::Audio, "the stream states no sample rate or channel count"));
+            return Err(MediaError::corrupt(
+                path,
+                StreamKind::Audio,
+                "the stream states no sample rate or channel count",
+            ));
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -137,9 +141,9 @@ impl AudioStreamDecoder {
     pub(crate) fn seek(&mut self, secs: f64) -> Result<(), MediaError> {
         let ts = (secs.max(0.0) * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
         if let Err(error) = self.input.seek(ts, ..ts) {
-            self.input
-                .seek(ts, ..)
-                .map_err(|_| MediaError::corrupt(&self.path, StreamKind::Audio, format!("cannot seek to {secs:.3}s: {error}")))?;
+            self.input.seek(ts, ..).map_err(|_| {
+                MediaError::corrupt(&self.path, StreamKind::Audio, format!("cannot seek to {secs:.3}s: {error}"))
+            })?;
         }
         self.decoder.flush();
         // The resampler holds a few samples of the old position.
@@ -248,7 +252,9 @@ impl AudioStreamDecoder {
                 ChannelLayout::default(i32::from(self.channels)),
                 self.sample_rate,
             )
-            .map_err(|e| MediaError::corrupt(&self.path, StreamKind::Audio, format!("cannot set up resampling: {e}")))?;
+            .map_err(|e| {
+                MediaError::corrupt(&self.path, StreamKind::Audio, format!("cannot set up resampling: {e}"))
+            })?;
             self.resampler = Some((key, context));
         }
         let Some((_, resampler)) = self.resampler.as_mut() else {

@@ -178,7 +178,8 @@ pub(crate) fn open_decoder(
 /// Reads the container header and stream parameters and resolves `span` against the file's length.
 /// This does not decode; [`crate::media::probe`] also decodes the first frames.
 pub(crate) fn read_info(path: &Path, input: &Input, span: TimeSpan) -> Result<MediaInfo, MediaError> {
-    let file_duration_secs = (input.duration() > 0).then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+    let file_duration_secs =
+        (input.duration() > 0).then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
     let video = best_stream(input, StreamKind::Video).and_then(|index| {
         let stream = input.stream(index)?;
         let parameters = stream.parameters();
@@ -197,9 +198,14 @@ pub(crate) fn read_info(path: &Path, input: &Input, span: TimeSpan) -> Result<Me
         let parameters = stream.parameters();
         let context = ffmpeg::codec::Context::from_parameters(parameters.clone()).ok()?;
         let audio = context.decoder().audio().ok()?;
-        Some(AudioInfo { codec: parameters.id().name().to_owned(), sample_rate: audio.rate(), channels: audio.channels() })
+        Some(AudioInfo {
+            codec: parameters.id().name().to_owned(),
+            sample_rate: audio.rate(),
+            channels: audio.channels(),
+        })
     });
-    let has_any_stream = best_stream(input, StreamKind::Video).is_some() || best_stream(input, StreamKind::Audio).is_some();
+    let has_any_stream =
+        best_stream(input, StreamKind::Video).is_some() || best_stream(input, StreamKind::Audio).is_some();
     if !has_any_stream {
         return Err(MediaError::MissingStream { path: path.to_path_buf(), kind: StreamKind::Video });
     }

@@ -159,9 +159,9 @@ impl VideoStreamDecoder {
         if let Err(error) = self.input.seek(ts, ..ts) {
             // Some files have no index before `ts` (e.g. the first key frame has pts > 0):
             // fall back to the nearest position ffmpeg can reach.
-            self.input
-                .seek(ts, ..)
-                .map_err(|_| MediaError::corrupt(&self.path, StreamKind::Video, format!("cannot seek to {secs:.3}s: {error}")))?;
+            self.input.seek(ts, ..).map_err(|_| {
+                MediaError::corrupt(&self.path, StreamKind::Video, format!("cannot seek to {secs:.3}s: {error}"))
+            })?;
         }
         self.decoder.flush();
         self.last_pts_secs = None;
@@ -269,8 +269,17 @@ impl VideoStreamDecoder {
         let scaler = match &mut self.scaler {
             Some(scaler) if scaler.key == key => scaler,
             slot => {
-                let context = scaling::Context::get(format, width, height, Pixel::RGBA, out_w, out_h, scaling::Flags::BILINEAR)
-                    .map_err(|e| MediaError::corrupt(&self.path, StreamKind::Video, format!("cannot convert {format:?} to RGBA: {e}")))?;
+                // Fast bilinear: a display preview, where scaling speed matters more than the
+                // last bit of filter quality (same-size conversion takes swscale's direct path).
+                let flags = scaling::Flags::FAST_BILINEAR;
+                let context =
+                    scaling::Context::get(format, width, height, Pixel::RGBA, out_w, out_h, flags).map_err(|e| {
+                        MediaError::corrupt(
+                            &self.path,
+                            StreamKind::Video,
+                            format!("cannot convert {format:?} to RGBA: {e}"),
+                        )
+                    })?;
                 slot.insert(Scaler { key, context, output: ffmpeg::frame::Video::new(Pixel::RGBA, out_w, out_h) })
             }
         };
@@ -281,13 +290,17 @@ impl VideoStreamDecoder {
         let stride = scaler.output.stride(0);
         let data = scaler.output.data(0);
         let row_bytes = out_w as usize * 4;
-        let mut rgba = Vec::with_capacity(row_bytes * out_h as usize);
-        for row in 0..out_h as usize {
-            let Some(line) = data.get(row * stride..row * stride + row_bytes) else {
-                return Err(MediaError::corrupt(&self.path, StreamKind::Video, "converted frame is smaller than its size"));
-            };
-            rgba.extend_from_slice(line);
-        }
+        let too_small =
+            || MediaError::corrupt(&self.path, StreamKind::Video, "converted frame is smaller than its size");
+        let rgba = if stride == row_bytes {
+            data.get(..row_bytes * out_h as usize).ok_or_else(too_small)?.to_vec()
+        } else {
+            let mut rgba = Vec::with_capacity(row_bytes * out_h as usize);
+            for row in 0..out_h as usize {
+                rgba.extend_from_slice(data.get(row * stride..row * stride + row_bytes).ok_or_else(too_small)?);
+            }
+            rgba
+        };
         Ok(VideoFrame { pts_secs, duration_secs: self.frame_secs, width: out_w, height: out_h, rgba, epoch: 0 })
     }
 }
@@ -300,7 +313,10 @@ pub(crate) enum VideoCommand {
     /// Deliver at most one more frame, then wait.
     Pause,
     /// Decode from `secs`; frames are tagged with `epoch` so the player can drop older ones.
-    Seek { secs: f64, epoch: u64 },
+    Seek {
+        secs: f64,
+        epoch: u64,
+    },
     Resize(Option<(u32, u32)>),
     Stop,
 }
@@ -309,8 +325,13 @@ pub(crate) enum VideoCommand {
 pub(crate) enum VideoEvent {
     Frame(VideoFrame),
     /// No more frames in the stream or span for this seek generation.
-    End { epoch: u64 },
-    Failed { epoch: u64, error: MediaError },
+    End {
+        epoch: u64,
+    },
+    Failed {
+        epoch: u64,
+        error: MediaError,
+    },
 }
 
 impl VideoEvent {

@@ -19,7 +19,12 @@ pub(crate) enum Delivery<T, C> {
 
 /// Sends `item` into the bounded `queue`; while the queue is full, keeps listening to `commands`
 /// so that a seek or stop is handled at once instead of after the consumer drains the queue.
-pub(crate) fn deliver<T, C>(queue: &SyncSender<T>, item: T, commands: &Receiver<C>, stop: &AtomicBool) -> Delivery<T, C> {
+pub(crate) fn deliver<T, C>(
+    queue: &SyncSender<T>,
+    item: T,
+    commands: &Receiver<C>,
+    stop: &AtomicBool,
+) -> Delivery<T, C> {
     let mut item = item;
     loop {
         match queue.try_send(item) {

@@ -71,7 +71,8 @@ impl PlayWindow {
         if self.shown_pts_secs == Some(frame.pts_secs) && self.texture.is_some() {
             return;
         }
-        let image = egui::ColorImage::from_rgba_unmultiplied([frame.width as usize, frame.height as usize], &frame.rgba);
+        let image =
+            egui::ColorImage::from_rgba_unmultiplied([frame.width as usize, frame.height as usize], &frame.rgba);
         self.shown_pts_secs = Some(frame.pts_secs);
         match &mut self.texture {
             Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
@@ -83,13 +84,15 @@ impl PlayWindow {
         let span = self.player.span();
         let end = span.end_secs.unwrap_or(self.position_secs.max(span.start_secs + 1.0));
         ui.horizontal(|ui| {
-            let label = if self.player.is_playing() { "⏸ Pause" } else { "▶ Play" };
+            let label = if self.player.is_playing() { "Pause" } else { "Play" };
             if ui.button(label).clicked() {
                 self.actions.push(PlayAction::TogglePlay);
             }
             let mut position = self.position_secs;
-            let slider = egui::Slider::new(&mut position, span.start_secs..=end).suffix(" s").fixed_decimals(2);
-            if ui.add_sized([ui.available_width() * 0.6, 18.0], slider).changed() {
+            let slider = egui::Slider::new(&mut position, span.start_secs..=end).suffix(" s");
+            let response = ui.add_sized([ui.available_width() * 0.6, 18.0], slider);
+            // Only a user's drag or click seeks; the slider follows playback otherwise.
+            if response.changed() && (response.dragged() || response.clicked() || response.has_focus()) {
                 self.actions.push(PlayAction::Seek(position));
             }
             let mut speed = self.player.speed();
@@ -139,15 +142,30 @@ impl PlayWindow {
                 }
             }
             WaveformState::Pending => {
-                painter.text(rect.center(), egui::Align2::CENTER_CENTER, "waveform…", egui::FontId::default(), ui.visuals().weak_text_color());
+                painter.text(
+                    rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    "waveform…",
+                    egui::FontId::default(),
+                    ui.visuals().weak_text_color(),
+                );
             }
             WaveformState::Failed(error) => {
-                painter.text(rect.left_center(), egui::Align2::LEFT_CENTER, error.to_string(), egui::FontId::default(), ui.visuals().warn_fg_color);
+                painter.text(
+                    rect.left_center(),
+                    egui::Align2::LEFT_CENTER,
+                    error.to_string(),
+                    egui::FontId::default(),
+                    ui.visuals().warn_fg_color,
+                );
             }
         }
         let fraction = ((self.position_secs - span.start_secs) / (end - span.start_secs).max(f64::EPSILON)) as f32;
         let x = rect.left() + rect.width() * fraction.clamp(0.0, 1.0);
-        painter.line_segment([egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())], (1.5, ui.visuals().selection.stroke.color));
+        painter.line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            (1.5, ui.visuals().selection.stroke.color),
+        );
     }
 }
 

@@ -1,15 +1,18 @@
 //! The media engine on clips the tests generate: every frame carries its index in pixels and the
 //! audio is a chirp whose frequency gives its time, so "the frame shown at t" and "the audio
 //! heard with it" are checked against the content, not against the engine's own bookkeeping.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure should panic with its cause
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use univa::media::testclip::{CHIRP_PERIOD_SECS, TestClipSpec, chirp_difference_secs, chirp_time_secs, frame_index, generate_test_clip};
+use univa::media::testclip::{
+    CHIRP_PERIOD_SECS, TestClipSpec, chirp_difference_secs, chirp_time_secs, frame_index, generate_test_clip,
+};
 use univa::media::{
-    AudioOutputMode, MediaError, Player, PlayerOptions, StreamKind, TimeSpan, WaveformCache, WaveformState, compute_waveform,
-    grab_frame, probe,
+    AudioOutputMode, MediaError, Player, PlayerOptions, StreamKind, TimeSpan, WaveformCache, WaveformState,
+    compute_waveform, grab_frame, probe,
 };
 
 const FPS: f64 = 25.0;
@@ -201,7 +204,10 @@ fn audio_is_the_master_clock_and_agrees_with_video_after_seeks() {
         assert!((audio_secs - (target + 0.25)).abs() < 0.06, "{audio_secs} after seeking to {target}");
         let shown = index_at(&mut player, position);
         let video_secs = (f64::from(shown) + 0.5) / FPS;
-        assert!(chirp_difference_secs(heard, video_secs).abs() < 0.04, "A/V offset at {target}: {heard} vs {video_secs}");
+        assert!(
+            chirp_difference_secs(heard, video_secs).abs() < 0.04,
+            "A/V offset at {target}: {heard} vs {video_secs}"
+        );
     }
 }
 
@@ -285,7 +291,9 @@ fn waveform_envelopes_are_computed_off_thread_and_cached() {
         panic!("the waveform was not computed");
     };
     assert_eq!(*cached, direct);
-    assert!(matches!(cache.get(&clips().both, span, 50), WaveformState::Ready(again) if std::sync::Arc::ptr_eq(&again, &cached)));
+    assert!(
+        matches!(cache.get(&clips().both, span, 50), WaveformState::Ready(again) if std::sync::Arc::ptr_eq(&again, &cached))
+    );
     let WaveformState::Failed(error) = cache.wait(&clips().video_only, TimeSpan::FULL, 10, WAIT) else {
         panic!("a clip without audio has no waveform");
     };
@@ -374,7 +382,11 @@ fn play_headless_decodes_the_span_and_fails_with_one_line_naming_the_file() {
 
     let bad = clips().dir.join("bad-for-cli.mp4");
     std::fs::write(&bad, "not a video").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_univa")).args(["play", "--headless"]).arg(&bad).output().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_univa"))
+        .args(["play", "--headless"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("univa:")).collect();
