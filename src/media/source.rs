@@ -180,7 +180,12 @@ pub(crate) fn open_decoder(
 pub(crate) fn read_info(path: &Path, input: &Input, span: TimeSpan) -> Result<MediaInfo, MediaError> {
     let file_duration_secs =
         (input.duration() > 0).then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
-    let video = best_stream(input, StreamKind::Video).and_then(|index| {
+    let video_index = decodable_stream(path, input, StreamKind::Video)?;
+    let audio_index = decodable_stream(path, input, StreamKind::Audio)?;
+    if video_index.is_none() && audio_index.is_none() {
+        return Err(MediaError::MissingStream { path: path.to_path_buf(), kind: StreamKind::Video });
+    }
+    let video = video_index.and_then(|index| {
         let stream = input.stream(index)?;
         let parameters = stream.parameters();
         // Width/height live in the codec parameters; a context built from them reads them safely.
@@ -193,7 +198,7 @@ pub(crate) fn read_info(path: &Path, input: &Input, span: TimeSpan) -> Result<Me
             frame_rate: seconds_per_tick(stream.avg_frame_rate()),
         })
     });
-    let audio = best_stream(input, StreamKind::Audio).and_then(|index| {
+    let audio = audio_index.and_then(|index| {
         let stream = input.stream(index)?;
         let parameters = stream.parameters();
         let context = ffmpeg::codec::Context::from_parameters(parameters.clone()).ok()?;
@@ -204,11 +209,6 @@ pub(crate) fn read_info(path: &Path, input: &Input, span: TimeSpan) -> Result<Me
             channels: audio.channels(),
         })
     });
-    let has_any_stream =
-        best_stream(input, StreamKind::Video).is_some() || best_stream(input, StreamKind::Audio).is_some();
-    if !has_any_stream {
-        return Err(MediaError::MissingStream { path: path.to_path_buf(), kind: StreamKind::Video });
-    }
     let span = resolve_span(path, span, file_duration_secs)?;
     Ok(MediaInfo {
         path: path.to_path_buf(),
@@ -218,6 +218,25 @@ pub(crate) fn read_info(path: &Path, input: &Input, span: TimeSpan) -> Result<Me
         video,
         audio,
     })
+}
+
+/// The best stream of `kind`, if any, after checking this ffmpeg build can decode it: a clip
+/// whose picture or sound cannot be decoded is reported, not silently played without it.
+fn decodable_stream(path: &Path, input: &Input, kind: StreamKind) -> Result<Option<usize>, MediaError> {
+    let Some(index) = best_stream(input, kind) else {
+        return Ok(None);
+    };
+    let id = input.stream(index).map_or(ffmpeg::codec::Id::None, |s| s.parameters().id());
+    if id == ffmpeg::codec::Id::None || ffmpeg::codec::decoder::find(id).is_none() {
+        let codec = if id == ffmpeg::codec::Id::None { "unknown".to_owned() } else { id.name().to_owned() };
+        return Err(MediaError::UnsupportedCodec {
+            path: path.to_path_buf(),
+            kind,
+            codec,
+            detail: "no decoder for it".to_owned(),
+        });
+    }
+    Ok(Some(index))
 }
 
 fn resolve_span(path: &Path, span: TimeSpan, file_duration_secs: Option<f64>) -> Result<TimeSpan, MediaError> {

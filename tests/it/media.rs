@@ -346,6 +346,17 @@ fn bad_media_gives_typed_errors_naming_the_file() {
     let error = Player::open(&corrupt, TimeSpan::FULL, &silent()).unwrap_err();
     assert_names_file(&error, &corrupt);
 
+    // A codec this ffmpeg cannot decode: the Matroska codec ID of the video track renamed.
+    let both = std::fs::read(&clips().both).unwrap();
+    let at = both.windows(15).position(|w| w == b"V_MPEG4/ISO/AVC").expect("an H.264 track");
+    let mut unknown = both.clone();
+    unknown[at..at + 15].copy_from_slice(b"V_MPEG4/ISO/XYZ");
+    let unsupported = dir.join("unsupported.mkv");
+    std::fs::write(&unsupported, &unknown).unwrap();
+    let error = Player::open(&unsupported, TimeSpan::FULL, &silent()).unwrap_err();
+    assert!(matches!(error, MediaError::UnsupportedCodec { kind: StreamKind::Video, .. }), "{error}");
+    assert_names_file(&error, &unsupported);
+
     let error = grab_frame(&clips().audio_only, 0.5, None).unwrap_err();
     assert!(matches!(error, MediaError::MissingStream { kind: StreamKind::Video, .. }), "{error}");
     assert_names_file(&error, &clips().audio_only);
