@@ -56,9 +56,14 @@ impl PlaybackClock {
 
     /// Jumps to `secs`, keeping the running/paused state.
     pub fn set(&mut self, secs: f64) {
+        self.set_at(secs, Instant::now());
+    }
+
+    /// Makes the clock read `secs` at wall time `instant`.
+    pub fn set_at(&mut self, secs: f64, instant: Instant) {
         self.anchor_secs = secs;
         if self.anchor.is_some() {
-            self.anchor = Some(Instant::now());
+            self.anchor = Some(instant);
         }
     }
 

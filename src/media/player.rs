@@ -15,6 +15,14 @@ use super::video::{TIME_EPSILON_SECS, VideoCommand, VideoEvent, VideoFrame, Vide
 
 /// Slowest and fastest playback speeds.
 pub const SPEED_RANGE: std::ops::RangeInclusive<f64> = 0.25..=2.0;
+/// Devices pull audio in blocks (10 ms for ALSA hardware, ~100 ms through PulseAudio), so the
+/// audio position moves in steps; the clock follows it with this time constant instead of
+/// jumping with every block, which would show as stutter.
+const AUDIO_SLEW_SECS: f64 = 0.2;
+/// A gap between the clock and the audio position larger than this is closed at once.
+const AUDIO_RESYNC_SECS: f64 = 0.15;
+/// How long the clock waits for sound that should be playing before it runs without it.
+const AUDIO_WAIT_SECS: f64 = 3.0;
 /// How far past the decoded frames a requested time may lie before the decoder seeks rather
 /// than decodes forward to it.
 const RESEEK_AHEAD_SECS: f64 = 1.0;
@@ -153,8 +161,8 @@ struct AudioTrack {
 /// Plays one clip (or a span of it). All methods are cheap and meant to be called from the UI
 /// thread each frame; decoding runs on the player's named threads.
 ///
-/// Time is file time in seconds throughout. The clock is the audio output's position while audio
-/// plays and a monotonic clock otherwise.
+/// Time is file time in seconds throughout. The clock follows the audio output's position while
+/// audio plays and is a monotonic clock otherwise.
 pub struct Player {
     info: MediaInfo,
     clock: PlaybackClock,
@@ -165,6 +173,10 @@ pub struct Player {
     muted: bool,
     video: Option<VideoTrack>,
     audio: Option<AudioTrack>,
+    /// When the clock was last corrected towards the audio position.
+    last_audio_sync: Option<Instant>,
+    /// Since when the clock has been waiting for sound to flow.
+    audio_wait_since: Option<Instant>,
     notices: Vec<String>,
 }
 
@@ -223,6 +235,8 @@ impl Player {
             muted: false,
             video,
             audio,
+            last_audio_sync: None,
+            audio_wait_since: None,
             notices,
         })
     }
@@ -294,16 +308,42 @@ impl Player {
         self.audio.as_mut().and_then(|track| track.feed.take())
     }
 
-    /// The playback position: the audio output's while it plays samples, else the monotonic clock.
+    /// The playback position. While audio plays, the clock is slaved to the audio output's
+    /// position (smoothed over [`AUDIO_SLEW_SECS`], so it never drifts from the sound yet moves
+    /// evenly); otherwise it is the monotonic clock.
     pub fn position_secs(&mut self) -> f64 {
-        let audio_position = self.audio.as_ref().filter(|_| self.playing).and_then(|a| a.shared.flowing_position());
-        let secs = match audio_position {
-            Some(secs) => {
-                self.clock.set(secs);
-                secs
+        let now = Instant::now();
+        let mut secs = self.clock.at(now);
+        let audio = self.audio.as_ref().filter(|_| self.playing);
+        let audio_position = audio.and_then(|a| a.shared.flowing_position());
+        // Sound expected but not flowing yet (a device starting, the decoder refilling after a
+        // seek): the picture waits for it, for at most AUDIO_WAIT_SECS.
+        let waiting = audio.is_some_and(|a| !a.worker.ended())
+            && audio_position.is_none()
+            && now.duration_since(*self.audio_wait_since.get_or_insert(now)).as_secs_f64() < AUDIO_WAIT_SECS;
+        if audio_position.is_some() {
+            self.audio_wait_since = None;
+        }
+        if waiting && self.clock.is_running() {
+            self.clock.pause();
+            secs = self.clock.now_secs();
+        } else if !waiting && self.playing && !self.clock.is_running() {
+            self.clock.play();
+        }
+        if let Some(audio_secs) = audio_position {
+            let error = audio_secs - secs;
+            if error.abs() > AUDIO_RESYNC_SECS {
+                secs = audio_secs;
+            } else {
+                let since = self.last_audio_sync.map_or(f64::INFINITY, |t| now.duration_since(t).as_secs_f64());
+                secs += error * (1.0 - (-since / AUDIO_SLEW_SECS).exp());
             }
-            None => self.clock.now_secs(),
-        };
+            // Never ahead of the audio handed to the device: if it stalls (a device starting up,
+            // a busy sound server), the picture waits for the sound.
+            secs = secs.min(audio_secs);
+            self.clock.set_at(secs, now);
+            self.last_audio_sync = Some(now);
+        }
         self.clamp_to_span(secs)
     }
 
@@ -397,7 +437,11 @@ impl Player {
             self.seek(self.info.span.start_secs);
         }
         self.playing = true;
-        self.clock.play();
+        // With sound, the clock starts when the sound does (see `position_secs`).
+        self.audio_wait_since = None;
+        if self.audio.is_none() {
+            self.clock.play();
+        }
         if let Some(track) = &self.video {
             track.worker.command(VideoCommand::Play);
         }
@@ -427,6 +471,7 @@ impl Player {
     pub fn seek(&mut self, secs: f64) {
         let secs = self.clamp_to_span(secs);
         self.clock.set(secs);
+        self.audio_wait_since = None;
         if let Some(track) = &mut self.video {
             track.seek(secs);
         }
