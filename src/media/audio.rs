@@ -199,8 +199,10 @@ impl AudioStreamDecoder {
     }
 
     fn feed_packet(&mut self) -> Result<(), MediaError> {
-        let mut packet = ffmpeg::Packet::empty();
         loop {
+            // A fresh packet per read: `av_read_frame` overwrites a packet without releasing the
+            // buffer it held, so reusing one leaks every skipped packet of the other streams.
+            let mut packet = ffmpeg::Packet::empty();
             match packet.read(&mut self.input) {
                 Ok(()) if packet.stream() != self.stream_index => continue,
                 Ok(()) => {
