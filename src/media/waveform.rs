@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ const CACHE_CAPACITY: usize = 64;
 const REQUEST_QUEUE: usize = 8;
 
 /// Min/max of the audio (all channels) in `bins` equal slices of `start_secs..end_secs`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Waveform {
     pub start_secs: f64,
     pub end_secs: f64,
@@ -35,6 +36,16 @@ impl Waveform {
 /// Decodes the audio of `span` and reduces it to `bins` min/max pairs. Slow for long spans; use
 /// [`WaveformCache`] from a UI.
 pub fn compute_waveform(path: &Path, span: TimeSpan, bins: usize) -> Result<Waveform, MediaError> {
+    compute_waveform_unless(path, span, bins, &AtomicBool::new(false)).map(|waveform| waveform.unwrap_or_default())
+}
+
+/// [`compute_waveform`] that gives up (`Ok(None)`) as soon as `cancel` is set.
+fn compute_waveform_unless(
+    path: &Path,
+    span: TimeSpan,
+    bins: usize,
+    cancel: &AtomicBool,
+) -> Result<Option<Waveform>, MediaError> {
     let info = read_info(path, &open_input(path)?, span)?;
     let start_secs = info.span.start_secs;
     let end_secs = info.span.end_secs.unwrap_or(start_secs);
@@ -48,6 +59,9 @@ pub fn compute_waveform(path: &Path, span: TimeSpan, bins: usize) -> Result<Wave
     let bins_per_sec = bins as f64 / (end_secs - start_secs).max(f64::EPSILON);
     let mut skip_before = Some(start_secs);
     while let Some(chunk) = decoder.next_chunk(skip_before.take())? {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let channels = usize::from(chunk.channels.max(1));
         for (i, frame) in chunk.samples.chunks_exact(channels).enumerate() {
             let secs = chunk.start_secs + i as f64 / f64::from(chunk.sample_rate);
@@ -62,7 +76,7 @@ pub fn compute_waveform(path: &Path, span: TimeSpan, bins: usize) -> Result<Wave
             }
         }
     }
-    Ok(Waveform { start_secs, end_secs, min, max })
+    Ok(Some(Waveform { start_secs, end_secs, min, max }))
 }
 
 /// What [`WaveformCache::get`] has for a request.
@@ -86,6 +100,7 @@ pub struct WaveformCache {
     results: Receiver<(Key, Result<Waveform, MediaError>)>,
     entries: HashMap<Key, WaveformState>,
     order: VecDeque<Key>,
+    cancel: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -99,9 +114,15 @@ impl WaveformCache {
     pub fn new() -> std::io::Result<Self> {
         let (requests, request_rx) = sync_channel::<(Key, TimeSpan)>(REQUEST_QUEUE);
         let (result_tx, results) = sync_channel(REQUEST_QUEUE);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let thread_cancel = Arc::clone(&cancel);
         let thread = std::thread::Builder::new().name("univa-waveform".into()).spawn(move || {
             for (key, span) in request_rx {
-                let result = compute_waveform(&key.0, span, key.3);
+                let result = match compute_waveform_unless(&key.0, span, key.3, &thread_cancel) {
+                    Ok(Some(waveform)) => Ok(waveform),
+                    Ok(None) => return,
+                    Err(error) => Err(error),
+                };
                 if result_tx.send((key, result)).is_err() {
                     return;
                 }
@@ -112,6 +133,7 @@ impl WaveformCache {
             results,
             entries: HashMap::new(),
             order: VecDeque::new(),
+            cancel,
             thread: Some(thread),
         })
     }
@@ -176,8 +198,9 @@ impl WaveformCache {
 
 impl Drop for WaveformCache {
     fn drop(&mut self) {
-        // Closing the request channel ends the worker after its current waveform.
+        // Closing the request channel and cancelling end the worker within one decoded chunk.
         self.requests = None;
+        self.cancel.store(true, Ordering::Relaxed);
         while self.results.try_recv().is_ok() {}
         if let Some(thread) = self.thread.take() {
             // Results are bounded; drain while joining so a finishing worker never blocks.
