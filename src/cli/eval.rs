@@ -30,4 +30,3 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let evaluation = train::evaluate(&trained, &dataset, args.split, threshold)?;
     super::metrics::print_metrics(&evaluation.metrics, args.json)
 }
-

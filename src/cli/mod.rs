@@ -4,9 +4,13 @@
 //! only lists them and dispatches.
 
 mod bench_media;
+mod eval;
+mod import;
 mod metrics;
 mod play;
+mod predict;
 mod synth;
+mod train;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -26,10 +30,18 @@ pub struct Cli {
 pub enum Command {
     /// Write a synthetic dataset with planted structure.
     Synth(synth::Args),
+    /// Train UniVA on a dataset.
+    Train(train::Args),
+    /// Evaluate a trained run on a split.
+    Eval(eval::Args),
+    /// Write per-utterance probabilities and predicted labels of a run.
+    Predict(predict::Args),
     /// Compute multi-label metrics from a gold and a prediction CSV.
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
+    Import(import::Args),
     /// Play a clip in a minimal window, or decode it headless and print stream info and timing.
     Play(play::Args),
     /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
@@ -40,8 +52,12 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Synth(args) => synth::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
     }

@@ -131,7 +131,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(json) = json.as_mut() {
         sinks.push(json);
     }
-    let request = TrainRequest { dataset: &dataset, config, run_dir: args.out.clone(), device, resume: args.resume, stop: None };
+    let request =
+        TrainRequest { dataset: &dataset, config, run_dir: args.out.clone(), device, resume: args.resume, stop: None };
     train::train(request, &mut FanOut(sinks))?;
     Ok(())
 }

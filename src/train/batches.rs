@@ -53,7 +53,13 @@ impl<'a> SplitData<'a> {
 
     /// Builds the batch of the given split rows. VA is z-normalised with `normalizer`; where
     /// `need_va` and an utterance lacks a modality's VA, that is an error naming it.
-    pub fn batch(&self, rows: &[usize], normalizer: &VaNormalizer, need_va: bool, device: &Device) -> Result<Batch, TrainError> {
+    pub fn batch(
+        &self,
+        rows: &[usize],
+        normalizer: &VaNormalizer,
+        need_va: bool,
+        device: &Device,
+    ) -> Result<Batch, TrainError> {
         let features = self.dataset.features(self.split);
         let mut inputs = PerModality::<Option<ModalityInput>>::default();
         for &m in &self.modalities {

@@ -67,7 +67,12 @@ pub struct RunConfig {
 
 impl RunConfig {
     pub fn preset(preset: Preset) -> Self {
-        Self { preset, model: preset.model_config(), loss: preset.loss_config(), train: TrainConfig::for_preset(preset) }
+        Self {
+            preset,
+            model: preset.model_config(),
+            loss: preset.loss_config(),
+            train: TrainConfig::for_preset(preset),
+        }
     }
 
     /// The preset, overridden field by field by the TOML text (which may name its own preset).
@@ -100,7 +105,9 @@ pub enum ConfigError {
 fn merge_tables(base: &mut toml::Table, overrides: toml::Table) {
     for (key, value) in overrides {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => merge_tables(base_table, over_table),
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => {
+                merge_tables(base_table, over_table)
+            }
             (_, value) => {
                 base.insert(key, value);
             }

@@ -9,12 +9,42 @@ use crate::metrics::Metrics;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum TrainEvent {
-    Started { run: String, device: String, epochs: usize, steps_per_epoch: usize, parameters: usize, start_epoch: usize },
-    Step { epoch: usize, step: usize, global_step: usize, lr: f64, loss: f32, kl: f32, eta: f32, contrastive: f32 },
-    Epoch { epoch: usize, train_loss: f32, valid: Box<Metrics>, best_micro_f1: f64, improved: bool, seconds: f64 },
-    Finished { best_epoch: usize, best_micro_f1: f64 },
+    Started {
+        run: String,
+        device: String,
+        epochs: usize,
+        steps_per_epoch: usize,
+        parameters: usize,
+        start_epoch: usize,
+    },
+    Step {
+        epoch: usize,
+        step: usize,
+        global_step: usize,
+        lr: f64,
+        loss: f32,
+        kl: f32,
+        eta: f32,
+        contrastive: f32,
+    },
+    Epoch {
+        epoch: usize,
+        train_loss: f32,
+        valid: Box<Metrics>,
+        best_micro_f1: f64,
+        improved: bool,
+        seconds: f64,
+    },
+    Finished {
+        best_epoch: usize,
+        best_micro_f1: f64,
+    },
     /// The run stopped early: non-finite loss, or asked to stop. The last good checkpoint stays.
-    Stopped { epoch: usize, step: usize, reason: String },
+    Stopped {
+        epoch: usize,
+        step: usize,
+        reason: String,
+    },
 }
 
 /// Where events go.

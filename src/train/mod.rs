@@ -78,7 +78,7 @@ pub struct TrainRequest<'a> {
 fn active_modalities(dataset: &Dataset, config: &RunConfig) -> Vec<Modality> {
     Modality::ALL
         .into_iter()
-        .filter(|&m| config.model.uses(m) && dataset.manifest.feature_spec(m).is_some())
+        .filter(|&m| config.model.is_active(m) && dataset.manifest.feature_spec(m).is_some())
         .collect()
 }
 
@@ -104,17 +104,25 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
                 .flatten()
         }),
         labels: dataset.manifest.labels.clone(),
-        va_normalizer: VaNormalizer::fit(dataset.utterances.iter().filter(|u| u.split == Split::Train)),
+        va_normalizer: VaNormalizer::fit(
+            &dataset.utterances.iter().filter(|u| u.split == Split::Train).collect::<Vec<_>>(),
+        ),
         dataset_name: dataset.manifest.name.clone(),
         config: config.clone(),
         best_epoch: None,
         best_valid: None,
     };
-    device.set_seed(config.train.seed)?;
+    // candle's CPU backend draws initial weights and dropout masks from an unseeded RNG and
+    // refuses `set_seed`; batch order is seeded below on every device.
+    if !device.is_cpu() {
+        device.set_seed(config.train.seed)?;
+    }
     let mut trained = TrainedModel::new(info, &device)?;
-    let named_vars = trained.varmap.data().lock().map(|vars| vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect());
+    let named_vars =
+        trained.varmap.data().lock().map(|vars| vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect());
     let named_vars = named_vars.map_err(|_| TrainError::Data("model variables are poisoned".to_owned()))?;
-    let mut optimizer = AdamW::new(named_vars, AdamWParams { weight_decay: config.train.weight_decay, ..Default::default() })?;
+    let mut optimizer =
+        AdamW::new(named_vars, AdamWParams { weight_decay: config.train.weight_decay, ..Default::default() })?;
 
     let batch_size = config.train.batch_size.max(1);
     let steps_per_epoch = train_data.len().div_ceil(batch_size);
@@ -218,7 +226,11 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         });
     }
     sink.emit(&TrainEvent::Finished { best_epoch: state.best_epoch.unwrap_or(0), best_micro_f1: state.best_micro_f1 });
-    Ok(TrainSummary { best_epoch: state.best_epoch, best_valid: trained.info.best_valid.clone(), parameters: trained.parameter_count() })
+    Ok(TrainSummary {
+        best_epoch: state.best_epoch,
+        best_valid: trained.info.best_valid.clone(),
+        parameters: trained.parameter_count(),
+    })
 }
 
 /// Probabilities and metrics of a model on one split.
@@ -250,7 +262,12 @@ fn evaluate_split(trained: &TrainedModel, data: &SplitData<'_>, threshold: f32) 
 }
 
 /// Evaluates a trained model on a split of a dataset whose labels match the run's.
-pub fn evaluate(trained: &TrainedModel, dataset: &Dataset, split: Split, threshold: f32) -> Result<Evaluation, TrainError> {
+pub fn evaluate(
+    trained: &TrainedModel,
+    dataset: &Dataset,
+    split: Split,
+    threshold: f32,
+) -> Result<Evaluation, TrainError> {
     let run_labels: Vec<&str> = trained.info.labels.iter().map(|l| l.name.as_str()).collect();
     if run_labels != dataset.label_names() {
         return Err(TrainError::Data(format!(
@@ -260,10 +277,14 @@ pub fn evaluate(trained: &TrainedModel, dataset: &Dataset, split: Split, thresho
             run_labels.join(", ")
         )));
     }
-    let modalities: Vec<Modality> = Modality::ALL.into_iter().filter(|&m| trained.info.inputs.get(m).is_some()).collect();
+    let modalities: Vec<Modality> =
+        Modality::ALL.into_iter().filter(|&m| trained.info.inputs.get(m).is_some()).collect();
     for &m in &modalities {
         let (Some(want), Some(have)) = (trained.info.inputs.get(m), dataset.manifest.feature_spec(m)) else {
-            return Err(TrainError::Data(format!("{}: has no {m} features; the model needs them", dataset.root.display())));
+            return Err(TrainError::Data(format!(
+                "{}: has no {m} features; the model needs them",
+                dataset.root.display()
+            )));
         };
         if want.dim != have.dim || want.max_len != have.max_len {
             return Err(TrainError::Data(format!(

@@ -97,7 +97,10 @@ impl TrainedModel {
             .varmap
             .data()
             .lock()
-            .map_err(|_| TrainError::Run { path: path.to_path_buf(), problem: "variables are locked by a failed thread".to_owned() })?
+            .map_err(|_| TrainError::Run {
+                path: path.to_path_buf(),
+                problem: "variables are locked by a failed thread".to_owned(),
+            })?
             .iter()
             .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
             .collect();
@@ -114,12 +117,14 @@ pub fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()
     let err = |problem: String| TrainError::Run { path: path.to_path_buf(), problem };
     let mut entries: Vec<(&String, &Tensor)> = tensors.iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
-    let bytes = safetensors::serialize(entries.iter().map(|(n, t)| (n.as_str(), *t)), None).map_err(|e| err(e.to_string()))?;
+    let bytes =
+        safetensors::serialize(entries.iter().map(|(n, t)| (n.as_str(), *t)), None).map_err(|e| err(e.to_string()))?;
     write_atomic(path, &bytes).map_err(|e| err(e.to_string()))
 }
 
 pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, TrainError> {
-    candle_core::safetensors::load(path, device).map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })
+    candle_core::safetensors::load(path, device)
+        .map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
@@ -129,7 +134,10 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError
 }
 
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: format!("not a run file of this version: {e}") })
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Run {
+        path: path.to_path_buf(),
+        problem: format!("not a run file of this version: {e}"),
+    })
 }
-

@@ -1,6 +1,12 @@
 //! All integration tests in one binary (linking a test binary is the slow part of a build).
-#![allow(clippy::disallowed_methods)] // tests write fixtures directly; atomicity is not what they test
+// Tests write fixtures directly (atomicity is not what they test) and fail loudly on any error.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
+mod cli_train;
 mod dataset;
 mod media;
 mod metrics;
+mod import;
+mod model;
+mod train;

@@ -48,7 +48,8 @@ fn majority_baseline(dataset: &Dataset, split: Split) -> f64 {
         }
     }
     let top = (0..c).max_by_key(|&j| counts[j]).unwrap();
-    let gold: Vec<Vec<bool>> = dataset.split_indices(split).iter().map(|&i| dataset.utterances[i].label_vector(c)).collect();
+    let gold: Vec<Vec<bool>> =
+        dataset.split_indices(split).iter().map(|&i| dataset.utterances[i].label_vector(c)).collect();
     let pred: Vec<Vec<bool>> = gold.iter().map(|_| (0..c).map(|j| j == top).collect()).collect();
     let names: Vec<String> = dataset.label_names().iter().map(|s| (*s).to_owned()).collect();
     metrics::compute(&gold, &pred, &names).unwrap().micro_f1
@@ -99,7 +100,8 @@ fn every_ablation_runs() {
     c.loss.prior = false;
     c.loss.contrastive = ContrastiveMode::Off;
     ablations.push(("w/o both", c));
-    for subset in [vec![Modality::Text], vec![Modality::Vision, Modality::Audio], vec![Modality::Text, Modality::Audio]] {
+    for subset in [vec![Modality::Text], vec![Modality::Vision, Modality::Audio], vec![Modality::Text, Modality::Audio]]
+    {
         let mut c = tiny_config(1);
         c.model.modalities = subset;
         ablations.push(("modality subset", c));
@@ -138,8 +140,11 @@ fn stopped_run_resumes_where_it_stopped() {
     let mut events = CollectEvents::default();
     let summary = train::train(request(&dataset, tiny_config(2), &run, true), &mut events).unwrap();
     assert!(matches!(events.0.first(), Some(TrainEvent::Started { start_epoch: 1, .. })), "{:?}", events.0.first());
-    let epochs: Vec<usize> =
-        events.0.iter().filter_map(|e| if let TrainEvent::Epoch { epoch, .. } = e { Some(*epoch) } else { None }).collect();
+    let epochs: Vec<usize> = events
+        .0
+        .iter()
+        .filter_map(|e| if let TrainEvent::Epoch { epoch, .. } = e { Some(*epoch) } else { None })
+        .collect();
     assert_eq!(epochs, vec![1]);
     assert!(summary.best_epoch.is_some());
 
