@@ -1,7 +1,6 @@
 //! The media engine on clips the tests generate: every frame carries its index in pixels and the
 //! audio is a chirp whose frequency gives its time, so "the frame shown at t" and "the audio
 //! heard with it" are checked against the content, not against the engine's own bookkeeping.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure should panic with its cause
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
