@@ -33,7 +33,9 @@ struct Clips {
 fn clips() -> &'static Clips {
     static CLIPS: OnceLock<Clips> = OnceLock::new();
     CLIPS.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("media-clips-{}", std::process::id()));
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_stale_clip_dirs(root);
+        let dir = root.join(format!("media-clips-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let make = |name: &str, spec: TestClipSpec| {
             let path = dir.join(name);
@@ -49,6 +51,23 @@ fn clips() -> &'static Clips {
             dir,
         }
     })
+}
+
+/// Clip folders of earlier test processes (one per process, so parallel runners never share
+/// one), removed once they are an hour old.
+fn remove_stale_clip_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > Duration::from_secs(3600)));
+        if stale && entry.file_name().to_string_lossy().starts_with("media-clips-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn silent() -> PlayerOptions {
