@@ -3,9 +3,11 @@
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
 //! only lists them and dispatches.
 
+mod bench_media;
 mod eval;
 mod import;
 mod metrics;
+mod play;
 mod predict;
 mod synth;
 mod train;
@@ -40,6 +42,10 @@ pub enum Command {
     Validate(validate::Args),
     /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
     Import(import::Args),
+    /// Play a clip in a minimal window, or decode it headless and print stream info and timing.
+    Play(play::Args),
+    /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
+    BenchMedia(bench_media::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -52,5 +58,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Play(args) => play::run(&args),
+        Command::BenchMedia(args) => bench_media::run(&args),
     }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod cli_train;
 mod dataset;
 mod import;
+mod media;
 mod metrics;
 mod model;
 mod train;
