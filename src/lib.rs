@@ -3,9 +3,9 @@
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
 //! `acquire`, `store`, `ui`; `cli` drives them from the command line.
 
+pub mod cli;
 pub mod dataset;
 pub mod fsutil;
-pub mod modality;
-pub mod cli;
 pub mod metrics;
+pub mod modality;
 pub mod va;

@@ -50,11 +50,7 @@ pub struct PerModality<T> {
 
 impl<T> PerModality<T> {
     pub fn from_fn(mut f: impl FnMut(Modality) -> T) -> Self {
-        Self {
-            text: f(Modality::Text),
-            vision: f(Modality::Vision),
-            audio: f(Modality::Audio),
-        }
+        Self { text: f(Modality::Text), vision: f(Modality::Vision), audio: f(Modality::Audio) }
     }
 
     pub fn get(&self, modality: Modality) -> &T {

@@ -3,12 +3,18 @@
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
 //! only lists them and dispatches.
 
+mod metrics;
+mod synth;
 mod validate;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "univa", version, about = "UniVA Studio: multimodal multi-label emotion recognition with valence-arousal")]
+#[command(
+    name = "univa",
+    version,
+    about = "UniVA Studio: multimodal multi-label emotion recognition with valence-arousal"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -16,6 +22,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a synthetic dataset with planted structure.
+    Synth(synth::Args),
+    /// Compute multi-label metrics from a gold and a prediction CSV.
+    Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
 }
@@ -23,6 +33,8 @@ pub enum Command {
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Synth(args) => synth::run(&args),
+        Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
     }
 }

@@ -56,21 +56,30 @@ impl FeatureSplit {
                 let name = spec.modality.name();
                 let mask_name = format!("{name}_mask");
                 let feature_view = st.tensor(name).map_err(|_| {
-                    DatasetError::invalid(path, Some(format!("tensor {name:?}")), "is missing; the manifest lists features for this modality")
+                    DatasetError::invalid(
+                        path,
+                        Some(format!("tensor {name:?}")),
+                        "is missing; the manifest lists features for this modality",
+                    )
                 })?;
                 let mask_view = st.tensor(&mask_name).map_err(|_| {
-                    DatasetError::invalid(path, Some(format!("tensor {mask_name:?}")), format!("is missing; every feature tensor needs its mask"))
+                    DatasetError::invalid(
+                        path,
+                        Some(format!("tensor {mask_name:?}")),
+                        format!("is missing; every feature tensor needs its mask"),
+                    )
                 })?;
-                let check = |tensor: &str, view: &safetensors::tensor::TensorView<'_>, dtype: Dtype, shape: &[usize]| {
-                    if view.dtype() != dtype || view.shape() != shape {
-                        return Err(DatasetError::invalid(
-                            path,
-                            Some(format!("tensor {tensor:?}")),
-                            format!("has {:?} {:?}; expected {dtype:?} {shape:?}", view.dtype(), view.shape()),
-                        ));
-                    }
-                    Ok(())
-                };
+                let check =
+                    |tensor: &str, view: &safetensors::tensor::TensorView<'_>, dtype: Dtype, shape: &[usize]| {
+                        if view.dtype() != dtype || view.shape() != shape {
+                            return Err(DatasetError::invalid(
+                                path,
+                                Some(format!("tensor {tensor:?}")),
+                                format!("has {:?} {:?}; expected {dtype:?} {shape:?}", view.dtype(), view.shape()),
+                            ));
+                        }
+                        Ok(())
+                    };
                 check(name, &feature_view, Dtype::F32, &[expected_rows, spec.max_len, spec.dim])?;
                 check(&mask_name, &mask_view, Dtype::U8, &[expected_rows, spec.max_len])?;
                 let range = |view: &safetensors::tensor::TensorView<'_>| {
@@ -92,7 +101,11 @@ impl FeatureSplit {
             let row_bytes = spec.max_len * spec.dim * 4;
             for (row, chunk) in self.bytes[features.clone()].chunks_exact(row_bytes).enumerate() {
                 if chunk.chunks_exact(4).any(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()) {
-                    return Err(DatasetError::invalid(&self.path, Some(format!("tensor {name:?}, row {row}")), "holds NaN or infinite values"));
+                    return Err(DatasetError::invalid(
+                        &self.path,
+                        Some(format!("tensor {name:?}, row {row}")),
+                        "holds NaN or infinite values",
+                    ));
                 }
             }
             if let Some(pos) = self.bytes[mask.clone()].iter().position(|&m| m > 1) {

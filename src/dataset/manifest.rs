@@ -88,26 +88,39 @@ impl Manifest {
 
     /// Checks the invariants the rest of the program relies on.
     pub fn validate(&self, path: &Path) -> Result<(), DatasetError> {
-        let bad = |field: &str, problem: String| Err(DatasetError::invalid(path, Some(format!("field {field:?}")), problem));
+        let bad =
+            |field: &str, problem: String| Err(DatasetError::invalid(path, Some(format!("field {field:?}")), problem));
         if self.format != FORMAT_NAME {
             return bad("format", format!("expected {FORMAT_NAME:?}, found {:?}", self.format));
         }
         if self.version != FORMAT_VERSION {
-            return bad("version", format!("expected {FORMAT_VERSION}, found {} (written by another version of UniVA Studio)", self.version));
+            return bad(
+                "version",
+                format!(
+                    "expected {FORMAT_VERSION}, found {} (written by another version of UniVA Studio)",
+                    self.version
+                ),
+            );
         }
         if self.labels.is_empty() {
             return bad("labels", "expected at least one label".to_owned());
         }
         for (i, label) in self.labels.iter().enumerate() {
             if label.name.trim().is_empty() || label.name.contains([';', ',']) {
-                return bad("labels", format!("label {i} has name {:?}; expected a non-empty name without ';' or ','", label.name));
+                return bad(
+                    "labels",
+                    format!("label {i} has name {:?}; expected a non-empty name without ';' or ','", label.name),
+                );
             }
             if self.labels[..i].iter().any(|l| l.name == label.name) {
                 return bad("labels", format!("label {:?} appears twice", label.name));
             }
             for (what, v) in [("valence", label.valence), ("arousal", label.arousal)] {
                 if !v.is_finite() || !(0.0..=1.0).contains(&v) {
-                    return bad("labels", format!("label {:?} has {what} {v}; expected a number in [0, 1] (NRC-VAD scale)", label.name));
+                    return bad(
+                        "labels",
+                        format!("label {:?} has {what} {v}; expected a number in [0, 1] (NRC-VAD scale)", label.name),
+                    );
                 }
             }
         }
@@ -116,7 +129,10 @@ impl Manifest {
                 return bad("features", format!("modality {} appears twice", spec.modality));
             }
             if spec.max_len == 0 || spec.dim == 0 {
-                return bad("features", format!("modality {} has shape {}×{}; expected both > 0", spec.modality, spec.max_len, spec.dim));
+                return bad(
+                    "features",
+                    format!("modality {} has shape {}×{}; expected both > 0", spec.modality, spec.max_len, spec.dim),
+                );
             }
         }
         Ok(())

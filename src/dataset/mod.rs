@@ -17,13 +17,13 @@
 mod error;
 mod features;
 mod manifest;
+pub mod synth;
 mod table;
 mod writer;
-pub mod synth;
 
 pub use error::DatasetError;
 pub use features::{FeatureSplit, ModalityRows};
-pub use manifest::{FeatureSpec, LabelSpec, Manifest, FORMAT_NAME, FORMAT_VERSION};
+pub use manifest::{FORMAT_NAME, FORMAT_VERSION, FeatureSpec, LabelSpec, Manifest};
 pub use table::{MediaRef, Utterance, Va};
 pub use writer::{DatasetWriter, SplitFeatures};
 
@@ -154,9 +154,17 @@ pub(crate) fn check_contained(relative: &Path) -> Result<(), String> {
     for component in relative.components() {
         match component {
             Component::Normal(_) | Component::CurDir => {}
-            Component::ParentDir => return Err(format!("{:?} escapes the dataset folder ('..' is not allowed)", relative.display().to_string())),
+            Component::ParentDir => {
+                return Err(format!(
+                    "{:?} escapes the dataset folder ('..' is not allowed)",
+                    relative.display().to_string()
+                ));
+            }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("{:?} escapes the dataset folder (paths must be relative to it)", relative.display().to_string()));
+                return Err(format!(
+                    "{:?} escapes the dataset folder (paths must be relative to it)",
+                    relative.display().to_string()
+                ));
             }
         }
     }

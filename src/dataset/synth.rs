@@ -58,9 +58,9 @@ pub fn write_synthetic(out: &Path, config: &SynthConfig) -> Result<Vec<Utterance
 
     // One fixed random projection per modality (label space → feature space) and a slow
     // temporal pattern, so frames carry the labels in a modality-specific way.
-    let projections = config.shapes.map(|_, &(_, dim)| {
-        (0..dim * num_labels).map(|_| standard.sample(&mut rng) * 1.5).collect::<Vec<f32>>()
-    });
+    let projections = config
+        .shapes
+        .map(|_, &(_, dim)| (0..dim * num_labels).map(|_| standard.sample(&mut rng) * 1.5).collect::<Vec<f32>>());
     let phases = config.shapes.map(|_, &(_, dim)| (0..dim).map(|_| rng.random::<f32>() * 6.28).collect::<Vec<f32>>());
 
     // Label prevalences falling off like MOSEI's (happy most common, fear rarest).
@@ -97,7 +97,9 @@ pub fn write_synthetic(out: &Path, config: &SynthConfig) -> Result<Vec<Utterance
                 for d in 0..dim {
                     let value = if real {
                         let signal: f32 = (0..num_labels).map(|j| projection[d * num_labels + j] * z[j]).sum();
-                        signal + 0.5 * (t as f32 * 0.3 + phase[d]).sin() + config.frame_noise * standard.sample(&mut rng)
+                        signal
+                            + 0.5 * (t as f32 * 0.3 + phase[d]).sin()
+                            + config.frame_noise * standard.sample(&mut rng)
                     } else {
                         0.0
                     };
@@ -110,7 +112,8 @@ pub fn write_synthetic(out: &Path, config: &SynthConfig) -> Result<Vec<Utterance
             let (v, a) = anchors.iter().zip(&weights).fold((0.0, 0.0), |(v, a), (anchor, w)| {
                 (v + anchor.valence * w / total, a + anchor.arousal * w / total)
             });
-            let jitter = |x: f32, rng: &mut rand::rngs::StdRng| (x + 0.1 * standard.sample(rng)).tanh().clamp(-1.0, 1.0);
+            let jitter =
+                |x: f32, rng: &mut rand::rngs::StdRng| (x + 0.1 * standard.sample(rng)).tanh().clamp(-1.0, 1.0);
             *va.get_mut(modality) = Some(Va::new(jitter(v, &mut rng), jitter(a, &mut rng)));
         }
 

@@ -94,7 +94,8 @@ pub(super) struct Row {
 impl Row {
     pub(super) fn from_utterance(u: &Utterance, manifest: &Manifest) -> Self {
         let va = |m: Modality| *u.va.get(m);
-        let labels: Vec<&str> = u.labels.iter().filter_map(|&l| manifest.labels.get(l)).map(|l| l.name.as_str()).collect();
+        let labels: Vec<&str> =
+            u.labels.iter().filter_map(|&l| manifest.labels.get(l)).map(|l| l.name.as_str()).collect();
         Self {
             id: u.id.clone(),
             video_id: u.video_id.clone(),
@@ -135,7 +136,8 @@ pub(super) fn load(root: &Path, manifest: &Manifest) -> Result<Vec<Utterance>, D
         if !seen_ids.insert(row.id.clone()) {
             return Err(bad("id", format!("utterance id {:?} appears twice", row.id)));
         }
-        let split = Split::parse(&row.split).ok_or_else(|| bad("split", format!("unknown split {:?}; expected train, valid or test", row.split)))?;
+        let split = Split::parse(&row.split)
+            .ok_or_else(|| bad("split", format!("unknown split {:?}; expected train, valid or test", row.split)))?;
 
         let mut labels = Vec::new();
         for name in row.labels.split(';').map(str::trim).filter(|n| !n.is_empty()) {
@@ -180,8 +182,12 @@ pub(super) fn load(root: &Path, manifest: &Manifest) -> Result<Vec<Utterance>, D
                     }
                     Ok(Some(Va::new(v, a)))
                 }
-                (Some(_), None) => Err(bad(&field("a"), "valence is given but arousal is empty; give both or neither".to_owned())),
-                (None, Some(_)) => Err(bad(&field("v"), "arousal is given but valence is empty; give both or neither".to_owned())),
+                (Some(_), None) => {
+                    Err(bad(&field("a"), "valence is given but arousal is empty; give both or neither".to_owned()))
+                }
+                (None, Some(_)) => {
+                    Err(bad(&field("v"), "arousal is given but valence is empty; give both or neither".to_owned()))
+                }
             }
         };
         let va = PerModality {

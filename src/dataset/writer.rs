@@ -17,14 +17,7 @@ pub struct SplitFeatures {
 }
 
 /// Writes a dataset folder: manifest, table and per-split feature files, each atomically.
-///
-/// ```no_run
-/// # use univa::dataset::*;
-/// # fn demo(manifest: Manifest, utterances: Vec<Utterance>) -> Result<(), DatasetError> {
-/// let mut writer = DatasetWriter::new("out/my-set", manifest)?;
-/// writer.write(&utterances, &Default::default())?;
-/// # Ok(()) }
-/// ```
+/// `DatasetWriter::new(folder, manifest)?.write(&utterances, &features)?` writes a whole dataset.
 #[derive(Debug)]
 pub struct DatasetWriter {
     root: PathBuf,
@@ -58,7 +51,11 @@ impl DatasetWriter {
             *self.manifest.splits.entry(u.split).or_default() += 1;
             if let Some(media) = &u.media {
                 check_contained(&media.path).map_err(|problem| {
-                    DatasetError::invalid(&table_path, Some(format!("utterance {:?}, field \"media\"", u.id)), format!("media path {problem}"))
+                    DatasetError::invalid(
+                        &table_path,
+                        Some(format!("utterance {:?}, field \"media\"", u.id)),
+                        format!("media path {problem}"),
+                    )
                 })?;
             }
         }
@@ -67,7 +64,9 @@ impl DatasetWriter {
         }
         let mut csv = csv::Writer::from_writer(Vec::new());
         for u in utterances {
-            csv.serialize(Row::from_utterance(u, &self.manifest)).map_err(|e| DatasetError::invalid(&table_path, Some(format!("utterance {:?}", u.id)), e.to_string()))?;
+            csv.serialize(Row::from_utterance(u, &self.manifest)).map_err(|e| {
+                DatasetError::invalid(&table_path, Some(format!("utterance {:?}", u.id)), e.to_string())
+            })?;
         }
         let bytes = csv.into_inner().map_err(|e| DatasetError::invalid(&table_path, None, e.to_string()))?;
         write_atomic(&table_path, &bytes).map_err(|e| DatasetError::io(&table_path, e))?;
@@ -81,7 +80,11 @@ impl DatasetWriter {
         write_atomic(&path, text.as_bytes()).map_err(|e| DatasetError::io(&path, e))
     }
 
-    fn write_features(&self, split: Split, features: &BTreeMap<(Split, Modality), SplitFeatures>) -> Result<(), DatasetError> {
+    fn write_features(
+        &self,
+        split: Split,
+        features: &BTreeMap<(Split, Modality), SplitFeatures>,
+    ) -> Result<(), DatasetError> {
         if self.manifest.features.is_empty() {
             return Ok(());
         }
@@ -91,7 +94,11 @@ impl DatasetWriter {
         for spec in &self.manifest.features {
             let name = spec.modality.name();
             let data = features.get(&(split, spec.modality)).ok_or_else(|| {
-                DatasetError::invalid(&path, Some(format!("tensor {name:?}")), "no features were given for this modality and split")
+                DatasetError::invalid(
+                    &path,
+                    Some(format!("tensor {name:?}")),
+                    "no features were given for this modality and split",
+                )
             })?;
             let expected = rows * spec.max_len * spec.dim;
             if data.features.len() != expected || data.mask.len() != rows * spec.max_len {
@@ -119,7 +126,8 @@ impl DatasetWriter {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| DatasetError::invalid(&path, None, e.to_string()))?;
-        let bytes = safetensors::serialize(views, None).map_err(|e| DatasetError::invalid(&path, None, e.to_string()))?;
+        let bytes =
+            safetensors::serialize(views, None).map_err(|e| DatasetError::invalid(&path, None, e.to_string()))?;
         write_atomic(&path, &bytes).map_err(|e| DatasetError::io(&path, e))
     }
 }

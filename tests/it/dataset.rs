@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use univa::dataset::{Dataset, DatasetWriter, FeatureSpec, LabelSpec, Manifest, MediaRef, Split, SplitFeatures, Utterance, Va};
+use univa::dataset::{
+    Dataset, DatasetWriter, FeatureSpec, LabelSpec, Manifest, MediaRef, Split, SplitFeatures, Utterance, Va,
+};
 use univa::modality::{Modality, PerModality};
 
 const LEN: usize = 3;
@@ -24,7 +26,11 @@ fn utterance(id: &str, split: Split, labels: Vec<usize>) -> Utterance {
 
 /// Writes a 3-utterance dataset (2 train, 1 test) with text features only.
 fn write_small(root: &Path) -> Vec<Utterance> {
-    let manifest = Manifest::new("small", LabelSpec::mosei(), vec![FeatureSpec { modality: Modality::Text, max_len: LEN, dim: DIM }]);
+    let manifest = Manifest::new(
+        "small",
+        LabelSpec::mosei(),
+        vec![FeatureSpec { modality: Modality::Text, max_len: LEN, dim: DIM }],
+    );
     let utterances = vec![
         utterance("u1", Split::Train, vec![0, 4]),
         utterance("u2", Split::Test, vec![]),
@@ -84,7 +90,10 @@ fn wrong_shape_names_tensor_and_expectation() {
     write_small(dir.path());
     edit(&dir.path().join("manifest.toml"), "dim = 2", "dim = 5");
     let err = open_err(dir.path());
-    assert!(err.contains("train.safetensors") && err.contains("tensor \"text\"") && err.contains("expected F32 [2, 3, 5]"), "{err}");
+    assert!(
+        err.contains("train.safetensors") && err.contains("tensor \"text\"") && err.contains("expected F32 [2, 3, 5]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -140,10 +149,14 @@ fn writer_refuses_escaping_media() {
 #[test]
 fn nan_feature_is_rejected_by_full_open_only() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = Manifest::new("x", LabelSpec::mosei(), vec![FeatureSpec { modality: Modality::Text, max_len: 1, dim: 1 }]);
+    let manifest =
+        Manifest::new("x", LabelSpec::mosei(), vec![FeatureSpec { modality: Modality::Text, max_len: 1, dim: 1 }]);
     let mut features = BTreeMap::new();
     features.insert((Split::Train, Modality::Text), SplitFeatures { features: vec![f32::NAN], mask: vec![1] });
-    DatasetWriter::new(dir.path(), manifest).unwrap().write(&[utterance("u1", Split::Train, vec![])], &features).unwrap();
+    DatasetWriter::new(dir.path(), manifest)
+        .unwrap()
+        .write(&[utterance("u1", Split::Train, vec![])], &features)
+        .unwrap();
     let err = open_err(dir.path());
     assert!(err.contains("tensor \"text\", row 0: holds NaN or infinite values"), "{err}");
     assert!(Dataset::open_lazy(dir.path()).is_ok());

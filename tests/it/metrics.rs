@@ -69,10 +69,7 @@ fn threshold_is_strict_and_sweep_moves_metrics() {
 #[test]
 fn mismatched_inputs_are_errors() {
     let gold = rows(&[&[1, 0]]);
-    assert_eq!(
-        metrics::compute(&gold, &[], &names(2)).unwrap_err(),
-        MetricsError::SampleCount { gold: 1, pred: 0 }
-    );
+    assert_eq!(metrics::compute(&gold, &[], &names(2)).unwrap_err(), MetricsError::SampleCount { gold: 1, pred: 0 });
     let err = metrics::compute(&gold, &rows(&[&[1, 0, 0]]), &names(2)).unwrap_err();
     assert_eq!(err.to_string(), "sample 0 has 3 labels; expected 2");
     assert_eq!(metrics::compute(&[], &[], &names(2)).unwrap_err(), MetricsError::Empty);

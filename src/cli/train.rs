@@ -1,0 +1,137 @@
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::dataset::Dataset;
+use crate::model::Preset;
+use crate::train::{self, EventSink, FanOut, RunConfig, TrainEvent, TrainRequest};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Run folder to write (checkpoints, config).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Starting configuration; `small` is sized for the CPU.
+    #[arg(long, value_enum, default_value = "small")]
+    pub preset: Preset,
+    /// TOML file overriding any fields of the preset (`[model]`, `[loss]`, `[train]` tables).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Also write every event as a JSON line to this file.
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+    /// Continue the run in --out from its last finished epoch.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print nothing but errors (no progress bar).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Draws training progress with indicatif.
+struct ProgressBar {
+    bar: indicatif::ProgressBar,
+}
+
+impl EventSink for ProgressBar {
+    fn emit(&mut self, event: &TrainEvent) {
+        match event {
+            TrainEvent::Started { epochs, steps_per_epoch, parameters, device, start_epoch, .. } => {
+                self.bar.set_length((epochs * steps_per_epoch) as u64);
+                self.bar.set_position((start_epoch * steps_per_epoch) as u64);
+                self.bar.println(format!("training {parameters} parameters on {device}"));
+            }
+            TrainEvent::Step { global_step, loss, epoch, .. } => {
+                self.bar.set_position(*global_step as u64);
+                self.bar.set_message(format!("epoch {} loss {loss:.4}", epoch + 1));
+            }
+            TrainEvent::Epoch { epoch, train_loss, valid, improved, seconds, .. } => {
+                self.bar.println(format!(
+                    "epoch {:>3}  loss {train_loss:.4}  valid acc {:.3} miF1 {:.3} maF1 {:.3} HL {:.3}  {seconds:.1}s{}",
+                    epoch + 1,
+                    valid.acc,
+                    valid.micro_f1,
+                    valid.macro_f1,
+                    valid.hamming_loss,
+                    if *improved { "  * best" } else { "" }
+                ));
+            }
+            TrainEvent::Finished { best_epoch, best_micro_f1 } => {
+                self.bar.finish_and_clear();
+                println!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+            }
+            TrainEvent::Stopped { reason, .. } => self.bar.abandon_with_message(reason.clone()),
+        }
+    }
+}
+
+/// Writes each event as one JSON line.
+struct JsonLines {
+    file: std::io::BufWriter<std::fs::File>,
+    failed: bool,
+}
+
+impl EventSink for JsonLines {
+    fn emit(&mut self, event: &TrainEvent) {
+        if self.failed {
+            return;
+        }
+        let written = serde_json::to_string(event)
+            .map_err(std::io::Error::other)
+            .and_then(|line| writeln!(self.file, "{line}"))
+            .and_then(|()| self.file.flush());
+        if let Err(e) = written {
+            tracing::warn!("could not write training events: {e}");
+            self.failed = true;
+        }
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let dataset = Dataset::open(&args.dataset)?;
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            RunConfig::from_toml_over(args.preset, &text).with_context(|| format!("{}", path.display()))?
+        }
+        None => RunConfig::preset(args.preset),
+    };
+    if let Some(epochs) = args.epochs {
+        config.train.epochs = epochs;
+    }
+    let device = train::select_device(&args.device)?;
+
+    let mut progress = ProgressBar { bar: indicatif::ProgressBar::new(0) };
+    progress.bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    if args.quiet {
+        progress.bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut json = match &args.events {
+        Some(path) => Some(JsonLines {
+            file: std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("{}", path.display()))?),
+            failed: false,
+        }),
+        None => None,
+    };
+    let mut sinks: Vec<&mut dyn EventSink> = Vec::new();
+    if !args.quiet {
+        sinks.push(&mut progress);
+    }
+    if let Some(json) = json.as_mut() {
+        sinks.push(json);
+    }
+    let request = TrainRequest { dataset: &dataset, config, run_dir: args.out.clone(), device, resume: args.resume, stop: None };
+    train::train(request, &mut FanOut(sinks))?;
+    Ok(())
+}

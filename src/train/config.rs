@@ -1,0 +1,109 @@
+//! One serialisable configuration for a run: model, losses (with every ablation) and training.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{LossConfig, ModelConfig, Preset};
+
+/// Optimisation and evaluation settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    /// Fraction of all steps spent warming the learning rate up from 0.
+    pub warmup_fraction: f64,
+    /// Global gradient-norm clip.
+    pub grad_clip: f64,
+    pub weight_decay: f64,
+    /// Seed of parameter initialisation and batch shuffling.
+    pub seed: u64,
+    /// Decision threshold ζ on softmax probabilities.
+    pub threshold: f32,
+    /// Emit a step event every this many steps.
+    pub log_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::for_preset(Preset::Small)
+    }
+}
+
+impl TrainConfig {
+    /// Epochs, learning rate and batch of DESIGN.md §4.7; the CPU-sized `small` preset trains
+    /// longer with a larger rate, as small models do.
+    pub fn for_preset(preset: Preset) -> Self {
+        let (epochs, learning_rate, batch_size) = match preset {
+            Preset::Small => (15, 1e-3, 32),
+            Preset::MoseiRoberta => (5, 5e-5, 12),
+            Preset::MoseiGlove => (15, 7e-5, 32),
+            Preset::M3edRoberta => (10, 5e-5, 22),
+            Preset::M3edGlove => (15, 5e-5, 32),
+        };
+        Self {
+            epochs,
+            learning_rate,
+            batch_size,
+            warmup_fraction: 0.1,
+            grad_clip: 1.0,
+            weight_decay: 0.01,
+            seed: 1111,
+            threshold: 0.18,
+            log_every: 10,
+        }
+    }
+}
+
+/// Everything that defines a run. A TOML file may set any subset of fields over a preset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub preset: Preset,
+    pub model: ModelConfig,
+    pub loss: LossConfig,
+    pub train: TrainConfig,
+}
+
+impl RunConfig {
+    pub fn preset(preset: Preset) -> Self {
+        Self { preset, model: preset.model_config(), loss: preset.loss_config(), train: TrainConfig::for_preset(preset) }
+    }
+
+    /// The preset, overridden field by field by the TOML text (which may name its own preset).
+    /// Tables merge recursively, so `[model] dropout = 0.2` changes only the dropout.
+    pub fn from_toml_over(preset: Preset, text: &str) -> Result<Self, ConfigError> {
+        let overrides: toml::Table = toml::from_str(text)?;
+        let preset = match overrides.get("preset") {
+            Some(value) => value.clone().try_into()?,
+            None => preset,
+        };
+        let toml::Value::Table(mut merged) = toml::Value::try_from(Self::preset(preset))? else {
+            return Err(ConfigError::NotATable);
+        };
+        merge_tables(&mut merged, overrides);
+        Ok(toml::Value::Table(merged).try_into()?)
+    }
+}
+
+/// Why a run configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("{0}")]
+    Serialize(#[from] toml::ser::Error),
+    #[error("the configuration is not a table of settings")]
+    NotATable,
+}
+
+fn merge_tables(base: &mut toml::Table, overrides: toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => merge_tables(base_table, over_table),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Training and evaluation of UniVA (DESIGN.md §4.7): AdamW with a linear warm-up schedule and
+//! gradient clipping, seeded shuffling, validation each epoch, the best checkpoint on validation
+//! micro-F1, resumable runs, and progress as events.
+
+mod batches;
+mod config;
+mod device;
+mod events;
+mod optim;
+mod run;
+
+pub use batches::SplitData;
+pub use config::{ConfigError, RunConfig, TrainConfig};
+pub use device::select_device;
+pub use events::{CollectEvents, EventSink, FanOut, NoEvents, TrainEvent};
+pub use optim::{AdamW, AdamWParams, linear_schedule};
+pub use run::{RunInfo, TrainedModel, TrainerState};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use candle_core::Device;
+use rand::SeedableRng as _;
+use rand::seq::SliceRandom as _;
+
+use crate::dataset::{Dataset, Split};
+use crate::metrics::{self, Metrics};
+use crate::modality::{Modality, PerModality};
+use crate::model::{ContrastiveMode, InputShape};
+use crate::va::VaNormalizer;
+
+/// Why training or evaluation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Dataset(#[from] crate::dataset::DatasetError),
+    #[error("{0}")]
+    Data(String),
+    #[error("{}: {problem}", path.display())]
+    Run { path: PathBuf, problem: String },
+    #[error("tensor computation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
+    #[error(transparent)]
+    Metrics(#[from] metrics::MetricsError),
+    #[error(
+        "loss became {value} at epoch {epoch}, step {step}; training stopped. The last good checkpoint is kept in {}. \
+         Try a lower learning rate or gradient clip.",
+        run.display()
+    )]
+    NonFiniteLoss { epoch: usize, step: usize, value: f32, run: PathBuf },
+    #[error("training was stopped at epoch {epoch}; the last good checkpoint is kept in {}", run.display())]
+    Cancelled { epoch: usize, run: PathBuf },
+}
+
+/// The outcome of a finished run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSummary {
+    pub best_epoch: Option<usize>,
+    pub best_valid: Option<Metrics>,
+    pub parameters: usize,
+}
+
+/// What to train and where.
+#[derive(Debug)]
+pub struct TrainRequest<'a> {
+    pub dataset: &'a Dataset,
+    pub config: RunConfig,
+    pub run_dir: PathBuf,
+    pub device: Device,
+    /// Continue from `run_dir`'s last finished epoch instead of starting over.
+    pub resume: bool,
+    /// Set from another thread (the GUI) to stop after the current step.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+/// The modalities the model reads: those the config activates that the dataset has features for.
+fn active_modalities(dataset: &Dataset, config: &RunConfig) -> Vec<Modality> {
+    Modality::ALL
+        .into_iter()
+        .filter(|&m| config.model.uses(m) && dataset.manifest.feature_spec(m).is_some())
+        .collect()
+}
+
+/// Trains per `request`, writing checkpoints into the run folder and events into `sink`.
+pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<TrainSummary, TrainError> {
+    let TrainRequest { dataset, config, run_dir, device, resume, stop } = request;
+    let modalities = active_modalities(dataset, &config);
+    if modalities.is_empty() {
+        return Err(TrainError::Data(format!(
+            "{}: none of the model's modalities has features in this dataset",
+            dataset.root.display()
+        )));
+    }
+    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::Run { path: run_dir.clone(), problem: e.to_string() })?;
+    let train_data = SplitData::new(dataset, Split::Train, &modalities)?;
+    let valid_data = SplitData::new(dataset, Split::Valid, &modalities)?;
+
+    let info = RunInfo {
+        inputs: PerModality::from_fn(|m| {
+            modalities
+                .contains(&m)
+                .then(|| dataset.manifest.feature_spec(m).map(|s| InputShape { max_len: s.max_len, dim: s.dim }))
+                .flatten()
+        }),
+        labels: dataset.manifest.labels.clone(),
+        va_normalizer: VaNormalizer::fit(dataset.utterances.iter().filter(|u| u.split == Split::Train)),
+        dataset_name: dataset.manifest.name.clone(),
+        config: config.clone(),
+        best_epoch: None,
+        best_valid: None,
+    };
+    device.set_seed(config.train.seed)?;
+    let mut trained = TrainedModel::new(info, &device)?;
+    let named_vars = trained.varmap.data().lock().map(|vars| vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect());
+    let named_vars = named_vars.map_err(|_| TrainError::Data("model variables are poisoned".to_owned()))?;
+    let mut optimizer = AdamW::new(named_vars, AdamWParams { weight_decay: config.train.weight_decay, ..Default::default() })?;
+
+    let batch_size = config.train.batch_size.max(1);
+    let steps_per_epoch = train_data.len().div_ceil(batch_size);
+    let total_steps = steps_per_epoch * config.train.epochs;
+    let warmup_steps = ((total_steps as f64) * config.train.warmup_fraction).round() as usize;
+    let need_va = config.loss.contrastive == ContrastiveMode::VaDriven;
+
+    let mut state = TrainerState { epochs_done: 0, global_step: 0, best_micro_f1: f64::NEG_INFINITY, best_epoch: None };
+    if resume {
+        state = run::read_json(&run_dir.join(run::TRAINER_STATE))?;
+        let saved: RunInfo = run::read_json(&run_dir.join(run::CONFIG_FILE))?;
+        // Only the epoch count may change on resume (to train longer).
+        let mut comparable = saved.config.clone();
+        comparable.train.epochs = config.train.epochs;
+        if comparable != config {
+            return Err(TrainError::Run {
+                path: run_dir.join(run::CONFIG_FILE),
+                problem: "was trained with a different configuration; resume with the same preset and config \
+                          (only --epochs may change)"
+                    .to_owned(),
+            });
+        }
+        trained.info = RunInfo { config: config.clone(), ..saved };
+        trained.load_weights(&run_dir.join(run::LAST_WEIGHTS))?;
+        optimizer.restore(&run::load_tensors(&run_dir.join(run::OPTIMIZER_STATE), &device)?, state.global_step)?;
+    }
+    run::write_json(&run_dir.join(run::CONFIG_FILE), &trained.info)?;
+
+    sink.emit(&TrainEvent::Started {
+        run: run_dir.display().to_string(),
+        device: format!("{device:?}"),
+        epochs: config.train.epochs,
+        steps_per_epoch,
+        parameters: trained.parameter_count(),
+        start_epoch: state.epochs_done,
+    });
+
+    let mut order: Vec<usize> = (0..train_data.len()).collect();
+    for epoch in state.epochs_done..config.train.epochs {
+        let started = Instant::now();
+        // Shuffle from a seed of (run seed, epoch): a resumed run sees the same order.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(config.train.seed.wrapping_add(epoch as u64));
+        order.sort_unstable();
+        order.shuffle(&mut rng);
+        let mut loss_sum = 0.0f64;
+        for (step, rows) in order.chunks(batch_size).enumerate() {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                sink.emit(&TrainEvent::Stopped { epoch, step, reason: "stopped by the user".to_owned() });
+                return Err(TrainError::Cancelled { epoch, run: run_dir });
+            }
+            let batch = train_data.batch(rows, &trained.info.va_normalizer, need_va, &device)?;
+            let output = trained.model.forward(&batch, true)?;
+            let parts = trained.model.loss(&output, &batch, &config.loss)?;
+            let loss = parts.total.to_scalar::<f32>()?;
+            if !loss.is_finite() {
+                let reason = format!("loss became {loss}");
+                sink.emit(&TrainEvent::Stopped { epoch, step, reason });
+                return Err(TrainError::NonFiniteLoss { epoch, step, value: loss, run: run_dir });
+            }
+            let mut grads = parts.total.backward()?;
+            optimizer.clip_grad_norm(&mut grads, config.train.grad_clip)?;
+            let lr = linear_schedule(config.train.learning_rate, state.global_step, warmup_steps, total_steps);
+            optimizer.step(&grads, lr)?;
+            state.global_step += 1;
+            loss_sum += f64::from(loss);
+            if step % config.train.log_every.max(1) == 0 || step + 1 == steps_per_epoch {
+                sink.emit(&TrainEvent::Step {
+                    epoch,
+                    step,
+                    global_step: state.global_step,
+                    lr,
+                    loss,
+                    kl: parts.kl,
+                    eta: parts.eta,
+                    contrastive: parts.contrastive,
+                });
+            }
+        }
+
+        let valid = evaluate_split(&trained, &valid_data, config.train.threshold)?.metrics;
+        let improved = valid.micro_f1 > state.best_micro_f1;
+        if improved {
+            state.best_micro_f1 = valid.micro_f1;
+            state.best_epoch = Some(epoch);
+            trained.info.best_epoch = Some(epoch);
+            trained.info.best_valid = Some(valid.clone());
+            trained.save_weights(&run_dir.join(run::BEST_WEIGHTS))?;
+            run::write_json(&run_dir.join(run::CONFIG_FILE), &trained.info)?;
+        }
+        state.epochs_done = epoch + 1;
+        trained.save_weights(&run_dir.join(run::LAST_WEIGHTS))?;
+        run::save_tensors(&run_dir.join(run::OPTIMIZER_STATE), &optimizer.state_tensors())?;
+        run::write_json(&run_dir.join(run::TRAINER_STATE), &state)?;
+        sink.emit(&TrainEvent::Epoch {
+            epoch,
+            train_loss: (loss_sum / steps_per_epoch.max(1) as f64) as f32,
+            valid: Box::new(valid),
+            best_micro_f1: state.best_micro_f1,
+            improved,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    sink.emit(&TrainEvent::Finished { best_epoch: state.best_epoch.unwrap_or(0), best_micro_f1: state.best_micro_f1 });
+    Ok(TrainSummary { best_epoch: state.best_epoch, best_valid: trained.info.best_valid.clone(), parameters: trained.parameter_count() })
+}
+
+/// Probabilities and metrics of a model on one split.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// Table index of each evaluated utterance.
+    pub indices: Vec<usize>,
+    /// Softmax probability per label, per utterance.
+    pub probabilities: Vec<Vec<f32>>,
+    pub gold: Vec<Vec<bool>>,
+    pub metrics: Metrics,
+}
+
+/// Batch size for inference: large enough to amortise per-op overhead, small enough for memory.
+const EVAL_BATCH: usize = 128;
+
+fn evaluate_split(trained: &TrainedModel, data: &SplitData<'_>, threshold: f32) -> Result<Evaluation, TrainError> {
+    let mut probabilities = Vec::with_capacity(data.len());
+    let rows: Vec<usize> = (0..data.len()).collect();
+    for chunk in rows.chunks(EVAL_BATCH) {
+        let batch = data.batch(chunk, &trained.info.va_normalizer, false, &trained.device)?;
+        let output = trained.model.forward(&batch, false)?;
+        probabilities.extend(output.log_probs.exp()?.to_vec2::<f32>()?);
+    }
+    let gold = data.gold();
+    let names: Vec<String> = trained.info.labels.iter().map(|l| l.name.clone()).collect();
+    let metrics = metrics::compute(&gold, &metrics::predict(&probabilities, threshold), &names)?;
+    Ok(Evaluation { indices: data.indices.clone(), probabilities, gold, metrics })
+}
+
+/// Evaluates a trained model on a split of a dataset whose labels match the run's.
+pub fn evaluate(trained: &TrainedModel, dataset: &Dataset, split: Split, threshold: f32) -> Result<Evaluation, TrainError> {
+    let run_labels: Vec<&str> = trained.info.labels.iter().map(|l| l.name.as_str()).collect();
+    if run_labels != dataset.label_names() {
+        return Err(TrainError::Data(format!(
+            "{}: labels {} differ from the model's {}",
+            dataset.root.display(),
+            dataset.label_names().join(", "),
+            run_labels.join(", ")
+        )));
+    }
+    let modalities: Vec<Modality> = Modality::ALL.into_iter().filter(|&m| trained.info.inputs.get(m).is_some()).collect();
+    for &m in &modalities {
+        let (Some(want), Some(have)) = (trained.info.inputs.get(m), dataset.manifest.feature_spec(m)) else {
+            return Err(TrainError::Data(format!("{}: has no {m} features; the model needs them", dataset.root.display())));
+        };
+        if want.dim != have.dim || want.max_len != have.max_len {
+            return Err(TrainError::Data(format!(
+                "{}: {m} features are {}×{}; the model was trained on {}×{}",
+                dataset.root.display(),
+                have.max_len,
+                have.dim,
+                want.max_len,
+                want.dim
+            )));
+        }
+    }
+    evaluate_split(trained, &SplitData::new(dataset, split, &modalities)?, threshold)
+}
+
+/// Loads a run folder onto `device`.
+pub fn load_run(run: &Path, device: &Device) -> Result<TrainedModel, TrainError> {
+    TrainedModel::load(run, device)
+}
