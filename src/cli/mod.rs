@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
 //! only lists them and dispatches.
 
+mod acquire;
 mod metrics;
 mod synth;
 mod validate;
@@ -28,6 +29,8 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// VA and features of a clip from real face and voice models.
+    Acquire(acquire::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -36,5 +39,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Acquire(args) => acquire::run(&args),
     }
 }

