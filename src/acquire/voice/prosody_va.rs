@@ -31,7 +31,7 @@ pub struct ProsodyCues {
     pub f0_median_hz: f32,
     /// Standard deviation of F0 in semitones.
     pub f0_range_st: f32,
-    /// Voiced-segment onsets per second, a syllable-rate proxy.
+    /// Voiced runs per second of speech, a syllable-rate proxy.
     pub rate_hz: f32,
     pub voiced_secs: f32,
 }
@@ -50,10 +50,13 @@ pub fn cues(features: &VoiceFeatures) -> Option<ProsodyCues> {
     let median_st = semitones[semitones.len() / 2];
     let mean_st = semitones.iter().sum::<f32>() / semitones.len() as f32;
     let f0_range_st = (semitones.iter().map(|s| (s - mean_st).powi(2)).sum::<f32>() / semitones.len() as f32).sqrt();
-    // Onsets: an unvoiced (or silent) frame followed by a voiced one.
-    let onsets = (1..features.frames()).filter(|&i| features.f0_hz[i].is_some() && features.f0_hz[i - 1].is_none()).count()
-        + usize::from(features.f0_hz.first().is_some_and(Option::is_some));
-    let speech_secs = (0..features.frames()).filter(|&i| features.rms_db[i] > SILENCE_DB).count() as f32 * frame_secs;
+    let onsets = voiced_onsets(&features.f0_hz.iter().map(Option::is_some).collect::<Vec<_>>());
+    // Speech rate over the span from the first to the last non-silent frame (pauses inside
+    // count, leading and trailing silence does not).
+    let loud = |i: &usize| features.rms_db[*i] > SILENCE_DB;
+    let first = (0..features.frames()).find(loud).unwrap_or(0);
+    let last = (0..features.frames()).rev().find(loud).unwrap_or(first);
+    let speech_secs = (last + 1 - first) as f32 * frame_secs;
     Some(ProsodyCues {
         loudness_db,
         f0_median_hz: TYPICAL_F0_HZ * 2f32.powf(median_st / 12.0),
@@ -61,6 +64,32 @@ pub fn cues(features: &VoiceFeatures) -> Option<ProsodyCues> {
         rate_hz: onsets as f32 / speech_secs.max(frame_secs),
         voiced_secs,
     })
+}
+
+/// Voiced gaps shorter than this many frames are bridged (YIN flickers at vowel edges).
+const MIN_GAP_FRAMES: usize = 3;
+/// Voiced runs shorter than this many frames are not syllables.
+const MIN_RUN_FRAMES: usize = 3;
+
+/// Number of voiced runs (syllable nuclei, roughly) after bridging short gaps.
+fn voiced_onsets(voiced: &[bool]) -> usize {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < voiced.len() {
+        if !voiced[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < voiced.len() && voiced[i] {
+            i += 1;
+        }
+        match runs.last_mut() {
+            Some((_, end)) if start - *end < MIN_GAP_FRAMES => *end = i,
+            _ => runs.push((start, i)),
+        }
+    }
+    runs.iter().filter(|(start, end)| end - start >= MIN_RUN_FRAMES).count()
 }
 
 /// VA from the cues (see the module docs for the reasoning and weights).
@@ -126,6 +155,14 @@ mod tests {
         let cues = cues(&excited).expect("voiced");
         assert!((cues.rate_hz - 6.0).abs() < 1.5, "{cues:?}");
         assert!((cues.f0_median_hz - 260.0).abs() < 30.0, "{cues:?}");
+    }
+
+    #[test]
+    fn onsets_bridge_flicker_and_skip_blips() {
+        let v = |s: &str| s.chars().map(|c| c == '1').collect::<Vec<_>>();
+        assert_eq!(voiced_onsets(&v("0111101111000011110001000")), 2);
+        assert_eq!(voiced_onsets(&v("")), 0);
+        assert_eq!(voiced_onsets(&v("111")), 1);
     }
 
     #[test]
