@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use univa::acquire::decode::{self, TimeSpan};
-use univa::acquire::face::{FacePipeline, FerFaceModel};
+use univa::acquire::face::crop::crop_face;
+use univa::acquire::face::{FaceDetector, FacePipeline, FerFaceModel};
 use univa::acquire::voice::wav2vec2::Wav2Vec2Va;
 use univa::acquire::voice::{VoicePipeline, features};
-use univa::acquire::{AcquireError, VoiceVaModel};
+use univa::acquire::{AcquireError, FaceVaModel, VoiceVaModel};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -321,4 +322,69 @@ fn wav2vec2_reports_missing_tensors_and_short_audio() {
     let model = Wav2Vec2Va::from_dir(dir.path(), &Device::Cpu).unwrap();
     let err = model.outputs(&[0.1; 5]).unwrap_err().to_string();
     assert!(err.contains("shorter"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Throughput (slow in debug builds; run with `cargo test --release --test it -- --ignored throughput`)
+
+#[test]
+#[ignore = "measures speed; run on demand"]
+fn throughput_face_and_voice_utterances_per_second() {
+    let (Some(smiling), Some(crying)) = (fetched_clip("single_face.mp4"), fetched_clip("WolfgangLanger_Pexels.mp4")) else { return };
+    let span = |start: f64, end: f64| TimeSpan { start_secs: Some(start), end_secs: Some(end) };
+    // Face: five utterances, 2.4–5 s each (MOSEI's average utterance is about 7 s).
+    let utterances = [
+        (smiling.clone(), TimeSpan::whole()),
+        (crying.clone(), span(0.0, 4.0)),
+        (crying.clone(), span(4.0, 9.0)),
+        (crying.clone(), span(11.0, 15.0)),
+        (crying.clone(), span(15.0, 19.6)),
+    ];
+    let mut pipeline = FacePipeline::bundled().unwrap();
+    let start = std::time::Instant::now();
+    let mut frames = 0;
+    for (media, span) in &utterances {
+        frames += pipeline.run(media, *span).unwrap().frames_sampled;
+    }
+    let face_secs = start.elapsed().as_secs_f64();
+    // Where the time goes: decoding, detection, crops + CNN.
+    let (mut decode_secs, mut detect_secs, mut cnn_secs) = (0.0, 0.0, 0.0);
+    let mut detector = FaceDetector::new(320).unwrap();
+    let model = FerFaceModel::bundled(&Device::Cpu).unwrap();
+    for (media, span) in &utterances {
+        let t = std::time::Instant::now();
+        let video = decode::video_frames(media, *span, 5.0, 640).unwrap();
+        decode_secs += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let faces: Vec<_> = video.iter().filter_map(|f| detector.largest_face(f).map(|b| crop_face(f, &b, 64))).collect();
+        detect_secs += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        model.predict(&faces).unwrap();
+        cnn_secs += t.elapsed().as_secs_f64();
+    }
+    eprintln!("face stages: decode {decode_secs:.2} s, detect {detect_secs:.2} s, crop + CNN {cnn_secs:.2} s");
+    eprintln!(
+        "face: {} utterances ({frames} frames at 5 fps, 640x360) in {face_secs:.2} s = {:.2} utterances/s, {:.1} frames/s",
+        utterances.len(),
+        utterances.len() as f64 / face_secs,
+        frames as f64 / face_secs
+    );
+
+    // Voice: ten 5-s speech-like utterances (44.1 kHz stereo WAV, so decoding resamples).
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for i in 0..10 {
+        let path = dir.path().join(format!("u{i}.wav"));
+        let bursts: Vec<f32> = tone(120.0 + 15.0 * i as f32, 5.0, 44_100, 0.3).into_iter().enumerate().map(|(n, x)| if (n / 5_000) % 2 == 0 { x } else { 0.0 }).collect();
+        write_wav(&path, 44_100, 2, &bursts);
+        files.push(path);
+    }
+    let voice = VoicePipeline::prosody();
+    let start = std::time::Instant::now();
+    for f in &files {
+        voice.run(f, TimeSpan::whole()).unwrap();
+    }
+    let voice_secs = start.elapsed().as_secs_f64();
+    eprintln!("voice: {} utterances of 5 s in {voice_secs:.2} s = {:.2} utterances/s", files.len(), files.len() as f64 / voice_secs);
+    assert!(face_secs > 0.0 && voice_secs > 0.0 && frames > 80);
 }

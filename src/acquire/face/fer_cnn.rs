@@ -4,7 +4,7 @@
 //! `models/convert_fer.py`; tensor names below mirror that file). Keras semantics kept:
 //! - NHWC in Keras, NCHW here (the converter transposes kernels);
 //! - BatchNormalization eps = 1e-3 (Keras' default, not PyTorch's 1e-5);
-//! - SeparableConv2D = depthwise 3×3 (groups = channels, multiplier 1) then pointwise 1×1, no bias;
+//! - SeparableConv2D = depthwise 3×3 (one filter per channel) then pointwise 1×1, no bias;
 //! - padding 'same' as TensorFlow computes it: the odd extra row/column goes bottom/right, and
 //!   max pooling pads with -inf (done here by repeating the edge, which never changes a max);
 //! - output = softmax(global average of the last 3×3 conv), labels in fer's order.
@@ -87,8 +87,8 @@ struct SameConv {
 }
 
 impl SameConv {
-    fn load(vb: VarBuilder, c_in: usize, c_out: usize, kernel: usize, stride: usize, groups: usize, bias: bool) -> Result<Self> {
-        let cfg = Conv2dConfig { stride, groups, ..Default::default() };
+    fn load(vb: VarBuilder, c_in: usize, c_out: usize, kernel: usize, stride: usize, bias: bool) -> Result<Self> {
+        let cfg = Conv2dConfig { stride, ..Default::default() };
         let conv = if bias {
             candle_nn::conv2d(c_in, c_out, kernel, cfg, vb)?
         } else {
@@ -106,17 +106,52 @@ impl SameConv {
     }
 }
 
+/// Depthwise 3×3 convolution (one filter per channel), stride 1, 'same' zero padding.
+///
+/// Written as nine shifted multiply-adds: candle runs a grouped convolution as one convolution
+/// per group, which for 128 groups of one channel was the slowest part of the network.
+#[derive(Debug)]
+struct Depthwise3x3 {
+    /// `[9, C, 1, 1]`: tap `(a, b)` of every channel's filter at row `3a + b`.
+    taps: Tensor,
+}
+
+impl Depthwise3x3 {
+    fn load(vb: VarBuilder, channels: usize) -> Result<Self> {
+        let w = vb.get((channels, 1, 3, 3), "weight")?;
+        let taps = w.reshape((channels, 9))?.t()?.reshape((9, channels, 1, 1))?.contiguous()?;
+        Ok(Self { taps })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let padded = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+        let mut out: Option<Tensor> = None;
+        for a in 0..3 {
+            let rows = padded.narrow(2, a, h)?;
+            for b in 0..3 {
+                let term = rows.narrow(3, b, w)?.broadcast_mul(&self.taps.get(3 * a + b)?)?;
+                out = Some(match out {
+                    Some(acc) => (acc + term)?,
+                    None => term,
+                });
+            }
+        }
+        out.ok_or_else(|| candle_core::Error::Msg("empty depthwise kernel".into()))
+    }
+}
+
 /// Keras SeparableConv2D (depth multiplier 1, no bias).
 #[derive(Debug)]
 struct SeparableConv {
-    depthwise: SameConv,
+    depthwise: Depthwise3x3,
     pointwise: Conv2d,
 }
 
 impl SeparableConv {
     fn load(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
         Ok(Self {
-            depthwise: SameConv::load(vb.pp("depthwise"), c_in, c_in, 3, 1, c_in, false)?,
+            depthwise: Depthwise3x3::load(vb.pp("depthwise"), c_in)?,
             pointwise: candle_nn::conv2d_no_bias(c_in, c_out, 1, Conv2dConfig::default(), vb.pp("pointwise"))?,
         })
     }
@@ -153,7 +188,7 @@ impl Block {
             bn1: candle_nn::batch_norm(c_out, eps, vb.pp("bn1"))?,
             sep2: SeparableConv::load(vb.pp("sep2"), c_out, c_out)?,
             bn2: candle_nn::batch_norm(c_out, eps, vb.pp("bn2"))?,
-            shortcut: SameConv::load(vb.pp("shortcut"), c_in, c_out, 1, 2, 1, false)?,
+            shortcut: SameConv::load(vb.pp("shortcut"), c_in, c_out, 1, 2, false)?,
             shortcut_bn: candle_nn::batch_norm(c_out, eps, vb.pp("shortcut_bn"))?,
         })
     }
@@ -204,7 +239,7 @@ impl MiniXception {
             conv2: candle_nn::conv2d_no_bias(c, c, 3, Conv2dConfig::default(), stem.pp("conv2"))?,
             bn2: candle_nn::batch_norm(c, eps, stem.pp("bn2"))?,
             blocks,
-            head: SameConv::load(vb.pp("head"), c_in, config.head_channels(), 3, 1, 1, true)?,
+            head: SameConv::load(vb.pp("head"), c_in, config.head_channels(), 3, 1, true)?,
             config: config.clone(),
         })
     }

@@ -180,13 +180,15 @@ impl FaceAcquisition {
 pub struct FaceSettings {
     /// Frames per second to look at (faces change slowly; 5 fps is plenty for VA).
     pub sample_fps: f64,
-    /// Frames are scaled down so the longer side is at most this (detection cost grows with area).
+    /// Decoded frames are scaled so the longer side is at most this; faces are cropped from them.
     pub max_side: usize,
+    /// Longer side of the image the detector searches (its cost grows with the area).
+    pub detect_max_side: usize,
 }
 
 impl Default for FaceSettings {
     fn default() -> Self {
-        Self { sample_fps: 5.0, max_side: 640 }
+        Self { sample_fps: 5.0, max_side: 640, detect_max_side: 320 }
     }
 }
 
@@ -205,7 +207,7 @@ impl std::fmt::Debug for FacePipeline {
 
 impl FacePipeline {
     pub fn new(model: Box<dyn FaceVaModel>, settings: FaceSettings) -> Result<Self, AcquireError> {
-        Ok(Self { detector: FaceDetector::new()?, model, settings })
+        Ok(Self { detector: FaceDetector::new(settings.detect_max_side)?, model, settings })
     }
 
     /// The bundled detector and fer model on the CPU (or GPU, see [`super::device`]).
