@@ -388,3 +388,22 @@ fn throughput_face_and_voice_utterances_per_second() {
     eprintln!("voice: {} utterances of 5 s in {voice_secs:.2} s = {:.2} utterances/s", files.len(), files.len() as f64 / voice_secs);
     assert!(face_secs > 0.0 && voice_secs > 0.0 && frames > 80);
 }
+
+#[test]
+fn wav2vec2_matches_hugging_face_transformers_on_tiny_models() {
+    // Made by tests/fixtures/acquire/make_wav2vec2_fixtures.py with transformers 4.46.3: two
+    // tiny random Wav2Vec2ForSequenceClassification models (post-LN + GroupNorm extractor, and
+    // pre-LN + LayerNorm extractor) saved with save_pretrained, and their logits on one input.
+    let fixtures = repo().join("tests/fixtures/acquire");
+    let reference = candle_core::safetensors::load(fixtures.join("wav2vec2_reference.safetensors"), &Device::Cpu).unwrap();
+    let audio: Vec<f32> = reference["input"].to_vec1().unwrap();
+    for name in ["base", "stable"] {
+        let model = Wav2Vec2Va::from_dir(&fixtures.join(format!("wav2vec2-tiny-{name}")), &Device::Cpu).unwrap();
+        let got = model.outputs(&audio).unwrap();
+        let expected: Vec<f32> = reference[format!("logits_{name}").as_str()].to_vec1().unwrap();
+        assert_eq!(got.len(), expected.len());
+        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        eprintln!("wav2vec2-tiny-{name}: max |candle - transformers| = {worst:e}");
+        assert!(worst < 1e-4, "{name}: candle {got:?} vs transformers {expected:?}");
+    }
+}
