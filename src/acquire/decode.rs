@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::{Pixel, Sample, sample};
 use ffmpeg::media::Type;
 use ffmpeg::software::{resampling, scaling};
 use ffmpeg::util::frame;
+use ffmpeg_next as ffmpeg;
 
 use super::AcquireError;
 
@@ -71,12 +71,19 @@ fn seek_to_start(input: &mut ffmpeg::format::context::Input, span: TimeSpan, pat
 
 /// Decodes the frames of `span` sampled at `sample_fps` (every frame if `sample_fps` <= 0),
 /// scaled so that the longer side is at most `max_side` pixels.
-pub fn video_frames(path: &Path, span: TimeSpan, sample_fps: f64, max_side: usize) -> Result<Vec<RgbFrame>, AcquireError> {
+pub fn video_frames(
+    path: &Path,
+    span: TimeSpan,
+    sample_fps: f64,
+    max_side: usize,
+) -> Result<Vec<RgbFrame>, AcquireError> {
     let mut input = open(path)?;
-    let stream = input.streams().best(Type::Video).ok_or(AcquireError::NoStream { path: path.to_path_buf(), kind: "video" })?;
+    let stream =
+        input.streams().best(Type::Video).ok_or(AcquireError::NoStream { path: path.to_path_buf(), kind: "video" })?;
     let stream_index = stream.index();
     let time_base = f64::from(stream.time_base());
-    let context = ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(|e| AcquireError::decode(path, e))?;
+    let context = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| AcquireError::decode(path, e))?;
     let mut decoder = context.decoder().video().map_err(|e| AcquireError::decode(path, e))?;
     let (src_w, src_h) = (decoder.width() as usize, decoder.height() as usize);
     if src_w == 0 || src_h == 0 {
@@ -91,38 +98,47 @@ pub fn video_frames(path: &Path, span: TimeSpan, sample_fps: f64, max_side: usiz
     let mut next_sample = span.start_secs.unwrap_or(f64::NEG_INFINITY);
     let mut decoded = frame::Video::empty();
     let mut done = false;
-    let mut receive = |decoder: &mut ffmpeg::decoder::Video, frames: &mut Vec<RgbFrame>| -> Result<bool, AcquireError> {
-        while decoder.receive_frame(&mut decoded).is_ok() {
-            let Some(ts) = decoded.timestamp().or(decoded.pts()) else { continue };
-            let t = ts as f64 * time_base;
-            if span.is_past(t) {
-                return Ok(true);
-            }
-            if !span.contains(t) || t + 1e-6 < next_sample {
-                continue;
-            }
-            if sample_fps > 0.0 {
-                next_sample = next_sample.max(t) + 1.0 / sample_fps;
-            }
-            let scaler = match &mut scaler {
-                Some(s) => s,
-                None => scaler.insert(
-                    scaling::Context::get(decoded.format(), decoded.width(), decoded.height(), Pixel::RGB24, dst_w, dst_h, scaling::Flags::BILINEAR)
+    let mut receive =
+        |decoder: &mut ffmpeg::decoder::Video, frames: &mut Vec<RgbFrame>| -> Result<bool, AcquireError> {
+            while decoder.receive_frame(&mut decoded).is_ok() {
+                let Some(ts) = decoded.timestamp().or(decoded.pts()) else { continue };
+                let t = ts as f64 * time_base;
+                if span.is_past(t) {
+                    return Ok(true);
+                }
+                if !span.contains(t) || t + 1e-6 < next_sample {
+                    continue;
+                }
+                if sample_fps > 0.0 {
+                    next_sample = next_sample.max(t) + 1.0 / sample_fps;
+                }
+                let scaler = match &mut scaler {
+                    Some(s) => s,
+                    None => scaler.insert(
+                        scaling::Context::get(
+                            decoded.format(),
+                            decoded.width(),
+                            decoded.height(),
+                            Pixel::RGB24,
+                            dst_w,
+                            dst_h,
+                            scaling::Flags::BILINEAR,
+                        )
                         .map_err(|e| AcquireError::decode(path, e))?,
-                ),
-            };
-            let mut rgb = frame::Video::empty();
-            scaler.run(&decoded, &mut rgb).map_err(|e| AcquireError::decode(path, e))?;
-            let (w, h, stride) = (dst_w as usize, dst_h as usize, rgb.stride(0));
-            let data = rgb.data(0);
-            let mut packed = Vec::with_capacity(w * h * 3);
-            for row in 0..h {
-                packed.extend_from_slice(&data[row * stride..row * stride + w * 3]);
+                    ),
+                };
+                let mut rgb = frame::Video::empty();
+                scaler.run(&decoded, &mut rgb).map_err(|e| AcquireError::decode(path, e))?;
+                let (w, h, stride) = (dst_w as usize, dst_h as usize, rgb.stride(0));
+                let data = rgb.data(0);
+                let mut packed = Vec::with_capacity(w * h * 3);
+                for row in 0..h {
+                    packed.extend_from_slice(&data[row * stride..row * stride + w * 3]);
+                }
+                frames.push(RgbFrame { time_secs: t, width: w, height: h, rgb: packed });
             }
-            frames.push(RgbFrame { time_secs: t, width: w, height: h, rgb: packed });
-        }
-        Ok(false)
-    };
+            Ok(false)
+        };
     for (stream, packet) in input.packets() {
         if stream.index() != stream_index {
             continue;
@@ -143,10 +159,12 @@ pub fn video_frames(path: &Path, span: TimeSpan, sample_fps: f64, max_side: usiz
 /// Decodes the audio of `span`, down-mixed to mono f32 at [`SAMPLE_RATE`].
 pub fn audio_mono_16k(path: &Path, span: TimeSpan) -> Result<Vec<f32>, AcquireError> {
     let mut input = open(path)?;
-    let stream = input.streams().best(Type::Audio).ok_or(AcquireError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
+    let stream =
+        input.streams().best(Type::Audio).ok_or(AcquireError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
     let stream_index = stream.index();
     let time_base = f64::from(stream.time_base());
-    let context = ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(|e| AcquireError::decode(path, e))?;
+    let context = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| AcquireError::decode(path, e))?;
     let mut decoder = context.decoder().audio().map_err(|e| AcquireError::decode(path, e))?;
     seek_to_start(&mut input, span, path)?;
 
@@ -158,7 +176,10 @@ pub fn audio_mono_16k(path: &Path, span: TimeSpan) -> Result<Vec<f32>, AcquireEr
     // Samples of the first kept frame before the span's start are trimmed at the end.
     let mut first_time: Option<f64> = None;
     let mut past_end = false;
-    let mut convert = |decoder: &mut ffmpeg::decoder::Audio, samples: &mut Vec<f32>, first_time: &mut Option<f64>| -> Result<bool, AcquireError> {
+    let mut convert = |decoder: &mut ffmpeg::decoder::Audio,
+                       samples: &mut Vec<f32>,
+                       first_time: &mut Option<f64>|
+     -> Result<bool, AcquireError> {
         while decoder.receive_frame(&mut decoded).is_ok() {
             let t = decoded.timestamp().or(decoded.pts()).map(|ts| ts as f64 * time_base);
             if let Some(t) = t {
@@ -177,8 +198,15 @@ pub fn audio_mono_16k(path: &Path, span: TimeSpan) -> Result<Vec<f32>, AcquireEr
             let (ctx, rate) = match &mut resampler {
                 Some(r) => r,
                 None => resampler.insert((
-                    resampling::Context::get(decoded.format(), decoded.channel_layout(), decoded.rate(), target, mono, SAMPLE_RATE)
-                        .map_err(|e| AcquireError::decode(path, e))?,
+                    resampling::Context::get(
+                        decoded.format(),
+                        decoded.channel_layout(),
+                        decoded.rate(),
+                        target,
+                        mono,
+                        SAMPLE_RATE,
+                    )
+                    .map_err(|e| AcquireError::decode(path, e))?,
                     decoded.rate(),
                 )),
             };

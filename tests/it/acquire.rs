@@ -22,7 +22,9 @@ fn repo() -> PathBuf {
 #[test]
 fn fer_cnn_matches_the_numpy_reference_to_1e4() {
     // Made by models/fer_reference.py: float64 numpy forward of the original Keras weights.
-    let fixture = candle_core::safetensors::load(repo().join("tests/fixtures/acquire/fer_reference.safetensors"), &Device::Cpu).unwrap();
+    let fixture =
+        candle_core::safetensors::load(repo().join("tests/fixtures/acquire/fer_reference.safetensors"), &Device::Cpu)
+            .unwrap();
     let input = fixture["input"].unsqueeze(1).unwrap();
     let model = FerFaceModel::bundled(&Device::Cpu).unwrap();
     let predictions = model.forward_grey(&input).unwrap();
@@ -32,7 +34,8 @@ fn fer_cnn_matches_the_numpy_reference_to_1e4() {
     for (i, p) in predictions.iter().enumerate() {
         let probs = p.class_probabilities.as_ref().unwrap();
         let worst_prob = probs.iter().zip(&expected_probs[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        let worst_emb = p.embedding.iter().zip(&expected_embedding[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let worst_emb =
+            p.embedding.iter().zip(&expected_embedding[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert_eq!(p.embedding.len(), 128);
         assert!(worst_prob < 1e-4, "image {i}: probabilities differ by {worst_prob}");
         assert!(worst_emb < 1e-4, "image {i}: embedding differs by {worst_emb}");
@@ -45,7 +48,10 @@ fn fetched_clip(name: &str) -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    eprintln!("SKIPPED: {} is absent; run `models/fetch.sh pyfeat-single-face-mp4 pyfeat-crying-mp4` first", path.display());
+    eprintln!(
+        "SKIPPED: {} is absent; run `models/fetch.sh pyfeat-single-face-mp4 pyfeat-crying-mp4` first",
+        path.display()
+    );
     None
 }
 
@@ -56,13 +62,20 @@ const LAUGHING_SECS: (f64, f64) = (11.0, 19.6);
 
 #[test]
 fn smiling_clip_has_positive_and_crying_clip_negative_face_valence() {
-    let (Some(smiling), Some(crying)) = (fetched_clip("single_face.mp4"), fetched_clip("WolfgangLanger_Pexels.mp4")) else { return };
+    let (Some(smiling), Some(crying)) = (fetched_clip("single_face.mp4"), fetched_clip("WolfgangLanger_Pexels.mp4"))
+    else {
+        return;
+    };
     let mut pipeline = FacePipeline::bundled().unwrap();
     let span = |(start, end): (f64, f64)| TimeSpan { start_secs: Some(start), end_secs: Some(end) };
     let smile = pipeline.run(&smiling, TimeSpan::whole()).unwrap();
     let cry = pipeline.run(&crying, span(CRYING_SECS)).unwrap();
     let laugh = pipeline.run(&crying, span(LAUGHING_SECS)).unwrap();
-    for (name, r) in [("single_face.mp4", &smile), ("WolfgangLanger_Pexels.mp4 0-9 s (crying)", &cry), ("WolfgangLanger_Pexels.mp4 11-19.6 s (laughing)", &laugh)] {
+    for (name, r) in [
+        ("single_face.mp4", &smile),
+        ("WolfgangLanger_Pexels.mp4 0-9 s (crying)", &cry),
+        ("WolfgangLanger_Pexels.mp4 11-19.6 s (laughing)", &laugh),
+    ] {
         eprintln!(
             "{name}: valence {:+.3} arousal {:+.3}, faces in {}/{} sampled frames ({:.0}%)",
             r.va.valence,
@@ -106,7 +119,8 @@ fn tone(hz: f32, secs: f32, rate: u32, amplitude: f32) -> Vec<f32> {
     (0..(secs * rate as f32) as usize)
         .map(|n| {
             let t = n as f32 / rate as f32;
-            amplitude * ((2.0 * std::f32::consts::PI * hz * t).sin() + 0.5 * (4.0 * std::f32::consts::PI * hz * t).sin())
+            amplitude
+                * ((2.0 * std::f32::consts::PI * hz * t).sin() + 0.5 * (4.0 * std::f32::consts::PI * hz * t).sin())
         })
         .collect()
 }
@@ -148,7 +162,11 @@ fn audio_is_decoded_to_mono_16k_and_cut_to_the_span() {
     let f = features::compute(&part);
     let voiced: Vec<f32> = f.f0_hz.iter().flatten().copied().collect();
     assert!(voiced.len() > f.frames() * 8 / 10);
-    let median = { let mut v = voiced.clone(); v.sort_by(f32::total_cmp); v[v.len() / 2] };
+    let median = {
+        let mut v = voiced.clone();
+        v.sort_by(f32::total_cmp);
+        v[v.len() / 2]
+    };
     assert!((median - 180.0).abs() < 2.0, "median F0 {median}");
 }
 
@@ -157,7 +175,11 @@ fn voice_pipeline_gives_prosody_va_and_refuses_silence() {
     let dir = tempfile::tempdir().unwrap();
     let loud = dir.path().join("loud.wav");
     // Syllable-like bursts: 5 per second, high pitch.
-    let bursts: Vec<f32> = tone(240.0, 2.0, 16_000, 0.4).into_iter().enumerate().map(|(n, x)| if (n / 1_920) % 2 == 0 { x } else { 0.0 }).collect();
+    let bursts: Vec<f32> = tone(240.0, 2.0, 16_000, 0.4)
+        .into_iter()
+        .enumerate()
+        .map(|(n, x)| if (n / 1_920) % 2 == 0 { x } else { 0.0 })
+        .collect();
     write_wav(&loud, 16_000, 1, &bursts);
     let pipeline = VoicePipeline::prosody();
     let result = pipeline.run(&loud, TimeSpan::whole()).unwrap();
@@ -330,7 +352,10 @@ fn wav2vec2_reports_missing_tensors_and_short_audio() {
 #[test]
 #[ignore = "measures speed; run on demand"]
 fn throughput_face_and_voice_utterances_per_second() {
-    let (Some(smiling), Some(crying)) = (fetched_clip("single_face.mp4"), fetched_clip("WolfgangLanger_Pexels.mp4")) else { return };
+    let (Some(smiling), Some(crying)) = (fetched_clip("single_face.mp4"), fetched_clip("WolfgangLanger_Pexels.mp4"))
+    else {
+        return;
+    };
     let span = |start: f64, end: f64| TimeSpan { start_secs: Some(start), end_secs: Some(end) };
     // Face: five utterances, 2.4–5 s each (MOSEI's average utterance is about 7 s).
     let utterances = [
@@ -356,7 +381,8 @@ fn throughput_face_and_voice_utterances_per_second() {
         let video = decode::video_frames(media, *span, 5.0, 640).unwrap();
         decode_secs += t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
-        let faces: Vec<_> = video.iter().filter_map(|f| detector.largest_face(f).map(|b| crop_face(f, &b, 64))).collect();
+        let faces: Vec<_> =
+            video.iter().filter_map(|f| detector.largest_face(f).map(|b| crop_face(f, &b, 64))).collect();
         detect_secs += t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
         model.predict(&faces).unwrap();
@@ -375,7 +401,11 @@ fn throughput_face_and_voice_utterances_per_second() {
     let mut files = Vec::new();
     for i in 0..10 {
         let path = dir.path().join(format!("u{i}.wav"));
-        let bursts: Vec<f32> = tone(120.0 + 15.0 * i as f32, 5.0, 44_100, 0.3).into_iter().enumerate().map(|(n, x)| if (n / 5_000) % 2 == 0 { x } else { 0.0 }).collect();
+        let bursts: Vec<f32> = tone(120.0 + 15.0 * i as f32, 5.0, 44_100, 0.3)
+            .into_iter()
+            .enumerate()
+            .map(|(n, x)| if (n / 5_000) % 2 == 0 { x } else { 0.0 })
+            .collect();
         write_wav(&path, 44_100, 2, &bursts);
         files.push(path);
     }
@@ -385,7 +415,11 @@ fn throughput_face_and_voice_utterances_per_second() {
         voice.run(f, TimeSpan::whole()).unwrap();
     }
     let voice_secs = start.elapsed().as_secs_f64();
-    eprintln!("voice: {} utterances of 5 s in {voice_secs:.2} s = {:.2} utterances/s", files.len(), files.len() as f64 / voice_secs);
+    eprintln!(
+        "voice: {} utterances of 5 s in {voice_secs:.2} s = {:.2} utterances/s",
+        files.len(),
+        files.len() as f64 / voice_secs
+    );
     assert!(face_secs > 0.0 && voice_secs > 0.0 && frames > 80);
 }
 
@@ -395,7 +429,8 @@ fn wav2vec2_matches_hugging_face_transformers_on_tiny_models() {
     // tiny random Wav2Vec2ForSequenceClassification models (post-LN + GroupNorm extractor, and
     // pre-LN + LayerNorm extractor) saved with save_pretrained, and their logits on one input.
     let fixtures = repo().join("tests/fixtures/acquire");
-    let reference = candle_core::safetensors::load(fixtures.join("wav2vec2_reference.safetensors"), &Device::Cpu).unwrap();
+    let reference =
+        candle_core::safetensors::load(fixtures.join("wav2vec2_reference.safetensors"), &Device::Cpu).unwrap();
     let audio: Vec<f32> = reference["input"].to_vec1().unwrap();
     for name in ["base", "stable"] {
         let model = Wav2Vec2Va::from_dir(&fixtures.join(format!("wav2vec2-tiny-{name}")), &Device::Cpu).unwrap();

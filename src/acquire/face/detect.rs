@@ -35,8 +35,9 @@ impl FaceDetector {
     /// cascade's cost grows with the area, and talking-head faces stay far above the 40 px
     /// minimum at 320 px. Boxes are returned in the original frame's pixels.
     pub fn new(max_side: usize) -> Result<Self, AcquireError> {
-        let model = rustface::read_model(Cursor::new(SEETA_MODEL))
-            .map_err(|e| AcquireError::model(std::path::Path::new("models/seetaface/seeta_fd_frontal_v1.0.bin (built in)"), e))?;
+        let model = rustface::read_model(Cursor::new(SEETA_MODEL)).map_err(|e| {
+            AcquireError::model(std::path::Path::new("models/seetaface/seeta_fd_frontal_v1.0.bin (built in)"), e)
+        })?;
         let mut detector = rustface::create_detector_with_model(model);
         // All values are within rustface's accepted ranges (it panics outside them).
         detector.set_min_face_size(MIN_FACE);

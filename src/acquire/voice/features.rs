@@ -128,7 +128,8 @@ fn yin(x: &[f32]) -> (Option<f32>, f32) {
         }
         tau += 1;
     }
-    let tau = best.unwrap_or_else(|| (tau_min.max(2)..tau_max).min_by(|&a, &b| cmnd[a].total_cmp(&cmnd[b])).unwrap_or(tau_min));
+    let tau = best
+        .unwrap_or_else(|| (tau_min.max(2)..tau_max).min_by(|&a, &b| cmnd[a].total_cmp(&cmnd[b])).unwrap_or(tau_min));
     let voicing = (1.0 - cmnd[tau]).clamp(0.0, 1.0);
     if best.is_none() {
         return (None, voicing);
@@ -231,7 +232,12 @@ mod tests {
     #[test]
     fn yin_tracks_the_pitch_of_a_harmonic_tone() {
         // 150 Hz with two harmonics, like a voiced vowel.
-        let audio: Vec<f32> = tone(150.0, 0.5, 0.3).iter().zip(tone(300.0, 0.5, 0.15)).zip(tone(450.0, 0.5, 0.1)).map(|((a, b), c)| a + b + c).collect();
+        let audio: Vec<f32> = tone(150.0, 0.5, 0.3)
+            .iter()
+            .zip(tone(300.0, 0.5, 0.15))
+            .zip(tone(450.0, 0.5, 0.1))
+            .map(|((a, b), c)| a + b + c)
+            .collect();
         let features = compute(&audio);
         assert_eq!(features.frames(), 50);
         let middle: Vec<f32> = features.f0_hz[5..45].iter().map(|f| f.expect("voiced")).collect();

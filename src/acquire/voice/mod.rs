@@ -71,7 +71,9 @@ impl VoicePipeline {
             return Err(AcquireError::Silent { path: media.to_path_buf(), min_secs: MIN_SIGNAL_SECS });
         }
         let prediction = self.model.predict(audio, &features).map_err(|e| match e {
-            AcquireError::Compute { what, message } => AcquireError::Compute { what: format!("{}: {what}", media.display()), message },
+            AcquireError::Compute { what, message } => {
+                AcquireError::Compute { what: format!("{}: {what}", media.display()), message }
+            }
             other => other,
         })?;
         Ok(VoiceAcquisition {

@@ -45,7 +45,8 @@ pub fn cues(features: &VoiceFeatures) -> Option<ProsodyCues> {
         return None;
     }
     let loudness_db = voiced.iter().map(|&i| features.rms_db[i]).sum::<f32>() / voiced.len() as f32;
-    let mut semitones: Vec<f32> = voiced.iter().filter_map(|&i| features.f0_hz[i]).map(|f| 12.0 * (f / TYPICAL_F0_HZ).log2()).collect();
+    let mut semitones: Vec<f32> =
+        voiced.iter().filter_map(|&i| features.f0_hz[i]).map(|f| 12.0 * (f / TYPICAL_F0_HZ).log2()).collect();
     semitones.sort_by(f32::total_cmp);
     let median_st = semitones[semitones.len() / 2];
     let mean_st = semitones.iter().sum::<f32>() / semitones.len() as f32;
@@ -113,7 +114,9 @@ impl VoiceVaModel for ProsodyVa {
     }
 
     fn predict(&self, _audio: &[f32], features: &VoiceFeatures) -> Result<VoicePrediction, AcquireError> {
-        let c = cues(features).ok_or_else(|| AcquireError::compute("prosody VA", format!("less than {MIN_VOICED_SECS} s of voiced speech")))?;
+        let c = cues(features).ok_or_else(|| {
+            AcquireError::compute("prosody VA", format!("less than {MIN_VOICED_SECS} s of voiced speech"))
+        })?;
         // Arousal confidence grows with the amount of voiced speech, up to 0.5 at 3 s.
         let arousal_confidence = 0.5 * (c.voiced_secs / 3.0).min(1.0);
         Ok(VoicePrediction { va: va_from_cues(&c), confidence: [0.1, arousal_confidence] })
@@ -149,7 +152,8 @@ mod tests {
     fn loud_high_fast_speech_is_more_aroused_than_quiet_low_slow_speech() {
         let excited = features::compute(&speechlike(260.0, 6.0, 6.0, 0.3, 3.0));
         let calm = features::compute(&speechlike(110.0, 1.0, 2.5, 0.02, 3.0));
-        let (e, c) = (ProsodyVa.predict(&[], &excited).expect("voiced"), ProsodyVa.predict(&[], &calm).expect("voiced"));
+        let (e, c) =
+            (ProsodyVa.predict(&[], &excited).expect("voiced"), ProsodyVa.predict(&[], &calm).expect("voiced"));
         assert!(e.va.arousal > 0.3 && c.va.arousal < -0.3, "excited {:?}, calm {:?}", e.va, c.va);
         assert!(e.confidence[0] < e.confidence[1]);
         let cues = cues(&excited).expect("voiced");

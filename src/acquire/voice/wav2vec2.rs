@@ -108,7 +108,10 @@ impl Config {
     /// Output indices of (valence, arousal).
     fn va_indices(&self) -> std::result::Result<(usize, usize), String> {
         let find = |name: &str| {
-            self.id2label.iter().find(|(_, label)| label.to_ascii_lowercase().contains(name)).and_then(|(i, _)| i.parse::<usize>().ok())
+            self.id2label
+                .iter()
+                .find(|(_, label)| label.to_ascii_lowercase().contains(name))
+                .and_then(|(i, _)| i.parse::<usize>().ok())
         };
         match (find("valence"), find("arousal")) {
             (Some(v), Some(a)) => Ok((v, a)),
@@ -349,14 +352,23 @@ impl Wav2Vec2Regressor {
         if cfg.use_weighted_layer_sum {
             candle_core::bail!("use_weighted_layer_sum = true is not supported");
         }
-        let base = if vb.contains_tensor("wav2vec2.feature_projection.projection.weight") { vb.pp("wav2vec2") } else { vb.clone() };
+        let base = if vb.contains_tensor("wav2vec2.feature_projection.projection.weight") {
+            vb.pp("wav2vec2")
+        } else {
+            vb.clone()
+        };
         let last_conv = cfg.conv_dim.last().copied().unwrap_or(512);
         let h = cfg.hidden_size;
         let encoder = base.pp("encoder");
-        let layers = (0..cfg.num_hidden_layers).map(|i| EncoderLayer::load(encoder.pp("layers").pp(i), cfg)).collect::<Result<_>>()?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| EncoderLayer::load(encoder.pp("layers").pp(i), cfg))
+            .collect::<Result<_>>()?;
         let n = cfg.num_labels();
         let head = if vb.contains_tensor("classifier.dense.weight") {
-            Head::PoolDenseTanh { dense: candle_nn::linear(h, h, vb.pp("classifier").pp("dense"))?, out_proj: candle_nn::linear(h, n, vb.pp("classifier").pp("out_proj"))? }
+            Head::PoolDenseTanh {
+                dense: candle_nn::linear(h, h, vb.pp("classifier").pp("dense"))?,
+                out_proj: candle_nn::linear(h, n, vb.pp("classifier").pp("out_proj"))?,
+            }
         } else {
             Head::ProjectPoolClassify {
                 projector: candle_nn::linear(h, cfg.classifier_proj_size, vb.pp("projector"))?,
@@ -365,7 +377,11 @@ impl Wav2Vec2Regressor {
         };
         Ok(Self {
             features: FeatureEncoder::load(base.pp("feature_extractor"), cfg)?,
-            projection_norm: candle_nn::layer_norm(last_conv, cfg.layer_norm_eps, base.pp("feature_projection").pp("layer_norm"))?,
+            projection_norm: candle_nn::layer_norm(
+                last_conv,
+                cfg.layer_norm_eps,
+                base.pp("feature_projection").pp("layer_norm"),
+            )?,
             projection: candle_nn::linear(last_conv, h, base.pp("feature_projection").pp("projection"))?,
             pos_conv: PositionalConv::load(encoder.pp("pos_conv_embed"), cfg)?,
             encoder_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, encoder.pp("layer_norm"))?,
@@ -434,28 +450,46 @@ impl Wav2Vec2Va {
     /// Loads `dir/config.json` and `dir/model.safetensors`.
     pub fn from_dir(dir: &Path, device: &Device) -> std::result::Result<Self, AcquireError> {
         let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|source| AcquireError::Io { path: config_path.clone(), source })?;
+        let text = std::fs::read_to_string(&config_path)
+            .map_err(|source| AcquireError::Io { path: config_path.clone(), source })?;
         let config: Config = serde_json::from_str(&text).map_err(|e| AcquireError::model(&config_path, e))?;
         let va_indices = config.va_indices().map_err(|e| AcquireError::model(&config_path, e))?;
-        if va_indices.0.max(va_indices.1) >= config.num_labels() || config.univa_va_range[0] >= config.univa_va_range[1] {
+        if va_indices.0.max(va_indices.1) >= config.num_labels() || config.univa_va_range[0] >= config.univa_va_range[1]
+        {
             return Err(AcquireError::model(&config_path, "VA output indices or univa_va_range are out of bounds"));
         }
         let weights = dir.join("model.safetensors");
         let bytes = std::fs::read(&weights).map_err(|source| AcquireError::Io { path: weights.clone(), source })?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device).map_err(|e| AcquireError::model(&weights, e))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
+            .map_err(|e| AcquireError::model(&weights, e))?;
         let model = Wav2Vec2Regressor::load(vb, &config).map_err(|e| AcquireError::model(&weights, e))?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Self { model, va_indices, range: config.univa_va_range, model_id: format!("wav2vec2:{name}"), device: device.clone(), path: weights })
+        Ok(Self {
+            model,
+            va_indices,
+            range: config.univa_va_range,
+            model_id: format!("wav2vec2:{name}"),
+            device: device.clone(),
+            path: weights,
+        })
     }
 
     /// Raw head outputs for one utterance (mono 16 kHz).
     pub fn outputs(&self, audio: &[f32]) -> std::result::Result<Vec<f32>, AcquireError> {
         let what = || format!("wav2vec2 forward ({})", self.path.display());
         if audio.len() < self.model.min_samples() {
-            return Err(AcquireError::compute(what(), format!("{} samples is shorter than the {} the model needs", audio.len(), self.model.min_samples())));
+            return Err(AcquireError::compute(
+                what(),
+                format!("{} samples is shorter than the {} the model needs", audio.len(), self.model.min_samples()),
+            ));
         }
-        let x = Tensor::from_vec(normalize(audio), (1, audio.len()), &self.device).map_err(|e| AcquireError::compute(what(), e))?;
-        let y = self.model.forward(&x).and_then(|y| y.squeeze(0)?.to_vec1::<f32>()).map_err(|e| AcquireError::compute(what(), e))?;
+        let x = Tensor::from_vec(normalize(audio), (1, audio.len()), &self.device)
+            .map_err(|e| AcquireError::compute(what(), e))?;
+        let y = self
+            .model
+            .forward(&x)
+            .and_then(|y| y.squeeze(0)?.to_vec1::<f32>())
+            .map_err(|e| AcquireError::compute(what(), e))?;
         Ok(y)
     }
 }
@@ -469,7 +503,8 @@ impl VoiceVaModel for Wav2Vec2Va {
         let y = self.outputs(audio)?;
         let [lo, hi] = self.range;
         let map = |x: f32| (2.0 * (x - lo) / (hi - lo) - 1.0).clamp(-1.0, 1.0);
-        let (v, a) = (y.get(self.va_indices.0).copied().unwrap_or(0.0), y.get(self.va_indices.1).copied().unwrap_or(0.0));
+        let (v, a) =
+            (y.get(self.va_indices.0).copied().unwrap_or(0.0), y.get(self.va_indices.1).copied().unwrap_or(0.0));
         Ok(VoicePrediction { va: Va::new(map(v), map(a)), confidence: [1.0, 1.0] })
     }
 }
