@@ -14,6 +14,7 @@
 pub mod decode;
 mod error;
 pub mod face;
+pub mod fill;
 pub mod voice;
 
 pub use error::AcquireError;

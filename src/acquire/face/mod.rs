@@ -56,7 +56,7 @@ impl FerFaceModel {
         let origin = Path::new("models/fer-emotion/model.safetensors (built in)");
         let vb = VarBuilder::from_slice_safetensors(FER_WEIGHTS, DType::F32, device)
             .map_err(|e| AcquireError::model(origin, e))?;
-        Self::new(vb, Config::default(), FER_MODEL_ID.to_owned(), device, origin)
+        Self::new(&vb, &Config::default(), FER_MODEL_ID.to_owned(), device, origin)
     }
 
     /// A user's checkpoint: a folder with `model.safetensors` and `config.json`.
@@ -71,12 +71,12 @@ impl FerFaceModel {
             .map_err(|e| AcquireError::model(&weights, e))?;
         let id =
             format!("mini-xception:{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        Self::new(vb, config, id, device, &weights)
+        Self::new(&vb, &config, id, device, &weights)
     }
 
     fn new(
-        vb: VarBuilder,
-        config: Config,
+        vb: &VarBuilder,
+        config: &Config,
         model_id: String,
         device: &Device,
         origin: &Path,
@@ -93,7 +93,7 @@ impl FerFaceModel {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let cnn = MiniXception::load(vb, &config).map_err(|e| AcquireError::model(origin, e))?;
+        let cnn = MiniXception::load(vb, config).map_err(|e| AcquireError::model(origin, e))?;
         Ok(Self { cnn, prototypes, model_id, device: device.clone() })
     }
 

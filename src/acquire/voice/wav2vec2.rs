@@ -161,7 +161,7 @@ struct FeatureEncoder {
 }
 
 impl FeatureEncoder {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: &VarBuilder, cfg: &Config) -> Result<Self> {
         let n = cfg.conv_dim.len();
         if cfg.conv_kernel.len() != n || cfg.conv_stride.len() != n || n == 0 {
             candle_core::bail!("conv_dim, conv_kernel and conv_stride must have the same, non-zero length");
@@ -215,7 +215,7 @@ struct PositionalConv {
 }
 
 impl PositionalConv {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: &VarBuilder, cfg: &Config) -> Result<Self> {
         let (h, k, groups) = (cfg.hidden_size, cfg.num_conv_pos_embeddings, cfg.num_conv_pos_embedding_groups);
         let vb = vb.pp("conv");
         let shape = (h, h / groups.max(1), k);
@@ -258,9 +258,9 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: &VarBuilder, cfg: &Config) -> Result<Self> {
         let h = cfg.hidden_size;
-        if cfg.num_attention_heads == 0 || h % cfg.num_attention_heads != 0 {
+        if cfg.num_attention_heads == 0 || !h.is_multiple_of(cfg.num_attention_heads) {
             candle_core::bail!("hidden_size {h} is not divisible by num_attention_heads {}", cfg.num_attention_heads);
         }
         Ok(Self {
@@ -298,10 +298,10 @@ struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: &VarBuilder, cfg: &Config) -> Result<Self> {
         let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         Ok(Self {
-            attention: Attention::load(vb.pp("attention"), cfg)?,
+            attention: Attention::load(&vb.pp("attention"), cfg)?,
             layer_norm: candle_nn::layer_norm(h, eps, vb.pp("layer_norm"))?,
             intermediate: candle_nn::linear(h, cfg.intermediate_size, vb.pp("feed_forward").pp("intermediate_dense"))?,
             output: candle_nn::linear(cfg.intermediate_size, h, vb.pp("feed_forward").pp("output_dense"))?,
@@ -348,7 +348,7 @@ pub struct Wav2Vec2Regressor {
 }
 
 impl Wav2Vec2Regressor {
-    pub fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    pub fn load(vb: &VarBuilder, cfg: &Config) -> Result<Self> {
         if cfg.use_weighted_layer_sum {
             candle_core::bail!("use_weighted_layer_sum = true is not supported");
         }
@@ -361,7 +361,7 @@ impl Wav2Vec2Regressor {
         let h = cfg.hidden_size;
         let encoder = base.pp("encoder");
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| EncoderLayer::load(encoder.pp("layers").pp(i), cfg))
+            .map(|i| EncoderLayer::load(&encoder.pp("layers").pp(i), cfg))
             .collect::<Result<_>>()?;
         let n = cfg.num_labels();
         let head = if vb.contains_tensor("classifier.dense.weight") {
@@ -376,14 +376,14 @@ impl Wav2Vec2Regressor {
             }
         };
         Ok(Self {
-            features: FeatureEncoder::load(base.pp("feature_extractor"), cfg)?,
+            features: FeatureEncoder::load(&base.pp("feature_extractor"), cfg)?,
             projection_norm: candle_nn::layer_norm(
                 last_conv,
                 cfg.layer_norm_eps,
                 base.pp("feature_projection").pp("layer_norm"),
             )?,
             projection: candle_nn::linear(last_conv, h, base.pp("feature_projection").pp("projection"))?,
-            pos_conv: PositionalConv::load(encoder.pp("pos_conv_embed"), cfg)?,
+            pos_conv: PositionalConv::load(&encoder.pp("pos_conv_embed"), cfg)?,
             encoder_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, encoder.pp("layer_norm"))?,
             layers,
             head,
@@ -462,7 +462,7 @@ impl Wav2Vec2Va {
         let bytes = std::fs::read(&weights).map_err(|source| AcquireError::Io { path: weights.clone(), source })?;
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
             .map_err(|e| AcquireError::model(&weights, e))?;
-        let model = Wav2Vec2Regressor::load(vb, &config).map_err(|e| AcquireError::model(&weights, e))?;
+        let model = Wav2Vec2Regressor::load(&vb, &config).map_err(|e| AcquireError::model(&weights, e))?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(Self {
             model,
