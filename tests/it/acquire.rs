@@ -354,6 +354,15 @@ fn wav2vec2_reports_missing_tensors_and_short_audio() {
 // ---------------------------------------------------------------------------------------
 // Throughput (slow in debug builds; run with `cargo test --release --test it -- --ignored throughput`)
 
+/// CPU seconds this process has used (user + system, all threads), from /proc; `None` elsewhere.
+/// Wall time on a shared machine measures the neighbours too; CPU time does not.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 #[test]
 #[ignore = "measures speed; run on demand"]
 fn throughput_face_and_voice_utterances_per_second() {
@@ -371,12 +380,13 @@ fn throughput_face_and_voice_utterances_per_second() {
         (crying.clone(), span(15.0, 19.6)),
     ];
     let mut pipeline = FacePipeline::bundled().unwrap();
-    let start = std::time::Instant::now();
+    let (start, cpu_start) = (std::time::Instant::now(), cpu_secs());
     let mut frames = 0;
     for (media, span) in &utterances {
         frames += pipeline.run(media, *span).unwrap().frames_sampled;
     }
     let face_secs = start.elapsed().as_secs_f64();
+    let face_cpu = cpu_secs().zip(cpu_start).map(|(end, start)| end - start);
     // Where the time goes: decoding, detection, crops + CNN.
     let (mut decode_secs, mut detect_secs, mut cnn_secs) = (0.0, 0.0, 0.0);
     let mut detector = FaceDetector::new(320).unwrap();
@@ -395,10 +405,13 @@ fn throughput_face_and_voice_utterances_per_second() {
     }
     eprintln!("face stages: decode {decode_secs:.2} s, detect {detect_secs:.2} s, crop + CNN {cnn_secs:.2} s");
     eprintln!(
-        "face: {} utterances ({frames} frames at 5 fps, 640x360) in {face_secs:.2} s = {:.2} utterances/s, {:.1} frames/s",
+        "face: {} utterances ({frames} frames at 5 fps, 640x360) in {face_secs:.2} s wall = {:.2} utterances/s, {:.1} frames/s; \
+         CPU {:.2} s = {:.2} utterances per CPU-second",
         utterances.len(),
         utterances.len() as f64 / face_secs,
-        frames as f64 / face_secs
+        frames as f64 / face_secs,
+        face_cpu.unwrap_or(f64::NAN),
+        utterances.len() as f64 / face_cpu.unwrap_or(f64::NAN)
     );
 
     // Voice: ten 5-s speech-like utterances (44.1 kHz stereo WAV, so decoding resamples).
@@ -415,15 +428,17 @@ fn throughput_face_and_voice_utterances_per_second() {
         files.push(path);
     }
     let voice = VoicePipeline::prosody();
-    let start = std::time::Instant::now();
+    let (start, cpu_start) = (std::time::Instant::now(), cpu_secs());
     for f in &files {
         voice.run(f, TimeSpan::whole()).unwrap();
     }
     let voice_secs = start.elapsed().as_secs_f64();
+    let voice_cpu = cpu_secs().zip(cpu_start).map_or(f64::NAN, |(end, start)| end - start);
     eprintln!(
-        "voice: {} utterances of 5 s in {voice_secs:.2} s = {:.2} utterances/s",
+        "voice: {} utterances of 5 s in {voice_secs:.2} s wall = {:.2} utterances/s; CPU {voice_cpu:.2} s = {:.2} utterances per CPU-second",
         files.len(),
-        files.len() as f64 / voice_secs
+        files.len() as f64 / voice_secs,
+        files.len() as f64 / voice_cpu
     );
     assert!(face_secs > 0.0 && voice_secs > 0.0 && frames > 80);
 }
