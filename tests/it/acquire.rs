@@ -556,3 +556,28 @@ fn fill_dataset_adds_va_features_and_provenance_records_failures_and_resumes() {
     assert_eq!(again.failures.len(), expected_failures);
     assert_eq!(Dataset::open(&root).unwrap().utterances[0].va.audio, speech.va.audio);
 }
+
+#[test]
+fn a_users_mini_xception_va_checkpoint_loads_through_the_same_trait() {
+    // Same architecture, two-channel VA head (HeadOutput::Va): fer's weights for the body, a
+    // random 2-channel head, as a user's fine-tuned checkpoint would be laid out.
+    let dir = tempfile::tempdir().unwrap();
+    let fer =
+        candle_core::safetensors::load(repo().join("models/fer-emotion/model.safetensors"), &Device::Cpu).unwrap();
+    let mut tensors: HashMap<String, Tensor> = fer.into_iter().filter(|(k, _)| !k.starts_with("head.")).collect();
+    tensors.insert("head.weight".into(), Tensor::randn(0f32, 0.1, (2, 128, 3, 3), &Device::Cpu).unwrap());
+    tensors.insert("head.bias".into(), Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap());
+    candle_core::safetensors::save(&tensors, dir.path().join("model.safetensors")).unwrap();
+    std::fs::write(dir.path().join("config.json"), r#"{"output": "va", "labels": []}"#).unwrap();
+    let model = FerFaceModel::from_dir(dir.path(), &Device::Cpu).unwrap();
+    let crop = univa::acquire::face::FaceCrop { size: 64, rgb: (0..64 * 64 * 3).map(|i| (i % 251) as u8).collect() };
+    let p = model.predict(&[crop.clone(), crop]).unwrap();
+    assert_eq!(p.len(), 2);
+    assert!(p[0].class_probabilities.is_none() && p[0].embedding.len() == 128);
+    assert!((-1.0..=1.0).contains(&p[0].va.valence) && p[0].va == p[1].va);
+
+    // A config naming a label without a VA anchor is refused with the file named.
+    std::fs::write(dir.path().join("config.json"), r#"{"labels": ["bored"]}"#).unwrap();
+    let err = FerFaceModel::from_dir(dir.path(), &Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("bored") && err.contains("model.safetensors"), "{err}");
+}

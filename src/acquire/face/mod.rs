@@ -81,6 +81,12 @@ impl FerFaceModel {
         device: &Device,
         origin: &Path,
     ) -> Result<Self, AcquireError> {
+        if config.head_channels() == 0 || config.input_size < 16 || config.block_channels.is_empty() {
+            return Err(AcquireError::model(
+                origin,
+                "config needs at least one label (or output = \"va\"), one block and an input of 16 px or more",
+            ));
+        }
         let prototypes = match config.output {
             HeadOutput::Va => Vec::new(),
             HeadOutput::Classes => config
