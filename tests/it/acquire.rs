@@ -513,7 +513,7 @@ fn fill_dataset_adds_va_features_and_provenance_records_failures_and_resumes() {
     let stop = AtomicBool::new(false);
     let mut calls = Vec::new();
     let summary = fill_dataset(&root, &options, &FacePipeline::bundled, &voice, &stop, &mut |done, total| {
-        calls.push((done, total))
+        calls.push((done, total));
     })
     .unwrap();
     let with_media = utterances.len() - 1;
