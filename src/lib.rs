@@ -1,7 +1,7 @@
 //! UniVA Studio: multimodal multi-label emotion recognition with valence-arousal.
 //!
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
-//! `acquire`, `store`, `ui`; `cli` drives them from the command line.
+//! `acquire`, `import`, `ui`; `cli` drives them from the command line.
 
 pub mod acquire;
 pub mod cli;
@@ -9,4 +9,6 @@ pub mod dataset;
 pub mod fsutil;
 pub mod metrics;
 pub mod modality;
+pub mod model;
+pub mod train;
 pub mod va;

@@ -4,18 +4,17 @@
 //! only lists them and dispatches.
 
 mod acquire;
+mod eval;
 mod metrics;
+mod predict;
 mod synth;
+mod train;
 mod validate;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "univa",
-    version,
-    about = "UniVA Studio: multimodal multi-label emotion recognition with valence-arousal"
-)]
+#[command(name = "univa", version, about = "UniVA Studio: multimodal multi-label emotion recognition with valence-arousal")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -25,6 +24,12 @@ pub struct Cli {
 pub enum Command {
     /// Write a synthetic dataset with planted structure.
     Synth(synth::Args),
+    /// Train UniVA on a dataset.
+    Train(train::Args),
+    /// Evaluate a trained run on a split.
+    Eval(eval::Args),
+    /// Write per-utterance probabilities and predicted labels of a run.
+    Predict(predict::Args),
     /// Compute multi-label metrics from a gold and a prediction CSV.
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
@@ -37,6 +42,9 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Synth(args) => synth::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Acquire(args) => acquire::run(&args),

@@ -66,7 +66,7 @@ impl FeatureSplit {
                     DatasetError::invalid(
                         path,
                         Some(format!("tensor {mask_name:?}")),
-                        format!("is missing; every feature tensor needs its mask"),
+                        "is missing; every feature tensor needs its mask",
                     )
                 })?;
                 let check =

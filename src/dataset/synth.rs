@@ -61,7 +61,7 @@ pub fn write_synthetic(out: &Path, config: &SynthConfig) -> Result<Vec<Utterance
     let projections = config
         .shapes
         .map(|_, &(_, dim)| (0..dim * num_labels).map(|_| standard.sample(&mut rng) * 1.5).collect::<Vec<f32>>());
-    let phases = config.shapes.map(|_, &(_, dim)| (0..dim).map(|_| rng.random::<f32>() * 6.28).collect::<Vec<f32>>());
+    let phases = config.shapes.map(|_, &(_, dim)| (0..dim).map(|_| rng.random::<f32>() * std::f32::consts::TAU).collect::<Vec<f32>>());
 
     // Label prevalences falling off like MOSEI's (happy most common, fear rarest).
     let prevalence: Vec<f64> = (0..num_labels).map(|j| 0.5 / (1.0 + j as f64 * 0.6)).collect();

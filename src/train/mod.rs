@@ -78,7 +78,7 @@ pub struct TrainRequest<'a> {
 fn active_modalities(dataset: &Dataset, config: &RunConfig) -> Vec<Modality> {
     Modality::ALL
         .into_iter()
-        .filter(|&m| config.model.uses(m) && dataset.manifest.feature_spec(m).is_some())
+        .filter(|&m| config.model.is_active(m) && dataset.manifest.feature_spec(m).is_some())
         .collect()
 }
 
@@ -104,13 +104,17 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
                 .flatten()
         }),
         labels: dataset.manifest.labels.clone(),
-        va_normalizer: VaNormalizer::fit(dataset.utterances.iter().filter(|u| u.split == Split::Train)),
+        va_normalizer: VaNormalizer::fit(&dataset.utterances.iter().filter(|u| u.split == Split::Train).collect::<Vec<_>>()),
         dataset_name: dataset.manifest.name.clone(),
         config: config.clone(),
         best_epoch: None,
         best_valid: None,
     };
-    device.set_seed(config.train.seed)?;
+    // candle's CPU backend draws initial weights and dropout masks from an unseeded RNG and
+    // refuses `set_seed`; batch order is seeded below on every device.
+    if !device.is_cpu() {
+        device.set_seed(config.train.seed)?;
+    }
     let mut trained = TrainedModel::new(info, &device)?;
     let named_vars = trained.varmap.data().lock().map(|vars| vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect());
     let named_vars = named_vars.map_err(|_| TrainError::Data("model variables are poisoned".to_owned()))?;

@@ -102,8 +102,8 @@ pub struct VaNormalizer {
 }
 
 impl VaNormalizer {
-    pub fn fit<'a>(train: impl Iterator<Item = &'a Utterance> + Clone) -> Self {
-        Self { stats: PerModality::from_fn(|m: Modality| VaStats::of(train.clone().filter_map(|u| *u.va.get(m)))) }
+    pub fn fit(train: &[&Utterance]) -> Self {
+        Self { stats: PerModality::from_fn(|m: Modality| VaStats::of(train.iter().filter_map(|u| *u.va.get(m)))) }
     }
 
     pub fn normalize(&self, modality: Modality, va: Va) -> [f32; 2] {

@@ -2,5 +2,9 @@
 #![allow(clippy::disallowed_methods)] // tests write fixtures directly; atomicity is not what they test
 
 mod acquire;
+mod cli;
+mod cli_train;
 mod dataset;
 mod metrics;
+mod model;
+mod train;

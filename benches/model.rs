@@ -1,0 +1,124 @@
+//! UniVA speed at MOSEI-GloVe shapes (text 50×300, audio 50×74, vision 50×35, 6 labels), B = 32.
+//!
+//! Baseline: the authors' PyTorch code on the same kind of 2-core machine (DESIGN.md §4.9):
+//! small step 136 ms, paper step 8.8 s, VA-CL of one modality 11 ms.
+//! Targets: small step ≤ 90 ms, paper step ≤ 8.8 s, VA-CL ≤ 0.2 ms, eval of 4,659 utterances < 5 s.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up should stop loudly
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use criterion::{Criterion, criterion_group, criterion_main};
+use univa::dataset::LabelSpec;
+use univa::modality::PerModality;
+use univa::model::va_contrastive::{contrastive_loss, va_positives};
+use univa::model::{Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa};
+
+const BATCH: usize = 32;
+const MAX_LEN: usize = 50;
+const DIMS: PerModality<usize> = PerModality { text: 300, vision: 35, audio: 74 };
+/// The MOSEI test split.
+const EVAL_UTTERANCES: usize = 4_659;
+const EVAL_BATCH: usize = 64;
+
+fn shapes() -> PerModality<Option<InputShape>> {
+    PerModality::from_fn(|m| Some(InputShape { max_len: MAX_LEN, dim: *DIMS.get(m) }))
+}
+
+/// Random features; utterance i has between 10 and 50 real steps.
+fn batch(size: usize, device: &Device) -> Batch {
+    let inputs = PerModality::from_fn(|m| {
+        let mask: Vec<f32> = (0..size)
+            .flat_map(|i| {
+                let len = 10 + (i * 7) % (MAX_LEN - 10 + 1);
+                (0..MAX_LEN).map(move |t| if t < len { 1.0 } else { 0.0 })
+            })
+            .collect();
+        Some(ModalityInput {
+            features: Tensor::randn(0f32, 1.0, (size, MAX_LEN, *DIMS.get(m)), device).unwrap(),
+            mask: Tensor::from_vec(mask, (size, MAX_LEN), device).unwrap(),
+            va: Tensor::randn(0f32, 1.0, (size, 2), device).unwrap(),
+        })
+    });
+    let labels = Tensor::rand(0f32, 1.0, (size, 6), device).unwrap().ge(0.7).unwrap().to_dtype(DType::F32).unwrap();
+    Batch { inputs, labels }
+}
+
+fn prior() -> Vec<Vec<f32>> {
+    univa::va::prior_matrix(&LabelSpec::mosei())
+}
+
+/// Benchmarks forward + loss + backward + AdamW step of `preset` on one batch.
+fn train_step(c: &mut Criterion, group: &str, preset: Preset, samples: usize, seconds: u64) {
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let model = UniVa::new(vb, &preset.model_config(), &shapes(), &prior()).unwrap();
+    let loss_cfg = preset.loss_config();
+    let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW { lr: 7e-5, ..ParamsAdamW::default() }).unwrap();
+    let batch = batch(BATCH, &device);
+    let mut group = c.benchmark_group(group);
+    group.sample_size(samples).measurement_time(Duration::from_secs(seconds));
+    group.bench_function(format!("train step, {preset:?} preset, B=32"), |b| {
+        b.iter(|| {
+            let out = model.forward(&batch, true).unwrap();
+            let parts = model.loss(&out, &batch, &loss_cfg).unwrap();
+            opt.backward_step(&parts.total).unwrap();
+            black_box(parts.kl)
+        });
+    });
+    group.finish();
+}
+
+fn small_step(c: &mut Criterion) {
+    train_step(c, "small", Preset::Small, 30, 10);
+}
+
+fn paper_step(c: &mut Criterion) {
+    train_step(c, "paper", Preset::MoseiGlove, 10, 60);
+}
+
+fn va_contrastive(c: &mut Criterion) {
+    let device = Device::Cpu;
+    let features = Tensor::randn(0f32, 1.0, (BATCH, 128), &device).unwrap();
+    let va = Tensor::randn(0f32, 1.0, (BATCH, 2), &device).unwrap();
+    let cfg = LossConfig::default();
+    c.bench_function("VA-CL loss, one modality, B=32, d=128", |b| {
+        b.iter(|| {
+            let positives = va_positives(&va, cfg.delta).unwrap();
+            black_box(contrastive_loss(&features, &positives, cfg.temperature, cfg.normalize).unwrap())
+        });
+    });
+}
+
+fn eval(c: &mut Criterion) {
+    let mut group = c.benchmark_group("eval");
+    group.sample_size(10).measurement_time(Duration::from_secs(30));
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let cfg = Preset::Small.model_config();
+    UniVa::new(vb, &cfg, &shapes(), &prior()).unwrap();
+    // Inference reads plain tensors (as from a checkpoint), which takes the fused kernels.
+    let tensors: HashMap<String, Tensor> =
+        varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
+    let model = UniVa::new(VarBuilder::from_tensors(tensors, DType::F32, &device), &cfg, &shapes(), &prior()).unwrap();
+    let full = batch(EVAL_BATCH, &device);
+    let last = batch(EVAL_UTTERANCES % EVAL_BATCH, &device);
+    group.bench_function("inference, small preset, 4659 utterances in batches of 64", |b| {
+        b.iter(|| {
+            for _ in 0..EVAL_UTTERANCES / EVAL_BATCH {
+                black_box(model.forward(&full, false).unwrap());
+            }
+            black_box(model.forward(&last, false).unwrap())
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, small_step, va_contrastive, eval, paper_step);
+criterion_main!(benches);

@@ -1,0 +1,48 @@
+//! Additive attention pooling (Bahdanau), the AddAtt of Eqs. 1–2: per step
+//! `score_t = v · tanh(P·h_t + Q·q)` with a learned query q, padded steps set to −1e9 before the
+//! softmax over steps, output `Σ_t α_t h_t`.
+
+use candle_core::{Result, Tensor};
+use candle_nn::{Init, Linear, Module, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::norm::softmax_last_dim;
+
+/// Score of a padded step: its weight after the softmax is exactly zero.
+const MASKED_SCORE: f64 = -1e9;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    pub hidden: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct AttentionPool {
+    step_projection: Linear,
+    query_projection: Linear,
+    score: Linear,
+    query: Tensor,
+}
+
+impl AttentionPool {
+    pub fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+        let d = cfg.hidden;
+        Ok(Self {
+            step_projection: candle_nn::linear(d, d, vb.pp("step_projection"))?,
+            query_projection: candle_nn::linear_no_bias(d, d, vb.pp("query_projection"))?,
+            score: candle_nn::linear_no_bias(d, 1, vb.pp("score"))?,
+            query: vb.get_with_hints((1, d), "query", Init::Randn { mean: 0.0, stdev: 0.02 })?,
+        })
+    }
+
+    /// `xs`: `[B, L, d]`, `mask`: `[B, L]` with 1 for real steps. Returns `[B, d]`.
+    pub fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let query = self.query_projection.forward(&self.query)?;
+        let energy = self.step_projection.forward(xs)?.broadcast_add(&query)?.tanh()?;
+        let scores = self.score.forward(&energy)?.squeeze(2)?;
+        // m·s + (1 − m)·(−1e9): replaces (not shifts) the score of padded steps.
+        let scores = ((scores * mask)? + mask.affine(-MASKED_SCORE, MASKED_SCORE)?)?;
+        let weights = softmax_last_dim(&scores)?;
+        weights.unsqueeze(1)?.matmul(xs)?.squeeze(1)
+    }
+}

@@ -1,0 +1,50 @@
+//! One modality's encoder (Eqs. 1–2): Linear from the feature size to d, a transformer stack
+//! over the steps (none for the paper's text path, Eq. 1), additive attention pooling to H_m.
+
+use candle_core::{Result, Tensor};
+use candle_nn::{Linear, Module, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::attention_pool::{self, AttentionPool};
+use super::transformer::{self, Transformer};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    /// Feature size D of the frame-level input.
+    pub input_dim: usize,
+    /// The transformer stack; `layers == 0` leaves FC + pooling only.
+    pub transformer: transformer::Config,
+}
+
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    projection: Linear,
+    transformer: Option<Transformer>,
+    pool: AttentionPool,
+    span: tracing::Span,
+}
+
+impl Encoder {
+    pub fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+        let hidden = cfg.transformer.hidden;
+        let transformer =
+            if cfg.transformer.layers == 0 { None } else { Some(Transformer::new(vb.pp("transformer"), &cfg.transformer)?) };
+        Ok(Self {
+            projection: candle_nn::linear(cfg.input_dim, hidden, vb.pp("projection"))?,
+            transformer,
+            pool: AttentionPool::new(vb.pp("pool"), &attention_pool::Config { hidden })?,
+            span: tracing::span!(tracing::Level::TRACE, "encoder"),
+        })
+    }
+
+    /// `features`: `[B, L, D]`, `mask`: `[B, L]` with 1 for real steps. Returns H_m, `[B, d]`.
+    pub fn forward(&self, features: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        let _enter = self.span.enter();
+        let xs = self.projection.forward(features)?;
+        let xs = match &self.transformer {
+            Some(transformer) => transformer.forward(&xs, mask, train)?,
+            None => xs,
+        };
+        self.pool.forward(&xs, mask)
+    }
+}

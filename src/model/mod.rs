@@ -1,0 +1,226 @@
+//! The UniVA model (DESIGN.md §4.2–4.5): per-modality encoders, VA-driven contrastive learning,
+//! concat fusion with a log-softmax head, the KL loss and the VA emotion-correlation prior.
+//!
+//! One model part per file, each with its `Config`: [`transformer`], [`attention_pool`],
+//! [`encoder`], [`fusion`]; the losses [`va_contrastive`], [`kl`], [`correlation_prior`].
+
+pub mod attention_pool;
+pub mod config;
+pub mod correlation_prior;
+pub mod encoder;
+pub mod fusion;
+pub mod kl;
+pub mod norm;
+pub mod transformer;
+pub mod va_contrastive;
+
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+pub use config::{ContrastiveMode, EtaVariant, KlTarget, LossConfig, ModelConfig, Preset};
+
+use crate::modality::{Modality, PerModality};
+use correlation_prior::CorrelationPrior;
+use encoder::Encoder;
+use fusion::Fusion;
+
+/// Problems with a configuration or a batch, reported through `candle_core::Error::wrap`.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model config: no modality is active; list at least one of text, vision, audio")]
+    NoModalities,
+    #[error("model config: modality {0} is active but the dataset has no {0} features")]
+    MissingShape(Modality),
+    #[error("batch: the model reads {0} but the batch has no {0} input")]
+    MissingInput(Modality),
+}
+
+impl From<ModelError> for candle_core::Error {
+    fn from(e: ModelError) -> Self {
+        Self::wrap(e)
+    }
+}
+
+/// Frame-level feature shape of one modality: `max_len` steps of `dim` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputShape {
+    pub max_len: usize,
+    pub dim: usize,
+}
+
+/// One modality of a batch.
+#[derive(Clone, Debug)]
+pub struct ModalityInput {
+    /// `[B, L, D]` f32 features.
+    pub features: Tensor,
+    /// `[B, L]` f32, 1 for a real step, 0 for padding.
+    pub mask: Tensor,
+    /// `[B, 2]` f32 valence-arousal, z-normalised per dimension over the training set.
+    pub va: Tensor,
+}
+
+/// A batch of utterances.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub inputs: PerModality<Option<ModalityInput>>,
+    /// `[B, C]` f32 multi-hot labels.
+    pub labels: Tensor,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelOutput {
+    /// `[B, C]` log-probabilities.
+    pub log_probs: Tensor,
+    /// H_m, `[B, d]`, for each active modality.
+    pub unimodal: PerModality<Option<Tensor>>,
+}
+
+/// The training objective and its parts (the parts as plain numbers for logging).
+#[derive(Clone, Debug)]
+pub struct LossParts {
+    /// Scalar to call `backward` on.
+    pub total: Tensor,
+    pub kl: f32,
+    pub eta: f32,
+    /// The weighted mix of the per-modality contrastive losses.
+    pub contrastive: f32,
+    pub contrastive_per_modality: PerModality<Option<f32>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UniVa {
+    encoders: PerModality<Option<Encoder>>,
+    fusion: Fusion,
+    prior: CorrelationPrior,
+    span: tracing::Span,
+}
+
+impl UniVa {
+    /// `inputs`: feature shape per modality present in the data; `prior`: the C×C initial M of
+    /// Eq. 8 (`crate::va::prior_matrix`), C = `prior.len()`.
+    pub fn new(
+        vb: VarBuilder,
+        cfg: &ModelConfig,
+        inputs: &PerModality<Option<InputShape>>,
+        prior: &[Vec<f32>],
+    ) -> Result<Self> {
+        if cfg.active().next().is_none() {
+            return Err(ModelError::NoModalities.into());
+        }
+        let mut encoders = PerModality::default();
+        for modality in cfg.active() {
+            let Some(shape) = *inputs.get(modality) else {
+                return Err(ModelError::MissingShape(modality).into());
+            };
+            if *cfg.layers.get(modality) > 0 && shape.max_len > cfg.max_positions {
+                candle_core::bail!(
+                    "model config: {modality} sequences have {} steps but max_positions is {}",
+                    shape.max_len,
+                    cfg.max_positions
+                )
+            }
+            let encoder_cfg = encoder::Config {
+                input_dim: shape.dim,
+                transformer: transformer::Config {
+                    hidden: cfg.hidden,
+                    heads: cfg.heads,
+                    intermediate: cfg.intermediate,
+                    layers: *cfg.layers.get(modality),
+                    dropout: cfg.dropout,
+                    max_positions: cfg.max_positions,
+                    layer_norm_eps: cfg.layer_norm_eps,
+                },
+            };
+            *encoders.get_mut(modality) = Some(Encoder::new(vb.pp(modality.name()), &encoder_cfg)?);
+        }
+        let fusion_cfg = fusion::Config { input_dim: cfg.active().count() * cfg.hidden, num_labels: prior.len() };
+        Ok(Self {
+            encoders,
+            fusion: Fusion::new(vb.pp("fusion"), &fusion_cfg)?,
+            prior: CorrelationPrior::new(vb.pp("correlation"), prior, cfg.train_prior)?,
+            span: tracing::span!(tracing::Level::TRACE, "univa"),
+        })
+    }
+
+    /// Encodes every active modality and predicts. `train` switches dropout on.
+    pub fn forward(&self, batch: &Batch, train: bool) -> Result<ModelOutput> {
+        let _enter = self.span.enter();
+        let mut unimodal = PerModality::default();
+        let mut representations = Vec::with_capacity(Modality::ALL.len());
+        for (modality, encoder) in self.encoders.iter() {
+            let Some(encoder) = encoder else { continue };
+            let Some(input) = batch.inputs.get(modality) else {
+                return Err(ModelError::MissingInput(modality).into());
+            };
+            let h = encoder.forward(&input.features, &input.mask, train)?;
+            representations.push(h.clone());
+            *unimodal.get_mut(modality) = Some(h);
+        }
+        Ok(ModelOutput { log_probs: self.fusion.forward(&representations)?, unimodal })
+    }
+
+    /// `L = (1−λ)·(L_KL + η) + λ·L_CL` with the parts switched and weighted by `cfg`.
+    pub fn loss(&self, out: &ModelOutput, batch: &Batch, cfg: &LossConfig) -> Result<LossParts> {
+        let kl = kl::kl_loss(&out.log_probs, &batch.labels, cfg.kl_target, cfg.kl_scale)?;
+        let eta = if cfg.prior { Some(self.prior.eta(&out.log_probs, cfg.eta)?) } else { None };
+
+        let mut contrastive_per_modality = PerModality::default();
+        let mut contrastive: Option<Tensor> = None;
+        let active = out.unimodal.iter().filter(|(_, h)| h.is_some()).count();
+        for (modality, h) in out.unimodal.iter() {
+            let Some(h) = h else { continue };
+            let positives = match cfg.contrastive {
+                ContrastiveMode::Off => break,
+                ContrastiveMode::VaDriven => {
+                    let Some(input) = batch.inputs.get(modality) else {
+                        return Err(ModelError::MissingInput(modality).into());
+                    };
+                    va_contrastive::va_positives(&input.va, cfg.delta)?
+                }
+                ContrastiveMode::SupervisedLabels => va_contrastive::label_positives(&batch.labels)?,
+                ContrastiveMode::SelfOnly => va_contrastive::self_positives(h.dim(0)?, h.device())?,
+            };
+            let loss = va_contrastive::contrastive_loss(h, &positives, cfg.temperature, cfg.normalize)?;
+            *contrastive_per_modality.get_mut(modality) = Some(loss.to_scalar::<f32>()?);
+            let weighted = loss.affine(f64::from(*cfg.modality_weights.get(modality)) / active as f64, 0.0)?;
+            contrastive = Some(match contrastive {
+                Some(sum) => (sum + weighted)?,
+                None => weighted,
+            });
+        }
+
+        let lambda = f64::from(cfg.lambda);
+        let prediction = match &eta {
+            Some(eta) => (&kl + eta)?,
+            None => kl.clone(),
+        };
+        let mut total = (prediction * (1.0 - lambda))?;
+        if let Some(contrastive) = &contrastive {
+            total = (total + (contrastive * lambda)?)?;
+        }
+        Ok(LossParts {
+            total,
+            kl: kl.to_scalar()?,
+            eta: match &eta {
+                Some(eta) => eta.to_scalar()?,
+                None => 0.0,
+            },
+            contrastive: match &contrastive {
+                Some(c) => c.to_scalar()?,
+                None => 0.0,
+            },
+            contrastive_per_modality,
+        })
+    }
+
+    /// The current correlation matrix M, C×C.
+    pub fn correlation_matrix(&self) -> Result<Vec<Vec<f32>>> {
+        self.prior.matrix().to_vec2()
+    }
+
+    /// Number of labels C.
+    pub fn num_labels(&self) -> Result<usize> {
+        self.prior.matrix().dim(0)
+    }
+}
