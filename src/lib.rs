@@ -3,6 +3,7 @@
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
 //! `acquire`, `import`, `ui`; `cli` drives them from the command line.
 
+pub mod acquire;
 pub mod cli;
 pub mod dataset;
 pub mod fsutil;

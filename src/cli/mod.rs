@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
 //! only lists them and dispatches.
 
+mod acquire;
 mod bench_media;
 mod eval;
 mod import;
@@ -46,6 +47,8 @@ pub enum Command {
     Play(play::Args),
     /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
     BenchMedia(bench_media::Args),
+    /// VA and features of a clip from real face and voice models.
+    Acquire(acquire::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -60,5 +63,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Import(args) => import::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
+        Command::Acquire(args) => acquire::run(&args),
     }
 }
