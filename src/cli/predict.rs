@@ -2,34 +2,19 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::dataset::{Dataset, Split};
 use crate::fsutil::write_atomic;
-use crate::train;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long)]
-    pub run: PathBuf,
-    #[arg(long)]
-    pub dataset: PathBuf,
-    #[arg(long, default_value = "test")]
-    pub split: Split,
+    #[command(flatten)]
+    pub target: super::eval::RunOnSplit,
     /// CSV to write: id, p_<label> per label, predicted (labels joined by ';').
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long)]
-    pub threshold: Option<f32>,
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let device = train::select_device(&args.device)?;
-    let trained = train::load_run(&args.run, &device)?;
-    let dataset = Dataset::open(&args.dataset)?;
-    let threshold = args.threshold.unwrap_or(trained.info.config.train.threshold);
-    let evaluation = train::evaluate(&trained, &dataset, args.split, threshold)?;
-
+    let super::eval::Evaluated { trained, dataset, evaluation, threshold } = args.target.evaluate()?;
     let names: Vec<&str> = trained.info.labels.iter().map(|l| l.name.as_str()).collect();
     let mut csv = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["id".to_owned()];
