@@ -248,11 +248,12 @@ pub struct Evaluation {
 const EVAL_BATCH: usize = 128;
 
 fn evaluate_split(trained: &TrainedModel, data: &SplitData<'_>, threshold: f32) -> Result<Evaluation, TrainError> {
+    let model = trained.inference_model()?;
     let mut probabilities = Vec::with_capacity(data.len());
     let rows: Vec<usize> = (0..data.len()).collect();
     for chunk in rows.chunks(EVAL_BATCH) {
         let batch = data.batch(chunk, &trained.info.va_normalizer, false, &trained.device)?;
-        let output = trained.model.forward(&batch, false)?;
+        let output = model.forward(&batch, false)?;
         probabilities.extend(output.log_probs.exp()?.to_vec2::<f32>()?);
     }
     let gold = data.gold();

@@ -107,6 +107,13 @@ impl TrainedModel {
         save_tensors(path, &tensors)
     }
 
+    /// A copy of the model over detached weights: no autograd graph, fused kernels. Rebuild it
+    /// after the weights change.
+    pub fn inference_model(&self) -> Result<UniVa, TrainError> {
+        let vb = crate::model::frozen_var_builder(&self.varmap, &self.device)?;
+        Ok(UniVa::new(vb, &self.info.config.model, &self.info.inputs, &crate::va::prior_matrix(&self.info.labels))?)
+    }
+
     pub fn parameter_count(&self) -> usize {
         self.varmap.all_vars().iter().map(|v| v.elem_count()).sum()
     }
