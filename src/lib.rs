@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod modality;
 pub mod model;
 pub mod train;
+pub mod ui;
 pub mod va;

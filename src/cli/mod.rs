@@ -4,6 +4,7 @@
 //! only lists them and dispatches.
 
 mod eval;
+mod gui;
 mod metrics;
 mod predict;
 mod synth;
@@ -37,6 +38,8 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Open the workbench window on a dataset (and optionally a trained run).
+    Gui(gui::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -48,5 +51,11 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Gui(args) => gui::run(&args),
     }
+}
+
+/// `univa` with no arguments: the workbench on the bundled demo, or its welcome screen.
+pub fn run_default() -> anyhow::Result<()> {
+    gui::run_default()
 }
