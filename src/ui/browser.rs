@@ -11,6 +11,7 @@ use super::session::Session;
 use super::theme;
 
 const HEADERS: [&str; 7] = ["id", "video", "split", "transcript", "gold", "predicted", "hit"];
+const TRANSCRIPT: usize = 3;
 
 pub fn browser_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, threshold: f32, commands: &mut Vec<Command>) {
     filters_ui(ui, session, &view.filter, commands);
@@ -22,12 +23,17 @@ pub fn browser_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, thresh
 
 fn label_combo_ui(ui: &mut egui::Ui, name: &str, names: &[String], value: &mut Option<usize>) {
     let shown = value.and_then(|j| names.get(j)).map_or("any", String::as_str);
-    egui::ComboBox::from_label(name).selected_text(shown).show_ui(ui, |ui| {
-        ui.selectable_value(value, None, "any");
-        for (j, n) in names.iter().enumerate() {
-            ui.selectable_value(value, Some(j), n);
-        }
-    });
+    let label = ui.label(name);
+    egui::ComboBox::from_id_salt(name)
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(value, None, "any");
+            for (j, n) in names.iter().enumerate() {
+                ui.selectable_value(value, Some(j), n);
+            }
+        })
+        .response
+        .labelled_by(label.id);
 }
 
 fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, commands: &mut Vec<Command>) {
@@ -36,26 +42,36 @@ fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, commands: 
     ui.add(egui::TextEdit::singleline(&mut filter.search).hint_text("Search id, video or transcript"));
     ui.horizontal_wrapped(|ui| {
         let shown = filter.split.map_or("any", Split::name);
-        egui::ComboBox::from_label("Split").selected_text(shown).show_ui(ui, |ui| {
-            ui.selectable_value(&mut filter.split, None, "any");
-            for split in Split::ALL {
-                ui.selectable_value(&mut filter.split, Some(split), split.name());
-            }
-        });
+        let label = ui.label("Split");
+        egui::ComboBox::from_id_salt("Split")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut filter.split, None, "any");
+                for split in Split::ALL {
+                    ui.selectable_value(&mut filter.split, Some(split), split.name());
+                }
+            })
+            .response
+            .labelled_by(label.id);
         label_combo_ui(ui, "Gold", names, &mut filter.gold);
         label_combo_ui(ui, "Predicted", names, &mut filter.predicted);
     });
     ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::from_label("Error").selected_text(filter.error.describe(names)).show_ui(ui, |ui| {
-            for error in [ErrorFilter::Any, ErrorFilter::Exact, ErrorFilter::Partial, ErrorFilter::Miss] {
-                ui.selectable_value(&mut filter.error, error, error.describe(names));
-            }
-            for j in 0..names.len() {
-                for error in [ErrorFilter::FalsePositive(j), ErrorFilter::FalseNegative(j)] {
+        let label = ui.label("Error");
+        egui::ComboBox::from_id_salt("Error")
+            .selected_text(filter.error.describe(names))
+            .show_ui(ui, |ui| {
+                for error in [ErrorFilter::Any, ErrorFilter::Exact, ErrorFilter::Partial, ErrorFilter::Miss] {
                     ui.selectable_value(&mut filter.error, error, error.describe(names));
                 }
-            }
-        });
+                for j in 0..names.len() {
+                    for error in [ErrorFilter::FalsePositive(j), ErrorFilter::FalseNegative(j)] {
+                        ui.selectable_value(&mut filter.error, error, error.describe(names));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
         ui.add(egui::Slider::new(&mut filter.min_disagreement, 0.0..=2.0).text("VA disagreement ≥"));
     });
     if filter != *current {
@@ -63,10 +79,18 @@ fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, commands: 
     }
 }
 
+/// Column widths: fixed ones from the theme, the transcript takes what is left.
+fn column_widths(total: f32) -> [f32; 7] {
+    let mut widths = theme::COLUMN_WIDTHS;
+    let fixed: f32 = widths.iter().enumerate().filter(|&(i, _)| i != TRANSCRIPT).map(|(_, w)| w).sum();
+    widths[TRANSCRIPT] = (total - fixed - 8.0).max(theme::TRANSCRIPT_MIN_WIDTH);
+    widths
+}
+
 fn header_ui(ui: &mut egui::Ui) {
     let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), theme::ROW_HEIGHT), Sense::hover());
     let mut x = rect.left() + 4.0;
-    for (header, width) in HEADERS.iter().zip(theme::COLUMN_WIDTHS) {
+    for (header, width) in HEADERS.iter().zip(column_widths(rect.width())) {
         ui.painter().text(
             egui::pos2(x, rect.center().y),
             Align2::LEFT_CENTER,
@@ -143,7 +167,7 @@ fn row_ui(
         },
     ];
     let mut x = rect.left() + 4.0;
-    for ((text, color), width) in cells.into_iter().zip(theme::COLUMN_WIDTHS) {
+    for ((text, color), width) in cells.into_iter().zip(column_widths(rect.width())) {
         let cell = Rect::from_min_max(egui::pos2(x, rect.top()), egui::pos2(x + width - 6.0, rect.bottom()));
         ui.painter().with_clip_rect(cell.intersect(ui.clip_rect())).text(
             egui::pos2(x, rect.center().y),

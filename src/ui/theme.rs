@@ -38,7 +38,8 @@ pub const QUADRANT_FILLS: [Color32; 4] = [
 
 /// Browser row height and column widths (points).
 pub const ROW_HEIGHT: f32 = 20.0;
-pub const COLUMN_WIDTHS: [f32; 7] = [90.0, 70.0, 44.0, 240.0, 110.0, 110.0, 28.0];
+pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 44.0, 0.0, 120.0, 120.0, 28.0];
+pub const TRANSCRIPT_MIN_WIDTH: f32 = 60.0;
 pub const PANEL_BROWSER_WIDTH: f32 = 640.0;
 pub const PANEL_PREDICTIONS_WIDTH: f32 = 380.0;
 pub const BAR_HEIGHT: f32 = 14.0;

@@ -51,12 +51,12 @@ pub fn va_plane_ui(
         .default_y_bounds(-1.1, 1.1)
         .x_axis_label("valence")
         .y_axis_label("arousal")
-        .legend(Legend::default())
+        .legend(Legend::default().position(egui_plot::Corner::LeftBottom))
         .label_formatter(|hover| match hover {
-            egui_plot::HoverPosition::NearDataPoint { plot_name, position, .. } => {
+            egui_plot::HoverPosition::NearDataPoint { plot_name, position, .. } if !plot_name.is_empty() => {
                 Some(format!("{plot_name}\nV {:.3}  A {:.3}", position.x, position.y))
             }
-            egui_plot::HoverPosition::Elsewhere { position } => {
+            egui_plot::HoverPosition::NearDataPoint { position, .. } | egui_plot::HoverPosition::Elsewhere { position } => {
                 Some(format!("V {:.3}  A {:.3}", position.x, position.y))
             }
         })
@@ -64,8 +64,8 @@ pub fn va_plane_ui(
             for (i, (name, v, a)) in QUADRANTS.into_iter().enumerate() {
                 let corners = vec![[0.0, 0.0], [v, 0.0], [v, a], [0.0, a]];
                 let fill = theme::QUADRANT_FILLS.get(i).copied().unwrap_or_default();
-                plot.polygon(Polygon::new(name, corners).fill_color(fill).allow_hover(false).width(0.0));
-                plot.text(Text::new(name, PlotPoint::new(v * 0.72, a * 1.04), name).color(theme::ANCHOR));
+                plot.polygon(Polygon::new("", corners).fill_color(fill).allow_hover(false).width(0.0));
+                plot.text(Text::new("", PlotPoint::new(v * 0.72, a * 1.04), name).color(theme::ANCHOR));
             }
             if settings.show_cloud {
                 for modality in Modality::ALL {
@@ -83,7 +83,7 @@ pub fn va_plane_ui(
                 session.anchors.iter().map(|a| [f64::from(a.valence), f64::from(a.arousal)]).collect();
             for (anchor, name) in anchors.iter().zip(&session.label_names) {
                 plot.text(
-                    Text::new("label anchors", PlotPoint::new(anchor[0], anchor[1] + 0.06), name.as_str())
+                    Text::new("", PlotPoint::new(anchor[0], anchor[1] + 0.06), name.as_str())
                         .color(theme::ANCHOR),
                 );
             }

@@ -5,6 +5,7 @@
 mod cli;
 mod cli_train;
 mod dataset;
+mod gui;
 mod metrics;
 mod model;
 mod train;
