@@ -155,7 +155,9 @@ impl StudioApp {
 
     /// Takes dropped folders as datasets to open.
     fn dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect()
+        });
         for path in dropped {
             if path.is_dir() {
                 self.handle(Command::Open { dataset: path, run: None });
@@ -215,7 +217,9 @@ impl StudioApp {
             ui.separator();
             detail_tabs_ui(ui, settings.detail_tab, commands);
             egui::ScrollArea::both().id_salt("details").show(ui, |ui| match settings.detail_tab {
-                DetailTab::CaseCard => case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands),
+                DetailTab::CaseCard => {
+                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands)
+                }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
             });
@@ -286,9 +290,11 @@ fn status_ui(ui: &mut egui::Ui, notice: Option<&Notice>, loading: bool, commands
 
 fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {
-        for (tab, name) in
-            [(DetailTab::CaseCard, "Case card"), (DetailTab::Correlation, "Correlation"), (DetailTab::Sweep, "Threshold sweep")]
-        {
+        for (tab, name) in [
+            (DetailTab::CaseCard, "Case card"),
+            (DetailTab::Correlation, "Correlation"),
+            (DetailTab::Sweep, "Threshold sweep"),
+        ] {
             if ui.selectable_label(current == tab, name).clicked() {
                 commands.push(Command::SetDetailTab(tab));
             }

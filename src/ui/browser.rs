@@ -107,11 +107,8 @@ fn names(session: &Session, labels: &[usize]) -> String {
 }
 
 fn table_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, threshold: f32, commands: &mut Vec<Command>) {
-    let scroll_target = if view.scroll_to_selected {
-        view.selected.and_then(|s| view.rows.iter().position(|&r| r == s))
-    } else {
-        None
-    };
+    let scroll_target =
+        if view.scroll_to_selected { view.selected.and_then(|s| view.rows.iter().position(|&r| r == s)) } else { None };
     let mut area = egui::ScrollArea::vertical().id_salt("browser_rows").auto_shrink([false, false]);
     if let Some(position) = scroll_target {
         // Keep the selection in view when the keyboard or the VA plane moves it.

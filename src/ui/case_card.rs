@@ -32,7 +32,8 @@ impl Card {
                 .va
                 .iter()
                 .map(|(m, va)| {
-                    let shown = va.map_or_else(|| "—".to_owned(), |va| format!("({:+.2}, {:+.2})", va.valence, va.arousal));
+                    let shown =
+                        va.map_or_else(|| "—".to_owned(), |va| format!("({:+.2}, {:+.2})", va.valence, va.arousal));
                     (m.name().to_owned(), shown)
                 })
                 .collect(),

@@ -18,7 +18,10 @@ pub enum Command {
     OpenDialog,
     /// Ask for a run folder and reopen the current dataset with it.
     AttachRunDialog,
-    Open { dataset: PathBuf, run: Option<PathBuf> },
+    Open {
+        dataset: PathBuf,
+        run: Option<PathBuf>,
+    },
     Select(usize),
     /// Select the next/previous row of the browser's filtered list.
     SelectNext,

@@ -21,16 +21,17 @@ pub fn correlation_ui(ui: &mut egui::Ui, session: &Session) {
         ui.label("Shared colour scale:");
         scale_ui(ui);
     });
-    let label_width = 80.0;
-    let per_matrix = (ui.available_width() / matrices.len() as f32 - 12.0).max(120.0);
-    let cell = ((per_matrix - label_width) / n as f32).max(theme::HEATMAP_CELL_MIN);
+    let label_width = theme::HEATMAP_LABEL_WIDTH;
+    let per_matrix = ui.available_width() / matrices.len() as f32 - theme::HEATMAP_GAP;
+    let cell = ((per_matrix - label_width) / n as f32).clamp(theme::HEATMAP_CELL_MIN, theme::HEATMAP_CELL_MAX);
     ui.horizontal_top(|ui| {
         for (title, matrix) in matrices {
             ui.vertical(|ui| {
+                ui.set_max_width(label_width + cell * n as f32);
                 ui.strong(title);
                 heatmap_ui(ui, &session.label_names, matrix, cell, label_width);
             });
-            ui.add_space(12.0);
+            ui.add_space(theme::HEATMAP_GAP);
         }
     });
 }
@@ -41,7 +42,10 @@ fn scale_ui(ui: &mut egui::Ui) {
     for i in 0..steps {
         let t = i as f32 / (steps - 1) as f32;
         let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
-        let cell = Rect::from_min_size(egui::pos2(x0, rect.top()), Vec2::new(rect.width() / steps as f32 + 0.5, rect.height()));
+        let cell = Rect::from_min_size(
+            egui::pos2(x0, rect.top()),
+            Vec2::new(rect.width() / steps as f32 + 0.5, rect.height()),
+        );
         ui.painter().rect_filled(cell, 0.0, theme::diverging(2.0 * t - 1.0));
     }
     ui.label("−1 … 0 … +1");
@@ -69,7 +73,7 @@ fn heatmap_ui(ui: &mut egui::Ui, names: &[String], matrix: &[Vec<f32>], cell: f3
             let cell_rect = Rect::from_min_size(egui::pos2(origin.x + l as f32 * cell, y), Vec2::splat(cell));
             painter.rect_filled(cell_rect, 0.0, theme::diverging(value));
             painter.rect_stroke(cell_rect, 0.0, Stroke::new(0.5, egui::Color32::GRAY), StrokeKind::Inside);
-            if cell >= 26.0 {
+            if cell >= theme::HEATMAP_CELL_WITH_VALUE {
                 painter.text(
                     cell_rect.center(),
                     Align2::CENTER_CENTER,

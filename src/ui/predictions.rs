@@ -96,14 +96,18 @@ fn bars_ui(ui: &mut egui::Ui, session: &Session, index: usize, threshold: f32) {
 fn bar_ui(ui: &mut egui::Ui, probability: f32, threshold: f32) {
     let width = 150.0;
     let (rect, response) = ui.allocate_exact_size(Vec2::new(width, theme::BAR_HEIGHT), Sense::hover());
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ProgressIndicator, true, format!("{probability:.3}")));
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ProgressIndicator, true, format!("{probability:.3}")));
     let painter = ui.painter();
     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
     let fill = if probability > threshold { theme::BAR_PREDICTED } else { theme::BAR };
     let filled = Rect::from_min_size(rect.min, Vec2::new(width * probability.clamp(0.0, 1.0), rect.height()));
     painter.rect_filled(filled, 2.0, fill);
     let x = rect.left() + width * threshold.clamp(0.0, 1.0);
-    painter.line_segment([egui::pos2(x, rect.top() - 2.0), egui::pos2(x, rect.bottom() + 2.0)], Stroke::new(2.0, theme::THRESHOLD));
+    painter.line_segment(
+        [egui::pos2(x, rect.top() - 2.0), egui::pos2(x, rect.bottom() + 2.0)],
+        Stroke::new(2.0, theme::THRESHOLD),
+    );
 }
 
 fn metrics_ui(ui: &mut egui::Ui, metrics: &Metrics) {
@@ -116,9 +120,8 @@ fn metrics_ui(ui: &mut egui::Ui, metrics: &Metrics) {
             ("maF1", metrics.macro_f1),
         ] {
             ui.label(name);
-            ui.label(format!("{value:.3}")).widget_info(|| {
-                egui::WidgetInfo::labeled(egui::Role::Label, true, format!("{name} {value:.3}"))
-            });
+            ui.label(format!("{value:.3}"))
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, format!("{name} {value:.3}")));
             ui.end_row();
         }
     });

@@ -38,12 +38,17 @@ pub const QUADRANT_FILLS: [Color32; 4] = [
 
 /// Browser row height and column widths (points).
 pub const ROW_HEIGHT: f32 = 20.0;
-pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 44.0, 0.0, 120.0, 120.0, 28.0];
+pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 40.0, 0.0, 110.0, 110.0, 28.0];
 pub const TRANSCRIPT_MIN_WIDTH: f32 = 60.0;
-pub const PANEL_BROWSER_WIDTH: f32 = 640.0;
-pub const PANEL_PREDICTIONS_WIDTH: f32 = 380.0;
+pub const PANEL_BROWSER_WIDTH: f32 = 580.0;
+pub const PANEL_PREDICTIONS_WIDTH: f32 = 340.0;
 pub const BAR_HEIGHT: f32 = 14.0;
-pub const HEATMAP_CELL_MIN: f32 = 18.0;
+pub const HEATMAP_CELL_MIN: f32 = 16.0;
+pub const HEATMAP_CELL_MAX: f32 = 44.0;
+/// Cells at least this large show their value.
+pub const HEATMAP_CELL_WITH_VALUE: f32 = 26.0;
+pub const HEATMAP_LABEL_WIDTH: f32 = 58.0;
+pub const HEATMAP_GAP: f32 = 12.0;
 
 /// Diverging colour for a value in [-1, 1]: blue for negative, white at 0, red for positive.
 pub fn diverging(value: f32) -> Color32 {

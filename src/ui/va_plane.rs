@@ -46,7 +46,9 @@ pub fn va_plane_ui(
     let selected = view.selected.and_then(|i| session.utterance(i));
     let response = Plot::new("va_plane")
         .data_aspect(1.0)
+        // Square, so that the whole [-1, 1]² fits at aspect 1 whatever the panel's width.
         .height(height)
+        .width(height.min(ui.available_width()))
         .default_x_bounds(-1.1, 1.1)
         .default_y_bounds(-1.1, 1.1)
         .x_axis_label("valence")
@@ -56,7 +58,8 @@ pub fn va_plane_ui(
             egui_plot::HoverPosition::NearDataPoint { plot_name, position, .. } if !plot_name.is_empty() => {
                 Some(format!("{plot_name}\nV {:.3}  A {:.3}", position.x, position.y))
             }
-            egui_plot::HoverPosition::NearDataPoint { position, .. } | egui_plot::HoverPosition::Elsewhere { position } => {
+            egui_plot::HoverPosition::NearDataPoint { position, .. }
+            | egui_plot::HoverPosition::Elsewhere { position } => {
                 Some(format!("V {:.3}  A {:.3}", position.x, position.y))
             }
         })
@@ -83,8 +86,7 @@ pub fn va_plane_ui(
                 session.anchors.iter().map(|a| [f64::from(a.valence), f64::from(a.arousal)]).collect();
             for (anchor, name) in anchors.iter().zip(&session.label_names) {
                 plot.text(
-                    Text::new("", PlotPoint::new(anchor[0], anchor[1] + 0.06), name.as_str())
-                        .color(theme::ANCHOR),
+                    Text::new("", PlotPoint::new(anchor[0], anchor[1] + 0.06), name.as_str()).color(theme::ANCHOR),
                 );
             }
             plot.points(
@@ -94,13 +96,19 @@ pub fn va_plane_ui(
                 for (modality, va) in u.va.iter() {
                     let Some(va) = va else { continue };
                     let point = [f64::from(va.valence), f64::from(va.arousal)];
-                    plot.points(Points::new(format!("{modality}"), vec![point]).radius(7.0).color(theme::SELECTED_RING));
-                    plot.points(Points::new(format!("{modality}"), vec![point]).radius(5.0).color(theme::modality_color(modality)));
+                    // The ring is unnamed so the legend shows the modality's own colour.
+                    plot.points(Points::new("", vec![point]).radius(7.0).color(theme::SELECTED_RING));
+                    plot.points(
+                        Points::new(format!("{modality}"), vec![point])
+                            .radius(5.0)
+                            .color(theme::modality_color(modality)),
+                    );
                 }
             }
             plot.pointer_coordinate()
         });
-    if settings.show_cloud && response.response.clicked()
+    if settings.show_cloud
+        && response.response.clicked()
         && let Some(pointer) = response.inner
         && let Some(index) = nearest(view, settings, pointer)
     {

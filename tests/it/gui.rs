@@ -9,8 +9,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use univa::dataset::Dataset;
 use univa::dataset::synth::{SynthConfig, write_synthetic};
-use univa::model::Preset;
 use univa::modality::PerModality;
+use univa::model::Preset;
 use univa::train::{self, NoEvents, RunConfig, TrainRequest};
 use univa::ui::{Command, DetailTab, ErrorFilter, Filter, StudioApp, ViewSettings};
 
