@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up should stop loudly
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use univa::dataset::LabelSpec;
 use univa::modality::PerModality;
 use univa::model::va_contrastive::{contrastive_loss, va_positives};
-use univa::model::{Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa};
+use univa::model::{Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa, frozen_var_builder};
 
 const BATCH: usize = 32;
 const MAX_LEN: usize = 50;
@@ -29,12 +28,24 @@ fn shapes() -> PerModality<Option<InputShape>> {
     PerModality::from_fn(|m| Some(InputShape { max_len: MAX_LEN, dim: *DIMS.get(m) }))
 }
 
-/// Random features; utterance i has between 10 and 50 real steps.
-fn batch(size: usize, device: &Device) -> Batch {
+/// How many of the 50 steps of each utterance are real.
+#[derive(Clone, Copy, Debug)]
+enum Lengths {
+    /// Utterance i has `10 + 7i mod 41` real steps: 10 to 50, about 60 % of all steps.
+    Mixed,
+    /// Every step is real (the worst case; the reference code computes all steps always).
+    Full,
+}
+
+/// Random features, VA and labels.
+fn batch(size: usize, lengths: Lengths, device: &Device) -> Batch {
     let inputs = PerModality::from_fn(|m| {
         let mask: Vec<f32> = (0..size)
             .flat_map(|i| {
-                let len = 10 + (i * 7) % (MAX_LEN - 10 + 1);
+                let len = match lengths {
+                    Lengths::Mixed => 10 + (i * 7) % (MAX_LEN - 10 + 1),
+                    Lengths::Full => MAX_LEN,
+                };
                 (0..MAX_LEN).map(move |t| if t < len { 1.0 } else { 0.0 })
             })
             .collect();
@@ -53,17 +64,17 @@ fn prior() -> Vec<Vec<f32>> {
 }
 
 /// Benchmarks forward + loss + backward + AdamW step of `preset` on one batch.
-fn train_step(c: &mut Criterion, group: &str, preset: Preset, samples: usize, seconds: u64) {
+fn train_step(c: &mut Criterion, group: &str, preset: Preset, lengths: Lengths, samples: usize, seconds: u64) {
     let device = Device::Cpu;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
     let model = UniVa::new(vb, &preset.model_config(), &shapes(), &prior()).unwrap();
     let loss_cfg = preset.loss_config();
     let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW { lr: 7e-5, ..ParamsAdamW::default() }).unwrap();
-    let batch = batch(BATCH, &device);
+    let batch = batch(BATCH, lengths, &device);
     let mut group = c.benchmark_group(group);
     group.sample_size(samples).measurement_time(Duration::from_secs(seconds));
-    group.bench_function(format!("train step, {preset:?} preset, B=32"), |b| {
+    group.bench_function(format!("train step, {preset:?} preset, B=32, {lengths:?} lengths"), |b| {
         b.iter(|| {
             let out = model.forward(&batch, true).unwrap();
             let parts = model.loss(&out, &batch, &loss_cfg).unwrap();
@@ -75,11 +86,12 @@ fn train_step(c: &mut Criterion, group: &str, preset: Preset, samples: usize, se
 }
 
 fn small_step(c: &mut Criterion) {
-    train_step(c, "small", Preset::Small, 30, 10);
+    train_step(c, "small", Preset::Small, Lengths::Mixed, 20, 10);
+    train_step(c, "small", Preset::Small, Lengths::Full, 20, 10);
 }
 
 fn paper_step(c: &mut Criterion) {
-    train_step(c, "paper", Preset::MoseiGlove, 10, 60);
+    train_step(c, "paper", Preset::MoseiGlove, Lengths::Mixed, 10, 60);
 }
 
 fn va_contrastive(c: &mut Criterion) {
@@ -104,11 +116,9 @@ fn eval(c: &mut Criterion) {
     let cfg = Preset::Small.model_config();
     UniVa::new(vb, &cfg, &shapes(), &prior()).unwrap();
     // Inference reads plain tensors (as from a checkpoint), which takes the fused kernels.
-    let tensors: HashMap<String, Tensor> =
-        varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
-    let model = UniVa::new(VarBuilder::from_tensors(tensors, DType::F32, &device), &cfg, &shapes(), &prior()).unwrap();
-    let full = batch(EVAL_BATCH, &device);
-    let last = batch(EVAL_UTTERANCES % EVAL_BATCH, &device);
+    let model = UniVa::new(frozen_var_builder(&varmap, &device).unwrap(), &cfg, &shapes(), &prior()).unwrap();
+    let full = batch(EVAL_BATCH, Lengths::Mixed, &device);
+    let last = batch(EVAL_UTTERANCES % EVAL_BATCH, Lengths::Mixed, &device);
     group.bench_function("inference, small preset, 4659 utterances in batches of 64", |b| {
         b.iter(|| {
             for _ in 0..EVAL_UTTERANCES / EVAL_BATCH {

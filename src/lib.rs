@@ -3,9 +3,12 @@
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
 //! `acquire`, `import`, `ui`; `cli` drives them from the command line.
 
+pub mod acquire;
 pub mod cli;
 pub mod dataset;
 pub mod fsutil;
+pub mod import;
+pub mod media;
 pub mod metrics;
 pub mod modality;
 pub mod model;

@@ -3,9 +3,13 @@
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function; this file
 //! only lists them and dispatches.
 
+mod acquire;
+mod bench_media;
 mod eval;
 mod gui;
+mod import;
 mod metrics;
+mod play;
 mod predict;
 mod synth;
 mod train;
@@ -40,6 +44,14 @@ pub enum Command {
     Validate(validate::Args),
     /// Open the workbench window on a dataset (and optionally a trained run).
     Gui(gui::Args),
+    /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
+    Import(import::Args),
+    /// Play a clip in a minimal window, or decode it headless and print stream info and timing.
+    Play(play::Args),
+    /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
+    BenchMedia(bench_media::Args),
+    /// VA and features of a clip from real face and voice models.
+    Acquire(acquire::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -52,6 +64,10 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Gui(args) => gui::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Play(args) => play::run(&args),
+        Command::BenchMedia(args) => bench_media::run(&args),
+        Command::Acquire(args) => acquire::run(&args),
     }
 }
 

@@ -3,9 +3,10 @@
 //! softmax over steps, output `Σ_t α_t h_t`.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Init, Linear, Module, VarBuilder};
+use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::linear::{Linear, RowOp, broadcast_rows};
 use super::norm::softmax_last_dim;
 
 /// Score of a padded step: its weight after the softmax is exactly zero.
@@ -28,9 +29,9 @@ impl AttentionPool {
     pub fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
         let d = cfg.hidden;
         Ok(Self {
-            step_projection: candle_nn::linear(d, d, vb.pp("step_projection"))?,
-            query_projection: candle_nn::linear_no_bias(d, d, vb.pp("query_projection"))?,
-            score: candle_nn::linear_no_bias(d, 1, vb.pp("score"))?,
+            step_projection: Linear::new(vb.pp("step_projection"), d, d)?,
+            query_projection: Linear::new_no_bias(vb.pp("query_projection"), d, d)?,
+            score: Linear::new_no_bias(vb.pp("score"), d, 1)?,
             query: vb.get_with_hints((1, d), "query", Init::Randn { mean: 0.0, stdev: 0.02 })?,
         })
     }
@@ -38,7 +39,7 @@ impl AttentionPool {
     /// `xs`: `[B, L, d]`, `mask`: `[B, L]` with 1 for real steps. Returns `[B, d]`.
     pub fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let query = self.query_projection.forward(&self.query)?;
-        let energy = self.step_projection.forward(xs)?.broadcast_add(&query)?.tanh()?;
+        let energy = broadcast_rows(&self.step_projection.forward(xs)?, &query, RowOp::Add)?.tanh()?;
         let scores = self.score.forward(&energy)?.squeeze(2)?;
         // m·s + (1 − m)·(−1e9): replaces (not shifts) the score of padded steps.
         let scores = ((scores * mask)? + mask.affine(-MASKED_SCORE, MASKED_SCORE)?)?;

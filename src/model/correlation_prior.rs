@@ -12,8 +12,9 @@ const NAME: &str = "matrix";
 #[derive(Clone, Debug)]
 pub struct CorrelationPrior {
     matrix: Tensor,
-    /// The identity, cached: η's diagonal pairs are zero by construction.
+    /// The identity and its complement, cached for η's diagonal (zero by construction).
     eye: Tensor,
+    off_diagonal: Tensor,
 }
 
 impl CorrelationPrior {
@@ -40,7 +41,8 @@ impl CorrelationPrior {
             matrix
         };
         let eye = Tensor::eye(c, matrix.dtype(), matrix.device())?;
-        Ok(Self { matrix, eye })
+        let off_diagonal = (1.0 - &eye)?;
+        Ok(Self { matrix, eye, off_diagonal })
     }
 
     /// The current M.
@@ -61,7 +63,7 @@ impl CorrelationPrior {
         let pair_terms = match variant {
             // ‖·‖₂ over the batch. The diagonal is 0, where sqrt has no gradient: take sqrt(0 + 1)
             // there and zero it afterwards.
-            EtaVariant::ReferenceCode => ((squared + &self.eye)?.sqrt()? * (1.0 - &self.eye)?)?,
+            EtaVariant::ReferenceCode => ((squared + &self.eye)?.sqrt()? * &self.off_diagonal)?,
             EtaVariant::PaperEq9 => squared,
         };
         (pair_terms * &self.matrix)?.sum_all()? / batch

@@ -1,11 +1,14 @@
 //! One modality's encoder (Eqs. 1–2): Linear from the feature size to d, a transformer stack
 //! over the steps (none for the paper's text path, Eq. 1), additive attention pooling to H_m.
+//! Only the real steps are projected and encoded (see [`super::packing`]).
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Linear, Module, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use super::attention_pool::{self, AttentionPool};
+use super::linear::Linear;
+use super::packing::Packing;
 use super::transformer::{self, Transformer};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -33,7 +36,7 @@ impl Encoder {
             Some(Transformer::new(vb.pp("transformer"), &cfg.transformer)?)
         };
         Ok(Self {
-            projection: candle_nn::linear(cfg.input_dim, hidden, vb.pp("projection"))?,
+            projection: Linear::new(vb.pp("projection"), cfg.input_dim, hidden)?,
             transformer,
             pool: AttentionPool::new(vb.pp("pool"), &attention_pool::Config { hidden })?,
             span: tracing::span!(tracing::Level::TRACE, "encoder"),
@@ -43,11 +46,12 @@ impl Encoder {
     /// `features`: `[B, L, D]`, `mask`: `[B, L]` with 1 for real steps. Returns H_m, `[B, d]`.
     pub fn forward(&self, features: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
         let _enter = self.span.enter();
-        let xs = self.projection.forward(features)?;
-        let xs = match &self.transformer {
-            Some(transformer) => transformer.forward(&xs, mask, train)?,
-            None => xs,
+        let packing = Packing::from_mask(mask)?;
+        let tokens = self.projection.forward(&packing.pack(features)?)?;
+        let tokens = match &self.transformer {
+            Some(transformer) => transformer.forward(&tokens, &packing, mask, train)?,
+            None => tokens,
         };
-        self.pool.forward(&xs, mask)
+        self.pool.forward(&packing.unpack(&tokens)?, mask)
     }
 }

@@ -2,8 +2,10 @@
 //! log-softmax over the C labels.
 
 use candle_core::{D, Result, Tensor};
-use candle_nn::{Linear, Module, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
+
+use super::linear::Linear;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Config {
@@ -19,7 +21,7 @@ pub struct Fusion {
 
 impl Fusion {
     pub fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
-        Ok(Self { classifier: candle_nn::linear(cfg.input_dim, cfg.num_labels, vb.pp("classifier"))? })
+        Ok(Self { classifier: Linear::new(vb.pp("classifier"), cfg.input_dim, cfg.num_labels)? })
     }
 
     /// `unimodal`: the H_m in canonical order, each `[B, d]`. Returns log-probabilities `[B, C]`.

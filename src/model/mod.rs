@@ -4,18 +4,24 @@
 //! One model part per file, each with its `Config`: [`transformer`], [`attention_pool`],
 //! [`encoder`], [`fusion`]; the losses [`va_contrastive`], [`kl`], [`correlation_prior`].
 
+// Constructors take `VarBuilder` by value, the candle-transformers convention (`vb.pp(..)`
+// hands each part its own builder); it is a cheap handle.
+#![allow(clippy::needless_pass_by_value)]
+
 pub mod attention_pool;
 pub mod config;
 pub mod correlation_prior;
 pub mod encoder;
 pub mod fusion;
 pub mod kl;
+pub mod linear;
 pub mod norm;
+pub mod packing;
 pub mod transformer;
 pub mod va_contrastive;
 
-use candle_core::{Result, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
 pub use config::{ContrastiveMode, EtaVariant, KlTarget, LossConfig, ModelConfig, Preset};
@@ -40,6 +46,15 @@ impl From<ModelError> for candle_core::Error {
     fn from(e: ModelError) -> Self {
         Self::wrap(e)
     }
+}
+
+/// A `VarBuilder` over plain copies of the current values in `varmap`. A model built from it
+/// records no autograd graph and runs the fused LayerNorm/softmax kernels, as a model loaded
+/// from a checkpoint does: the fast path for evaluation during training.
+pub fn frozen_var_builder(varmap: &VarMap, device: &Device) -> Result<VarBuilder<'static>> {
+    let vars = varmap.data().lock().map_err(|_| candle_core::Error::Msg("model variables: lock poisoned".into()))?;
+    let tensors = vars.iter().map(|(name, var)| (name.clone(), var.as_tensor().detach())).collect();
+    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
 }
 
 /// Frame-level feature shape of one modality: `max_len` steps of `dim` values.

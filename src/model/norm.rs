@@ -8,6 +8,8 @@
 use candle_core::{D, Result, Tensor};
 use candle_nn::VarBuilder;
 
+use super::linear::{RowOp, broadcast_rows};
+
 /// `y = (x − mean) / sqrt(var + eps) · γ + β` over the last dimension.
 #[derive(Clone, Debug)]
 pub struct LayerNorm {
@@ -31,7 +33,8 @@ impl LayerNorm {
         let mean = xs.mean_keepdim(D::Minus1)?;
         let centred = xs.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        centred.broadcast_div(&(var + self.eps)?.sqrt()?)?.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        broadcast_rows(&broadcast_rows(&normed, &self.weight, RowOp::Mul)?, &self.bias, RowOp::Add)
     }
 }
 

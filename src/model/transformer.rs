@@ -1,12 +1,17 @@
 //! BERT-style post-LayerNorm transformer encoder over frame-level features (DESIGN.md §4.8):
 //! learned absolute positions, GELU (erf), padded steps masked by adding `(1 − m)·−10000` to
 //! the attention scores.
+//!
+//! Per-step operations run on the packed real steps (`[N, d]`, see [`super::packing`]); only
+//! the attention products see the padded `[B, L]` layout.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Dropout, Init, Linear, Module, VarBuilder};
+use candle_nn::{Dropout, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::linear::Linear;
 use super::norm::{LayerNorm, softmax_last_dim};
+use super::packing::Packing;
 
 /// Added to the attention score of every padded key, as BERT's extended attention mask does.
 const MASKED_SCORE: f64 = -10_000.0;
@@ -53,19 +58,20 @@ impl Transformer {
         })
     }
 
-    /// `xs`: `[B, L, d]`, `mask`: `[B, L]` with 1 for real steps. Returns `[B, L, d]`.
-    pub fn forward(&self, xs: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+    /// `tokens`: the `[N, d]` real steps of a batch packed by `packing`; `mask`: its `[B, L]`
+    /// mask. Returns the `[N, d]` encoded steps.
+    pub fn forward(&self, tokens: &Tensor, packing: &Packing, mask: &Tensor, train: bool) -> Result<Tensor> {
         let _enter = self.span.enter();
-        let len = xs.dim(1)?;
+        let len = mask.dim(1)?;
         let max_positions = self.position_embeddings.dim(0)?;
         if len > max_positions {
             candle_core::bail!("input of {len} steps exceeds the {max_positions} learned positions of the model")
         }
-        let positions = self.position_embeddings.narrow(0, 0, len)?;
-        let xs = self.dropout.forward(&self.norm.forward(&xs.broadcast_add(&positions)?)?, train)?;
+        let positions = self.position_embeddings.index_select(packing.positions(), 0)?;
+        let xs = self.dropout.forward(&self.norm.forward(&(tokens + positions)?)?, train)?;
         // [B, 1, 1, L]: one additive bias per key, shared by heads and queries.
         let bias = mask.affine(-MASKED_SCORE, MASKED_SCORE)?.unsqueeze(1)?.unsqueeze(1)?;
-        self.layers.iter().try_fold(xs, |xs, layer| layer.forward(&xs, &bias, train))
+        self.layers.iter().try_fold(xs, |xs, layer| layer.forward(&xs, packing, &bias, train))
     }
 }
 
@@ -85,15 +91,15 @@ impl Layer {
         Ok(Self {
             attention: SelfAttention::new(vb.pp("attention"), cfg)?,
             attention_norm: LayerNorm::new(vb.pp("attention_norm"), cfg.hidden, cfg.layer_norm_eps)?,
-            intermediate: candle_nn::linear(cfg.hidden, cfg.intermediate, vb.pp("intermediate"))?,
-            output: candle_nn::linear(cfg.intermediate, cfg.hidden, vb.pp("output"))?,
+            intermediate: Linear::new(vb.pp("intermediate"), cfg.hidden, cfg.intermediate)?,
+            output: Linear::new(vb.pp("output"), cfg.intermediate, cfg.hidden)?,
             output_norm: LayerNorm::new(vb.pp("output_norm"), cfg.hidden, cfg.layer_norm_eps)?,
             dropout: Dropout::new(cfg.dropout),
         })
     }
 
-    fn forward(&self, xs: &Tensor, bias: &Tensor, train: bool) -> Result<Tensor> {
-        let attended = self.dropout.forward(&self.attention.forward(xs, bias, train)?, train)?;
+    fn forward(&self, xs: &Tensor, packing: &Packing, bias: &Tensor, train: bool) -> Result<Tensor> {
+        let attended = self.dropout.forward(&self.attention.forward(xs, packing, bias, train)?, train)?;
         let xs = self.attention_norm.forward(&(xs + attended)?)?;
         let hidden = self.intermediate.forward(&xs)?.gelu_erf()?;
         let hidden = self.dropout.forward(&self.output.forward(&hidden)?, train)?;
@@ -104,9 +110,8 @@ impl Layer {
 /// Multi-head scaled dot-product self-attention with an output projection.
 #[derive(Clone, Debug)]
 struct SelfAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// Query, key and value projections in one `[3d, d]` matrix: one product instead of three.
+    qkv: Linear,
     output: Linear,
     heads: usize,
     head_dim: usize,
@@ -117,31 +122,28 @@ impl SelfAttention {
     fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
         let d = cfg.hidden;
         Ok(Self {
-            query: candle_nn::linear(d, d, vb.pp("query"))?,
-            key: candle_nn::linear(d, d, vb.pp("key"))?,
-            value: candle_nn::linear(d, d, vb.pp("value"))?,
-            output: candle_nn::linear(d, d, vb.pp("output"))?,
+            qkv: Linear::new(vb.pp("qkv"), d, 3 * d)?,
+            output: Linear::new(vb.pp("output"), d, d)?,
             heads: cfg.heads,
             head_dim: d / cfg.heads,
             dropout: Dropout::new(cfg.dropout),
         })
     }
 
-    /// `[B, L, d]` → `[B, H, L, d/H]`.
-    fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
-        let (b, l, _) = xs.dims3()?;
-        xs.reshape((b, l, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()
-    }
-
-    fn forward(&self, xs: &Tensor, bias: &Tensor, train: bool) -> Result<Tensor> {
-        let (b, l, d) = xs.dims3()?;
-        let q = (self.split_heads(&self.query.forward(xs)?)? / (self.head_dim as f64).sqrt())?;
-        let k = self.split_heads(&self.key.forward(xs)?)?;
-        let v = self.split_heads(&self.value.forward(xs)?)?;
+    /// `xs`: `[N, d]` packed steps → `[N, d]`.
+    fn forward(&self, xs: &Tensor, packing: &Packing, bias: &Tensor, train: bool) -> Result<Tensor> {
+        let (_, d) = xs.dims2()?;
+        // [N, 3d] → [B, L, 3d] → [3, B, H, L, d/H].
+        let qkv = packing.unpack(&self.qkv.forward(xs)?)?;
+        let (b, l, _) = qkv.dims3()?;
+        let qkv = qkv.reshape((b, l, 3, self.heads, self.head_dim))?.permute((2, 0, 3, 1, 4))?;
+        let qkv = qkv.contiguous()?;
+        let q = (qkv.get(0)? / (self.head_dim as f64).sqrt())?;
+        let (k, v) = (qkv.get(1)?, qkv.get(2)?);
         let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
         let probs = self.dropout.forward(&softmax_last_dim(&scores)?, train)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, d))?;
-        self.output.forward(&context)
+        self.output.forward(&packing.pack(&context)?)
     }
 }
 
@@ -164,21 +166,31 @@ mod tests {
         }
     }
 
+    /// Runs the transformer on `[B, L, 4]` features under `mask`, returning `[B, L, 4]`.
+    fn run(transformer: &Transformer, xs: &Tensor, mask: &Tensor) -> Tensor {
+        let packing = Packing::from_mask(mask).unwrap();
+        let tokens = transformer.forward(&packing.pack(xs).unwrap(), &packing, mask, false).unwrap();
+        packing.unpack(&tokens).unwrap()
+    }
+
     #[test]
-    fn padded_keys_do_not_change_real_steps() {
+    fn padding_does_not_change_real_steps() {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let transformer = Transformer::new(vb, &config()).unwrap();
-        let real = Tensor::randn(0f32, 1.0, (1, 3, 4), &Device::Cpu).unwrap();
-        let pad_a = Tensor::zeros((1, 2, 4), DType::F32, &Device::Cpu).unwrap();
-        let pad_b = Tensor::randn(0f32, 5.0, (1, 2, 4), &Device::Cpu).unwrap();
-        let mask = Tensor::new(&[[1f32, 1.0, 1.0, 0.0, 0.0]], &Device::Cpu).unwrap();
-        let run = |pad: &Tensor| {
-            let xs = Tensor::cat(&[&real, pad], 1).unwrap();
-            transformer.forward(&xs, &mask, false).unwrap().narrow(1, 0, 3).unwrap()
-        };
-        let diff = (run(&pad_a) - run(&pad_b)).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-        assert!(diff < 1e-5, "padded steps leaked into real steps: {diff}");
+        let short = Tensor::randn(0f32, 1.0, (1, 3, 4), &Device::Cpu).unwrap();
+        let long = Tensor::randn(0f32, 1.0, (1, 5, 4), &Device::Cpu).unwrap();
+        let alone = run(&transformer, &short, &Tensor::ones((1, 3), DType::F32, &Device::Cpu).unwrap());
+
+        // The short utterance padded with garbage to the long one's length, in one batch.
+        let garbage = Tensor::randn(0f32, 5.0, (1, 2, 4), &Device::Cpu).unwrap();
+        let padded = Tensor::cat(&[&short, &garbage], 1).unwrap();
+        let xs = Tensor::cat(&[&padded, &long], 0).unwrap();
+        let mask = Tensor::new(&[[1f32, 1.0, 1.0, 0.0, 0.0], [1.0; 5]], &Device::Cpu).unwrap();
+        let batched = run(&transformer, &xs, &mask).get(0).unwrap().narrow(0, 0, 3).unwrap();
+        let diff = (batched - alone.get(0).unwrap()).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = diff.to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-5, "padding changed the real steps by {diff}");
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn merge_tables(base: &mut toml::Table, overrides: toml::Table) {
     for (key, value) in overrides {
         match (base.get_mut(&key), value) {
             (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => {
-                merge_tables(base_table, over_table)
+                merge_tables(base_table, over_table);
             }
             (_, value) => {
                 base.insert(key, value);

@@ -218,7 +218,7 @@ impl StudioApp {
             detail_tabs_ui(ui, settings.detail_tab, commands);
             egui::ScrollArea::both().id_salt("details").show(ui, |ui| match settings.detail_tab {
                 DetailTab::CaseCard => {
-                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands)
+                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands);
                 }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),

@@ -7,6 +7,7 @@ mod case_card;
 mod commands;
 mod correlation;
 mod filter;
+pub mod play_window;
 mod predictions;
 mod session;
 mod settings;

@@ -2,10 +2,13 @@
 // Tests write fixtures directly (atomicity is not what they test) and fail loudly on any error.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
+mod acquire;
 mod cli;
 mod cli_train;
 mod dataset;
 mod gui;
+mod import;
+mod media;
 mod metrics;
 mod model;
 mod train;

@@ -1,7 +1,6 @@
 //! The UniVA model: losses against values computed by hand, masks, shapes, gradients, every
 //! ablation, presets.
-
-use std::collections::HashMap;
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers unwrap: a failed setup should fail the test
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -12,6 +11,7 @@ use univa::model::kl::kl_loss;
 use univa::model::va_contrastive::{contrastive_loss, label_positives, self_positives, va_positives};
 use univa::model::{
     Batch, ContrastiveMode, EtaVariant, InputShape, KlTarget, LossConfig, ModalityInput, ModelConfig, Preset, UniVa,
+    frozen_var_builder,
 };
 
 const E: f64 = std::f64::consts::E;
@@ -292,14 +292,27 @@ fn padded_steps_do_not_change_the_output() {
 }
 
 #[test]
+fn an_utterance_without_real_steps_pools_to_zeros() {
+    let model = tiny_model(&tiny_config(), &VarMap::new());
+    let mut b = batch(0);
+    let vision = b.inputs.vision.as_mut().unwrap();
+    let keep = t2(&[&[1.0], &[1.0], &[1.0], &[0.0]]);
+    vision.mask = vision.mask.broadcast_mul(&keep).unwrap();
+    let out = model.forward(&b, true).unwrap();
+    let h = out.unimodal.vision.as_ref().unwrap().to_vec2::<f32>().unwrap();
+    assert!(h[3].iter().all(|&x| x == 0.0), "{:?}", h[3]);
+    assert!(h[0].iter().any(|&x| x != 0.0));
+    let parts = model.loss(&out, &b, &LossConfig::default()).unwrap();
+    assert!(scalar(&parts.total).is_finite());
+}
+
+#[test]
 fn fused_inference_matches_the_differentiable_path() {
     let cfg = tiny_config();
     let varmap = VarMap::new();
     let trained = tiny_model(&cfg, &varmap);
     // Plain (non-variable) copies of the weights take the fused LayerNorm/softmax kernels.
-    let tensors: HashMap<String, Tensor> =
-        varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect();
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, &cpu());
+    let vb = frozen_var_builder(&varmap, &cpu()).unwrap();
     let frozen = UniVa::new(vb, &cfg, &shapes(), &univa::va::prior_matrix(&LabelSpec::mosei())).unwrap();
     let b = batch(0);
     let a = trained.forward(&b, false).unwrap();

@@ -1,0 +1,362 @@
+//! `univa acquire --dataset D`: fill in the missing vision and audio VA and features of every
+//! utterance that has media, resumably, recording which model produced each value and every
+//! per-utterance failure.
+//!
+//! An utterance is done for a modality once its VA is set; a rerun skips it, so an interrupted
+//! run resumes where its last checkpoint left off. Frame features go into the dataset's feature
+//! files when the manifest has no features for the modality yet (a spec is added) or has them
+//! with this model's size; features of another size (e.g. imported MOSEI features) are kept and
+//! only VA is filled.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+
+use super::AcquireError;
+use super::decode::TimeSpan;
+use super::face::FacePipeline;
+use super::voice::{VoicePipeline, features::FRAME_DIM};
+use crate::dataset::{Dataset, DatasetError, DatasetWriter, FeatureSpec, Split, SplitFeatures, Utterance, Va};
+use crate::fsutil::write_atomic;
+use crate::modality::Modality;
+
+/// File in the dataset folder listing the failures of the last run (utterance, modality, why).
+pub const FAILURES_FILE: &str = "acquire_failures.csv";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FillError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Acquire(#[from] AcquireError),
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a worker thread failed: {0}")]
+    Worker(String),
+}
+
+/// What to fill and how.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FillOptions {
+    pub vision: bool,
+    pub audio: bool,
+    /// Steps kept per utterance when features are added: frames are averaged in equal chunks.
+    pub max_len: usize,
+    /// Worker threads (each holds its own detector and models).
+    pub workers: usize,
+    /// Write the dataset after this many finished utterances, so a stop loses little.
+    pub checkpoint_every: usize,
+}
+
+impl Default for FillOptions {
+    fn default() -> Self {
+        Self { vision: true, audio: true, max_len: 50, workers: 2, checkpoint_every: 100 }
+    }
+}
+
+/// One utterance × modality that could not be acquired.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub utterance: String,
+    pub modality: Modality,
+    pub reason: String,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FillSummary {
+    /// Utterance × modality pairs filled in by this run, per modality.
+    pub filled: BTreeMap<Modality, usize>,
+    /// Already had VA (skipped).
+    pub skipped: BTreeMap<Modality, usize>,
+    pub failures: Vec<Failure>,
+    /// Utterances without media (nothing to acquire from).
+    pub without_media: usize,
+    /// Modalities whose existing features have another size and were left as they were.
+    pub features_kept: Vec<Modality>,
+}
+
+/// One modality's result for one utterance: VA, model id and frame features; `None` when the
+/// modality was not asked for.
+type Outcome = Option<Result<(Va, String, Vec<Vec<f32>>), AcquireError>>;
+
+/// Per-utterance result sent back by a worker.
+struct Done {
+    index: usize,
+    vision: Outcome,
+    audio: Outcome,
+}
+
+/// Averages `frames` into at most `max_len` equal consecutive chunks (fewer frames stay as they are).
+fn pool(frames: &[Vec<f32>], max_len: usize) -> Vec<Vec<f32>> {
+    if frames.len() <= max_len || max_len == 0 {
+        return frames.to_vec();
+    }
+    (0..max_len)
+        .map(|i| {
+            let (start, end) =
+                (i * frames.len() / max_len, ((i + 1) * frames.len() / max_len).max(i * frames.len() / max_len + 1));
+            let dim = frames[start].len();
+            let mut mean = vec![0.0f32; dim];
+            for f in &frames[start..end] {
+                for (m, x) in mean.iter_mut().zip(f) {
+                    *m += x;
+                }
+            }
+            mean.iter_mut().for_each(|m| *m /= (end - start) as f32);
+            mean
+        })
+        .collect()
+}
+
+/// Fills the dataset at `root`. `progress(done, total)` is called after every utterance;
+/// setting `stop` ends the run after the utterances in flight (and a final checkpoint).
+pub fn fill_dataset(
+    root: &Path,
+    options: &FillOptions,
+    make_face: &(dyn Fn() -> Result<FacePipeline, AcquireError> + Sync),
+    voice: &VoicePipeline,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<FillSummary, FillError> {
+    let dataset = Dataset::open_lazy(root)?;
+    let mut manifest = dataset.manifest.clone();
+    let mut utterances = dataset.utterances.clone();
+    let mut summary = FillSummary::default();
+
+    // Which modalities get features written, and their sizes.
+    let face_dim = make_face()?.embedding_dim();
+    let mut feature_dims: BTreeMap<Modality, usize> = BTreeMap::new();
+    for (modality, wanted, dim) in
+        [(Modality::Vision, options.vision, face_dim), (Modality::Audio, options.audio, FRAME_DIM)]
+    {
+        if !wanted {
+            continue;
+        }
+        match manifest.feature_spec(modality) {
+            None => {
+                manifest.features.push(FeatureSpec { modality, max_len: options.max_len, dim });
+                feature_dims.insert(modality, dim);
+            }
+            Some(spec) if spec.dim == dim => {
+                feature_dims.insert(modality, dim);
+            }
+            Some(_) => summary.features_kept.push(modality),
+        }
+    }
+    manifest.features.sort_by_key(|s| s.modality);
+
+    // Start from the existing features (zeros where a modality is new).
+    let mut features = existing_features(&dataset, &manifest);
+
+    let mut todo = Vec::new();
+    for (i, u) in utterances.iter().enumerate() {
+        if u.media.is_none() {
+            summary.without_media += 1;
+            continue;
+        }
+        let need_vision = options.vision && u.va.vision.is_none();
+        let need_audio = options.audio && u.va.audio.is_none();
+        for (modality, wanted, need) in
+            [(Modality::Vision, options.vision, need_vision), (Modality::Audio, options.audio, need_audio)]
+        {
+            if wanted && !need {
+                *summary.skipped.entry(modality).or_default() += 1;
+            }
+        }
+        if need_vision || need_audio {
+            todo.push((i, need_vision, need_audio));
+        }
+    }
+
+    let total = todo.len();
+    let next = AtomicUsize::new(0);
+    let first_error: Mutex<Option<String>> = Mutex::new(None);
+    let (tx, rx) = sync_channel::<Done>(options.workers.max(1) * 2);
+    let row_of = row_positions(&utterances);
+    let mut failures = Vec::new();
+    std::thread::scope(|scope| -> Result<(), FillError> {
+        for w in 0..options.workers.max(1) {
+            let (tx, todo, next, first_error, dataset) = (tx.clone(), &todo, &next, &first_error, &dataset);
+            std::thread::Builder::new()
+                .name(format!("acquire-{w}"))
+                .spawn_scoped(scope, move || {
+                    let mut face = match make_face() {
+                        Ok(f) => f,
+                        Err(e) => {
+                            if let Ok(mut slot) = first_error.lock() {
+                                slot.get_or_insert(e.to_string());
+                            }
+                            return;
+                        }
+                    };
+                    loop {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(index, need_vision, need_audio)) = todo.get(k) else { return };
+                        let u = &dataset.utterances[index];
+                        let (Some(path), Some(media)) = (dataset.media_path(u), u.media.as_ref()) else { continue };
+                        let span = TimeSpan { start_secs: media.start_secs, end_secs: media.end_secs };
+                        let vision = need_vision.then(|| {
+                            face.run(&path, span).map(|r| {
+                                let frames = r.frames.into_iter().map(|f| f.prediction.embedding).collect();
+                                (r.va, r.model_id, frames)
+                            })
+                        });
+                        let audio = need_audio.then(|| {
+                            voice.run(&path, span).map(|r| {
+                                let frames = r.features.frame_vectors().into_iter().map(|v| v.to_vec()).collect();
+                                (r.va, r.model_id, frames)
+                            })
+                        });
+                        if tx.send(Done { index, vision, audio }).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| FillError::Worker(e.to_string()))?;
+        }
+        drop(tx);
+        let mut done = 0;
+        for result in rx {
+            let u = &mut utterances[result.index];
+            for (modality, outcome) in [(Modality::Vision, result.vision), (Modality::Audio, result.audio)] {
+                match outcome {
+                    None => {}
+                    Some(Ok((va, model_id, frames))) => {
+                        *u.va.get_mut(modality) = Some(va);
+                        *u.va_model.get_mut(modality) = model_id;
+                        if feature_dims.contains_key(&modality) {
+                            write_row(
+                                &mut features,
+                                &manifest,
+                                u.split,
+                                modality,
+                                row_of[result.index],
+                                &pool(&frames, options.max_len),
+                            );
+                        }
+                        *summary.filled.entry(modality).or_default() += 1;
+                    }
+                    Some(Err(e)) => failures.push(Failure { utterance: u.id.clone(), modality, reason: e.to_string() }),
+                }
+            }
+            done += 1;
+            progress(done, total);
+            if done % options.checkpoint_every.max(1) == 0 {
+                DatasetWriter::new(root, manifest.clone())?.write(&utterances, &features)?;
+            }
+        }
+        Ok(())
+    })?;
+    if let Ok(mut slot) = first_error.lock()
+        && let Some(message) = slot.take()
+    {
+        return Err(FillError::Worker(message));
+    }
+    DatasetWriter::new(root, manifest)?.write(&utterances, &features)?;
+    write_failures(&root.join(FAILURES_FILE), &failures)?;
+    summary.failures = failures;
+    Ok(summary)
+}
+
+/// Position of each utterance within its split (its feature row).
+fn row_positions(utterances: &[Utterance]) -> Vec<usize> {
+    let mut counts: BTreeMap<Split, usize> = BTreeMap::new();
+    utterances
+        .iter()
+        .map(|u| {
+            let c = counts.entry(u.split).or_default();
+            *c += 1;
+            *c - 1
+        })
+        .collect()
+}
+
+/// Every feature tensor of the new manifest, filled from the dataset where it has them.
+fn existing_features(
+    dataset: &Dataset,
+    manifest: &crate::dataset::Manifest,
+) -> BTreeMap<(Split, Modality), SplitFeatures> {
+    let mut out = BTreeMap::new();
+    for split in Split::ALL {
+        let rows = dataset.split_indices(split).len();
+        if rows == 0 {
+            continue;
+        }
+        for spec in &manifest.features {
+            let existing =
+                dataset.features(split).and_then(|f| f.gather(spec.modality, &(0..rows).collect::<Vec<_>>()));
+            let data = match existing {
+                Some(r) if r.spec == *spec => {
+                    SplitFeatures { features: r.features, mask: r.mask.iter().map(|&m| u8::from(m > 0.5)).collect() }
+                }
+                _ => SplitFeatures {
+                    features: vec![0.0; rows * spec.max_len * spec.dim],
+                    mask: vec![0; rows * spec.max_len],
+                },
+            };
+            out.insert((split, spec.modality), data);
+        }
+    }
+    out
+}
+
+/// Writes one utterance's (pooled) frames into its feature row, padding with zeros.
+fn write_row(
+    features: &mut BTreeMap<(Split, Modality), SplitFeatures>,
+    manifest: &crate::dataset::Manifest,
+    split: Split,
+    modality: Modality,
+    row: usize,
+    frames: &[Vec<f32>],
+) {
+    let (Some(spec), Some(data)) = (manifest.feature_spec(modality), features.get_mut(&(split, modality))) else {
+        return;
+    };
+    let base = row * spec.max_len * spec.dim;
+    let mask_base = row * spec.max_len;
+    if base + spec.max_len * spec.dim > data.features.len() {
+        return;
+    }
+    data.features[base..base + spec.max_len * spec.dim].iter_mut().for_each(|x| *x = 0.0);
+    data.mask[mask_base..mask_base + spec.max_len].iter_mut().for_each(|m| *m = 0);
+    for (t, frame) in frames.iter().take(spec.max_len).enumerate() {
+        let n = frame.len().min(spec.dim);
+        data.features[base + t * spec.dim..base + t * spec.dim + n].copy_from_slice(&frame[..n]);
+        data.mask[mask_base + t] = 1;
+    }
+}
+
+fn write_failures(path: &Path, failures: &[Failure]) -> Result<(), FillError> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let io = |e: std::io::Error| FillError::Write { path: path.to_path_buf(), source: e };
+    csv.write_record(["utterance", "modality", "reason"]).map_err(|e| io(e.into()))?;
+    for f in failures {
+        csv.write_record([f.utterance.as_str(), f.modality.name(), f.reason.as_str()]).map_err(|e| io(e.into()))?;
+    }
+    let bytes = csv.into_inner().map_err(|e| io(e.into_error()))?;
+    write_atomic(path, &bytes).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_averages_equal_chunks_and_keeps_short_sequences() {
+        let frames: Vec<Vec<f32>> = (0..6).map(|i| vec![i as f32]).collect();
+        assert_eq!(pool(&frames, 3), vec![vec![0.5], vec![2.5], vec![4.5]]);
+        assert_eq!(pool(&frames, 10), frames);
+        let odd: Vec<Vec<f32>> = (0..5).map(|i| vec![i as f32]).collect();
+        assert_eq!(pool(&odd, 2).len(), 2);
+    }
+}

@@ -1,0 +1,506 @@
+//! Video: a stream decoder that converts frames to RGBA at a requested size, and the named
+//! decoder thread that runs it ahead of playback, fed by [`VideoCommand`]s.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::format::Pixel;
+use ffmpeg_next::format::context::Input;
+use ffmpeg_next::software::scaling;
+
+use super::error::{MediaError, StreamKind};
+use super::source::{best_stream, open_decoder, open_input, seconds_per_tick};
+use super::worker::{Delivery, deliver};
+
+/// Consecutive undecodable packets after which a stream counts as corrupt rather than glitchy.
+const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 64;
+/// Frame duration assumed when the container states no frame rate.
+const FALLBACK_FRAME_SECS: f64 = 1.0 / 25.0;
+/// Tolerance when comparing frame times, well below any frame duration.
+pub(crate) const TIME_EPSILON_SECS: f64 = 1e-6;
+
+/// One decoded picture, RGBA8, rows packed (`width * 4` bytes each).
+#[derive(Clone)]
+pub struct VideoFrame {
+    /// Presentation time in file seconds.
+    pub pts_secs: f64,
+    /// How long the frame is shown (from the stream's frame rate).
+    pub duration_secs: f64,
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+    /// The seek generation the frame was decoded for; frames of older generations are dropped.
+    pub(crate) epoch: u64,
+}
+
+impl std::fmt::Debug for VideoFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoFrame")
+            .field("pts_secs", &self.pts_secs)
+            .field("duration_secs", &self.duration_secs)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VideoFrame {
+    /// Whether this frame is the one on screen at `secs`.
+    pub fn covers(&self, secs: f64) -> bool {
+        secs + TIME_EPSILON_SECS >= self.pts_secs && secs + TIME_EPSILON_SECS < self.pts_secs + self.duration_secs
+    }
+
+    /// The RGBA value at (`x`, `y`), or `None` outside the picture.
+    pub fn pixel(&self, x: u32, y: u32) -> Option<[u8; 4]> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let at = (y as usize * self.width as usize + x as usize) * 4;
+        let p = self.rgba.get(at..at + 4)?;
+        Some([p[0], p[1], p[2], p[3]])
+    }
+}
+
+/// The largest size with the picture's aspect ratio that fits in `max` (never upscales).
+pub fn fit_within(size: (u32, u32), max: (u32, u32)) -> (u32, u32) {
+    let (w, h) = (f64::from(size.0.max(1)), f64::from(size.1.max(1)));
+    let scale = (f64::from(max.0) / w).min(f64::from(max.1) / h).min(1.0);
+    (((w * scale).round() as u32).max(1), ((h * scale).round() as u32).max(1))
+}
+
+struct Scaler {
+    key: (Pixel, u32, u32, u32, u32),
+    context: scaling::Context,
+    output: ffmpeg::frame::Video,
+}
+
+/// Decodes one video stream of a file, in order, from wherever it was last sought to.
+pub(crate) struct VideoStreamDecoder {
+    path: PathBuf,
+    input: Input,
+    stream_index: usize,
+    tick_secs: f64,
+    frame_secs: f64,
+    decoder: ffmpeg::decoder::Video,
+    decoded: ffmpeg::frame::Video,
+    scaler: Option<Scaler>,
+    output_size: Option<(u32, u32)>,
+    span_end_secs: Option<f64>,
+    last_pts_secs: Option<f64>,
+    draining: bool,
+    bad_packets: u32,
+}
+
+impl VideoStreamDecoder {
+    /// Opens the best video stream of `path`; `threads` = 0 lets ffmpeg pick, 1 decodes on one core.
+    pub(crate) fn open(path: &Path, threads: usize) -> Result<Self, MediaError> {
+        let input = open_input(path)?;
+        let Some(stream_index) = best_stream(&input, StreamKind::Video) else {
+            return Err(MediaError::MissingStream { path: path.to_path_buf(), kind: StreamKind::Video });
+        };
+        let (tick_secs, frame_secs) = match input.stream(stream_index) {
+            Some(stream) => {
+                let fps = [stream.avg_frame_rate(), stream.rate()]
+                    .into_iter()
+                    .map(seconds_per_tick)
+                    .find(|fps| fps.is_finite() && *fps > 0.0);
+                (seconds_per_tick(stream.time_base()), fps.map_or(FALLBACK_FRAME_SECS, |fps| 1.0 / fps))
+            }
+            None => (0.0, FALLBACK_FRAME_SECS),
+        };
+        let decoder = open_decoder(path, &input, stream_index, StreamKind::Video, threads)?
+            .video()
+            .map_err(|e| MediaError::corrupt(path, StreamKind::Video, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            input,
+            stream_index,
+            tick_secs,
+            frame_secs,
+            decoder,
+            decoded: ffmpeg::frame::Video::empty(),
+            scaler: None,
+            output_size: None,
+            span_end_secs: None,
+            last_pts_secs: None,
+            draining: false,
+            bad_packets: 0,
+        })
+    }
+
+    /// Frames at or after `end` are treated as the end of the stream.
+    pub(crate) fn set_span_end(&mut self, end_secs: Option<f64>) {
+        self.span_end_secs = end_secs;
+    }
+
+    /// RGBA output size; `None` keeps the coded size.
+    pub(crate) fn set_output_size(&mut self, size: Option<(u32, u32)>) {
+        self.output_size = size.map(|(w, h)| (w.max(1), h.max(1)));
+    }
+
+    /// Width and height as coded in the stream.
+    pub(crate) fn coded_size(&self) -> (u32, u32) {
+        (self.decoder.width(), self.decoder.height())
+    }
+
+    pub(crate) fn frame_secs(&self) -> f64 {
+        self.frame_secs
+    }
+
+    /// Moves to the last key frame at or before `secs`; the next [`Self::next_frame`] call with
+    /// `skip_before = Some(secs)` decodes forward to the exact frame.
+    pub(crate) fn seek(&mut self, secs: f64) -> Result<(), MediaError> {
+        let ts = (secs.max(0.0) * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+        if let Err(error) = self.input.seek(ts, ..ts) {
+            // Some files have no index before `ts` (e.g. the first key frame has pts > 0):
+            // fall back to the nearest position ffmpeg can reach.
+            self.input.seek(ts, ..).map_err(|_| {
+                MediaError::corrupt(&self.path, StreamKind::Video, format!("cannot seek to {secs:.3}s: {error}"))
+            })?;
+        }
+        self.decoder.flush();
+        self.last_pts_secs = None;
+        self.draining = false;
+        Ok(())
+    }
+
+    /// Decodes the next frame into `self.decoded` and returns its time, or `None` at the end of
+    /// the stream or span.
+    fn decode_next(&mut self) -> Result<Option<f64>, MediaError> {
+        loop {
+            match self.decoder.receive_frame(&mut self.decoded) {
+                Ok(()) => {
+                    let ticks = self.decoded.timestamp().or_else(|| self.decoded.pts());
+                    let pts_secs = match (ticks, self.last_pts_secs) {
+                        (Some(ticks), _) => ticks as f64 * self.tick_secs,
+                        (None, Some(last)) => last + self.frame_secs,
+                        (None, None) => 0.0,
+                    };
+                    self.last_pts_secs = Some(pts_secs);
+                    if self.span_end_secs.is_some_and(|end| pts_secs + TIME_EPSILON_SECS >= end) {
+                        return Ok(None);
+                    }
+                    if self.decoded.format() == Pixel::None || self.decoded.width() == 0 {
+                        continue;
+                    }
+                    return Ok(Some(pts_secs));
+                }
+                Err(ffmpeg::Error::Eof) => return Ok(None),
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
+                    if self.draining {
+                        return Ok(None);
+                    }
+                }
+                Err(error) => self.count_bad_packet(&error)?,
+            }
+            self.feed_packet()?;
+        }
+    }
+
+    /// Reads packets until one of our stream is sent to the decoder (or the file ends).
+    fn feed_packet(&mut self) -> Result<(), MediaError> {
+        loop {
+            // A fresh packet per read: `av_read_frame` overwrites a packet without releasing the
+            // buffer it held, so reusing one leaks every skipped packet of the other streams.
+            let mut packet = ffmpeg::Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) if packet.stream() != self.stream_index => continue,
+                Ok(()) => {
+                    match self.decoder.send_packet(&packet) {
+                        Ok(()) => self.bad_packets = 0,
+                        Err(error) => self.count_bad_packet(&error)?,
+                    }
+                    return Ok(());
+                }
+                // A damaged packet: the demuxer resyncs past it.
+                Err(ffmpeg::Error::InvalidData) => {
+                    self.count_bad_packet(&ffmpeg::Error::InvalidData)?;
+                }
+                // End of file, or a truncated file whose remaining bytes cannot be read: play
+                // what was decodable (the last frames are drained from the decoder).
+                Err(_) => {
+                    self.draining = true;
+                    // Sending EOF twice is harmless; its error only says so.
+                    let _ = self.decoder.send_eof();
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn count_bad_packet(&mut self, error: &ffmpeg::Error) -> Result<(), MediaError> {
+        self.bad_packets += 1;
+        if self.bad_packets > MAX_CONSECUTIVE_BAD_PACKETS {
+            return Err(MediaError::corrupt(
+                &self.path,
+                StreamKind::Video,
+                format!("{} packets in a row failed to decode (last: {error})", self.bad_packets),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next frame whose display interval reaches past `skip_before` (all frames when `None`),
+    /// converted to RGBA. Frames before it are decoded but not converted.
+    pub(crate) fn next_frame(&mut self, skip_before: Option<f64>) -> Result<Option<VideoFrame>, MediaError> {
+        loop {
+            let Some(pts_secs) = self.decode_next()? else {
+                return Ok(None);
+            };
+            if skip_before.is_some_and(|target| pts_secs + self.frame_secs <= target + TIME_EPSILON_SECS) {
+                continue;
+            }
+            return self.convert(pts_secs).map(Some);
+        }
+    }
+
+    /// Decodes the next frame without converting it (decode-speed measurements); its time.
+    pub(crate) fn skip_frame(&mut self) -> Result<Option<f64>, MediaError> {
+        self.decode_next()
+    }
+
+    fn convert(&mut self, pts_secs: f64) -> Result<VideoFrame, MediaError> {
+        let (format, width, height) = (self.decoded.format(), self.decoded.width(), self.decoded.height());
+        let (out_w, out_h) = self.output_size.unwrap_or((width, height));
+        let key = (format, width, height, out_w, out_h);
+        let scaler = match &mut self.scaler {
+            Some(scaler) if scaler.key == key => scaler,
+            slot => {
+                // Fast bilinear: a display preview, where scaling speed matters more than the
+                // last bit of filter quality (same-size conversion takes swscale's direct path).
+                let flags = scaling::Flags::FAST_BILINEAR;
+                let context =
+                    scaling::Context::get(format, width, height, Pixel::RGBA, out_w, out_h, flags).map_err(|e| {
+                        MediaError::corrupt(
+                            &self.path,
+                            StreamKind::Video,
+                            format!("cannot convert {format:?} to RGBA: {e}"),
+                        )
+                    })?;
+                slot.insert(Scaler { key, context, output: ffmpeg::frame::Video::new(Pixel::RGBA, out_w, out_h) })
+            }
+        };
+        scaler
+            .context
+            .run(&self.decoded, &mut scaler.output)
+            .map_err(|e| MediaError::corrupt(&self.path, StreamKind::Video, format!("RGBA conversion failed: {e}")))?;
+        let stride = scaler.output.stride(0);
+        let data = scaler.output.data(0);
+        let row_bytes = out_w as usize * 4;
+        let too_small =
+            || MediaError::corrupt(&self.path, StreamKind::Video, "converted frame is smaller than its size");
+        let rgba = if stride == row_bytes {
+            data.get(..row_bytes * out_h as usize).ok_or_else(too_small)?.to_vec()
+        } else {
+            let mut rgba = Vec::with_capacity(row_bytes * out_h as usize);
+            for row in 0..out_h as usize {
+                rgba.extend_from_slice(data.get(row * stride..row * stride + row_bytes).ok_or_else(too_small)?);
+            }
+            rgba
+        };
+        Ok(VideoFrame { pts_secs, duration_secs: self.frame_secs, width: out_w, height: out_h, rgba, epoch: 0 })
+    }
+}
+
+/// What the player tells the video thread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum VideoCommand {
+    /// Decode ahead continuously (until the queue is full).
+    Play,
+    /// Deliver at most one more frame, then wait.
+    Pause,
+    /// Decode from `secs`; frames are tagged with `epoch` so the player can drop older ones.
+    Seek {
+        secs: f64,
+        epoch: u64,
+    },
+    Resize(Option<(u32, u32)>),
+    Stop,
+}
+
+/// What the video thread sends back, in order.
+pub(crate) enum VideoEvent {
+    Frame(VideoFrame),
+    /// No more frames in the stream or span for this seek generation.
+    End {
+        epoch: u64,
+    },
+    Failed {
+        epoch: u64,
+        error: MediaError,
+    },
+}
+
+impl VideoEvent {
+    pub(crate) fn epoch(&self) -> u64 {
+        match self {
+            Self::Frame(frame) => frame.epoch,
+            Self::End { epoch } | Self::Failed { epoch, .. } => *epoch,
+        }
+    }
+}
+
+/// How the video thread opens its decoder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct VideoSetup {
+    pub(crate) threads: usize,
+    pub(crate) span_end_secs: Option<f64>,
+    pub(crate) frame_size: Option<(u32, u32)>,
+    pub(crate) start_secs: f64,
+}
+
+/// The named video decoder thread and its two bounded channels. Dropping it stops the thread.
+pub(crate) struct VideoWorker {
+    commands: SyncSender<VideoCommand>,
+    events: Receiver<VideoEvent>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl VideoWorker {
+    /// Opens the video of `path` on a new thread (ffmpeg's scaler must stay on the thread that
+    /// uses it) and starts decoding at `start_secs` (one frame, then paused). At most
+    /// `queue_frames` decoded frames wait in the channel, which bounds memory whatever the
+    /// clip's length. Returns the worker and the stream's frame duration.
+    pub(crate) fn spawn(path: &Path, setup: VideoSetup, queue_frames: usize) -> Result<(Self, f64), MediaError> {
+        let (commands, command_rx) = sync_channel(16);
+        let (event_tx, events) = sync_channel(queue_frames.max(1));
+        let (opened_tx, opened_rx) = sync_channel(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = Arc::clone(&stop);
+        let thread_path = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("univa-video-decode".into())
+            .spawn(move || {
+                let decoder = match VideoStreamDecoder::open(&thread_path, setup.threads) {
+                    Ok(mut decoder) => {
+                        decoder.set_span_end(setup.span_end_secs);
+                        decoder.set_output_size(setup.frame_size);
+                        decoder
+                    }
+                    Err(error) => {
+                        let _ = opened_tx.send(Err(error));
+                        return;
+                    }
+                };
+                if opened_tx.send(Ok(decoder.frame_secs())).is_ok() {
+                    run_video_thread(decoder, setup.start_secs, &command_rx, &event_tx, &thread_stop);
+                }
+            })
+            .map_err(|cause| MediaError::Thread { path: path.to_path_buf(), role: "video decoder", cause })?;
+        let mut worker = Self { commands, events, stop, thread: Some(thread) };
+        match opened_rx.recv() {
+            Ok(Ok(frame_secs)) => Ok((worker, frame_secs)),
+            Ok(Err(error)) => Err(error),
+            Err(_) => {
+                worker.thread.take();
+                Err(MediaError::WorkerGone { path: path.to_path_buf(), role: "video decoder" })
+            }
+        }
+    }
+
+    /// Sends a command; `false` if the thread has gone.
+    pub(crate) fn command(&self, command: VideoCommand) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    pub(crate) fn events(&self) -> &Receiver<VideoEvent> {
+        &self.events
+    }
+}
+
+impl Drop for VideoWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // The thread may be blocked on a full command queue's other end; the stop flag covers it.
+        let _ = self.commands.try_send(VideoCommand::Stop);
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the video decoder thread panicked");
+        }
+    }
+}
+
+fn run_video_thread(
+    mut decoder: VideoStreamDecoder,
+    start_secs: f64,
+    commands: &Receiver<VideoCommand>,
+    events: &SyncSender<VideoEvent>,
+    stop: &AtomicBool,
+) {
+    let mut epoch = 0;
+    let mut playing = false;
+    let mut target = Some(start_secs);
+    let mut idle = false;
+    let mut outbox = None;
+    let mut pending = None;
+    if let Err(error) = decoder.seek(start_secs) {
+        outbox = Some(VideoEvent::Failed { epoch, error });
+    }
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let command = match pending.take() {
+            Some(command) => Some(command),
+            None if idle && outbox.is_none() => match commands.recv_timeout(Duration::from_millis(100)) {
+                Ok(command) => Some(command),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+            None => match commands.try_recv() {
+                Ok(command) => Some(command),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            },
+        };
+        if let Some(command) = command {
+            match command {
+                VideoCommand::Stop => return,
+                VideoCommand::Play => {
+                    playing = true;
+                    idle = false;
+                }
+                VideoCommand::Pause => playing = false,
+                VideoCommand::Resize(size) => decoder.set_output_size(size),
+                VideoCommand::Seek { secs, epoch: new_epoch } => {
+                    epoch = new_epoch;
+                    target = Some(secs);
+                    idle = false;
+                    outbox = decoder.seek(secs).err().map(|error| VideoEvent::Failed { epoch, error });
+                }
+            }
+            continue;
+        }
+        if let Some(event) = outbox.take() {
+            let is_frame = matches!(event, VideoEvent::Frame(_));
+            match deliver(events, event, commands, stop) {
+                Delivery::Sent => idle = !is_frame || !playing,
+                Delivery::Interrupted(command, event) => {
+                    pending = Some(command);
+                    outbox = Some(event);
+                }
+                Delivery::Closed => return,
+            }
+            continue;
+        }
+        if idle {
+            continue;
+        }
+        outbox = Some(match decoder.next_frame(target) {
+            Ok(Some(mut frame)) => {
+                target = None;
+                frame.epoch = epoch;
+                VideoEvent::Frame(frame)
+            }
+            Ok(None) => VideoEvent::End { epoch },
+            Err(error) => VideoEvent::Failed { epoch, error },
+        });
+    }
+}
