@@ -6,11 +6,11 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = univa::cli::Cli::parse();
-    let Some(command) = cli.command else {
-        eprintln!("univa: no subcommand given; see `univa --help`");
-        return std::process::ExitCode::from(2);
+    let result = match cli.command {
+        Some(command) => univa::cli::run(command),
+        None => univa::cli::run_default(),
     };
-    match univa::cli::run(command) {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             // One line a user can act on: the error chain joined, no backtrace.

@@ -6,6 +6,7 @@
 mod acquire;
 mod bench_media;
 mod eval;
+mod gui;
 mod import;
 mod metrics;
 mod play;
@@ -41,6 +42,8 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Open the workbench window on a dataset (and optionally a trained run).
+    Gui(gui::Args),
     /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
     Import(import::Args),
     /// Play a clip in a minimal window, or decode it headless and print stream info and timing.
@@ -60,9 +63,15 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Gui(args) => gui::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
     }
+}
+
+/// `univa` with no arguments: the workbench on the bundled demo, or its welcome screen.
+pub fn run_default() -> anyhow::Result<()> {
+    gui::run_default()
 }

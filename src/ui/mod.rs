@@ -1,1 +1,48 @@
+//! The workbench GUI (eframe/egui). Panels draw from borrowed state and send [`Command`]s to
+//! one handler; loading runs on a named worker thread; only view settings are persisted.
+
+mod app;
+mod browser;
+mod case_card;
+mod commands;
+mod correlation;
+mod filter;
 pub mod play_window;
+mod predictions;
+mod session;
+mod settings;
+mod theme;
+mod va_plane;
+mod welcome;
+mod worker;
+
+use std::path::PathBuf;
+
+pub use app::{Cloud, Notice, StudioApp, ViewState};
+pub use case_card::markdown as case_card_markdown;
+pub use commands::Command;
+pub use filter::{ErrorFilter, Filter};
+pub use session::{OpenError, RunResults, Session};
+pub use settings::{DEFAULT_THRESHOLD, DetailTab, ViewSettings};
+pub use va_plane::nearest_utterance;
+
+/// What to open at launch: a dataset folder and optionally a trained run.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    pub dataset: Option<PathBuf>,
+    pub run: Option<PathBuf>,
+}
+
+/// Opens the workbench window and blocks until it is closed.
+pub fn run(launch: Launch) -> eframe::Result {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_inner_size([1560.0, 960.0]).with_title("UniVA Studio"),
+        ..Default::default()
+    };
+    let open = launch.dataset.map(|dataset| (dataset, launch.run));
+    eframe::run_native(
+        "UniVA Studio",
+        options,
+        Box::new(move |cc| Ok(Box::new(StudioApp::from_creation_context(cc, open)))),
+    )
+}

@@ -6,6 +6,7 @@ mod acquire;
 mod cli;
 mod cli_train;
 mod dataset;
+mod gui;
 mod import;
 mod media;
 mod metrics;

@@ -1,0 +1,81 @@
+//! Workbench speed on a 25,000-utterance synthetic dataset (MOSEI-size).
+//!
+//! Targets (issue 6): opening the dataset shows the browser in < 1 s; a frame with the cloud of
+//! all 75,000 modality VA points (3 × 25,000) costs < 8 ms of CPU (layout + tessellation).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up should stop loudly
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use univa::dataset::synth::{SynthConfig, write_synthetic};
+use univa::modality::PerModality;
+use univa::ui::{Command, Session, StudioApp, ViewSettings};
+
+const UTTERANCES: usize = 25_000;
+
+fn write_dataset(dir: &Path) {
+    let config = SynthConfig {
+        utterances: UTTERANCES,
+        seed: 3,
+        shapes: PerModality { text: (4, 8), vision: (4, 4), audio: (4, 4) },
+        ..SynthConfig::default()
+    };
+    write_synthetic(dir, &config).unwrap();
+}
+
+fn open_dataset(c: &mut Criterion, dir: &Path) {
+    let mut group = c.benchmark_group("gui_open");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("open_25k_utterances", |b| {
+        b.iter(|| {
+            let session = Session::open(dir, None).unwrap();
+            assert_eq!(session.len(), UTTERANCES);
+        });
+    });
+    group.finish();
+}
+
+/// One full frame of the workbench: egui pass plus tessellation, as eframe does before painting.
+fn frame(ctx: &egui::Context, app: &mut StudioApp) -> usize {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0))),
+        ..Default::default()
+    };
+    let egui::FullOutput { shapes, pixels_per_point, mut textures_delta, .. } =
+        ctx.run_ui(input, |ui| app.studio_ui(ui));
+    // No GPU here: the font atlas upload is dropped, not applied.
+    textures_delta.clear();
+    ctx.tessellate(shapes, pixels_per_point).len()
+}
+
+fn frame_with_cloud(c: &mut Criterion, dir: &Path) {
+    let mut app = StudioApp::new(ViewSettings::default());
+    app.handle(Command::Open { dataset: dir.to_path_buf(), run: None });
+    app.wait_for_worker();
+    assert_eq!(app.view.cloud.len(), 3 * UTTERANCES);
+    let ctx = egui::Context::default();
+    let mut group = c.benchmark_group("gui_frame");
+    group.sample_size(20);
+    for show_cloud in [false, true] {
+        app.handle(Command::SetShowCloud(show_cloud));
+        // Warm up: fonts and layout caches settle over the first frames.
+        for _ in 0..3 {
+            frame(&ctx, &mut app);
+        }
+        let name = if show_cloud { "cloud_75k_points" } else { "no_cloud" };
+        group.bench_function(name, |b| b.iter(|| frame(&ctx, &mut app)));
+    }
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path());
+    open_dataset(c, dir.path());
+    frame_with_cloud(c, dir.path());
+}
+
+criterion_group!(gui, benches);
+criterion_main!(gui);

@@ -1,0 +1,303 @@
+//! The workbench application: state, the eframe `App` (logic apart from drawing) and layout.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egui_plot::PlotPoint;
+
+use crate::dataset::Split;
+use crate::metrics::Metrics;
+use crate::modality::{Modality, PerModality};
+
+use super::commands::Command;
+use super::filter::Filter;
+use super::session::Session;
+use super::settings::{DetailTab, ViewSettings};
+use super::worker::{JobResult, Worker};
+use super::{browser, case_card, correlation, predictions, theme, va_plane, welcome};
+
+/// A message in the status bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+}
+
+impl Notice {
+    pub fn info(text: impl Into<String>) -> Self {
+        Self { text: text.into(), is_error: false }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Self { text: text.into(), is_error: true }
+    }
+}
+
+/// Points of the cloud of all utterances, per modality, with the utterance of each point.
+#[derive(Debug, Default)]
+pub struct Cloud {
+    pub points: PerModality<Vec<PlotPoint>>,
+    pub owners: PerModality<Vec<usize>>,
+}
+
+impl Cloud {
+    fn of(session: &Session) -> Self {
+        let mut cloud = Self::default();
+        for modality in Modality::ALL {
+            let (points, owners) = session.cloud(modality);
+            *cloud.points.get_mut(modality) = points.into_iter().map(PlotPoint::from).collect();
+            *cloud.owners.get_mut(modality) = owners;
+        }
+        cloud
+    }
+
+    pub fn len(&self) -> usize {
+        self.owners.iter().map(|(_, o)| o.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// State of the open session's views that is not persisted (it belongs to one dataset).
+#[derive(Debug, Default)]
+pub struct ViewState {
+    pub filter: Filter,
+    /// Utterance indices the browser lists, after the filter.
+    pub rows: Vec<usize>,
+    pub selected: Option<usize>,
+    /// Scroll the browser to the selection on the next frame (set by keyboard and plot clicks).
+    pub scroll_to_selected: bool,
+    /// Run metrics on the metrics split at the current threshold.
+    pub metrics: Option<Metrics>,
+    pub sweep: Vec<(f32, Metrics)>,
+    /// The split `sweep` was computed for (the sweep does not depend on the threshold).
+    pub sweep_split: Option<Split>,
+    pub cloud: Cloud,
+}
+
+pub struct StudioApp {
+    pub settings: ViewSettings,
+    pub session: Option<Session>,
+    pub view: ViewState,
+    pub notice: Option<Notice>,
+    pub(super) worker: Option<Worker>,
+}
+
+impl StudioApp {
+    pub fn new(settings: ViewSettings) -> Self {
+        Self { settings, session: None, view: ViewState::default(), notice: None, worker: None }
+    }
+
+    /// Created by eframe: restores persisted view settings, then queues the launch dataset.
+    pub fn from_creation_context(cc: &eframe::CreationContext<'_>, launch: Option<(PathBuf, Option<PathBuf>)>) -> Self {
+        let settings = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+        let mut app = Self::new(settings);
+        if let Some((dataset, run)) = launch {
+            app.handle(Command::Open { dataset, run });
+        }
+        app
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.worker.as_ref().is_some_and(Worker::is_busy)
+    }
+
+    /// Applies finished background results. Called from `logic` every frame.
+    pub fn poll_worker(&mut self) {
+        while let Some(result) = self.worker.as_mut().and_then(Worker::poll) {
+            self.apply_result(result);
+        }
+    }
+
+    /// Blocks until the background jobs are done (tests and benchmarks have no event loop).
+    pub fn wait_for_worker(&mut self) {
+        while let Some(result) = self.worker.as_mut().and_then(Worker::wait) {
+            self.apply_result(result);
+        }
+    }
+
+    fn apply_result(&mut self, result: JobResult) {
+        match result {
+            JobResult::Opened { dataset, session } => {
+                self.settings.remember(dataset);
+                let summary = format!(
+                    "{}: {} utterances{}",
+                    session.dataset.manifest.name,
+                    session.len(),
+                    session.run.as_ref().map(|r| format!(", run {}", r.dir.display())).unwrap_or_default()
+                );
+                self.view = ViewState { cloud: Cloud::of(&session), ..ViewState::default() };
+                self.session = Some(*session);
+                self.notice = Some(Notice::info(summary));
+                self.refresh();
+                if let Some(&first) = self.view.rows.first() {
+                    self.view.selected = Some(first);
+                }
+            }
+            JobResult::Failed(message) => self.notice = Some(Notice::error(message)),
+        }
+    }
+
+    /// Recomputes what depends on the filter, threshold or metrics split.
+    pub(super) fn refresh(&mut self) {
+        let Some(session) = &self.session else { return };
+        let threshold = self.settings.threshold;
+        self.view.rows = self.view.filter.apply(session, threshold);
+        let split = self.settings.metrics_split;
+        self.view.metrics = session.metrics(split, threshold);
+        if self.view.sweep_split != Some(split) {
+            self.view.sweep = session.sweep(split);
+            self.view.sweep_split = Some(split);
+        }
+    }
+
+    /// Takes dropped folders as datasets to open.
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect()
+        });
+        for path in dropped {
+            if path.is_dir() {
+                self.handle(Command::Open { dataset: path, run: None });
+            } else {
+                self.notice = Some(Notice::error(format!("{} is not a folder; drop a dataset folder", path.display())));
+            }
+        }
+    }
+
+    /// The per-frame work that draws nothing: results, drops, repaint while loading.
+    pub fn tick(&mut self, ctx: &egui::Context) {
+        self.poll_worker();
+        self.dropped_files(ctx);
+        if self.is_loading() {
+            ctx.request_repaint_after(Duration::from_millis(50));
+        }
+    }
+
+    /// Draws the whole workbench and applies the commands its panels sent.
+    pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
+        let mut commands = Vec::new();
+        self.layout_ui(ui, &mut commands);
+        if !ui.ctx().egui_wants_keyboard_input() {
+            ui.input(|i| {
+                if i.key_pressed(egui::Key::ArrowDown) {
+                    commands.push(Command::SelectNext);
+                }
+                if i.key_pressed(egui::Key::ArrowUp) {
+                    commands.push(Command::SelectPrevious);
+                }
+            });
+        }
+        for command in commands {
+            self.handle(command);
+        }
+    }
+
+    fn layout_ui(&self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), commands));
+        egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, self.notice.as_ref(), self.is_loading(), commands));
+        let Some(session) = &self.session else {
+            egui::CentralPanel::default_margins()
+                .show(ui, |ui| welcome::welcome_ui(ui, &self.settings.recent, self.is_loading(), commands));
+            return;
+        };
+        let settings = &self.settings;
+        let view = &self.view;
+        egui::Panel::left("browser")
+            .default_size(theme::PANEL_BROWSER_WIDTH)
+            .show(ui, |ui| browser::browser_ui(ui, session, view, settings.threshold, commands));
+        egui::Panel::right("predictions")
+            .default_size(theme::PANEL_PREDICTIONS_WIDTH)
+            .show(ui, |ui| predictions::predictions_ui(ui, session, view, settings, commands));
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            let plane_height = (ui.available_height() * 0.55).max(240.0);
+            va_plane::va_plane_ui(ui, session, view, settings, plane_height, commands);
+            ui.separator();
+            detail_tabs_ui(ui, settings.detail_tab, commands);
+            egui::ScrollArea::both().id_salt("details").show(ui, |ui| match settings.detail_tab {
+                DetailTab::CaseCard => {
+                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands);
+                }
+                DetailTab::Correlation => correlation::correlation_ui(ui, session),
+                DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
+            });
+        });
+    }
+}
+
+impl eframe::App for StudioApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.tick(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.studio_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+}
+
+fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, commands: &mut Vec<Command>) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open dataset…").clicked() {
+                commands.push(Command::OpenDialog);
+            }
+            if ui.add_enabled(has_session, egui::Button::new("Open run…")).clicked() {
+                commands.push(Command::AttachRunDialog);
+            }
+            ui.menu_button("Recent datasets", |ui| {
+                if settings.recent.is_empty() {
+                    ui.label("none yet");
+                }
+                for path in &settings.recent {
+                    if ui.button(path.display().to_string()).clicked() {
+                        commands.push(Command::Open { dataset: path.clone(), run: None });
+                    }
+                }
+            });
+        });
+        ui.menu_button("View", |ui| {
+            let mut show_cloud = settings.show_cloud;
+            if ui.checkbox(&mut show_cloud, "Cloud of all utterances").changed() {
+                commands.push(Command::SetShowCloud(show_cloud));
+            }
+        });
+    });
+}
+
+fn status_ui(ui: &mut egui::Ui, notice: Option<&Notice>, loading: bool, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        if loading {
+            ui.spinner();
+        }
+        if let Some(notice) = notice {
+            if notice.is_error {
+                ui.colored_label(theme::ERROR_TEXT, &notice.text);
+                if ui.small_button("Dismiss").clicked() {
+                    commands.push(Command::DismissNotice);
+                }
+            } else {
+                ui.label(&notice.text);
+            }
+        }
+    });
+}
+
+fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        for (tab, name) in [
+            (DetailTab::CaseCard, "Case card"),
+            (DetailTab::Correlation, "Correlation"),
+            (DetailTab::Sweep, "Threshold sweep"),
+        ] {
+            if ui.selectable_label(current == tab, name).clicked() {
+                commands.push(Command::SetDetailTab(tab));
+            }
+        }
+    });
+}

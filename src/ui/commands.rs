@@ -1,0 +1,132 @@
+//! Every change a panel asks for, applied in one place (STYLE.md 2). Panels draw from borrowed
+//! state and push [`Command`]s; [`StudioApp::handle`] applies them after the frame's drawing.
+
+use std::path::PathBuf;
+
+use crate::dataset::Split;
+use crate::modality::Modality;
+
+use super::app::{Notice, StudioApp};
+use super::filter::Filter;
+use super::settings::DetailTab;
+use super::worker::Job;
+use super::{case_card, worker::Worker};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Ask for a dataset folder with the native dialog, then open it.
+    OpenDialog,
+    /// Ask for a run folder and reopen the current dataset with it.
+    AttachRunDialog,
+    Open {
+        dataset: PathBuf,
+        run: Option<PathBuf>,
+    },
+    Select(usize),
+    /// Select the next/previous row of the browser's filtered list.
+    SelectNext,
+    SelectPrevious,
+    SetThreshold(f32),
+    SetFilter(Filter),
+    SetMetricsSplit(Split),
+    SetShowCloud(bool),
+    SetCloudModality(Modality, bool),
+    SetDetailTab(DetailTab),
+    /// Save the selected utterance's case card as Markdown (asks where).
+    ExportCaseCard,
+    DismissNotice,
+}
+
+impl StudioApp {
+    pub fn handle(&mut self, command: Command) {
+        match command {
+            Command::OpenDialog => {
+                if let Some(dataset) = rfd::FileDialog::new().set_title("Open a UniVA dataset folder").pick_folder() {
+                    self.handle(Command::Open { dataset, run: None });
+                }
+            }
+            Command::AttachRunDialog => {
+                let Some(session) = &self.session else { return };
+                let dataset = session.dataset.root.clone();
+                if let Some(run) = rfd::FileDialog::new().set_title("Open a trained run folder").pick_folder() {
+                    self.handle(Command::Open { dataset, run: Some(run) });
+                }
+            }
+            Command::Open { dataset, run } => self.open(dataset, run),
+            Command::Select(index) => {
+                if self.session.as_ref().is_some_and(|s| index < s.len()) {
+                    self.view.selected = Some(index);
+                    self.view.scroll_to_selected = true;
+                }
+            }
+            Command::SelectNext => self.step_selection(1),
+            Command::SelectPrevious => self.step_selection(-1),
+            Command::SetThreshold(threshold) => {
+                self.settings.threshold = threshold.clamp(0.0, 1.0);
+                self.refresh();
+            }
+            Command::SetFilter(filter) => {
+                self.view.filter = filter;
+                self.refresh();
+            }
+            Command::SetMetricsSplit(split) => {
+                self.settings.metrics_split = split;
+                self.view.sweep_split = None;
+                self.refresh();
+            }
+            Command::SetShowCloud(show) => self.settings.show_cloud = show,
+            Command::SetCloudModality(modality, on) => {
+                if let Some(slot) = self.settings.cloud_modalities.get_mut(modality.index()) {
+                    *slot = on;
+                }
+            }
+            Command::SetDetailTab(tab) => self.settings.detail_tab = tab,
+            Command::ExportCaseCard => self.export_case_card(),
+            Command::DismissNotice => self.notice = None,
+        }
+    }
+
+    fn open(&mut self, dataset: PathBuf, run: Option<PathBuf>) {
+        if self.worker.is_none() {
+            match Worker::start() {
+                Ok(worker) => self.worker = Some(worker),
+                Err(error) => {
+                    self.notice = Some(Notice::error(format!("Could not start the background worker: {error}")));
+                    return;
+                }
+            }
+        }
+        let Some(worker) = self.worker.as_mut() else { return };
+        let message = format!("Opening {}…", dataset.display());
+        match worker.submit(Job::Open { dataset, run }) {
+            Ok(()) => self.notice = Some(Notice::info(message)),
+            Err(error) => self.notice = Some(Notice::error(error)),
+        }
+    }
+
+    fn step_selection(&mut self, delta: isize) {
+        let rows = &self.view.rows;
+        if rows.is_empty() {
+            return;
+        }
+        let position = self.view.selected.and_then(|s| rows.iter().position(|&r| r == s));
+        let next = match position {
+            Some(p) => p.saturating_add_signed(delta).min(rows.len() - 1),
+            None => 0,
+        };
+        if let Some(&index) = rows.get(next) {
+            self.handle(Command::Select(index));
+        }
+    }
+
+    fn export_case_card(&mut self) {
+        let (Some(session), Some(index)) = (&self.session, self.view.selected) else { return };
+        let Some(markdown) = case_card::markdown(session, index, self.settings.threshold) else { return };
+        let name = session.utterance(index).map_or_else(|| "case".to_owned(), |u| u.id.clone());
+        let Some(path) = rfd::FileDialog::new().set_file_name(format!("{name}.md")).save_file() else { return };
+        self.notice = Some(match crate::fsutil::write_atomic(&path, markdown.as_bytes()) {
+            Ok(()) => Notice::info(format!("Saved the case card to {}", path.display())),
+            Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
+        });
+    }
+}

@@ -1,0 +1,96 @@
+//! Which utterances the browser lists: text search, split, gold and predicted label, error type
+//! and modality VA disagreement. Pure logic over a [`Session`].
+
+use crate::dataset::Split;
+
+use super::session::Session;
+
+/// How an utterance's prediction relates to its gold labels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorFilter {
+    #[default]
+    Any,
+    /// Predicted set equals the gold set.
+    Exact,
+    /// Not exact, but at least one gold label predicted.
+    Partial,
+    /// No gold label predicted.
+    Miss,
+    /// Label predicted but not gold.
+    FalsePositive(usize),
+    /// Label gold but not predicted.
+    FalseNegative(usize),
+}
+
+impl ErrorFilter {
+    pub fn describe(self, label_names: &[String]) -> String {
+        let name = |j: usize| label_names.get(j).cloned().unwrap_or_else(|| format!("#{j}"));
+        match self {
+            Self::Any => "any".to_owned(),
+            Self::Exact => "exact match".to_owned(),
+            Self::Partial => "partial".to_owned(),
+            Self::Miss => "miss".to_owned(),
+            Self::FalsePositive(j) => format!("FP of {}", name(j)),
+            Self::FalseNegative(j) => format!("FN of {}", name(j)),
+        }
+    }
+}
+
+/// The browser's filter. Not persisted: its labels belong to one dataset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// Case-insensitive substring of id, video id or transcript.
+    pub search: String,
+    pub split: Option<Split>,
+    pub gold: Option<usize>,
+    pub predicted: Option<usize>,
+    pub error: ErrorFilter,
+    /// Keep utterances whose modality VA points are at least this far apart.
+    pub min_disagreement: f32,
+}
+
+impl Filter {
+    /// Indices of the utterances that pass, in table order.
+    pub fn apply(&self, session: &Session, threshold: f32) -> Vec<usize> {
+        let needle = self.search.trim().to_lowercase();
+        (0..session.len()).filter(|&i| self.matches(session, i, threshold, &needle)).collect()
+    }
+
+    fn matches(&self, session: &Session, index: usize, threshold: f32, needle: &str) -> bool {
+        let Some(u) = session.utterance(index) else { return false };
+        if self.split.is_some_and(|s| s != u.split) {
+            return false;
+        }
+        if self.gold.is_some_and(|j| !u.labels.contains(&j)) {
+            return false;
+        }
+        if session.disagreement.get(index).copied().unwrap_or(0.0) < self.min_disagreement {
+            return false;
+        }
+        if !needle.is_empty()
+            && !u.id.to_lowercase().contains(needle)
+            && !u.video_id.to_lowercase().contains(needle)
+            && !u.text.to_lowercase().contains(needle)
+        {
+            return false;
+        }
+        if self.predicted.is_none() && self.error == ErrorFilter::Any {
+            return true;
+        }
+        // Prediction-based filters exclude utterances the run does not cover.
+        let Some(predicted) = session.predicted(index, threshold) else { return false };
+        if self.predicted.is_some_and(|j| !predicted.contains(&j)) {
+            return false;
+        }
+        let hits = predicted.iter().filter(|j| u.labels.contains(j)).count();
+        let exact = hits == u.labels.len() && predicted.len() == u.labels.len();
+        match self.error {
+            ErrorFilter::Any => true,
+            ErrorFilter::Exact => exact,
+            ErrorFilter::Partial => !exact && hits > 0,
+            ErrorFilter::Miss => hits == 0,
+            ErrorFilter::FalsePositive(j) => predicted.contains(&j) && !u.labels.contains(&j),
+            ErrorFilter::FalseNegative(j) => !predicted.contains(&j) && u.labels.contains(&j),
+        }
+    }
+}

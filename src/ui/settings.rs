@@ -1,0 +1,56 @@
+//! View settings persisted by eframe between launches. Never user data (STYLE.md 14).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Split;
+
+/// Default decision threshold ζ (DESIGN.md §4.4).
+pub const DEFAULT_THRESHOLD: f32 = 0.18;
+/// How many recently opened datasets the welcome screen and File menu list.
+pub const RECENT_LIMIT: usize = 8;
+
+/// The tab shown under the VA plane.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DetailTab {
+    #[default]
+    CaseCard,
+    Correlation,
+    Sweep,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewSettings {
+    pub threshold: f32,
+    /// Split whose metrics and sweep the predictions panel shows.
+    pub metrics_split: Split,
+    pub show_cloud: bool,
+    /// Which modalities the cloud draws (text, vision, audio).
+    pub cloud_modalities: [bool; 3],
+    pub detail_tab: DetailTab,
+    /// Most recent first.
+    pub recent: Vec<PathBuf>,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        Self {
+            threshold: DEFAULT_THRESHOLD,
+            metrics_split: Split::Test,
+            show_cloud: false,
+            cloud_modalities: [true; 3],
+            detail_tab: DetailTab::default(),
+            recent: Vec::new(),
+        }
+    }
+}
+
+impl ViewSettings {
+    pub fn remember(&mut self, dataset: PathBuf) {
+        self.recent.retain(|p| p != &dataset);
+        self.recent.insert(0, dataset);
+        self.recent.truncate(RECENT_LIMIT);
+    }
+}

@@ -1,0 +1,62 @@
+//! Colours and spacing of the workbench, in one place (STYLE.md 13).
+
+use egui::Color32;
+
+use crate::modality::Modality;
+
+/// Modality colours as in the paper's figures: text red, vision green, audio blue.
+pub fn modality_color(modality: Modality) -> Color32 {
+    match modality {
+        Modality::Text => Color32::from_rgb(220, 50, 47),
+        Modality::Vision => Color32::from_rgb(40, 160, 60),
+        Modality::Audio => Color32::from_rgb(38, 110, 210),
+    }
+}
+
+/// The same colours faded, for the cloud of all utterances behind the selection.
+pub fn cloud_color(modality: Modality) -> Color32 {
+    modality_color(modality).gamma_multiply(0.25)
+}
+
+pub const HIT: Color32 = Color32::from_rgb(40, 160, 60);
+pub const MISS: Color32 = Color32::from_rgb(220, 50, 47);
+pub const GOLD: Color32 = Color32::from_rgb(230, 170, 20);
+pub const ANCHOR: Color32 = Color32::from_rgb(150, 150, 150);
+pub const THRESHOLD: Color32 = Color32::from_rgb(230, 120, 20);
+pub const BAR: Color32 = Color32::from_rgb(90, 130, 190);
+pub const BAR_PREDICTED: Color32 = Color32::from_rgb(60, 150, 220);
+pub const SELECTED_RING: Color32 = Color32::from_rgb(255, 200, 0);
+pub const ERROR_TEXT: Color32 = Color32::from_rgb(230, 80, 70);
+
+/// Quadrant fills of the VA plane, counter-clockwise from (+V, +A).
+pub const QUADRANT_FILLS: [Color32; 4] = [
+    Color32::from_rgba_premultiplied(40, 30, 0, 24),
+    Color32::from_rgba_premultiplied(40, 0, 0, 24),
+    Color32::from_rgba_premultiplied(0, 0, 40, 24),
+    Color32::from_rgba_premultiplied(0, 40, 10, 24),
+];
+
+/// Browser row height and column widths (points).
+pub const ROW_HEIGHT: f32 = 20.0;
+pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 40.0, 0.0, 110.0, 110.0, 28.0];
+pub const TRANSCRIPT_MIN_WIDTH: f32 = 60.0;
+pub const PANEL_BROWSER_WIDTH: f32 = 580.0;
+pub const PANEL_PREDICTIONS_WIDTH: f32 = 340.0;
+pub const BAR_HEIGHT: f32 = 14.0;
+pub const HEATMAP_CELL_MIN: f32 = 16.0;
+pub const HEATMAP_CELL_MAX: f32 = 44.0;
+/// Cells at least this large show their value.
+pub const HEATMAP_CELL_WITH_VALUE: f32 = 26.0;
+pub const HEATMAP_LABEL_WIDTH: f32 = 58.0;
+pub const HEATMAP_GAP: f32 = 12.0;
+
+/// Diverging colour for a value in [-1, 1]: blue for negative, white at 0, red for positive.
+pub fn diverging(value: f32) -> Color32 {
+    let v = value.clamp(-1.0, 1.0);
+    let fade = |t: f32| (255.0 * (1.0 - t)) as u8;
+    if v >= 0.0 {
+        Color32::from_rgb(255, fade(v * 0.85), fade(v * 0.85))
+    } else {
+        Color32::from_rgb(fade(-v * 0.85), fade(-v * 0.85), 255)
+    }
+}

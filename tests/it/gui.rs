@@ -1,0 +1,220 @@
+//! The workbench driven headless through egui_kittest: open a synthetic dataset with a trained
+//! run, select, move the threshold, filter by error type, toggle the cloud. State and
+//! accessibility labels only (no renderer needed).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use univa::dataset::Dataset;
+use univa::dataset::synth::{SynthConfig, write_synthetic};
+use univa::modality::PerModality;
+use univa::model::Preset;
+use univa::train::{self, NoEvents, RunConfig, TrainRequest};
+use univa::ui::{Command, DetailTab, ErrorFilter, Filter, StudioApp, ViewSettings};
+
+/// A 160-utterance synthetic dataset and a one-epoch run on it, built once per test binary.
+fn fixture() -> &'static (PathBuf, PathBuf) {
+    static FIXTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui_fixture");
+        let _ = std::fs::remove_dir_all(&root);
+        let data = root.join("data");
+        let run = root.join("run");
+        let config = SynthConfig {
+            utterances: 160,
+            seed: 11,
+            shapes: PerModality { text: (8, 12), vision: (6, 5), audio: (6, 7) },
+            ..SynthConfig::default()
+        };
+        write_synthetic(&data, &config).unwrap();
+        let dataset = Dataset::open(&data).unwrap();
+        let mut run_config = RunConfig::preset(Preset::Small);
+        run_config.model.hidden = 32;
+        run_config.model.heads = 4;
+        run_config.model.intermediate = 64;
+        run_config.train.epochs = 1;
+        run_config.train.batch_size = 32;
+        let request = TrainRequest {
+            dataset: &dataset,
+            config: run_config,
+            run_dir: run.clone(),
+            device: candle_core::Device::Cpu,
+            resume: false,
+            stop: None,
+        };
+        train::train(request, &mut NoEvents).unwrap();
+        (data, run)
+    })
+}
+
+/// The one harness helper: the whole workbench at a desktop size, with `open` loaded (the
+/// worker's result is waited for, since a headless harness has no event loop to poll it).
+fn studio(open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
+    let mut app = StudioApp::new(ViewSettings::default());
+    if let Some((dataset, run)) = open {
+        app.handle(Command::Open { dataset, run });
+        app.wait_for_worker();
+    }
+    // Headless there are only egui's built-in fonts; the window gets ✓ and ● from system fonts.
+    let mut harness = Harness::builder().with_size([1600.0, 1000.0]).allow_missing_glyphs().build_ui_state(
+        |ui, app: &mut StudioApp| {
+            app.tick(ui.ctx());
+            app.studio_ui(ui);
+        },
+        app,
+    );
+    harness.run_steps(2);
+    harness
+}
+
+fn studio_with_run() -> Harness<'static, StudioApp> {
+    let (data, run) = fixture();
+    studio(Some((data.clone(), Some(run.clone()))))
+}
+
+#[test]
+fn welcome_screen_without_a_dataset() {
+    let harness = studio(None);
+    harness.get_by_label("Open dataset…");
+    assert!(harness.state().session.is_none());
+}
+
+#[test]
+fn a_folder_that_is_not_a_dataset_shows_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let harness = studio(Some((dir.path().join("missing"), None)));
+    let notice = harness.state().notice.clone().unwrap();
+    assert!(notice.is_error);
+    assert!(notice.text.contains("missing"), "{}", notice.text);
+    harness.get_by_label_contains("is not a dataset folder");
+}
+
+#[test]
+fn opens_dataset_with_run_and_selects_by_click_and_keyboard() {
+    let mut harness = studio_with_run();
+    let app = harness.state();
+    let session = app.session.as_ref().unwrap();
+    assert_eq!(session.len(), 160);
+    assert_eq!(app.view.rows.len(), 160);
+    assert!(session.run.is_some());
+    assert_eq!(app.view.selected, Some(0));
+    // Every utterance got probabilities from the run.
+    assert!((0..160).all(|i| session.probabilities(i).is_some()));
+
+    let second = session.utterance(1).unwrap().id.clone();
+    harness.get_by_label(&second).click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view.selected, Some(1));
+
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run_steps(2);
+    assert_eq!(harness.state().view.selected, Some(2));
+    harness.key_press(egui::Key::ArrowUp);
+    harness.run_steps(2);
+    assert_eq!(harness.state().view.selected, Some(1));
+}
+
+#[test]
+fn moving_the_threshold_recomputes_metrics_live() {
+    let mut harness = studio_with_run();
+    let before = harness.state().view.metrics.clone().unwrap();
+    harness.get_by_label(&format!("miF1 {:.3}", before.micro_f1));
+    harness.state_mut().handle(Command::SetThreshold(0.6));
+    harness.run_steps(2);
+    let after = harness.state().view.metrics.clone().unwrap();
+    assert!((harness.state().settings.threshold - 0.6).abs() < 1e-6);
+    assert_ne!(before, after, "metrics must depend on the threshold");
+    // The panel shows the new value, and no longer the old one.
+    harness.get_by_label(&format!("miF1 {:.3}", after.micro_f1));
+    if format!("{:.3}", before.micro_f1) != format!("{:.3}", after.micro_f1) {
+        assert!(harness.query_by_label(&format!("miF1 {:.3}", before.micro_f1)).is_none());
+    }
+    // The sweep covers the thresholds and is not recomputed by a threshold change.
+    assert!(harness.state().view.sweep.len() > 10);
+}
+
+#[test]
+fn filter_by_error_type_keeps_only_matching_utterances() {
+    let mut harness = studio_with_run();
+    let threshold = harness.state().settings.threshold;
+    let labels = harness.state().session.as_ref().unwrap().label_names.len();
+    let mut checked_any = false;
+    for j in 0..labels {
+        let filter = Filter { error: ErrorFilter::FalsePositive(j), ..Filter::default() };
+        harness.state_mut().handle(Command::SetFilter(filter));
+        harness.run_steps(1);
+        let app = harness.state();
+        let session = app.session.as_ref().unwrap();
+        for &i in &app.view.rows {
+            let predicted = session.predicted(i, threshold).unwrap();
+            assert!(predicted.contains(&j) && !session.utterance(i).unwrap().labels.contains(&j));
+        }
+        checked_any |= !app.view.rows.is_empty();
+    }
+    assert!(checked_any, "a one-epoch run makes some false positives");
+
+    let exact = Filter { error: ErrorFilter::Exact, ..Filter::default() };
+    harness.state_mut().handle(Command::SetFilter(exact));
+    harness.run_steps(1);
+    let exact_rows = harness.state().view.rows.len();
+    let partial = Filter { error: ErrorFilter::Partial, ..Filter::default() };
+    harness.state_mut().handle(Command::SetFilter(partial));
+    harness.run_steps(1);
+    let partial_rows = harness.state().view.rows.len();
+    let miss = Filter { error: ErrorFilter::Miss, ..Filter::default() };
+    harness.state_mut().handle(Command::SetFilter(miss));
+    harness.run_steps(1);
+    let miss_rows = harness.state().view.rows.len();
+    assert_eq!(exact_rows + partial_rows + miss_rows, 160, "exact, partial and miss partition the utterances");
+    harness.get_by_label_contains(&format!("{miss_rows} of 160 utterances"));
+}
+
+#[test]
+fn search_and_disagreement_filters() {
+    let mut harness = studio_with_run();
+    let id = harness.state().session.as_ref().unwrap().utterance(5).unwrap().id.clone();
+    harness.state_mut().handle(Command::SetFilter(Filter { search: id.clone(), ..Filter::default() }));
+    harness.run_steps(1);
+    let rows = harness.state().view.rows.clone();
+    assert!(rows.contains(&5));
+    let far = Filter { min_disagreement: 0.5, ..Filter::default() };
+    harness.state_mut().handle(Command::SetFilter(far));
+    harness.run_steps(1);
+    let app = harness.state();
+    let session = app.session.as_ref().unwrap();
+    assert!(app.view.rows.len() < 160);
+    assert!(app.view.rows.iter().all(|&i| session.disagreement[i] >= 0.5));
+}
+
+#[test]
+fn cloud_toggle_and_click_to_select() {
+    let mut harness = studio_with_run();
+    assert!(!harness.state().settings.show_cloud);
+    harness.get_by_label("Cloud of all utterances").click();
+    harness.run_steps(2);
+    assert!(harness.state().settings.show_cloud);
+    harness.get_by_label_contains(" points");
+    let app = harness.state();
+    assert_eq!(app.view.cloud.len(), 3 * 160, "every utterance has a VA point per modality");
+    let point = app.view.cloud.points.vision[7];
+    let owner = app.view.cloud.owners.vision[7];
+    assert_eq!(univa::ui::nearest_utterance(&app.view, &app.settings, point.x, point.y), Some(owner));
+}
+
+#[test]
+fn case_card_and_correlation_tabs() {
+    let mut harness = studio_with_run();
+    harness.get_by_label("Export Markdown…");
+    let app = harness.state();
+    let session = app.session.as_ref().unwrap();
+    let markdown = univa::ui::case_card_markdown(session, 0, app.settings.threshold).unwrap();
+    assert!(markdown.contains(&session.utterance(0).unwrap().id));
+    assert!(markdown.contains("| Transcript | VA (text) | VA (vision) | VA (audio) | Gold | Prediction | Result |"));
+    harness.get_by_label("Correlation").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.detail_tab, DetailTab::Correlation);
+    harness.get_by_label("Learned M (run)");
+    harness.get_by_label("VA prior M (Eq. 8)");
+}
