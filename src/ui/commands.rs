@@ -8,6 +8,7 @@ use crate::modality::Modality;
 
 use super::app::{Notice, StudioApp};
 use super::filter::Filter;
+use super::player::Transport;
 use super::settings::DetailTab;
 use super::worker::Job;
 use super::{case_card, worker::Worker};
@@ -34,6 +35,8 @@ pub enum Command {
     SetDetailTab(DetailTab),
     /// Save the selected utterance's case card as Markdown (asks where).
     ExportCaseCard,
+    /// Play/pause, seek, loop, speed, volume of the player panel.
+    Transport(Transport),
     DismissNotice,
 }
 
@@ -82,6 +85,7 @@ impl StudioApp {
             }
             Command::SetDetailTab(tab) => self.settings.detail_tab = tab,
             Command::ExportCaseCard => self.export_case_card(),
+            Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
         }
     }
