@@ -474,7 +474,8 @@ impl Player {
         }
         let secs = self.position_secs();
         if self.info.span.end_secs.is_some() && self.reached_end(secs) {
-            self.seek(self.info.span.start_secs);
+            let restart = self.loop_span.filter(|_| self.looping).unwrap_or(self.info.span);
+            self.seek(restart.start_secs);
         }
         self.playing = true;
         // With sound, the clock starts when the sound does (see `position_secs`).

@@ -345,7 +345,9 @@ pub fn player_ui(ui: &mut egui::Ui, panel: &mut PlayerPanel, playback: PlaybackS
     let window = player.span();
     let window_end = window.end_secs.unwrap_or(panel.position_secs.max(window.start_secs + 1.0));
     let wide = ui.available_width() >= theme::PLAYER_SIDE_BY_SIDE_WIDTH;
-    let picture_height = if wide { theme::PLAYER_PICTURE_HEIGHT } else { theme::PLAYER_PICTURE_HEIGHT_NARROW };
+    // The picture gives way to the VA plane below it on short windows.
+    let picture_height = if wide { theme::PLAYER_PICTURE_HEIGHT } else { theme::PLAYER_PICTURE_HEIGHT_NARROW }
+        .min(ui.available_height() * theme::PLAYER_PICTURE_HEIGHT_SHARE);
     let picture = |ui: &mut egui::Ui| {
         let size = egui::vec2(picture_height * 16.0 / 9.0, picture_height);
         match &panel.texture {
@@ -362,7 +364,7 @@ pub fn player_ui(ui: &mut egui::Ui, panel: &mut PlayerPanel, playback: PlaybackS
     let mut controls = |ui: &mut egui::Ui| {
         transport_ui(ui, player, panel.position_secs, window.start_secs..=window_end, playback, commands);
         if let Some(reason) = player.audio_unavailable() {
-            ui.colored_label(ui.visuals().warn_fg_color, format!("🔇 {reason}"));
+            ui.colored_label(ui.visuals().warn_fg_color, reason);
         }
         for message in &panel.messages {
             ui.colored_label(theme::ERROR_TEXT, message);
@@ -409,6 +411,8 @@ fn transport_ui(
             push(Transport::TogglePlay);
         }
         let mut position = position_secs;
+        // The seek slider takes the row's width, less room for its value box.
+        ui.spacing_mut().slider_width = (ui.available_width() - theme::SLIDER_VALUE_WIDTH).max(theme::SLIDER_MIN_WIDTH);
         let slider = egui::Slider::new(&mut position, range).suffix(" s").fixed_decimals(2);
         let response = ui.add(slider);
         // Only the user's drag or click seeks; the slider follows playback otherwise.

@@ -45,9 +45,14 @@ pub const PLAYHEAD: Color32 = Color32::from_rgb(255, 90, 60);
 /// when the central panel is narrower than `PLAYER_SIDE_BY_SIDE_WIDTH`.
 pub const PLAYER_PICTURE_HEIGHT: f32 = 180.0;
 pub const PLAYER_PICTURE_HEIGHT_NARROW: f32 = 150.0;
+/// At most this share of the central panel's height goes to the picture.
+pub const PLAYER_PICTURE_HEIGHT_SHARE: f32 = 0.2;
 pub const PLAYER_SIDE_BY_SIDE_WIDTH: f32 = 600.0;
 pub const PLAYER_EMPTY_HEIGHT: f32 = 28.0;
 pub const TIMELINE_HEIGHT: f32 = 44.0;
+/// Room a slider's value box takes, and the narrowest a stretched slider gets.
+pub const SLIDER_VALUE_WIDTH: f32 = 80.0;
+pub const SLIDER_MIN_WIDTH: f32 = 100.0;
 
 /// Browser row height and column widths (points).
 pub const ROW_HEIGHT: f32 = 20.0;
