@@ -9,6 +9,7 @@ use crate::dataset::Split;
 use crate::metrics::Metrics;
 use crate::modality::{Modality, PerModality};
 
+use super::case_card::PngExport;
 use super::commands::Command;
 use super::filter::Filter;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
@@ -76,6 +77,8 @@ pub struct ViewState {
     /// The split `sweep` was computed for (the sweep does not depend on the threshold).
     pub sweep_split: Option<Split>,
     pub cloud: Cloud,
+    /// Where the case card was drawn in the last frame (points), for its PNG export.
+    pub case_card_rect: Option<egui::Rect>,
 }
 
 pub struct StudioApp {
@@ -85,6 +88,7 @@ pub struct StudioApp {
     pub notice: Option<Notice>,
     pub player: PlayerPanel,
     pub(super) worker: Option<Worker>,
+    pub(super) png_export: Option<PngExport>,
 }
 
 impl StudioApp {
@@ -94,7 +98,15 @@ impl StudioApp {
 
     /// [`Self::new`] with a given player panel (e.g. one that never opens a sound output).
     pub fn with_player(settings: ViewSettings, player: PlayerPanel) -> Self {
-        Self { settings, session: None, view: ViewState::default(), notice: None, player, worker: None }
+        Self {
+            settings,
+            session: None,
+            view: ViewState::default(),
+            notice: None,
+            player,
+            worker: None,
+            png_export: None,
+        }
     }
 
     /// Created by eframe: restores persisted view settings, then queues the launch dataset.
@@ -190,6 +202,7 @@ impl StudioApp {
         // Before the panels draw, so a focused button does not also take the space bar.
         playback_keys(ui.ctx(), &mut commands);
         self.layout_ui(ui, &mut commands);
+        self.drive_png_export(ui.ctx());
         if !ui.ctx().egui_wants_keyboard_input() {
             ui.input(|i| {
                 if i.key_pressed(egui::Key::ArrowDown) {
@@ -216,6 +229,7 @@ impl StudioApp {
         let settings = &self.settings;
         let view = &self.view;
         let player = &mut self.player;
+        let mut card_rect = None;
         egui::Panel::left("browser")
             .default_size(theme::PANEL_BROWSER_WIDTH)
             .show(ui, |ui| browser::browser_ui(ui, session, view, settings.threshold, commands));
@@ -230,12 +244,13 @@ impl StudioApp {
             detail_tabs_ui(ui, settings.detail_tab, commands);
             egui::ScrollArea::both().id_salt("details").show(ui, |ui| match settings.detail_tab {
                 DetailTab::CaseCard => {
-                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands);
+                    card_rect = case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands);
                 }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
             });
         });
+        self.view.case_card_rect = card_rect;
     }
 }
 

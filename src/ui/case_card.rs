@@ -1,7 +1,11 @@
 //! The case card of one utterance, laid out like the paper's Table 6: transcript, VA per
-//! modality, gold, prediction and hit/miss. Exports as Markdown.
+//! modality, gold, prediction and hit/miss. Exports as Markdown, and as PNG: a screenshot of the
+//! frame the card was drawn in (`ViewportCommand::Screenshot`), cropped to the card.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use super::commands::Command;
 use super::session::Session;
@@ -82,22 +86,38 @@ pub fn markdown(session: &Session, index: usize, threshold: f32) -> Option<Strin
     Some(out)
 }
 
+/// Draws the card; returns the visible part of its rect (what a PNG export crops to).
 pub fn case_card_ui(
     ui: &mut egui::Ui,
     session: &Session,
     selected: Option<usize>,
     threshold: f32,
     commands: &mut Vec<Command>,
-) {
+) -> Option<egui::Rect> {
     let Some(card) = selected.and_then(|i| Card::of(session, i, threshold)) else {
         ui.label("Select an utterance to see its case card.");
-        return;
+        return None;
     };
+    let drawn = ui.scope(|ui| card_ui(ui, &card, session, selected, threshold, commands));
+    Some(drawn.response.rect.expand(theme::CARD_PNG_MARGIN).intersect(ui.clip_rect()))
+}
+
+fn card_ui(
+    ui: &mut egui::Ui,
+    card: &Card,
+    session: &Session,
+    selected: Option<usize>,
+    threshold: f32,
+    commands: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         ui.strong(&card.id);
         ui.weak(format!("video {} · {} split", card.video, card.split));
         if ui.button("Export Markdown…").clicked() {
             commands.push(Command::ExportCaseCard);
+        }
+        if ui.button("Export PNG…").clicked() {
+            commands.push(Command::ExportCaseCardPng(None));
         }
         if ui.button("Copy Markdown").clicked()
             && let Some(index) = selected
@@ -127,4 +147,82 @@ pub fn case_card_ui(
         ui.colored_label(color, hit_text(hit));
         ui.end_row();
     });
+}
+
+/// A PNG export in flight: the screenshot of the next frame is asked for, then cropped to where
+/// the card was in that frame and written.
+pub(super) struct PngExport {
+    path: PathBuf,
+    /// Where the card was (points) in the frame whose screenshot was asked for.
+    region: Option<egui::Rect>,
+    images: Option<Receiver<Arc<egui::ColorImage>>>,
+}
+
+impl PngExport {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self { path, region: None, images: None }
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn is_requested(&self) -> bool {
+        self.images.is_some()
+    }
+
+    /// Asks the renderer for a screenshot of the frame just drawn, with the card at `region`.
+    pub(super) fn request(&mut self, ctx: &egui::Context, region: egui::Rect) {
+        let (sender, images) = sync_channel(1);
+        let callback = egui::ScreenshotCallback::new(move |image| {
+            // The export may have been dropped meanwhile; then nobody wants the image.
+            let _ = sender.try_send(image);
+        });
+        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+        ctx.request_repaint();
+        self.region = Some(region);
+        self.images = Some(images);
+    }
+
+    /// The card as PNG bytes once the screenshot has arrived.
+    pub(super) fn take_png(&self, pixels_per_point: f32) -> Option<Result<Vec<u8>, png::EncodingError>> {
+        let image = self.images.as_ref()?.try_recv().ok()?;
+        let region = self.region?;
+        Some(crop_to_png(&image, region, pixels_per_point))
+    }
+}
+
+/// The part of `image` under `region` (points, scaled by `pixels_per_point`), as PNG bytes.
+pub(super) fn crop_to_png(
+    image: &egui::ColorImage,
+    region: egui::Rect,
+    pixels_per_point: f32,
+) -> Result<Vec<u8>, png::EncodingError> {
+    let [width, height] = image.size;
+    let clamp = |v: f32, max: usize| (v.max(0.0) as usize).min(max);
+    let (x0, x1) = (
+        clamp((region.min.x * pixels_per_point).floor(), width),
+        clamp((region.max.x * pixels_per_point).ceil(), width),
+    );
+    let (y0, y1) = (
+        clamp((region.min.y * pixels_per_point).floor(), height),
+        clamp((region.max.y * pixels_per_point).ceil(), height),
+    );
+    let (crop_w, crop_h) = (x1.saturating_sub(x0).max(1), y1.saturating_sub(y0).max(1));
+    let mut rgba = Vec::with_capacity(crop_w * crop_h * 4);
+    for y in y0..y0 + crop_h {
+        for x in x0..x0 + crop_w {
+            // Screenshots are opaque, so premultiplied and straight alpha agree.
+            let pixel = image.pixels.get(y * width + x).copied().unwrap_or(egui::Color32::TRANSPARENT);
+            rgba.extend_from_slice(&pixel.to_array());
+        }
+    }
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, crop_w as u32, crop_h as u32);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(&rgba)?;
+    writer.finish()?;
+    Ok(bytes)
 }

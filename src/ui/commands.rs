@@ -7,6 +7,7 @@ use crate::dataset::Split;
 use crate::modality::Modality;
 
 use super::app::{Notice, StudioApp};
+use super::case_card::PngExport;
 use super::filter::Filter;
 use super::player::Transport;
 use super::settings::DetailTab;
@@ -35,6 +36,8 @@ pub enum Command {
     SetDetailTab(DetailTab),
     /// Save the selected utterance's case card as Markdown (asks where).
     ExportCaseCard,
+    /// Save the selected utterance's case card as PNG, to the path given or one asked for.
+    ExportCaseCardPng(Option<PathBuf>),
     /// Play/pause, seek, loop, speed, volume of the player panel.
     Transport(Transport),
     DismissNotice,
@@ -85,6 +88,7 @@ impl StudioApp {
             }
             Command::SetDetailTab(tab) => self.settings.detail_tab = tab,
             Command::ExportCaseCard => self.export_case_card(),
+            Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
         }
@@ -121,6 +125,47 @@ impl StudioApp {
         if let Some(&index) = rows.get(next) {
             self.handle(Command::Select(index));
         }
+    }
+
+    fn export_case_card_png(&mut self, path: Option<PathBuf>) {
+        let (Some(session), Some(index)) = (&self.session, self.view.selected) else { return };
+        let path = match path {
+            Some(path) => path,
+            None => {
+                let name = session.utterance(index).map_or_else(|| "case".to_owned(), |u| u.id.clone());
+                let Some(path) = rfd::FileDialog::new().set_file_name(format!("{name}.png")).save_file() else {
+                    return;
+                };
+                path
+            }
+        };
+        // The case card must be on screen to be captured.
+        self.settings.detail_tab = DetailTab::CaseCard;
+        self.png_export = Some(PngExport::new(path));
+    }
+
+    /// Requests the screenshot for a pending PNG export once the card has been drawn, and writes
+    /// the PNG when the screenshot arrives. Called every frame.
+    pub(super) fn drive_png_export(&mut self, ctx: &egui::Context) {
+        let Some(export) = &mut self.png_export else { return };
+        if !export.is_requested() {
+            if let Some(region) = self.view.case_card_rect {
+                export.request(ctx, region);
+            }
+            return;
+        }
+        let Some(png) = export.take_png(ctx.pixels_per_point()) else { return };
+        let path = export.path().to_path_buf();
+        self.png_export = None;
+        self.notice = Some(
+            match png
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| crate::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()))
+            {
+                Ok(()) => Notice::info(format!("Saved the case card to {}", path.display())),
+                Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
+            },
+        );
     }
 
     fn export_case_card(&mut self) {

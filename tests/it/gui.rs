@@ -363,3 +363,30 @@ fn keys_do_not_act_while_a_text_field_has_focus() {
     assert!(!harness.state().player.is_playing());
     assert!(!harness.state().settings.playback.looping);
 }
+
+#[test]
+fn case_card_exports_as_png_cropped_to_the_card() {
+    let mut harness = studio_with_run();
+    harness.get_by_label("Export PNG…");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.png");
+    harness.state_mut().handle(Command::ExportCaseCardPng(Some(path.clone())));
+    harness.run_steps(4);
+    let notice = harness.state().notice.clone().unwrap();
+    assert!(!notice.is_error, "{}", notice.text);
+    assert!(notice.text.contains("card.png"), "{}", notice.text);
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let rect = harness.state().view.case_card_rect.unwrap();
+    let ppp = harness.ctx.pixels_per_point();
+    // Cropped to the card (not the whole 1600x1000 window), rounding outwards by at most a pixel.
+    assert!((info.width as f32 - rect.width() * ppp).abs() <= 2.0, "{} vs {}", info.width, rect.width());
+    assert!((info.height as f32 - rect.height() * ppp).abs() <= 2.0, "{} vs {}", info.height, rect.height());
+    assert!(info.width < 1600 && info.height < 1000);
+    // Text was rendered: the picture is not one flat colour.
+    let first = &pixels[..4];
+    assert!(pixels.chunks_exact(4).any(|p| p != first), "the PNG is blank");
+}
