@@ -77,8 +77,6 @@ pub struct ViewState {
     /// The split `sweep` was computed for (the sweep does not depend on the threshold).
     pub sweep_split: Option<Split>,
     pub cloud: Cloud,
-    /// Where the case card was drawn in the last frame (points), for its PNG export.
-    pub case_card_rect: Option<egui::Rect>,
 }
 
 pub struct StudioApp {
@@ -229,7 +227,6 @@ impl StudioApp {
         let settings = &self.settings;
         let view = &self.view;
         let player = &mut self.player;
-        let mut card_rect = None;
         egui::Panel::left("browser")
             .default_size(theme::PANEL_BROWSER_WIDTH)
             .show(ui, |ui| browser::browser_ui(ui, session, view, settings.threshold, commands));
@@ -244,13 +241,12 @@ impl StudioApp {
             detail_tabs_ui(ui, settings.detail_tab, commands);
             egui::ScrollArea::both().id_salt("details").show(ui, |ui| match settings.detail_tab {
                 DetailTab::CaseCard => {
-                    card_rect = case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands);
+                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands);
                 }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
             });
         });
-        self.view.case_card_rect = card_rect;
     }
 }
 

@@ -1,6 +1,6 @@
 //! The case card of one utterance, laid out like the paper's Table 6: transcript, VA per
-//! modality, gold, prediction and hit/miss. Exports as Markdown, and as PNG: a screenshot of the
-//! frame the card was drawn in (`ViewportCommand::Screenshot`), cropped to the card.
+//! modality, gold, prediction and hit/miss. Exports as Markdown, and as PNG: a screenshot
+//! (`ViewportCommand::Screenshot`) of a frame with the card drawn whole on top, cropped to it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -86,31 +86,18 @@ pub fn markdown(session: &Session, index: usize, threshold: f32) -> Option<Strin
     Some(out)
 }
 
-/// Draws the card; returns the visible part of its rect (what a PNG export crops to).
 pub fn case_card_ui(
     ui: &mut egui::Ui,
     session: &Session,
     selected: Option<usize>,
     threshold: f32,
     commands: &mut Vec<Command>,
-) -> Option<egui::Rect> {
+) {
     let Some(card) = selected.and_then(|i| Card::of(session, i, threshold)) else {
         ui.label("Select an utterance to see its case card.");
-        return None;
+        return;
     };
-    let drawn = ui.scope(|ui| card_ui(ui, &card, session, selected, threshold, commands));
-    Some(drawn.response.rect.expand(theme::CARD_PNG_MARGIN).intersect(ui.clip_rect()))
-}
-
-fn card_ui(
-    ui: &mut egui::Ui,
-    card: &Card,
-    session: &Session,
-    selected: Option<usize>,
-    threshold: f32,
-    commands: &mut Vec<Command>,
-) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.strong(&card.id);
         ui.weak(format!("video {} · {} split", card.video, card.split));
         if ui.button("Export Markdown…").clicked() {
@@ -126,6 +113,36 @@ fn card_ui(
             ui.ctx().copy_text(text);
         }
     });
+    card_grid_ui(ui, &card);
+}
+
+/// Draws the card whole, without buttons, on top of everything for the frame a PNG is taken
+/// from (the panel's copy may be scrolled or cut off); returns where it is, in points.
+pub(super) fn export_card_ui(
+    ctx: &egui::Context,
+    session: &Session,
+    index: usize,
+    threshold: f32,
+) -> Option<egui::Rect> {
+    let card = Card::of(session, index, threshold)?;
+    let area = egui::Area::new(egui::Id::unique("case_card_png"))
+        .order(egui::Order::Tooltip)
+        .fixed_pos(ctx.content_rect().min + egui::vec2(theme::CARD_PNG_MARGIN, theme::CARD_PNG_MARGIN))
+        .show(ctx, |ui| {
+            egui::Frame::new().fill(ui.visuals().panel_fill).inner_margin(theme::CARD_PNG_MARGIN).show(ui, |ui| {
+                ui.set_max_width(theme::CARD_PNG_WIDTH);
+                ui.horizontal(|ui| {
+                    ui.strong(&card.id);
+                    ui.weak(format!("video {} · {} split · threshold {threshold:.2}", card.video, card.split));
+                });
+                card_grid_ui(ui, &card);
+            });
+        });
+    Some(area.response.rect)
+}
+
+/// Transcript, VA per modality, gold, prediction, result: the rows of paper Table 6.
+fn card_grid_ui(ui: &mut egui::Ui, card: &Card) {
     egui::Grid::new("case_card").num_columns(2).striped(true).spacing([16.0, 6.0]).show(ui, |ui| {
         ui.strong("Transcript");
         ui.add(egui::Label::new(&card.transcript).wrap());
@@ -149,10 +166,15 @@ fn card_ui(
     });
 }
 
-/// A PNG export in flight: the screenshot of the next frame is asked for, then cropped to where
-/// the card was in that frame and written.
+/// Frames a PNG export waits for its screenshot before it gives up.
+const SCREENSHOT_MAX_FRAMES: u8 = 60;
+
+/// A PNG export in flight: the card is drawn whole on top of one frame, that frame's screenshot
+/// is asked for, then cropped to the card and written.
 pub(super) struct PngExport {
     path: PathBuf,
+    /// Frames the card has been drawn in: egui lays a new area out invisibly in its first frame.
+    frames_drawn: u8,
     /// Where the card was (points) in the frame whose screenshot was asked for.
     region: Option<egui::Rect>,
     images: Option<Receiver<Arc<egui::ColorImage>>>,
@@ -160,7 +182,7 @@ pub(super) struct PngExport {
 
 impl PngExport {
     pub(super) fn new(path: PathBuf) -> Self {
-        Self { path, region: None, images: None }
+        Self { path, frames_drawn: 0, region: None, images: None }
     }
 
     pub(super) fn path(&self) -> &Path {
@@ -171,8 +193,24 @@ impl PngExport {
         self.images.is_some()
     }
 
-    /// Asks the renderer for a screenshot of the frame just drawn, with the card at `region`.
-    pub(super) fn request(&mut self, ctx: &egui::Context, region: egui::Rect) {
+    /// Whether the renderer has let too many frames pass without delivering the screenshot.
+    pub(super) fn timed_out(&self) -> bool {
+        self.frames_drawn > SCREENSHOT_MAX_FRAMES
+    }
+
+    /// Where the card was drawn for the screenshot (points), once requested.
+    pub(super) fn region(&self) -> Option<egui::Rect> {
+        self.region
+    }
+
+    /// Notes that the card was drawn at `region` this frame; once it has been visible, asks the
+    /// renderer for a screenshot of this frame.
+    pub(super) fn drawn(&mut self, ctx: &egui::Context, region: egui::Rect) {
+        self.frames_drawn = self.frames_drawn.saturating_add(1);
+        ctx.request_repaint();
+        if self.frames_drawn < 2 || self.is_requested() {
+            return;
+        }
         let (sender, images) = sync_channel(1);
         let callback = egui::ScreenshotCallback::new(move |image| {
             // The export may have been dropped meanwhile; then nobody wants the image.

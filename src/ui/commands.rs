@@ -139,33 +139,46 @@ impl StudioApp {
                 path
             }
         };
-        // The case card must be on screen to be captured.
-        self.settings.detail_tab = DetailTab::CaseCard;
         self.png_export = Some(PngExport::new(path));
     }
 
     /// Requests the screenshot for a pending PNG export once the card has been drawn, and writes
     /// the PNG when the screenshot arrives. Called every frame.
+    /// Where the last PNG export drew the card (points), while it is being written.
+    pub fn png_export_region(&self) -> Option<egui::Rect> {
+        self.png_export.as_ref().and_then(PngExport::region)
+    }
+
     pub(super) fn drive_png_export(&mut self, ctx: &egui::Context) {
         let Some(export) = &mut self.png_export else { return };
-        if !export.is_requested() {
-            if let Some(region) = self.view.case_card_rect {
-                export.request(ctx, region);
-            }
-            return;
-        }
-        let Some(png) = export.take_png(ctx.pixels_per_point()) else { return };
-        let path = export.path().to_path_buf();
-        self.png_export = None;
-        self.notice = Some(
-            match png
+        if let Some(png) = export.take_png(ctx.pixels_per_point()) {
+            let path = export.path().to_path_buf();
+            self.png_export = None;
+            let written = png
                 .map_err(|e| e.to_string())
-                .and_then(|bytes| crate::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()))
-            {
+                .and_then(|bytes| crate::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
+            self.notice = Some(match written {
                 Ok(()) => Notice::info(format!("Saved the case card to {}", path.display())),
                 Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
-            },
-        );
+            });
+            return;
+        }
+        if export.timed_out() {
+            let path = export.path().display().to_string();
+            self.png_export = None;
+            self.notice = Some(Notice::error(format!("Could not save {path}: the renderer took no screenshot")));
+            return;
+        }
+        // Drawn until the screenshot arrives: a renderer may capture a frame after the request.
+        let card = self.session.as_ref().zip(self.view.selected);
+        match card.and_then(|(session, index)| case_card::export_card_ui(ctx, session, index, self.settings.threshold))
+        {
+            Some(region) => export.drawn(ctx, region),
+            None => {
+                self.png_export = None;
+                self.notice = Some(Notice::error("Select an utterance to export its case card"));
+            }
+        }
     }
 
     fn export_case_card(&mut self) {

@@ -371,7 +371,11 @@ fn case_card_exports_as_png_cropped_to_the_card() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.png");
     harness.state_mut().handle(Command::ExportCaseCardPng(Some(path.clone())));
-    harness.run_steps(4);
+    // Frame 1 lays the card out, frame 2 shows it and asks for the screenshot, frame 3 writes.
+    harness.run_steps(2);
+    let rect = harness.state().png_export_region().expect("the card is drawn for the screenshot");
+    harness.get_by_label_contains("threshold 0.18");
+    harness.run_steps(2);
     let notice = harness.state().notice.clone().unwrap();
     assert!(!notice.is_error, "{}", notice.text);
     assert!(notice.text.contains("card.png"), "{}", notice.text);
@@ -380,9 +384,9 @@ fn case_card_exports_as_png_cropped_to_the_card() {
     let mut reader = decoder.read_info().unwrap();
     let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut pixels).unwrap();
-    let rect = harness.state().view.case_card_rect.unwrap();
     let ppp = harness.ctx.pixels_per_point();
     // Cropped to the card (not the whole 1600x1000 window), rounding outwards by at most a pixel.
+    assert!(rect.width() > 200.0 && rect.height() > 150.0, "{rect:?}");
     assert!((info.width as f32 - rect.width() * ppp).abs() <= 2.0, "{} vs {}", info.width, rect.width());
     assert!((info.height as f32 - rect.height() * ppp).abs() <= 2.0, "{} vs {}", info.height, rect.height());
     assert!(info.width < 1600 && info.height < 1000);
