@@ -39,6 +39,9 @@ pub struct PlayerOptions {
     pub decoder_threads: usize,
     /// Decoded frames that may wait ahead of playback (bounds memory).
     pub video_queue_frames: usize,
+    /// Skip decoding frames that nothing refers to on the way to a seek target (default on;
+    /// off only to measure what it saves).
+    pub fast_seek: bool,
 }
 
 impl Default for PlayerOptions {
@@ -49,6 +52,7 @@ impl Default for PlayerOptions {
             audio: AudioOutputMode::Auto,
             decoder_threads: 0,
             video_queue_frames: 8,
+            fast_seek: true,
         }
     }
 }
@@ -212,6 +216,7 @@ impl Player {
                 span_end_secs: info.span.end_secs,
                 frame_size: options.frame_size.or(fitted),
                 start_secs: start,
+                fast_seek: options.fast_seek,
             };
             let (worker, frame_secs) = VideoWorker::spawn(path, setup, options.video_queue_frames)?;
             Some(VideoTrack {
