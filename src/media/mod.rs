@@ -10,6 +10,7 @@
 
 mod audio;
 mod clock;
+mod demux;
 mod error;
 mod opener;
 mod output;
