@@ -192,7 +192,7 @@ impl PlayerPanel {
             match &mut self.texture {
                 Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
                 None => {
-                    self.texture = Some(ctx.load_texture("univa-player-frame", image, egui::TextureOptions::LINEAR))
+                    self.texture = Some(ctx.load_texture("univa-player-frame", image, egui::TextureOptions::LINEAR));
                 }
             }
         }
