@@ -23,6 +23,8 @@ const AUDIO_SLEW_SECS: f64 = 0.2;
 const AUDIO_RESYNC_SECS: f64 = 0.15;
 /// How long the clock waits for sound that should be playing before it runs without it.
 const AUDIO_WAIT_SECS: f64 = 3.0;
+/// What one step of [`Player::step_frames`] moves in a clip without video.
+pub const STEP_WITHOUT_VIDEO_SECS: f64 = 0.2;
 /// How far past the decoded frames a requested time may lie before the decoder seeks rather
 /// than decodes forward to it.
 const RESEEK_AHEAD_SECS: f64 = 1.0;
@@ -526,6 +528,25 @@ impl Player {
             track.shared.begin_epoch(track.epoch);
             track.worker.seek(secs, track.epoch);
         }
+    }
+
+    /// Steps `frames` video frames forwards (or back, when negative) from the frame at the
+    /// current position; without video, `frames` × [`STEP_WITHOUT_VIDEO_SECS`].
+    pub fn step_frames(&mut self, frames: i32) {
+        let secs = self.position_secs();
+        let Some(track) = &self.video else {
+            self.seek(secs + f64::from(frames) * STEP_WITHOUT_VIDEO_SECS);
+            return;
+        };
+        let step = track.frame_secs;
+        // The decoded frame's own time when it is the one at `secs` (it may still be on its way
+        // after a seek); otherwise frames are taken to lie on the frame-rate grid.
+        let start = match &track.current {
+            Some(frame) if track.current_is_fresh() && frame.covers(secs) => frame.pts_secs,
+            _ => ((secs + TIME_EPSILON_SECS) / step).floor() * step,
+        };
+        // Aim at the middle of the frame, so that rounding never lands on its neighbour.
+        self.seek(start + (f64::from(frames) + 0.5) * step);
     }
 
     /// Playback speed, clamped to 0.25–2×. Audio is simply resampled (pitch follows speed).

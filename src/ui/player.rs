@@ -27,8 +27,6 @@ const MAX_FRAME_SIZE: (u32, u32) = (960, 540);
 const WAVEFORM_BINS: usize = 600;
 /// Seek step of ←/→ (one frame with shift).
 pub const SEEK_STEP_SECS: f64 = 2.0;
-/// Shift+←/→ step when the clip has no video.
-const FINE_STEP_SECS: f64 = 0.2;
 
 /// What the transport controls and playback keys ask for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -302,12 +300,7 @@ impl PlayerPanel {
             Transport::TogglePlay => player.toggle_play(),
             Transport::Seek(secs) => player.seek(secs),
             Transport::SeekBy(delta) => player.seek(self.position_secs + delta),
-            Transport::StepFrames(frames) => {
-                let step = player.frame_secs().unwrap_or(FINE_STEP_SECS);
-                // Aim at the middle of the frame so rounding never lands on its neighbour.
-                let current = self.shown_pts_secs.unwrap_or(self.position_secs);
-                player.seek(current + (f64::from(frames) + 0.5) * step);
-            }
+            Transport::StepFrames(frames) => player.step_frames(frames),
             Transport::SetLooping(_) | Transport::ToggleLooping => player.set_looping(playback.looping),
             Transport::SetSpeed(_) => player.set_speed(playback.speed),
             Transport::SetVolume(_) => player.set_volume(playback.volume),
@@ -411,9 +404,9 @@ fn transport_ui(
             push(Transport::TogglePlay);
         }
         let mut position = position_secs;
-        // The seek slider takes the row's width, less room for its value box.
+        // The seek slider takes the row's width, less room for its value box and name.
         ui.spacing_mut().slider_width = (ui.available_width() - theme::SLIDER_VALUE_WIDTH).max(theme::SLIDER_MIN_WIDTH);
-        let slider = egui::Slider::new(&mut position, range).suffix(" s").fixed_decimals(2);
+        let slider = egui::Slider::new(&mut position, range).suffix(" s").fixed_decimals(2).text("position");
         let response = ui.add(slider);
         // Only the user's drag or click seeks; the slider follows playback otherwise.
         if response.changed() && (response.dragged() || response.clicked() || response.has_focus()) {

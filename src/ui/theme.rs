@@ -50,8 +50,8 @@ pub const PLAYER_PICTURE_HEIGHT_SHARE: f32 = 0.2;
 pub const PLAYER_SIDE_BY_SIDE_WIDTH: f32 = 600.0;
 pub const PLAYER_EMPTY_HEIGHT: f32 = 28.0;
 pub const TIMELINE_HEIGHT: f32 = 44.0;
-/// Room a slider's value box takes, and the narrowest a stretched slider gets.
-pub const SLIDER_VALUE_WIDTH: f32 = 80.0;
+/// Room a slider's value box and name take, and the narrowest a stretched slider gets.
+pub const SLIDER_VALUE_WIDTH: f32 = 140.0;
 pub const SLIDER_MIN_WIDTH: f32 = 100.0;
 
 /// Room around the case card in its PNG export (points).

@@ -55,7 +55,10 @@ fn fixture() -> &'static (PathBuf, PathBuf) {
 /// The one harness helper: the whole workbench at a desktop size, with `open` loaded (the
 /// worker's result is waited for, since a headless harness has no event loop to poll it).
 fn studio(open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
-    let mut app = StudioApp::new(ViewSettings::default());
+    harness_of(StudioApp::new(ViewSettings::default()), open)
+}
+
+fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
     if let Some((dataset, run)) = open {
         app.handle(Command::Open { dataset, run });
         app.wait_for_worker();
@@ -252,17 +255,8 @@ fn media_fixture() -> &'static PathBuf {
 /// The workbench on the media dataset, with no sound output (as under `UNIVA_AUDIO=off`) and the
 /// first utterance's clip open.
 fn studio_with_media() -> Harness<'static, StudioApp> {
-    let mut app = StudioApp::with_player(ViewSettings::default(), PlayerPanel::new(AudioOutputMode::Off));
-    app.handle(Command::Open { dataset: media_fixture().clone(), run: None });
-    app.wait_for_worker();
-    let mut harness = Harness::builder().with_size([1600.0, 1000.0]).allow_missing_glyphs().build_ui_state(
-        |ui, app: &mut StudioApp| {
-            app.tick(ui.ctx());
-            app.studio_ui(ui);
-        },
-        app,
-    );
-    harness.run_steps(1);
+    let app = StudioApp::with_player(ViewSettings::default(), PlayerPanel::new(AudioOutputMode::Off));
+    let mut harness = harness_of(app, Some((media_fixture().clone(), None)));
     wait_for_clip(&mut harness);
     harness
 }

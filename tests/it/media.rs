@@ -154,6 +154,22 @@ fn playing_advances_on_the_monotonic_clock_and_frames_follow() {
     assert_eq!(player.update(), paused_at);
 }
 
+/// Updates a playing player every 10 ms for `duration`, asserting that each position is
+/// `allowed`; whether playback jumped back (looped) meanwhile.
+fn watch_playback(player: &mut Player, duration: Duration, allowed: impl Fn(f64) -> bool) -> bool {
+    let mut wrapped = false;
+    let mut last = player.update();
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = player.update();
+        assert!(allowed(now), "position {now} is outside the span");
+        wrapped |= now < last;
+        last = now;
+    }
+    wrapped
+}
+
 #[test]
 fn a_span_bounds_playback_and_loops() {
     let span = TimeSpan::new(1.0, Some(1.4));
@@ -165,16 +181,7 @@ fn a_span_bounds_playback_and_loops() {
     player.set_speed(2.0);
     player.set_looping(true);
     player.play();
-    let mut wrapped = false;
-    let mut last = player.update();
-    let until = Instant::now() + Duration::from_millis(600);
-    while Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
-        let now = player.update();
-        assert!(span.contains(now) || now == 1.4, "{now} outside the span");
-        wrapped |= now < last;
-        last = now;
-    }
+    let wrapped = watch_playback(&mut player, Duration::from_millis(600), |now| span.contains(now) || now == 1.4);
     assert!(wrapped, "the span looped");
     player.set_looping(false);
     std::thread::sleep(Duration::from_millis(450));
@@ -486,16 +493,7 @@ fn a_loop_span_inside_the_played_span_repeats_only_itself() {
     player.set_looping(true);
     player.seek(1.0);
     player.play();
-    let mut wrapped = false;
-    let mut last = player.update();
-    let until = Instant::now() + Duration::from_millis(700);
-    while Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
-        let now = player.update();
-        assert!((1.0..=1.3 + 0.05).contains(&now), "{now} outside the loop span");
-        wrapped |= now < last;
-        last = now;
-    }
+    let wrapped = watch_playback(&mut player, Duration::from_millis(700), |now| (1.0..=1.35).contains(&now));
     assert!(wrapped, "the loop span repeated");
     // Looping off: playback runs on past the loop span to the end of the played span.
     player.set_looping(false);
