@@ -95,6 +95,8 @@ pub struct PlayerPanel {
     waveforms: Option<WaveformCache>,
     /// Decoding errors and notices of the current clip.
     messages: Vec<String>,
+    /// Height of the panel with a clip, kept while the next clip opens so the layout holds still.
+    ready_height: f32,
 }
 
 impl std::fmt::Debug for PlayerPanel {
@@ -123,6 +125,7 @@ impl PlayerPanel {
             position_secs: 0.0,
             waveforms: None,
             messages: Vec::new(),
+            ready_height: 0.0,
         }
     }
 
@@ -327,14 +330,21 @@ pub fn player_ui(ui: &mut egui::Ui, panel: &mut PlayerPanel, playback: PlaybackS
     if let Some(status) = status {
         let color =
             if matches!(panel.clip, Clip::Failed(_)) { theme::ERROR_TEXT } else { ui.visuals().weak_text_color() };
+        let height = if panel.is_opening() { panel.ready_height } else { 0.0 };
         ui.add_sized(
-            [ui.available_width(), theme::PLAYER_EMPTY_HEIGHT],
+            [ui.available_width(), height.max(theme::PLAYER_EMPTY_HEIGHT)],
             egui::Label::new(egui::RichText::new(status).color(color)),
         );
         return;
     }
+    let top = ui.cursor().top();
+    ready_ui(ui, panel, playback, commands);
+    panel.ready_height = ui.cursor().top() - top - ui.spacing().item_spacing.y;
+}
+
+fn ready_ui(ui: &mut egui::Ui, panel: &mut PlayerPanel, playback: PlaybackSettings, commands: &mut Vec<Command>) {
     let Clip::Ready(player) = &mut panel.clip else { return };
-    let Some(spans) = panel.spans.or(Some(Spans { utterance: None, window: player.span() })) else { return };
+    let spans = panel.spans.unwrap_or(Spans { utterance: None, window: player.span() });
     let window = player.span();
     let window_end = window.end_secs.unwrap_or(panel.position_secs.max(window.start_secs + 1.0));
     let wide = ui.available_width() >= theme::PLAYER_SIDE_BY_SIDE_WIDTH;
