@@ -264,3 +264,27 @@ pub(super) fn crop_to_png(
     writer.finish()?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_to_png_takes_the_region_in_pixels_and_clamps_it_to_the_image() {
+        let mut image = egui::ColorImage::filled([40, 20], egui::Color32::BLACK);
+        image.pixels[5 * 40 + 10] = egui::Color32::WHITE;
+        // 2 pixels per point: points (5, 2.5)..(10, 5) are pixels (10, 5)..(20, 10).
+        let region = egui::Rect::from_min_max(egui::pos2(5.0, 2.5), egui::pos2(10.0, 5.0));
+        let png = crop_to_png(&image, region, 2.0).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((info.width, info.height), (10, 5));
+        assert_eq!(&pixels[..4], &[255, 255, 255, 255], "the region's top-left pixel");
+        // A region reaching outside the picture is cut to it, not a panic.
+        let outside = egui::Rect::from_min_max(egui::pos2(-5.0, -5.0), egui::pos2(100.0, 100.0));
+        let png = crop_to_png(&image, outside, 1.0).unwrap();
+        let info = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap().info().clone();
+        assert_eq!((info.width, info.height), (40, 20));
+    }
+}

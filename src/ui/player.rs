@@ -505,3 +505,25 @@ pub(super) fn timeline_ui(ui: &mut egui::Ui, waveform: Option<&WaveformState>, m
     let fraction = f64::from(((pointer.x - rect.left()) / rect.width().max(1.0)).clamp(0.0, 1.0));
     Some(marks.window_start + fraction * length)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_adds_context_around_the_utterance() {
+        let spans = Spans::around(Some(10.0), Some(18.0));
+        assert_eq!(spans.utterance, Some(TimeSpan::new(10.0, Some(18.0))));
+        // A quarter of the 8 s span on each side.
+        assert_eq!(spans.window, TimeSpan::new(8.0, Some(20.0)));
+        // At least a second, and never before the clip's start.
+        let short = Spans::around(Some(0.5), Some(1.5));
+        assert_eq!(short.window, TimeSpan::new(0.0, Some(2.5)));
+        // No span: the whole clip is the utterance.
+        let whole = Spans::around(None, None);
+        assert_eq!((whole.utterance, whole.window), (None, TimeSpan::FULL));
+        // Only a start: from a second before it to the end of the clip.
+        let open = Spans::around(Some(3.0), None);
+        assert_eq!(open.window, TimeSpan::new(2.0, None));
+    }
+}
