@@ -8,6 +8,7 @@ mod commands;
 mod correlation;
 mod filter;
 pub mod play_window;
+mod player;
 mod predictions;
 mod session;
 mod settings;
@@ -22,8 +23,9 @@ pub use app::{Cloud, Notice, StudioApp, ViewState};
 pub use case_card::markdown as case_card_markdown;
 pub use commands::Command;
 pub use filter::{ErrorFilter, Filter};
+pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
-pub use settings::{DEFAULT_THRESHOLD, DetailTab, ViewSettings};
+pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, ViewSettings};
 pub use va_plane::nearest_utterance;
 
 /// What to open at launch: a dataset folder and optionally a trained run.

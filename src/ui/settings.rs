@@ -20,6 +20,27 @@ pub enum DetailTab {
     Sweep,
 }
 
+/// How clips play in the player panel; kept across clips and launches.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlaybackSettings {
+    /// 0.25–2×.
+    pub speed: f64,
+    /// 0–1.
+    pub volume: f32,
+    pub muted: bool,
+    /// Repeat the utterance's span.
+    pub looping: bool,
+    /// Show the player panel above the VA plane.
+    pub show_player: bool,
+}
+
+impl Default for PlaybackSettings {
+    fn default() -> Self {
+        Self { speed: 1.0, volume: 1.0, muted: false, looping: false, show_player: true }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ViewSettings {
@@ -30,6 +51,7 @@ pub struct ViewSettings {
     /// Which modalities the cloud draws (text, vision, audio).
     pub cloud_modalities: [bool; 3],
     pub detail_tab: DetailTab,
+    pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
 }
@@ -42,6 +64,7 @@ impl Default for ViewSettings {
             show_cloud: false,
             cloud_modalities: [true; 3],
             detail_tab: DetailTab::default(),
+            playback: PlaybackSettings::default(),
             recent: Vec::new(),
         }
     }
