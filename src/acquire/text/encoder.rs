@@ -44,7 +44,7 @@ impl BaseFolder {
         let text = std::fs::read_to_string(&config_path)
             .map_err(|source| AcquireError::Io { path: config_path.clone(), source })?;
         let config: BertConfig = serde_json::from_str(&text).map_err(|e| AcquireError::model(&config_path, e))?;
-        if config.hidden_size == 0 || config.hidden_size % config.num_attention_heads.max(1) != 0 {
+        if config.hidden_size == 0 || !config.hidden_size.is_multiple_of(config.num_attention_heads.max(1)) {
             return Err(AcquireError::model(
                 &config_path,
                 format!(

@@ -265,6 +265,9 @@ fn cache_frozen(
         .collect())
 }
 
+/// Variables by name, as the optimiser takes them.
+type NamedVars = Vec<(String, Var)>;
+
 /// Copies the base's top layers into the trained variables and draws the head's weights from
 /// the seeded generator. Returns the (layer, head) variables by name.
 fn init_trained(
@@ -273,7 +276,7 @@ fn init_trained(
     frozen_layers: usize,
     rng: &mut StdRng,
     device: &Device,
-) -> Result<(Vec<(String, Var)>, Vec<(String, Var)>), AcquireError> {
+) -> Result<(NamedVars, NamedVars), AcquireError> {
     let base_vb = base.var_builder(device)?;
     let weights_path = base.weights_path();
     let vars = varmap.data().lock().map_err(|_| AcquireError::compute("train-text", "variables lock poisoned"))?;
