@@ -63,3 +63,28 @@ pub fn read(path: &Path, split: Option<&str>) -> Result<Vec<EmoBankSentence>, Ac
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_map_to_the_unit_range_and_bad_rows_name_file_and_line() {
+        assert_eq!((to_unit(1.0), to_unit(3.0), to_unit(5.0)), (-1.0, 0.0, 1.0));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eb.csv");
+        std::fs::write(
+            &path,
+            "id,split,V,A,D,text\na,train,3,3,3,fine\nb,dev,4,2,3,\"good, \"\"really\"\"\"\nc,dev,3,3,3,\n",
+        )
+        .unwrap();
+        let dev = read(&path, Some("dev")).unwrap();
+        assert_eq!(dev.len(), 1, "the empty text is skipped");
+        assert_eq!((dev[0].text.as_str(), dev[0].vad), ("good, \"really\"", [0.5, -0.5, 0.0]));
+        assert_eq!(read(&path, None).unwrap().len(), 2);
+        assert!(read(&path, Some("test")).unwrap_err().to_string().contains("no sentences"));
+        std::fs::write(&path, "id,split,V,A,D,text\na,train,3,3,3,fine\nb,train,7,3,3,bad\n").unwrap();
+        let err = read(&path, None).unwrap_err().to_string();
+        assert!(err.contains("eb.csv:3") && err.contains("1–5"), "{err}");
+    }
+}

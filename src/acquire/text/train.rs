@@ -435,3 +435,30 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), AcquireError> 
     let text = serde_json::to_string_pretty(value).map_err(|e| AcquireError::model(path, e))?;
     write_atomic(path, text.as_bytes()).map_err(|source| AcquireError::Io { path: PathBuf::from(path), source })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pearson_is_one_on_a_line_minus_one_reversed_and_zero_when_constant() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert!((pearson(&x, &[3.0, 5.0, 7.0, 9.0]) - 1.0).abs() < 1e-12);
+        assert!((pearson(&x, &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert_eq!(pearson(&x, &[2.0; 4]), 0.0);
+        assert_eq!(pearson(&[1.0], &[1.0]), 0.0);
+    }
+
+    #[test]
+    fn vad_loss_is_zero_for_perfect_predictions_and_grows_with_error() {
+        let options = TrainTextOptions::default();
+        let target = Tensor::new(&[[0.5f32, -0.2, 0.1], [-0.5, 0.4, 0.0], [0.1, 0.0, -0.3]], &Device::Cpu).unwrap();
+        let perfect = vad_loss(&target, &target, &options).unwrap().to_scalar::<f32>().unwrap();
+        assert!(perfect.abs() < 1e-4, "{perfect}");
+        let shifted = (&target + 0.3).unwrap();
+        let off = vad_loss(&shifted, &target, &options).unwrap().to_scalar::<f32>().unwrap();
+        let reversed = target.neg().unwrap();
+        let wrong = vad_loss(&reversed, &target, &options).unwrap().to_scalar::<f32>().unwrap();
+        assert!(perfect < off && off < wrong, "{perfect} {off} {wrong}");
+    }
+}
