@@ -69,7 +69,7 @@ pub enum Command {
     Face(FaceArgs),
     /// Voice VA (prosody baseline, or a wav2vec2 VA model) of one clip.
     Voice(VoiceArgs),
-    /// Text VA of sentences (the trained text model over its BERT-family base).
+    /// Text VA of sentences (the trained text model over its BERT-architecture base).
     Text(TextArgs),
     /// Train a text VA model on EmoBank: frozen lower layers cached, top layers + head tuned.
     TrainText(TrainTextArgs),

@@ -768,6 +768,14 @@ fn bad_text_folders_are_refused_naming_the_file() {
     let err = univa::acquire::text::encoder::FrozenEncoder::load(&folder, 3, 32, &Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("model.safetensors") && err.contains("shape"), "{err}");
 
+    // RoBERTa-family folders are refused, not silently mis-positioned.
+    let roberta = dir.path().join("roberta");
+    tiny_bert(&roberta, 1);
+    let config = std::fs::read_to_string(roberta.join("config.json")).unwrap().replace("\"bert\"", "\"roberta\"");
+    std::fs::write(roberta.join("config.json"), config).unwrap();
+    let err = univa::acquire::text::encoder::BaseFolder::read(&roberta).unwrap_err().to_string();
+    assert!(err.contains("config.json") && err.contains("roberta"), "{err}");
+
     // A model folder whose weights do not fit the base.
     std::fs::write(model_dir.join("model.safetensors"), b"not safetensors").unwrap();
     let err = TextVa::load(&model_dir, &base, &Device::Cpu).unwrap_err().to_string();

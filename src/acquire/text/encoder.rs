@@ -1,4 +1,4 @@
-//! The frozen part of a Hugging Face BERT-family folder: its tokenizer and the embeddings plus
+//! The frozen part of a Hugging Face BERT-architecture folder: its tokenizer and the embeddings plus
 //! the lower encoder layers, run by candle-transformers' BERT.
 //!
 //! The top layers are not loaded here: they belong to the trained [`super::head::VaHead`], which
@@ -53,6 +53,14 @@ impl BaseFolder {
                 ),
             ));
         }
+        // candle-transformers' BERT numbers positions from 0; RoBERTa's start after the padding
+        // index, so its weights would load and silently give wrong embeddings.
+        if let Some(kind) = config.model_type.as_deref().filter(|k| k.contains("roberta")) {
+            return Err(AcquireError::model(
+                &config_path,
+                format!("model_type {kind}: RoBERTa position ids are not supported; use a BERT-architecture folder"),
+            ));
+        }
         let tokenizer_path = dir.join(TOKENIZER_FILE);
         if !tokenizer_path.is_file() {
             return Err(AcquireError::model(&tokenizer_path, "missing (a Hugging Face fast-tokenizer file is needed)"));
@@ -80,15 +88,12 @@ impl BaseFolder {
         self.dir.join(WEIGHTS_FILE)
     }
 
-    /// A var builder over the weights, under whatever prefix the checkpoint uses (`bert.`,
-    /// `roberta.`, or none).
+    /// A var builder over the weights, under the prefix the checkpoint uses (`bert.` or none).
     pub fn var_builder(&self, device: &Device) -> Result<VarBuilder<'static>, AcquireError> {
         let vb = VarBuilder::from_buffered_safetensors(self.weights.clone(), DType::F32, device)
             .map_err(|e| AcquireError::model(&self.weights_path(), e))?;
-        for prefix in ["bert", "roberta"] {
-            if vb.contains_tensor(&format!("{prefix}.embeddings.word_embeddings.weight")) {
-                return Ok(vb.pp(prefix));
-            }
+        if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+            return Ok(vb.pp("bert"));
         }
         Ok(vb)
     }

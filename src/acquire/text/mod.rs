@@ -1,5 +1,7 @@
 //! Text VA and token features from transcripts: any BERT-architecture Hugging Face folder
-//! (config.json + model.safetensors + tokenizer.json) as the base, our small trained part on top.
+//! (config.json + model.safetensors + tokenizer.json: BERT, MiniLM and other BERT variants)
+//! as the base, our small trained part on top. RoBERTa-family folders are refused with a clear
+//! error: candle-transformers' BERT cannot offset their position ids.
 //!
 //! A [`TextVa`] model is two folders. The *base* (e.g. all-MiniLM-L6-v2, fetched by
 //! `models/fetch.sh`, never committed) supplies the tokenizer, the embeddings and the lower,
