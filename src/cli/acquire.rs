@@ -145,6 +145,12 @@ pub struct TrainTextArgs {
     /// Keep the fine-tuned layers in f32 (twice the size) instead of f16.
     #[arg(long)]
     pub f32_layers: bool,
+    /// Train low-rank adapters of this rank over the top layers instead of the layers (0: off).
+    #[arg(long, default_value_t = TrainTextOptions::default().lora_rank)]
+    pub lora_rank: usize,
+    /// Adapter scale numerator (updates are alpha / rank · B·A).
+    #[arg(long, default_value_t = TrainTextOptions::default().lora_alpha)]
+    pub lora_alpha: f64,
     /// Model id stored with every VA value the model produces.
     #[arg(long, default_value_t = TrainTextOptions::default().model_id)]
     pub model_id: String,
@@ -412,6 +418,8 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         lr_head: args.lr_head,
         seed: args.seed,
         f16_layers: !args.f32_layers,
+        lora_rank: args.lora_rank,
+        lora_alpha: args.lora_alpha,
         model_id: args.model_id.clone(),
         ..TrainTextOptions::default()
     };

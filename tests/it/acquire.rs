@@ -741,6 +741,32 @@ fn text_va_trains_on_a_tiny_bert_and_predicts_masked_token_embeddings_in_range()
 }
 
 #[test]
+fn text_va_trains_low_rank_adapters_that_reload_to_the_same_predictions() {
+    use univa::acquire::text::TextVa;
+    use univa::acquire::text::train::{TrainTextOptions, train_text};
+    let dir = tempfile::tempdir().unwrap();
+    let (base, model_dir, csv) = (dir.path().join("base"), dir.path().join("lora"), dir.path().join("emobank.csv"));
+    tiny_bert(&base, 1);
+    tiny_emobank(&csv);
+    let options = TrainTextOptions { trained_layers: 3, lora_rank: 2, lora_alpha: 4.0, ..tiny_text_options() };
+    let report = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    let (first, last) = (report.epochs[0].train_loss, report.epochs.last().unwrap().train_loss);
+    assert!(last < first * 0.8, "training loss {first} -> {last}");
+    // Only adapters (rank 2 over 6 maps in 3 layers) and the head are stored.
+    let stored = candle_core::safetensors::load(model_dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(stored.len(), 3 * 6 * 2 + 2);
+    assert!(stored.keys().all(|k| k.starts_with("head.") || k.ends_with(".lora_a") || k.ends_with(".lora_b")));
+    let model = TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
+    assert_eq!(model.config().lora_rank, 2);
+    // The reloaded model scores dev as training did when it kept this epoch.
+    let dev = univa::acquire::text::emobank::read(&csv, Some("dev")).unwrap();
+    let scores = univa::acquire::text::train::evaluate(&model, &dev, 7).unwrap();
+    let kept = &report.epochs[report.best_epoch - 1].dev;
+    assert!((scores.pearson_v - kept.pearson_v).abs() < 1e-4, "{scores:?} vs {kept:?}");
+    assert!((scores.pearson_a - kept.pearson_a).abs() < 1e-4, "{scores:?} vs {kept:?}");
+}
+
+#[test]
 fn bad_text_folders_are_refused_naming_the_file() {
     use univa::acquire::text::TextVa;
     let (dir, base, model_dir, _csv, _) = tiny_text_model();

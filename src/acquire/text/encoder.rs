@@ -5,6 +5,7 @@
 //! starts from the base's own top layers and fine-tunes them. Splitting the encoder this way lets
 //! training run the frozen part once per sentence and cache its output.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -82,6 +83,26 @@ impl BaseFolder {
     /// Hex sha256 of the weights file, to tie a trained head to the exact base it was trained on.
     pub fn weights_sha256(&self) -> String {
         Sha256::digest(&self.weights).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The base's encoder layers from `first` on, in f32, renamed so that layer `first` is
+    /// `encoder.layer.0` (the names a trained part uses).
+    pub fn top_layers(&self, first: usize, device: &Device) -> Result<HashMap<String, Tensor>, AcquireError> {
+        let err = |e: candle_core::Error| AcquireError::model(&self.weights_path(), e);
+        let all = candle_core::safetensors::load_buffer(&self.weights, device).map_err(err)?;
+        let mut out = HashMap::new();
+        for (name, tensor) in all {
+            let Some((_, rest)) = name.split_once("encoder.layer.") else { continue };
+            let Some((index, tail)) = rest.split_once('.') else { continue };
+            let Ok(index) = index.parse::<usize>() else { continue };
+            if index >= first {
+                out.insert(
+                    format!("encoder.layer.{}.{tail}", index - first),
+                    tensor.to_dtype(DType::F32).map_err(err)?,
+                );
+            }
+        }
+        Ok(out)
     }
 
     pub fn weights_path(&self) -> PathBuf {

@@ -14,6 +14,7 @@ use super::encoder::additive_attention_mask;
 /// Outputs of the head, in this order.
 pub const OUTPUTS: [&str; 3] = ["valence", "arousal", "dominance"];
 
+#[derive(Clone)]
 pub struct VaHead {
     top: BertEncoder,
     head: Linear,

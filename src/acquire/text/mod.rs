@@ -16,6 +16,7 @@
 pub mod emobank;
 pub mod encoder;
 pub mod head;
+pub mod lora;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -61,7 +62,7 @@ pub struct BaseRef {
 }
 
 /// A model folder's `config.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TextVaConfig {
     /// Stored with every VA value the model produces (id + version).
     pub model_id: String,
@@ -70,6 +71,20 @@ pub struct TextVaConfig {
     pub trained_layers: usize,
     /// Sentences are cut to this many tokens, special tokens included.
     pub max_tokens: usize,
+    /// Rank of the low-rank adapters the folder holds for the trained layers ([`lora`]); 0 when
+    /// it holds the fine-tuned layers themselves.
+    #[serde(default)]
+    pub lora_rank: usize,
+    /// Adapter scale numerator: updates are `lora_alpha / lora_rank · B·A`.
+    #[serde(default)]
+    pub lora_alpha: f64,
+}
+
+impl TextVaConfig {
+    /// Factor of the adapters' product (0 without adapters).
+    pub fn lora_scale(&self) -> f64 {
+        if self.lora_rank == 0 { 0.0 } else { self.lora_alpha / self.lora_rank as f64 }
+    }
 }
 
 impl TextVaConfig {
@@ -115,8 +130,19 @@ impl TextVa {
         let weights_path = model_dir.join(MODEL_WEIGHTS_FILE);
         let bytes =
             std::fs::read(&weights_path).map_err(|source| AcquireError::Io { path: weights_path.clone(), source })?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
-            .map_err(|e| AcquireError::model(&weights_path, e))?;
+        let vb = if config.lora_rank == 0 {
+            VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
+                .map_err(|e| AcquireError::model(&weights_path, e))?
+        } else {
+            let frozen = base.config.num_hidden_layers.saturating_sub(config.trained_layers);
+            let layers = base.top_layers(frozen, device)?;
+            let adapters = candle_core::safetensors::load_buffer(&bytes, device)
+                .and_then(|t| t.into_iter().map(|(n, t)| Ok((n, t.to_dtype(DType::F32)?))).collect())
+                .map_err(|e| AcquireError::model(&weights_path, e))?;
+            let merged = lora::merge(&layers, &adapters, config.lora_scale())
+                .map_err(|e| AcquireError::model(&weights_path, e))?;
+            VarBuilder::from_tensors(merged, DType::F32, device)
+        };
         Self::from_parts(&base, vb, config, device).map_err(|e| match e {
             AcquireError::Compute { message, .. } => AcquireError::model(&weights_path, message),
             other => other,

