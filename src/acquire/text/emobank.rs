@@ -73,9 +73,9 @@ mod tests {
         assert_eq!((to_unit(1.0), to_unit(3.0), to_unit(5.0)), (-1.0, 0.0, 1.0));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("eb.csv");
-        std::fs::write(
+        crate::fsutil::write_atomic(
             &path,
-            "id,split,V,A,D,text\na,train,3,3,3,fine\nb,dev,4,2,3,\"good, \"\"really\"\"\"\nc,dev,3,3,3,\n",
+            b"id,split,V,A,D,text\na,train,3,3,3,fine\nb,dev,4,2,3,\"good, \"\"really\"\"\"\nc,dev,3,3,3,\n",
         )
         .unwrap();
         let dev = read(&path, Some("dev")).unwrap();
@@ -83,7 +83,7 @@ mod tests {
         assert_eq!((dev[0].text.as_str(), dev[0].vad), ("good, \"really\"", [0.5, -0.5, 0.0]));
         assert_eq!(read(&path, None).unwrap().len(), 2);
         assert!(read(&path, Some("test")).unwrap_err().to_string().contains("no sentences"));
-        std::fs::write(&path, "id,split,V,A,D,text\na,train,3,3,3,fine\nb,train,7,3,3,bad\n").unwrap();
+        crate::fsutil::write_atomic(&path, b"id,split,V,A,D,text\na,train,3,3,3,fine\nb,train,7,3,3,bad\n").unwrap();
         let err = read(&path, None).unwrap_err().to_string();
         assert!(err.contains("eb.csv:3") && err.contains("1–5"), "{err}");
     }
