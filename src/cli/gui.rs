@@ -16,10 +16,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     ui::run(launch).map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))
 }
 
-/// `univa` without arguments: the bundled demo (and its run, if present) or the welcome screen.
+/// `univa` without arguments: the bundled demo with its trained model (`models/demo`, if
+/// present) or the welcome screen.
 pub fn run_default() -> anyhow::Result<()> {
-    let demo = demo_dir();
-    let run = demo.as_ref().map(|d| d.join("run")).filter(|r| r.is_dir());
+    let root = bundle_root();
+    let demo = root.as_ref().map(|r| r.join("assets/demo"));
+    let run = root.map(|r| r.join("models/demo")).filter(|r| r.is_dir());
     run_gui(demo, run)
 }
 
@@ -27,11 +29,12 @@ fn run_gui(dataset: Option<PathBuf>, run: Option<PathBuf>) -> anyhow::Result<()>
     self::run(&Args { dataset, run })
 }
 
-/// `assets/demo` beside the executable, in the working directory, or in the source tree.
-fn demo_dir() -> Option<PathBuf> {
-    let beside_exe = std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.join("assets/demo")));
-    [beside_exe, Some(PathBuf::from("assets/demo")), Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"))]
+/// The folder holding `assets/demo` (and `models/demo`): beside the executable, the working
+/// directory, or the source tree.
+fn bundle_root() -> Option<PathBuf> {
+    let beside_exe = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    [beside_exe, Some(PathBuf::from(".")), Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")))]
         .into_iter()
         .flatten()
-        .find(|p| p.is_dir())
+        .find(|root| root.join("assets/demo").is_dir())
 }

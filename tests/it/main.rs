@@ -6,6 +6,7 @@ mod acquire;
 mod cli;
 mod cli_train;
 mod dataset;
+mod demo;
 mod gui;
 mod import;
 mod media;
