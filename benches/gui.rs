@@ -37,10 +37,12 @@ fn open_dataset(c: &mut Criterion, dir: &Path) {
     group.finish();
 }
 
-/// One full frame of the workbench: egui pass plus tessellation, as eframe does before painting.
-fn frame(ctx: &egui::Context, app: &mut StudioApp) -> usize {
+/// One full frame of the workbench at `size`, with `events` as input: the egui pass plus
+/// tessellation, as eframe does before painting.
+fn frame(ctx: &egui::Context, app: &mut StudioApp, size: egui::Vec2, events: Vec<egui::Event>) -> usize {
     let input = egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0))),
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
+        events,
         ..Default::default()
     };
     let egui::FullOutput { shapes, pixels_per_point, mut textures_delta, .. } =
@@ -49,6 +51,8 @@ fn frame(ctx: &egui::Context, app: &mut StudioApp) -> usize {
     textures_delta.clear();
     ctx.tessellate(shapes, pixels_per_point).len()
 }
+
+const SIZE: egui::Vec2 = egui::vec2(1600.0, 1000.0);
 
 fn frame_with_cloud(c: &mut Criterion, dir: &Path) {
     let mut app = StudioApp::new(ViewSettings::default());
@@ -62,11 +66,30 @@ fn frame_with_cloud(c: &mut Criterion, dir: &Path) {
         app.handle(Command::SetShowCloud(show_cloud));
         // Warm up: fonts and layout caches settle over the first frames.
         for _ in 0..3 {
-            frame(&ctx, &mut app);
+            frame(&ctx, &mut app, SIZE, Vec::new());
         }
         let name = if show_cloud { "cloud_75k_points" } else { "no_cloud" };
-        group.bench_function(name, |b| b.iter(|| frame(&ctx, &mut app)));
+        group.bench_function(name, |b| b.iter(|| frame(&ctx, &mut app, SIZE, Vec::new())));
     }
+    // The pointer moving over the plane: every frame asks for the point under it.
+    let mut step = 0usize;
+    group.bench_function("cloud_75k_hover", |b| {
+        b.iter(|| {
+            step += 1;
+            let at = egui::pos2(700.0 + (step % 300) as f32, 150.0 + (step * 7 % 300) as f32);
+            frame(&ctx, &mut app, SIZE, vec![egui::Event::PointerMoved(at)])
+        });
+    });
+    // The window resized every frame, so that the cloud's mesh is rebuilt every frame (as while
+    // panning or zooming).
+    let mut tall = false;
+    group.bench_function("cloud_75k_rebuilt", |b| {
+        b.iter(|| {
+            tall = !tall;
+            let size = if tall { SIZE + egui::vec2(0.0, 10.0) } else { SIZE };
+            frame(&ctx, &mut app, size, Vec::new())
+        });
+    });
     group.finish();
 }
 

@@ -3,12 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use egui_plot::PlotPoint;
-
 use crate::dataset::Split;
 use crate::metrics::Metrics;
-use crate::modality::{Modality, PerModality};
 
+use super::cloud::Cloud;
 use super::commands::Command;
 use super::filter::Filter;
 use super::session::Session;
@@ -30,33 +28,6 @@ impl Notice {
 
     pub fn error(text: impl Into<String>) -> Self {
         Self { text: text.into(), is_error: true }
-    }
-}
-
-/// Points of the cloud of all utterances, per modality, with the utterance of each point.
-#[derive(Debug, Default)]
-pub struct Cloud {
-    pub points: PerModality<Vec<PlotPoint>>,
-    pub owners: PerModality<Vec<usize>>,
-}
-
-impl Cloud {
-    fn of(session: &Session) -> Self {
-        let mut cloud = Self::default();
-        for modality in Modality::ALL {
-            let (points, owners) = session.cloud(modality);
-            *cloud.points.get_mut(modality) = points.into_iter().map(PlotPoint::from).collect();
-            *cloud.owners.get_mut(modality) = owners;
-        }
-        cloud
-    }
-
-    pub fn len(&self) -> usize {
-        self.owners.iter().map(|(_, o)| o.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -4,6 +4,7 @@
 mod app;
 mod browser;
 mod case_card;
+mod cloud;
 mod commands;
 mod correlation;
 mod filter;
@@ -18,8 +19,9 @@ mod worker;
 
 use std::path::PathBuf;
 
-pub use app::{Cloud, Notice, StudioApp, ViewState};
+pub use app::{Notice, StudioApp, ViewState};
 pub use case_card::markdown as case_card_markdown;
+pub use cloud::Cloud;
 pub use commands::Command;
 pub use filter::{ErrorFilter, Filter};
 pub use session::{OpenError, RunResults, Session};

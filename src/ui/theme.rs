@@ -22,6 +22,7 @@ pub const HIT: Color32 = Color32::from_rgb(40, 160, 60);
 pub const MISS: Color32 = Color32::from_rgb(220, 50, 47);
 pub const GOLD: Color32 = Color32::from_rgb(230, 170, 20);
 pub const ANCHOR: Color32 = Color32::from_rgb(150, 150, 150);
+pub const QUADRANT_TEXT: Color32 = Color32::from_rgb(125, 125, 140);
 pub const THRESHOLD: Color32 = Color32::from_rgb(230, 120, 20);
 pub const BAR: Color32 = Color32::from_rgb(90, 130, 190);
 pub const BAR_PREDICTED: Color32 = Color32::from_rgb(60, 150, 220);
