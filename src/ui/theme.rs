@@ -48,8 +48,11 @@ pub const HEATMAP_CELL_MIN: f32 = 16.0;
 pub const HEATMAP_CELL_MAX: f32 = 44.0;
 /// Cells at least this large show their value.
 pub const HEATMAP_CELL_WITH_VALUE: f32 = 26.0;
-pub const HEATMAP_LABEL_WIDTH: f32 = 58.0;
 pub const HEATMAP_GAP: f32 = 12.0;
+pub const HEATMAP_FONT_SIZE: f32 = 13.0;
+pub const HEATMAP_BAR_WIDTH: f32 = 220.0;
+/// A heatmap cell whose value is not a number.
+pub const HEATMAP_MISSING: Color32 = Color32::from_rgb(90, 90, 90);
 
 /// Diverging colour for a value in [-1, 1]: blue for negative, white at 0, red for positive.
 pub fn diverging(value: f32) -> Color32 {

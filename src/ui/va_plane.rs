@@ -21,6 +21,12 @@ const QUADRANTS: [(&str, f64, f64); 4] = [
     ("relaxed (V+ A−)", 1.0, -1.0),
 ];
 
+/// Half the side of the VA square the plane shows by default.
+const PLANE_EXTENT: f64 = 1.1;
+/// Room egui_plot takes for the axes' ticks and labels beside and below the data frame.
+const Y_AXIS_WIDTH: f32 = 40.0;
+const X_AXIS_HEIGHT: f32 = 44.0;
+const MIN_SIDE: f32 = 160.0;
 /// How far from a cloud point (in points on screen) a click still selects it.
 const CLICK_RADIUS: f32 = 8.0;
 /// Radius (VA units) within which [`nearest_utterance`] finds a point.
@@ -34,7 +40,7 @@ pub fn va_plane_ui(
     height: f32,
     commands: &mut Vec<Command>,
 ) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.strong("VA plane");
         let mut show_cloud = settings.show_cloud;
         if ui.checkbox(&mut show_cloud, "Cloud of all utterances").changed() {
@@ -54,18 +60,20 @@ pub fn va_plane_ui(
     let selected = view.selected.and_then(|i| session.utterance(i));
     let cloud = &view.cloud;
     let shown = shown_modalities(settings);
+    // The data frame is square, so that the whole [-1.1, 1.1]² fits at aspect 1; the widget adds
+    // the axes' room to it.
+    let side = (height - X_AXIS_HEIGHT).min(ui.available_width() - Y_AXIS_WIDTH).max(MIN_SIDE);
     let response = Plot::new("va_plane")
         .data_aspect(1.0)
-        // Square, so that the whole [-1, 1]² fits at aspect 1 whatever the panel's width.
-        .height(height)
-        .width(height.min(ui.available_width()))
-        .default_x_bounds(-1.1, 1.1)
-        .default_y_bounds(-1.1, 1.1)
+        .height(side + X_AXIS_HEIGHT)
+        .width(side + Y_AXIS_WIDTH)
+        .default_x_bounds(-PLANE_EXTENT, PLANE_EXTENT)
+        .default_y_bounds(-PLANE_EXTENT, PLANE_EXTENT)
         .x_axis_label("valence")
         .y_axis_label("arousal")
         .label_formatter(move |hover| hover_label(session, cloud, hover))
         .show(ui, |plot| {
-            let units_per_point = 2.2 / f64::from(height.max(1.0));
+            let units_per_point = 2.0 * PLANE_EXTENT / f64::from(side);
             for (i, (name, v, a)) in QUADRANTS.into_iter().enumerate() {
                 let corners = vec![[0.0, 0.0], [v, 0.0], [v, a], [0.0, a]];
                 let fill = theme::QUADRANT_FILLS.get(i).copied().unwrap_or_default();
@@ -123,7 +131,7 @@ pub fn va_plane_ui(
 
 /// The legend as a row above the plot, so that it never covers a quadrant.
 fn legend_ui(ui: &mut egui::Ui) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         for modality in Modality::ALL {
             swatch_ui(ui, theme::modality_color(modality), false);
             ui.label(modality.name());
@@ -176,8 +184,8 @@ fn hover_label(session: &Session, cloud: &Cloud, hover: &HoverPosition<'_>) -> O
     }
 }
 
-/// Places each anchor's name beside it (above, below, right or left, first free in that order),
-/// so that the names of anchors close together (fear, disgust, anger) do not overlap. Text
+/// Places each anchor's name beside it (above, below, right or left: the first that is free and
+/// inside the plane), so that the names of anchors close together (fear, disgust, anger) do not overlap. Text
 /// extents are estimated from the character count at the plot's scale.
 fn anchor_labels<'n>(
     anchors: &[[f64; 2]],
@@ -204,7 +212,8 @@ fn anchor_labels<'n>(
             (PlotPoint::new(x - g, y), Align2::RIGHT_CENTER, [x - g - w, y - h / 2.0, x - g, y + h / 2.0]),
         ];
         let overlaps = |r: &[f64; 4]| {
-            placed.iter().chain(&markers).any(|p| r[0] < p[2] && p[0] < r[2] && r[1] < p[3] && p[1] < r[3])
+            let outside = r[0] < -PLANE_EXTENT || r[2] > PLANE_EXTENT || r[1] < -PLANE_EXTENT || r[3] > PLANE_EXTENT;
+            outside || placed.iter().chain(&markers).any(|p| r[0] < p[2] && p[0] < r[2] && r[1] < p[3] && p[1] < r[3])
         };
         let (point, align, rect) = candidates.iter().find(|(_, _, r)| !overlaps(r)).unwrap_or(&candidates[0]);
         placed.push(*rect);
@@ -230,12 +239,15 @@ mod tests {
         // fear, disgust and anger lie within 0.25 of each other on the NRC-VAD anchors.
         let anchors = [[-0.854, 0.68], [-0.896, 0.55], [-0.666, 0.73], [1.0, 0.47]];
         let names: Vec<String> = ["fear", "disgust", "anger", "happy"].map(String::from).to_vec();
-        let units = 2.2 / 400.0;
+        // A 300-point plane, as in a 1280-wide window.
+        let units = 2.2 / 300.0;
         let labels = anchor_labels(&anchors, &names, units);
         assert_eq!(labels.len(), 4);
         let aligns: Vec<Align2> = labels.iter().map(|l| l.2).collect();
         // The first takes the default (above); a crowded one is moved elsewhere.
         assert_eq!(aligns[0], Align2::CENTER_BOTTOM);
         assert!(aligns[1..3].iter().any(|&a| a != Align2::CENTER_BOTTOM), "{aligns:?}");
+        // happy sits at the right edge: its name goes to the left, inside the plane.
+        assert_eq!(aligns[3], Align2::RIGHT_CENTER);
     }
 }
