@@ -8,11 +8,12 @@ use crate::metrics::Metrics;
 
 use super::cloud::Cloud;
 use super::commands::Command;
+use super::embedding::EmbeddingView;
 use super::filter::Filter;
 use super::session::Session;
 use super::settings::{DetailTab, ViewSettings};
 use super::worker::{JobResult, Worker};
-use super::{browser, case_card, correlation, predictions, theme, va_plane, welcome};
+use super::{browser, case_card, correlation, embedding, predictions, theme, va_plane, welcome};
 
 /// A message in the status bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +47,7 @@ pub struct ViewState {
     /// The split `sweep` was computed for (the sweep does not depend on the threshold).
     pub sweep_split: Option<Split>,
     pub cloud: Cloud,
+    pub embedding: EmbeddingView,
 }
 
 pub struct StudioApp {
@@ -108,6 +110,11 @@ impl StudioApp {
                 }
             }
             JobResult::Failed(message) => self.notice = Some(Notice::error(message)),
+            JobResult::Embedding { request_id, update } => {
+                if let Some(notice) = self.view.embedding.apply(request_id, update) {
+                    self.notice = Some(notice);
+                }
+            }
         }
     }
 
@@ -193,6 +200,7 @@ impl StudioApp {
                 }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
+                DetailTab::Embedding => embedding::embedding_ui(ui, session, view, settings, plane_height, commands),
             });
         });
     }
@@ -265,6 +273,7 @@ fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Comm
             (DetailTab::CaseCard, "Case card"),
             (DetailTab::Correlation, "Correlation"),
             (DetailTab::Sweep, "Threshold sweep"),
+            (DetailTab::Embedding, "Embedding"),
         ] {
             if ui.selectable_label(current == tab, name).clicked() {
                 commands.push(Command::SetDetailTab(tab));

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use crate::dataset::Split;
 use crate::modality::Modality;
+use crate::projection::EmbeddingRequest;
 
 use super::app::{Notice, StudioApp};
+use super::embedding::EmbeddingColour;
 use super::filter::Filter;
 use super::settings::DetailTab;
 use super::worker::Job;
@@ -34,6 +36,10 @@ pub enum Command {
     SetDetailTab(DetailTab),
     /// Save the selected utterance's case card as Markdown (asks where).
     ExportCaseCard,
+    /// Project the attached run's unimodal representations (t-SNE) on the worker thread.
+    ComputeEmbedding(EmbeddingRequest),
+    StopEmbedding,
+    SetEmbeddingColour(EmbeddingColour),
     DismissNotice,
 }
 
@@ -82,26 +88,36 @@ impl StudioApp {
             }
             Command::SetDetailTab(tab) => self.settings.detail_tab = tab,
             Command::ExportCaseCard => self.export_case_card(),
+            Command::ComputeEmbedding(request) => self.start_embedding(request),
+            Command::StopEmbedding => self.view.embedding.stop(),
+            Command::SetEmbeddingColour(colour) => self.settings.embedding_colour = colour,
             Command::DismissNotice => self.notice = None,
         }
     }
 
     fn open(&mut self, dataset: PathBuf, run: Option<PathBuf>) {
-        if self.worker.is_none() {
-            match Worker::start() {
-                Ok(worker) => self.worker = Some(worker),
-                Err(error) => {
-                    self.notice = Some(Notice::error(format!("Could not start the background worker: {error}")));
-                    return;
-                }
-            }
-        }
-        let Some(worker) = self.worker.as_mut() else { return };
+        // The worker runs one job at a time: a projection in progress would hold the opening up.
+        self.view.embedding.stop();
+        let Some(worker) = self.started_worker() else { return };
         let message = format!("Opening {}…", dataset.display());
         match worker.submit(Job::Open { dataset, run }) {
             Ok(()) => self.notice = Some(Notice::info(message)),
             Err(error) => self.notice = Some(Notice::error(error)),
         }
+    }
+
+    /// The worker, started on first use; `None`, with an error notice, if it cannot start.
+    pub(super) fn started_worker(&mut self) -> Option<&mut Worker> {
+        if self.worker.is_none() {
+            match Worker::start() {
+                Ok(worker) => self.worker = Some(worker),
+                Err(error) => {
+                    self.notice = Some(Notice::error(format!("Could not start the background worker: {error}")));
+                    return None;
+                }
+            }
+        }
+        self.worker.as_mut()
     }
 
     fn step_selection(&mut self, delta: isize) {

@@ -7,6 +7,7 @@ mod case_card;
 mod cloud;
 mod commands;
 mod correlation;
+mod embedding;
 mod filter;
 pub mod play_window;
 mod predictions;
@@ -23,10 +24,11 @@ pub use app::{Notice, StudioApp, ViewState};
 pub use case_card::markdown as case_card_markdown;
 pub use cloud::Cloud;
 pub use commands::Command;
+pub use embedding::{EmbeddingColour, EmbeddingStatus, EmbeddingView, embedding_plot_id};
 pub use filter::{ErrorFilter, Filter};
 pub use session::{OpenError, RunResults, Session};
 pub use settings::{DEFAULT_THRESHOLD, DetailTab, ViewSettings};
-pub use va_plane::nearest_utterance;
+pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// What to open at launch: a dataset folder and optionally a trained run.
 #[derive(Clone, Debug, Default)]

@@ -29,6 +29,34 @@ pub const BAR_PREDICTED: Color32 = Color32::from_rgb(60, 150, 220);
 pub const SELECTED_RING: Color32 = Color32::from_rgb(255, 200, 0);
 pub const ERROR_TEXT: Color32 = Color32::from_rgb(230, 80, 70);
 
+/// Distinct colours for labels (cycled past eight), for the embedding map.
+const LABEL_COLORS: [Color32; 8] = [
+    Color32::from_rgb(230, 170, 20),
+    Color32::from_rgb(70, 130, 220),
+    Color32::from_rgb(220, 60, 60),
+    Color32::from_rgb(170, 90, 220),
+    Color32::from_rgb(60, 170, 90),
+    Color32::from_rgb(230, 110, 180),
+    Color32::from_rgb(80, 200, 210),
+    Color32::from_rgb(160, 120, 70),
+];
+
+pub fn label_color(label: usize) -> Color32 {
+    LABEL_COLORS[label % LABEL_COLORS.len()]
+}
+
+/// Saturated quadrant colours (counter-clockwise from (+V, +A)), for colouring points by quadrant.
+const QUADRANT_COLORS: [Color32; 4] = [
+    Color32::from_rgb(230, 170, 20),
+    Color32::from_rgb(220, 60, 60),
+    Color32::from_rgb(80, 110, 230),
+    Color32::from_rgb(60, 170, 90),
+];
+
+pub fn quadrant_color(quadrant: usize) -> Color32 {
+    QUADRANT_COLORS[quadrant % QUADRANT_COLORS.len()]
+}
+
 /// Quadrant fills of the VA plane, counter-clockwise from (+V, +A).
 pub const QUADRANT_FILLS: [Color32; 4] = [
     Color32::from_rgba_premultiplied(40, 30, 0, 24),

@@ -13,6 +13,12 @@ use super::session::Session;
 use super::settings::ViewSettings;
 use super::theme;
 
+/// The plane's plot id, fixed so that its zoom survives layout changes (and tests can read its
+/// transform from `egui_plot::PlotMemory`).
+pub fn va_plane_id() -> egui::Id {
+    egui::Id::unique("univa va plane")
+}
+
 /// Quadrant names, counter-clockwise from (+V, +A), with the sign of each corner.
 const QUADRANTS: [(&str, f64, f64); 4] = [
     ("excited (V+ A+)", 1.0, 1.0),
@@ -20,6 +26,21 @@ const QUADRANTS: [(&str, f64, f64); 4] = [
     ("depressed (V− A−)", -1.0, -1.0),
     ("relaxed (V+ A−)", 1.0, -1.0),
 ];
+
+/// The quadrant of a VA point, as an index into the quadrant names (points on an axis count
+/// as positive).
+pub(super) fn quadrant(valence: f32, arousal: f32) -> usize {
+    match (valence >= 0.0, arousal >= 0.0) {
+        (true, true) => 0,
+        (false, true) => 1,
+        (false, false) => 2,
+        (true, false) => 3,
+    }
+}
+
+pub(super) fn quadrant_name(quadrant: usize) -> &'static str {
+    QUADRANTS.get(quadrant).map_or("", |q| q.0)
+}
 
 /// Half the side of the VA square the plane shows by default.
 const PLANE_EXTENT: f64 = 1.1;
@@ -64,6 +85,7 @@ pub fn va_plane_ui(
     // the axes' room to it.
     let side = (height - X_AXIS_HEIGHT).min(ui.available_width() - Y_AXIS_WIDTH).max(MIN_SIDE);
     let response = Plot::new("va_plane")
+        .id(va_plane_id())
         .data_aspect(1.0)
         .height(side + X_AXIS_HEIGHT)
         .width(side + Y_AXIS_WIDTH)
@@ -233,6 +255,15 @@ pub fn nearest_utterance(view: &ViewState, settings: &ViewSettings, valence: f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quadrants_follow_the_names() {
+        assert_eq!(quadrant_name(quadrant(0.5, 0.5)), "excited (V+ A+)");
+        assert_eq!(quadrant_name(quadrant(-0.5, 0.5)), "distressed (V− A+)");
+        assert_eq!(quadrant_name(quadrant(-0.5, -0.5)), "depressed (V− A−)");
+        assert_eq!(quadrant_name(quadrant(0.5, -0.5)), "relaxed (V+ A−)");
+        assert_eq!(quadrant(0.0, 0.0), 0);
+    }
 
     #[test]
     fn anchor_labels_of_close_anchors_do_not_overlap() {
