@@ -200,7 +200,7 @@ impl StudioApp {
                 }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
-                DetailTab::Embedding => embedding::embedding_ui(ui, session, view, settings, plane_height, commands),
+                DetailTab::Embedding => embedding::embedding_ui(ui, session, view, settings, commands),
             });
         });
     }

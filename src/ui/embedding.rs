@@ -35,6 +35,7 @@ pub fn embedding_plot_id() -> egui::Id {
     egui::Id::unique("univa embedding map")
 }
 
+const MIN_MAP_HEIGHT: f32 = 220.0;
 /// How far from a map point (in points on screen) a click still selects it.
 const CLICK_RADIUS: f32 = 8.0;
 
@@ -150,7 +151,6 @@ pub fn embedding_ui(
     session: &Session,
     view: &ViewState,
     settings: &ViewSettings,
-    height: f32,
     commands: &mut Vec<Command>,
 ) {
     let Some(run) = &session.run else {
@@ -208,6 +208,8 @@ pub fn embedding_ui(
         .filter(|p| Some(p.utterance) == view.selected)
         .map(|p| [f64::from(p.position[0]), f64::from(p.position[1])])
         .collect();
+    // The map fills what is visible of the tab (it sits in a scroll area), with a floor.
+    let height = (ui.clip_rect().bottom() - ui.cursor().top() - 8.0).max(MIN_MAP_HEIGHT);
     let response = Plot::new("embedding")
         .id(embedding_plot_id())
         .height(height)

@@ -402,23 +402,28 @@ fn embedding_tab_projects_the_run_and_selects_by_click() {
         assert_eq!(harness.state().settings.embedding_colour, colour);
     }
 
-    // Click the point farthest from the others' centre: no neighbour can take the click.
-    let (cx, cy) = points.iter().fold((0.0, 0.0), |(x, y), p| (x + p.position[0] / 150.0, y + p.position[1] / 150.0));
-    let target = points
+    // Click a point that is on screen, inside the map's frame, with no other point within 12
+    // screen points, and whose utterance is not selected yet.
+    let id = univa::ui::embedding_plot_id();
+    let frame = egui_plot::PlotMemory::load(&harness.ctx, id)
+        .unwrap()
+        .transform()
+        .frame()
+        .intersect(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)));
+    let on_screen: Vec<(univa::projection::EmbeddedPoint, egui::Pos2)> = points
         .iter()
-        .filter(|p| p.utterance != harness.state().view.selected.unwrap_or(usize::MAX))
-        .max_by(|a, b| {
-            let d = |p: &univa::projection::EmbeddedPoint| (p.position[0] - cx).hypot(p.position[1] - cy);
-            d(a).total_cmp(&d(b))
+        .map(|p| (*p, screen_position(&harness, id, f64::from(p.position[0]), f64::from(p.position[1]))))
+        .collect();
+    let selected = harness.state().view.selected;
+    let (target, at) = on_screen
+        .iter()
+        .find(|(p, pos)| {
+            frame.shrink(4.0).contains(*pos)
+                && Some(p.utterance) != selected
+                && on_screen.iter().filter(|(_, q)| q.distance(*pos) < 12.0).count() == 1
         })
         .copied()
-        .unwrap();
-    let at = screen_position(
-        &harness,
-        univa::ui::embedding_plot_id(),
-        f64::from(target.position[0]),
-        f64::from(target.position[1]),
-    );
+        .expect("an isolated point on screen");
     click_at(&mut harness, at);
     assert_eq!(harness.state().view.selected, Some(target.utterance), "clicked {target:?} at {at:?}");
 }
