@@ -2,6 +2,7 @@
 //!
 //! Targets (issue 6): opening the dataset shows the browser in < 1 s; a frame with the cloud of
 //! all 75,000 modality VA points (3 × 25,000) costs < 8 ms of CPU (layout + tessellation).
+//! Also the embedding tab's t-SNE at its 2,000-point cap.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up should stop loudly
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use univa::dataset::synth::{SynthConfig, write_synthetic};
 use univa::modality::PerModality;
+use univa::projection::tsne::{TsneConfig, tsne};
 use univa::ui::{Command, Session, StudioApp, ViewSettings};
 
 const UTTERANCES: usize = 25_000;
@@ -93,11 +95,29 @@ fn frame_with_cloud(c: &mut Criterion, dir: &Path) {
     group.finish();
 }
 
+/// The embedding tab's t-SNE at its largest (2,000 points of d = 128): affinities plus 10 and
+/// plus 20 iterations, so the difference is the cost of 10 iterations.
+fn tsne_2000(c: &mut Criterion) {
+    use rand::{Rng as _, SeedableRng as _};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let rows: Vec<Vec<f32>> = (0..2000).map(|_| (0..128).map(|_| rng.random::<f32>()).collect()).collect();
+    let mut group = c.benchmark_group("embedding");
+    group.sample_size(10);
+    for iterations in [10, 20] {
+        let config = TsneConfig { iterations, ..TsneConfig::default() };
+        group.bench_function(format!("tsne_2000_points_{iterations}_iterations"), |b| {
+            b.iter(|| tsne(&rows, &config, &mut |_, _| true).unwrap().len());
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path());
     open_dataset(c, dir.path());
     frame_with_cloud(c, dir.path());
+    tsne_2000(c);
 }
 
 criterion_group!(gui, benches);

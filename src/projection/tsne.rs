@@ -24,7 +24,7 @@ impl Default for TsneConfig {
     fn default() -> Self {
         Self {
             perplexity: 30.0,
-            iterations: 1000,
+            iterations: 750,
             exaggeration: 12.0,
             exaggeration_iterations: 250,
             learning_rate: None,
@@ -74,6 +74,10 @@ pub fn tsne(
             return Err(TsneError::NotFinite(row));
         }
     }
+    // Computing the affinities takes a while for large n: report the start.
+    if !progress(0, config.iterations) {
+        return Err(TsneError::Stopped);
+    }
     let perplexity = config.perplexity.min((n - 1) as f64 / 3.0).max(1.0);
     let p = joint_probabilities(&squared_distances(rows), n, perplexity);
     let learning_rate = config.learning_rate.unwrap_or((n as f64 / config.exaggeration / 4.0).max(50.0));
@@ -84,12 +88,13 @@ pub fn tsne(
     let mut update = vec![0.0f64; 2 * n];
     let mut gains = vec![1.0f64; 2 * n];
     let mut gradient = vec![0.0f64; 2 * n];
-    let mut kernel = vec![0.0f64; n * n];
+    let mut attract = vec![0.0f64; 2 * n];
+    let mut repel = vec![0.0f64; 2 * n];
     for iteration in 0..config.iterations {
         let early = iteration < config.exaggeration_iterations;
         let exaggeration = if early { config.exaggeration } else { 1.0 };
         let momentum = if early { MOMENTUM_EARLY } else { MOMENTUM_LATE };
-        compute_gradient(&p, &y, exaggeration, &mut kernel, &mut gradient);
+        compute_gradient(&p, &y, exaggeration, &mut attract, &mut repel, &mut gradient);
         for k in 0..2 * n {
             // Delta-bar-delta gains: grow while steps keep going downhill (gradient against the
             // last step), shrink when the gradient turns (the last step overshot).
@@ -189,37 +194,49 @@ fn conditional_row(distances: &[f64], own: usize, shift: f64, beta: f64, row: &m
 }
 
 /// Gradient of KL(P‖Q) with respect to the 2-D positions:
-/// 4 Σ_j (e·p_ij − q_ij) (1 + |y_i − y_j|²)⁻¹ (y_i − y_j).
-fn compute_gradient(p: &[f64], y: &[f64], exaggeration: f64, kernel: &mut [f64], gradient: &mut [f64]) {
+/// 4 Σ_j (e·p_ij − q_ij) k_ij (y_i − y_j), with k_ij = (1 + |y_i − y_j|²)⁻¹ and q_ij = k_ij / Z.
+/// Split into an attractive part Σ e·p_ij k_ij Δ and a repulsive part Σ k_ij² Δ / Z, both
+/// accumulate in one pass over the pairs i < j (each pair's terms are antisymmetric), and Z is
+/// only needed at the end: a third of the pair evaluations of the textbook two-pass form.
+fn compute_gradient(
+    p: &[f64],
+    y: &[f64],
+    exaggeration: f64,
+    attract: &mut [f64],
+    repel: &mut [f64],
+    gradient: &mut [f64],
+) {
     let n = y.len() / 2;
+    attract.fill(0.0);
+    repel.fill(0.0);
     let mut z = 0.0;
     for i in 0..n {
         let (xi, yi) = (y[2 * i], y[2 * i + 1]);
+        let p_row = &p[i * n..(i + 1) * n];
+        let (mut ax, mut ay, mut rx, mut ry) = (0.0, 0.0, 0.0, 0.0);
         for j in i + 1..n {
             let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1]);
             let k = 1.0 / (1.0 + dx * dx + dy * dy);
-            kernel[i * n + j] = k;
-            kernel[j * n + i] = k;
             z += 2.0 * k;
+            let a = exaggeration * p_row[j] * k;
+            let r = k * k;
+            ax += a * dx;
+            ay += a * dy;
+            rx += r * dx;
+            ry += r * dy;
+            attract[2 * j] -= a * dx;
+            attract[2 * j + 1] -= a * dy;
+            repel[2 * j] -= r * dx;
+            repel[2 * j + 1] -= r * dy;
         }
+        attract[2 * i] += ax;
+        attract[2 * i + 1] += ay;
+        repel[2 * i] += rx;
+        repel[2 * i + 1] += ry;
     }
     let z = z.max(TINY);
-    for i in 0..n {
-        let (xi, yi) = (y[2 * i], y[2 * i + 1]);
-        let (mut gx, mut gy) = (0.0, 0.0);
-        let p_row = &p[i * n..(i + 1) * n];
-        let k_row = &kernel[i * n..(i + 1) * n];
-        for j in 0..n {
-            if j == i {
-                continue;
-            }
-            let k = k_row[j];
-            let force = (exaggeration * p_row[j] - k / z) * k;
-            gx += force * (xi - y[2 * j]);
-            gy += force * (yi - y[2 * j + 1]);
-        }
-        gradient[2 * i] = 4.0 * gx;
-        gradient[2 * i + 1] = 4.0 * gy;
+    for ((g, a), r) in gradient.iter_mut().zip(attract.iter()).zip(repel.iter()) {
+        *g = 4.0 * (a - r / z);
     }
 }
 
@@ -234,6 +251,7 @@ fn recentre(y: &mut [f64]) {
 
 #[cfg(test)]
 mod tests {
+    use rand::Rng as _;
     use rand_distr::{Distribution as _, Normal};
 
     use super::*;
@@ -253,6 +271,42 @@ mod tests {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9);
             let h = entropy(&row);
             assert!((h - perplexity.ln()).abs() < 1e-4, "scale {scale}: entropy {h}, want {}", perplexity.ln());
+        }
+    }
+
+    #[test]
+    fn one_pass_gradient_matches_the_textbook_formula() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let n = 9;
+        let y: Vec<f64> = (0..2 * n).map(|_| rng.random::<f64>() * 4.0 - 2.0).collect();
+        let mut p = vec![0.0; n * n];
+        for i in 0..n {
+            for j in i + 1..n {
+                let v = rng.random::<f64>();
+                p[i * n + j] = v;
+                p[j * n + i] = v;
+            }
+        }
+        let total: f64 = p.iter().sum();
+        p.iter_mut().for_each(|v| *v /= total);
+        let (mut attract, mut repel, mut gradient) = (vec![0.0; 2 * n], vec![0.0; 2 * n], vec![0.0; 2 * n]);
+        compute_gradient(&p, &y, 3.0, &mut attract, &mut repel, &mut gradient);
+        let k =
+            |i: usize, j: usize| 1.0 / (1.0 + (y[2 * i] - y[2 * j]).powi(2) + (y[2 * i + 1] - y[2 * j + 1]).powi(2));
+        let z: f64 =
+            (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| k(i, j)).sum();
+        for i in 0..n {
+            for d in 0..2 {
+                let want: f64 = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| 4.0 * (3.0 * p[i * n + j] - k(i, j) / z) * k(i, j) * (y[2 * i + d] - y[2 * j + d]))
+                    .sum();
+                assert!(
+                    (gradient[2 * i + d] - want).abs() < 1e-12,
+                    "point {i} dim {d}: {} vs {want}",
+                    gradient[2 * i + d]
+                );
+            }
         }
     }
 
@@ -282,7 +336,7 @@ mod tests {
             true
         })
         .unwrap();
-        assert_eq!(calls, 40);
+        assert_eq!(calls, 41, "once at the start, then every 10 iterations");
         assert_eq!(y.len(), rows.len());
         let distance = |a: [f32; 2], b: [f32; 2]| (a[0] - b[0]).hypot(a[1] - b[1]);
         // Every point's nearest neighbour in 2-D is from its own cluster, and the closest pair
