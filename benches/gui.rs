@@ -36,6 +36,16 @@ fn open_dataset(c: &mut Criterion, dir: &Path) {
             assert_eq!(session.len(), UTTERANCES);
         });
     });
+    // What the user waits for: the worker opens it, then the UI thread builds the cloud (with
+    // its grid) and the browser's rows.
+    group.bench_function("open_25k_to_browser", |b| {
+        b.iter(|| {
+            let mut app = StudioApp::new(ViewSettings::default());
+            app.handle(Command::Open { dataset: dir.to_path_buf(), run: None });
+            app.wait_for_worker();
+            assert_eq!(app.view.rows.len(), UTTERANCES);
+        });
+    });
     group.finish();
 }
 
