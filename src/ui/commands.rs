@@ -40,6 +40,7 @@ pub enum Command {
     ComputeEmbedding(EmbeddingRequest),
     StopEmbedding,
     SetEmbeddingColour(EmbeddingColour),
+    SetEmbeddingMaxPoints(usize),
     DismissNotice,
 }
 
@@ -91,6 +92,7 @@ impl StudioApp {
             Command::ComputeEmbedding(request) => self.start_embedding(request),
             Command::StopEmbedding => self.view.embedding.stop(),
             Command::SetEmbeddingColour(colour) => self.settings.embedding_colour = colour,
+            Command::SetEmbeddingMaxPoints(points) => self.settings.embedding_max_points = points.clamp(4, 2000),
             Command::DismissNotice => self.notice = None,
         }
     }

@@ -36,6 +36,7 @@ pub fn embedding_plot_id() -> egui::Id {
 }
 
 const MIN_MAP_HEIGHT: f32 = 220.0;
+const MAX_POINTS_CHOICES: [usize; 3] = [500, 1000, 2000];
 /// How far from a map point (in points on screen) a click still selects it.
 const CLICK_RADIUS: f32 = 8.0;
 
@@ -176,8 +177,23 @@ pub fn embedding_ui(
         } else {
             let label = if embedding.points.is_empty() { "Compute t-SNE" } else { "Recompute" };
             if ui.button(label).clicked() {
-                commands.push(Command::ComputeEmbedding(EmbeddingRequest::default()));
+                let request =
+                    EmbeddingRequest { max_points: settings.embedding_max_points, ..EmbeddingRequest::default() };
+                commands.push(Command::ComputeEmbedding(request));
             }
+            // Exact t-SNE costs O(n²) per iteration: fewer points answer much sooner.
+            egui::ComboBox::from_id_salt("embedding_points")
+                .selected_text(format!("≤ {} points", settings.embedding_max_points))
+                .show_ui(ui, |ui| {
+                    for points in MAX_POINTS_CHOICES {
+                        if ui
+                            .selectable_label(settings.embedding_max_points == points, format!("≤ {points} points"))
+                            .clicked()
+                        {
+                            commands.push(Command::SetEmbeddingMaxPoints(points));
+                        }
+                    }
+                });
         }
         ui.separator();
         ui.label("Colour by");
@@ -196,7 +212,10 @@ pub fn embedding_ui(
     }
     if embedding.points.is_empty() {
         if !embedding.is_running() {
-            ui.weak("Up to 2,000 points (utterances × modalities, a seeded sample) are projected together.");
+            ui.weak(format!(
+                "Up to {} points (utterances × modalities, a seeded sample) are projected together.",
+                settings.embedding_max_points
+            ));
         }
         return;
     }

@@ -35,6 +35,8 @@ pub struct ViewSettings {
     pub detail_tab: DetailTab,
     /// What colours the points of the embedding map.
     pub embedding_colour: EmbeddingColour,
+    /// Most points (utterances × modalities) the embedding map projects.
+    pub embedding_max_points: usize,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
 }
@@ -48,6 +50,7 @@ impl Default for ViewSettings {
             cloud_modalities: [true; 3],
             detail_tab: DetailTab::default(),
             embedding_colour: EmbeddingColour::default(),
+            embedding_max_points: 2000,
             recent: Vec::new(),
         }
     }

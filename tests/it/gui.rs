@@ -348,6 +348,7 @@ fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
     app.handle(Command::SetThreshold(0.3));
     app.handle(Command::SetDetailTab(DetailTab::Embedding));
     app.handle(Command::SetEmbeddingColour(EmbeddingColour::Quadrant));
+    app.handle(Command::SetEmbeddingMaxPoints(500));
     let mut storage = MemoryStorage::default();
     eframe::App::save(&mut app, &mut storage);
     let restored: ViewSettings = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
