@@ -284,8 +284,12 @@ fn hover_label(
     let utterance = session.utterance(point.utterance)?;
     let labels: Vec<&str> =
         utterance.labels.iter().filter_map(|&j| session.label_names.get(j).map(String::as_str)).collect();
-    let transcript: String = utterance.text.chars().take(60).collect();
-    Some(format!("{} ({})\ngold: {}\n{transcript}", utterance.id, point.modality, labels.join(", ")))
+    let mut text = format!("{} ({})\ngold: {}", utterance.id, point.modality, labels.join(", "));
+    if !utterance.text.is_empty() {
+        text.push('\n');
+        text.extend(utterance.text.chars().take(60));
+    }
+    Some(text)
 }
 
 /// The class of a point under `colour`, as (name, colour).
