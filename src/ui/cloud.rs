@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use egui::epaint::{Mesh, Vertex, WHITE_UV};
-use egui::{Color32, Pos2, Rect, Shape};
+use egui::{Color32, Pos2, Shape, Vec2};
 use egui_plot::{ClosestElem, PlotBounds, PlotGeometry, PlotItem, PlotItemBase, PlotPoint, PlotTransform};
 
 use crate::modality::{Modality, PerModality};
@@ -81,55 +81,66 @@ impl Cloud {
         CloudItem { base: PlotItemBase::new(name), cloud: self, modality, color }
     }
 
-    /// The screen-space mesh of one modality under `transform`, rebuilt only if the transform
-    /// or colour differs from the last call's.
+    /// The screen-space mesh of one modality under `transform`: the last one if nothing moved,
+    /// a shifted copy after a pan, a rebuild after a zoom or resize.
     fn mesh(&self, modality: Modality, transform: &PlotTransform, color: Color32) -> Arc<Mesh> {
-        let key = MeshKey::new(transform, color);
+        let placement = Placement::of(transform);
+        let points = self.points.get(modality);
         let Ok(mut cached) = self.meshes.get(modality).lock() else {
             // A poisoned cache only costs a rebuild.
-            return Arc::new(quads(self.points.get(modality), transform, color));
+            return Arc::new(quads(points, placement, color));
         };
-        match cached.as_ref() {
-            Some(c) if c.key == key => Arc::clone(&c.mesh),
-            _ => {
-                let mesh = Arc::new(quads(self.points.get(modality), transform, color));
-                *cached = Some(CachedMesh { key, mesh: Arc::clone(&mesh) });
+        let mesh = match cached.as_ref() {
+            Some(c) if c.color == color && c.placement == placement => return Arc::clone(&c.mesh),
+            // A pan moves every vertex by the same offset: shifting a copy is a plain pass over
+            // the vertices, several times cheaper than placing every point again.
+            Some(c) if c.color == color && c.placement.same_scale(placement) => {
+                let mut mesh = Mesh::clone(&c.mesh);
+                mesh.translate(placement.origin - c.placement.origin);
                 mesh
             }
-        }
+            _ => quads(points, placement, color),
+        };
+        let mesh = Arc::new(mesh);
+        *cached = Some(CachedMesh { placement, color, mesh: Arc::clone(&mesh) });
+        mesh
     }
 }
 
-/// What a cached mesh depends on.
-#[derive(Debug, PartialEq)]
-struct MeshKey {
-    frame: Rect,
-    min: [f64; 2],
-    max: [f64; 2],
-    color: Color32,
+/// Where a plot transform puts the cloud: the screen position of VA (0, 0) and the screen
+/// offset of one VA unit along each axis (y is negative: arousal grows upwards).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Placement {
+    origin: Pos2,
+    scale: Vec2,
 }
 
-impl MeshKey {
-    fn new(transform: &PlotTransform, color: Color32) -> Self {
-        let bounds = transform.bounds();
-        Self { frame: *transform.frame(), min: bounds.min(), max: bounds.max(), color }
+impl Placement {
+    fn of(transform: &PlotTransform) -> Self {
+        let origin = transform.position_from_point(&PlotPoint::new(0.0, 0.0));
+        let [dx, dy] = transform.dpos_dvalue();
+        Self { origin, scale: Vec2::new(dx as f32, dy as f32) }
+    }
+
+    /// Equal scales up to float noise (a pan recomputes the bounds' width).
+    fn same_scale(self, other: Self) -> bool {
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
+        close(self.scale.x, other.scale.x) && close(self.scale.y, other.scale.y)
     }
 }
 
 #[derive(Debug)]
 struct CachedMesh {
-    key: MeshKey,
+    placement: Placement,
+    color: Color32,
     mesh: Arc<Mesh>,
 }
 
-/// One square per point. The transform is affine, so it is applied as scale + offset instead of
-/// calling `position_from_point` per point; vertices and indices are written in bulk because
-/// this runs for every point whenever the view pans or zooms.
-fn quads(points: &[PlotPoint], transform: &PlotTransform, color: Color32) -> Mesh {
-    let origin = transform.position_from_point(&PlotPoint::new(0.0, 0.0));
-    let unit = transform.position_from_point(&PlotPoint::new(1.0, 1.0));
-    let scale = unit - origin;
-    let clip = transform.frame().expand(POINT_HALF_SIZE);
+/// One square per point, every point (the plot clips what is outside its frame, and a pan can
+/// then shift the mesh as it is). Vertices and indices are written in bulk because this runs
+/// for every point on each zoom.
+fn quads(points: &[PlotPoint], placement: Placement, color: Color32) -> Mesh {
+    let Placement { origin, scale } = placement;
     let h = POINT_HALF_SIZE;
     let vertex = |x: f32, y: f32| Vertex { pos: Pos2::new(x, y), uv: WHITE_UV, color };
     let mut mesh = Mesh::default();
@@ -138,9 +149,6 @@ fn quads(points: &[PlotPoint], transform: &PlotTransform, color: Color32) -> Mes
     for point in points {
         let x = origin.x + scale.x * point.x as f32;
         let y = origin.y + scale.y * point.y as f32;
-        if !clip.contains(Pos2::new(x, y)) {
-            continue;
-        }
         let i = mesh.vertices.len() as u32;
         mesh.vertices.extend_from_slice(&[
             vertex(x - h, y - h),
@@ -297,6 +305,8 @@ impl PlotItem for CloudItem<'_> {
 
 #[cfg(test)]
 mod tests {
+    use egui::Rect;
+
     use super::*;
 
     fn scattered(n: usize) -> Vec<PlotPoint> {
@@ -343,17 +353,47 @@ mod tests {
         assert_eq!(grid.nearest(&one, PlotPoint::new(0.5, -0.5), 0.0), None);
     }
 
-    #[test]
-    fn quads_skip_points_outside_the_frame() {
-        use egui::Vec2;
+    fn transform(min: [f64; 2], max: [f64; 2]) -> PlotTransform {
         let frame = Rect::from_min_size(Pos2::ZERO, Vec2::splat(100.0));
-        let transform = PlotTransform::new(frame, PlotBounds::from_min_max([-1.0, -1.0], [1.0, 1.0]), false);
-        let points = [PlotPoint::new(0.0, 0.0), PlotPoint::new(0.9, 0.9), PlotPoint::new(3.0, 0.0)];
-        let mesh = quads(&points, &transform, Color32::RED);
+        PlotTransform::new(frame, PlotBounds::from_min_max(min, max), false)
+    }
+
+    fn positions(mesh: &Mesh) -> Vec<Pos2> {
+        mesh.vertices.iter().map(|v| v.pos).collect()
+    }
+
+    #[test]
+    fn quads_place_points_by_the_transform() {
+        let points = [PlotPoint::new(0.0, 0.0), PlotPoint::new(0.5, 0.5)];
+        let mesh = quads(&points, Placement::of(&transform([-1.0, -1.0], [1.0, 1.0])), Color32::RED);
         assert_eq!(mesh.vertices.len(), 8);
         assert_eq!(mesh.indices.len(), 12);
-        // The centre point lands in the middle of the frame.
-        let first = Rect::from_points(&mesh.vertices[..4].iter().map(|v| v.pos).collect::<Vec<_>>());
-        assert!((first.center() - Pos2::new(50.0, 50.0)).length() < 1e-4, "{first:?}");
+        let centre = |k: usize| Rect::from_points(&positions(&mesh)[4 * k..4 * k + 4]).center();
+        assert!((centre(0) - Pos2::new(50.0, 50.0)).length() < 1e-4);
+        // Arousal grows upwards on screen.
+        assert!((centre(1) - Pos2::new(75.0, 25.0)).length() < 1e-4, "{:?}", centre(1));
+    }
+
+    #[test]
+    fn cached_mesh_follows_pans_and_zooms() {
+        let cloud = Cloud {
+            points: PerModality {
+                text: vec![PlotPoint::new(0.1, 0.2), PlotPoint::new(-0.7, 0.4)],
+                ..PerModality::default()
+            },
+            ..Cloud::default()
+        };
+        let fresh = |t: &PlotTransform| quads(&cloud.points.text, Placement::of(t), Color32::RED);
+        let start = transform([-1.0, -1.0], [1.0, 1.0]);
+        let first = cloud.mesh(Modality::Text, &start, Color32::RED);
+        assert!(Arc::ptr_eq(&first, &cloud.mesh(Modality::Text, &start, Color32::RED)), "unchanged: reused");
+        for moved in [transform([-0.8, -1.1], [1.2, 0.9]), transform([-0.5, -0.5], [0.5, 0.5])] {
+            let mesh = cloud.mesh(Modality::Text, &moved, Color32::RED);
+            for (a, b) in positions(&mesh).iter().zip(positions(&fresh(&moved))) {
+                assert!((*a - b).length() < 1e-3, "{a:?} vs {b:?}");
+            }
+        }
+        let recoloured = cloud.mesh(Modality::Text, &start, Color32::BLUE);
+        assert!(recoloured.vertices.iter().all(|v| v.color == Color32::BLUE));
     }
 }
