@@ -118,14 +118,18 @@ fn frame_with_cloud(c: &mut Criterion, dir: &Path) {
     frame(&ctx, &mut app, SIZE, vec![release]);
     // The window resized every frame, so that the cloud's mesh is rebuilt every frame (as while
     // zooming).
-    let mut tall = false;
-    group.bench_function("cloud_75k_rebuilt", |b| {
-        b.iter(|| {
-            tall = !tall;
-            let size = if tall { SIZE + egui::vec2(0.0, 10.0) } else { SIZE };
-            frame(&ctx, &mut app, size, Vec::new())
+    // The same without the cloud: what resizing costs the rest of the workbench.
+    for (show_cloud, name) in [(true, "cloud_75k_rebuilt"), (false, "no_cloud_resized")] {
+        app.handle(Command::SetShowCloud(show_cloud));
+        let mut tall = false;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                tall = !tall;
+                let size = if tall { SIZE + egui::vec2(0.0, 10.0) } else { SIZE };
+                frame(&ctx, &mut app, size, Vec::new())
+            });
         });
-    });
+    }
     group.finish();
 }
 

@@ -82,28 +82,35 @@ impl Cloud {
     }
 
     /// The screen-space mesh of one modality under `transform`: the last one if nothing moved,
-    /// a shifted copy after a pan, a rebuild after a zoom or resize.
+    /// shifted after a pan, placed again after a zoom or resize. The mesh's buffers are reused
+    /// when the last frame's shapes have let go of them (75k points are 8 MB of vertices, and
+    /// fresh allocations of that size cost page faults every frame of a drag).
     fn mesh(&self, modality: Modality, transform: &PlotTransform, color: Color32) -> Arc<Mesh> {
         let placement = Placement::of(transform);
         let points = self.points.get(modality);
         let Ok(mut cached) = self.meshes.get(modality).lock() else {
             // A poisoned cache only costs a rebuild.
-            return Arc::new(quads(points, placement, color));
+            let mut mesh = Mesh::default();
+            fill_quads(&mut mesh, points, placement, color);
+            return Arc::new(mesh);
         };
-        let mesh = match cached.as_ref() {
-            Some(c) if c.color == color && c.placement == placement => return Arc::clone(&c.mesh),
-            // A pan moves every vertex by the same offset: shifting a copy is a plain pass over
-            // the vertices, several times cheaper than placing every point again.
-            Some(c) if c.color == color && c.placement.same_scale(placement) => {
-                let mut mesh = Mesh::clone(&c.mesh);
-                mesh.translate(placement.origin - c.placement.origin);
-                mesh
-            }
-            _ => quads(points, placement, color),
-        };
-        let mesh = Arc::new(mesh);
-        *cached = Some(CachedMesh { placement, color, mesh: Arc::clone(&mesh) });
-        mesh
+        let cache = cached.get_or_insert_with(|| CachedMesh { placement, color, mesh: Arc::default(), filled: false });
+        if cache.filled && cache.color == color && cache.placement == placement {
+            return Arc::clone(&cache.mesh);
+        }
+        let pan = cache.filled && cache.color == color && cache.placement.same_scale(placement);
+        let delta = placement.origin - cache.placement.origin;
+        let mesh = Arc::make_mut(&mut cache.mesh);
+        if pan {
+            // A pan moves every vertex by the same offset.
+            mesh.translate(delta);
+        } else {
+            fill_quads(mesh, points, placement, color);
+        }
+        cache.placement = placement;
+        cache.color = color;
+        cache.filled = true;
+        Arc::clone(&cache.mesh)
     }
 }
 
@@ -134,16 +141,18 @@ struct CachedMesh {
     placement: Placement,
     color: Color32,
     mesh: Arc<Mesh>,
+    /// False until the mesh is first filled.
+    filled: bool,
 }
 
-/// One square per point, every point (the plot clips what is outside its frame, and a pan can
-/// then shift the mesh as it is). Vertices and indices are written in bulk because this runs
-/// for every point on each zoom.
-fn quads(points: &[PlotPoint], placement: Placement, color: Color32) -> Mesh {
+/// Fills `mesh` with one square per point, every point (the plot clips what is outside its
+/// frame, and a pan can then shift the mesh as it is). Vertices and indices are written in bulk
+/// because this runs for every point on each zoom.
+fn fill_quads(mesh: &mut Mesh, points: &[PlotPoint], placement: Placement, color: Color32) {
     let Placement { origin, scale } = placement;
     let h = POINT_HALF_SIZE;
     let vertex = |x: f32, y: f32| Vertex { pos: Pos2::new(x, y), uv: WHITE_UV, color };
-    let mut mesh = Mesh::default();
+    mesh.clear();
     mesh.vertices.reserve(points.len() * 4);
     mesh.indices.reserve(points.len() * 6);
     for point in points {
@@ -158,7 +167,6 @@ fn quads(points: &[PlotPoint], placement: Placement, color: Color32) -> Mesh {
         ]);
         mesh.indices.extend_from_slice(&[i, i + 1, i + 2, i, i + 2, i + 3]);
     }
-    mesh
 }
 
 fn bounds_of(points: &[PlotPoint]) -> Option<PlotBounds> {
@@ -365,7 +373,8 @@ mod tests {
     #[test]
     fn quads_place_points_by_the_transform() {
         let points = [PlotPoint::new(0.0, 0.0), PlotPoint::new(0.5, 0.5)];
-        let mesh = quads(&points, Placement::of(&transform([-1.0, -1.0], [1.0, 1.0])), Color32::RED);
+        let mut mesh = Mesh::default();
+        fill_quads(&mut mesh, &points, Placement::of(&transform([-1.0, -1.0], [1.0, 1.0])), Color32::RED);
         assert_eq!(mesh.vertices.len(), 8);
         assert_eq!(mesh.indices.len(), 12);
         let centre = |k: usize| Rect::from_points(&positions(&mesh)[4 * k..4 * k + 4]).center();
@@ -383,16 +392,27 @@ mod tests {
             },
             ..Cloud::default()
         };
-        let fresh = |t: &PlotTransform| quads(&cloud.points.text, Placement::of(t), Color32::RED);
+        let fresh = |t: &PlotTransform| {
+            let mut mesh = Mesh::default();
+            fill_quads(&mut mesh, &cloud.points.text, Placement::of(t), Color32::RED);
+            mesh
+        };
         let start = transform([-1.0, -1.0], [1.0, 1.0]);
         let first = cloud.mesh(Modality::Text, &start, Color32::RED);
         assert!(Arc::ptr_eq(&first, &cloud.mesh(Modality::Text, &start, Color32::RED)), "unchanged: reused");
+        drop(first);
         for moved in [transform([-0.8, -1.1], [1.2, 0.9]), transform([-0.5, -0.5], [0.5, 0.5])] {
             let mesh = cloud.mesh(Modality::Text, &moved, Color32::RED);
+            assert_eq!(mesh.vertices.len(), 8);
             for (a, b) in positions(&mesh).iter().zip(positions(&fresh(&moved))) {
                 assert!((*a - b).length() < 1e-3, "{a:?} vs {b:?}");
             }
         }
+        // A mesh still held elsewhere (last frame's shapes) is not changed under it.
+        let held = cloud.mesh(Modality::Text, &start, Color32::RED);
+        let before = positions(&held);
+        let _panned = cloud.mesh(Modality::Text, &transform([-0.9, -1.0], [1.1, 1.0]), Color32::RED);
+        assert_eq!(positions(&held), before);
         let recoloured = cloud.mesh(Modality::Text, &start, Color32::BLUE);
         assert!(recoloured.vertices.iter().all(|v| v.color == Color32::BLUE));
     }
