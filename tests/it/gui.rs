@@ -1,6 +1,7 @@
 //! The workbench driven headless through egui_kittest: open a synthetic dataset with a trained
-//! run, select, move the threshold, filter by error type, toggle the cloud. State and
-//! accessibility labels only (no renderer needed).
+//! run, select, move the threshold, filter by error type, toggle the cloud and click its points,
+//! drop folders and files, persist view settings, compute and click the embedding map. State,
+//! accessibility labels and plot transforms only (no renderer needed).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
