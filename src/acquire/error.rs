@@ -20,6 +20,8 @@ pub enum AcquireError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}:{line}: {message}")]
+    Data { path: PathBuf, line: u64, message: String },
     #[error("{what}: {message}")]
     Compute { what: String, message: String },
 }

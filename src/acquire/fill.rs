@@ -1,6 +1,7 @@
 //! `univa acquire --dataset D`: fill in the missing vision and audio VA and features of every
-//! utterance that has media, resumably, recording which model produced each value and every
-//! per-utterance failure.
+//! utterance that has media, and the text VA and token features of every utterance (from its
+//! transcript), resumably, recording which model produced each value and every per-utterance
+//! failure (an empty transcript is one).
 //!
 //! An utterance is done for a modality once its VA is set; a rerun skips it, so an interrupted
 //! run resumes where its last checkpoint left off. Frame features go into the dataset's feature
@@ -14,10 +15,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 
-use super::AcquireError;
 use super::decode::TimeSpan;
 use super::face::FacePipeline;
 use super::voice::{VoicePipeline, features::FRAME_DIM};
+use super::{AcquireError, TextVaModel};
 use crate::dataset::{Dataset, DatasetError, DatasetWriter, FeatureSpec, Split, SplitFeatures, Utterance, Va};
 use crate::fsutil::write_atomic;
 use crate::modality::Modality;
@@ -46,6 +47,8 @@ pub enum FillError {
 pub struct FillOptions {
     pub vision: bool,
     pub audio: bool,
+    /// Fill text VA and token features (needs a text model passed to [`fill_dataset`]).
+    pub text: bool,
     /// Steps kept per utterance when features are added: frames are averaged in equal chunks.
     pub max_len: usize,
     /// Worker threads (each holds its own detector and models).
@@ -56,7 +59,7 @@ pub struct FillOptions {
 
 impl Default for FillOptions {
     fn default() -> Self {
-        Self { vision: true, audio: true, max_len: 50, workers: 2, checkpoint_every: 100 }
+        Self { vision: true, audio: true, text: true, max_len: 50, workers: 2, checkpoint_every: 100 }
     }
 }
 
@@ -86,11 +89,21 @@ pub struct FillSummary {
 /// modality was not asked for.
 type Outcome = Option<Result<(Va, String, Vec<Vec<f32>>), AcquireError>>;
 
+/// What one utterance still needs.
+#[derive(Clone, Copy)]
+struct Todo {
+    index: usize,
+    vision: bool,
+    audio: bool,
+    text: bool,
+}
+
 /// Per-utterance result sent back by a worker.
 struct Done {
     index: usize,
     vision: Outcome,
     audio: Outcome,
+    text: Outcome,
 }
 
 /// Averages `frames` into at most `max_len` equal consecutive chunks (fewer frames stay as they are).
@@ -116,12 +129,14 @@ fn pool(frames: &[Vec<f32>], max_len: usize) -> Vec<Vec<f32>> {
 }
 
 /// Fills the dataset at `root`. `progress(done, total)` is called after every utterance;
-/// setting `stop` ends the run after the utterances in flight (and a final checkpoint).
+/// setting `stop` ends the run after the utterances in flight (and a final checkpoint). Text is
+/// filled when `options.text` is set and a `text` model is given.
 pub fn fill_dataset(
     root: &Path,
     options: &FillOptions,
     make_face: &(dyn Fn() -> Result<FacePipeline, AcquireError> + Sync),
     voice: &VoicePipeline,
+    text: Option<&dyn TextVaModel>,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<FillSummary, FillError> {
@@ -132,10 +147,14 @@ pub fn fill_dataset(
 
     // Which modalities get features written, and their sizes.
     let face_dim = make_face()?.embedding_dim();
+    let text = text.filter(|_| options.text);
+    let text_dim = text.map_or(0, TextVaModel::embedding_dim);
     let mut feature_dims: BTreeMap<Modality, usize> = BTreeMap::new();
-    for (modality, wanted, dim) in
-        [(Modality::Vision, options.vision, face_dim), (Modality::Audio, options.audio, FRAME_DIM)]
-    {
+    for (modality, wanted, dim) in [
+        (Modality::Vision, options.vision, face_dim),
+        (Modality::Audio, options.audio, FRAME_DIM),
+        (Modality::Text, text.is_some(), text_dim),
+    ] {
         if !wanted {
             continue;
         }
@@ -157,21 +176,24 @@ pub fn fill_dataset(
 
     let mut todo = Vec::new();
     for (i, u) in utterances.iter().enumerate() {
-        if u.media.is_none() {
+        let has_media = u.media.is_some();
+        if !has_media {
             summary.without_media += 1;
-            continue;
         }
-        let need_vision = options.vision && u.va.vision.is_none();
-        let need_audio = options.audio && u.va.audio.is_none();
-        for (modality, wanted, need) in
-            [(Modality::Vision, options.vision, need_vision), (Modality::Audio, options.audio, need_audio)]
-        {
+        let need_vision = has_media && options.vision && u.va.vision.is_none();
+        let need_audio = has_media && options.audio && u.va.audio.is_none();
+        let need_text = text.is_some() && u.va.text.is_none();
+        for (modality, wanted, need) in [
+            (Modality::Vision, has_media && options.vision, need_vision),
+            (Modality::Audio, has_media && options.audio, need_audio),
+            (Modality::Text, text.is_some(), need_text),
+        ] {
             if wanted && !need {
                 *summary.skipped.entry(modality).or_default() += 1;
             }
         }
-        if need_vision || need_audio {
-            todo.push((i, need_vision, need_audio));
+        if need_vision || need_audio || need_text {
+            todo.push(Todo { index: i, vision: need_vision, audio: need_audio, text: need_text });
         }
     }
 
@@ -201,9 +223,27 @@ pub fn fill_dataset(
                             return;
                         }
                         let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(index, need_vision, need_audio)) = todo.get(k) else { return };
+                        let Some(&Todo { index, vision: need_vision, audio: need_audio, text: need_text }) =
+                            todo.get(k)
+                        else {
+                            return;
+                        };
                         let u = &dataset.utterances[index];
-                        let (Some(path), Some(media)) = (dataset.media_path(u), u.media.as_ref()) else { continue };
+                        let text = text.filter(|_| need_text).map(|model| {
+                            model.predict(&[u.text.as_str()]).and_then(|p| {
+                                let Some(p) = p.into_iter().next() else {
+                                    return Err(AcquireError::compute("text VA", "the model returned no prediction"));
+                                };
+                                Ok((p.va, model.model_id().to_owned(), p.tokens))
+                            })
+                        });
+                        let clip = dataset.media_path(u).zip(u.media.as_ref());
+                        let Some((path, media)) = clip.filter(|_| need_vision || need_audio) else {
+                            if tx.send(Done { index, vision: None, audio: None, text }).is_err() {
+                                return;
+                            }
+                            continue;
+                        };
                         let span = TimeSpan { start_secs: media.start_secs, end_secs: media.end_secs };
                         let vision = need_vision.then(|| {
                             face.run(&path, span).map(|r| {
@@ -217,7 +257,7 @@ pub fn fill_dataset(
                                 (r.va, r.model_id, frames)
                             })
                         });
-                        if tx.send(Done { index, vision, audio }).is_err() {
+                        if tx.send(Done { index, vision, audio, text }).is_err() {
                             return;
                         }
                     }
@@ -228,7 +268,9 @@ pub fn fill_dataset(
         let mut done = 0;
         for result in rx {
             let u = &mut utterances[result.index];
-            for (modality, outcome) in [(Modality::Vision, result.vision), (Modality::Audio, result.audio)] {
+            for (modality, outcome) in
+                [(Modality::Vision, result.vision), (Modality::Audio, result.audio), (Modality::Text, result.text)]
+            {
                 match outcome {
                     None => {}
                     Some(Ok((va, model_id, frames))) => {

@@ -7,14 +7,17 @@
 //! - [`voice`]: log-mel energies, F0, RMS energy and voicing per 10 ms frame are the audio
 //!   features; the default voice VA is a prosody baseline, and a user's wav2vec2-style VA model
 //!   loads through [`voice::wav2vec2`].
+//! - [`text`]: token embeddings of a BERT-family encoder are the text features; text VA is a
+//!   head (plus fine-tuned top layers) trained on EmoBank over all-MiniLM-L6-v2.
 //!
-//! A user's own models plug in through [`FaceVaModel`] and [`VoiceVaModel`]; every VA value
+//! A user's own models plug in through [`FaceVaModel`], [`VoiceVaModel`] and [`TextVaModel`]; every VA value
 //! carries the id of the model that produced it (provenance, `Utterance::va_model`).
 
 pub mod decode;
 mod error;
 pub mod face;
 pub mod fill;
+pub mod text;
 pub mod voice;
 
 pub use error::AcquireError;
@@ -68,4 +71,24 @@ pub trait VoiceVaModel: Send + Sync {
     /// Model id and version, stored beside every VA value it produces.
     fn model_id(&self) -> &str;
     fn predict(&self, audio: &[f32], features: &VoiceFeatures) -> Result<VoicePrediction, AcquireError>;
+}
+
+/// What a text model says about one sentence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextPrediction {
+    pub va: Va,
+    /// Dominance in [-1, 1] (an auxiliary output; not stored in the dataset).
+    pub dominance: f32,
+    /// The text features: one embedding per token, special tokens included.
+    pub tokens: Vec<Vec<f32>>,
+}
+
+/// A text VA model: sentences in, VA and token embeddings out.
+pub trait TextVaModel: Send + Sync {
+    /// Model id and version, stored beside every VA value it produces.
+    fn model_id(&self) -> &str;
+    /// Length of each token embedding.
+    fn embedding_dim(&self) -> usize;
+    /// An empty sentence is an error.
+    fn predict(&self, texts: &[&str]) -> Result<Vec<TextPrediction>, AcquireError>;
 }

@@ -1,5 +1,7 @@
 //! `univa acquire face|voice MEDIA`: VA and features of one clip, printed as text or JSON.
-//! `univa acquire --dataset D`: fill in a dataset's missing vision and audio VA and features.
+//! `univa acquire text SENTENCE…`: text VA of sentences.
+//! `univa acquire train-text` / `eval-text`: train a text VA model on EmoBank, score one.
+//! `univa acquire --dataset D`: fill in a dataset's missing text, vision and audio VA and features.
 
 use std::path::PathBuf;
 
@@ -9,9 +11,11 @@ use serde_json::json;
 use crate::acquire::decode::TimeSpan;
 use crate::acquire::face::{FacePipeline, FaceSettings, FerFaceModel};
 use crate::acquire::fill::{FAILURES_FILE, FillOptions, fill_dataset};
+use crate::acquire::text::train::{TrainTextEvent, TrainTextOptions, evaluate, train_text};
+use crate::acquire::text::{self, TextVa, emobank};
 use crate::acquire::voice::VoicePipeline;
 use crate::acquire::voice::wav2vec2::Wav2Vec2Va;
-use crate::acquire::{FaceVaModel, device};
+use crate::acquire::{FaceVaModel, TextVaModel, device};
 use crate::modality::Modality;
 
 #[derive(Debug, clap::Args)]
@@ -25,8 +29,9 @@ pub struct Args {
 
 #[derive(Debug, clap::Args)]
 pub struct FillArgs {
-    /// Dataset folder whose utterances with media get their missing vision and audio VA and
-    /// features (resumable: utterances that have VA are skipped).
+    /// Dataset folder whose utterances get their missing text VA and features (from the
+    /// transcript) and, with media, vision and audio VA and features (resumable: utterances
+    /// that have VA are skipped).
     #[arg(long)]
     pub dataset: Option<PathBuf>,
     /// Leave vision alone.
@@ -35,6 +40,9 @@ pub struct FillArgs {
     /// Leave audio alone.
     #[arg(long)]
     pub no_audio: bool,
+    /// Leave text alone (otherwise every transcript gets text VA and token features).
+    #[arg(long)]
+    pub no_text: bool,
     /// Steps per utterance when features are added (frames are averaged in equal chunks).
     #[arg(long, default_value_t = FillOptions::default().max_len)]
     pub max_len: usize,
@@ -47,6 +55,12 @@ pub struct FillArgs {
     /// A wav2vec2 VA model folder instead of the prosody baseline.
     #[arg(long)]
     pub wav2vec2: Option<PathBuf>,
+    /// Text VA model folder [default: models/text-va].
+    #[arg(long)]
+    pub text_model: Option<PathBuf>,
+    /// Base folder of the text model [default: all-MiniLM-L6-v2 as fetched by models/fetch.sh].
+    #[arg(long)]
+    pub text_base: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -55,6 +69,106 @@ pub enum Command {
     Face(FaceArgs),
     /// Voice VA (prosody baseline, or a wav2vec2 VA model) of one clip.
     Voice(VoiceArgs),
+    /// Text VA of sentences (the trained text model over its BERT-architecture base).
+    Text(TextArgs),
+    /// Train a text VA model on EmoBank: frozen lower layers cached, top layers + head tuned.
+    TrainText(TrainTextArgs),
+    /// Pearson r of a text VA model on an EmoBank split.
+    EvalText(EvalTextArgs),
+}
+
+/// Where the text model and its base are.
+#[derive(Debug, clap::Args)]
+pub struct TextModelArgs {
+    /// Text VA model folder (config.json + model.safetensors) [default: models/text-va].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Base model folder (Hugging Face config.json + model.safetensors + tokenizer.json)
+    /// [default: all-MiniLM-L6-v2 as fetched by models/fetch.sh].
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+}
+
+impl TextModelArgs {
+    fn load(&self) -> anyhow::Result<TextVa> {
+        let model = self.model.clone().unwrap_or_else(text::default_model_dir);
+        let base = self.base.clone().unwrap_or_else(text::default_base_dir);
+        TextVa::load(&model, &base, &device()).with_context(|| {
+            format!(
+                "cannot load the text VA model {} over {} (fetch the default base with `models/fetch.sh {}`)",
+                model.display(),
+                base.display(),
+                text::BASE_FETCH_IDS
+            )
+        })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TextArgs {
+    /// Sentences to score.
+    #[arg(required = true)]
+    pub sentences: Vec<String>,
+    #[command(flatten)]
+    pub model: TextModelArgs,
+    /// Print one JSON object per sentence instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainTextArgs {
+    /// EmoBank CSV (id,split,V,A,D,text; official split column).
+    #[arg(long)]
+    pub emobank: PathBuf,
+    /// Model folder to write (config.json, model.safetensors, training.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Base model folder [default: all-MiniLM-L6-v2 as fetched by models/fetch.sh].
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Top layers of the base to fine-tune.
+    #[arg(long, default_value_t = TrainTextOptions::default().trained_layers)]
+    pub layers: usize,
+    #[arg(long, default_value_t = TrainTextOptions::default().epochs)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = TrainTextOptions::default().batch_size)]
+    pub batch_size: usize,
+    /// Peak learning rate of the fine-tuned layers.
+    #[arg(long, default_value_t = TrainTextOptions::default().lr_layers)]
+    pub lr_layers: f64,
+    /// Peak learning rate of the head.
+    #[arg(long, default_value_t = TrainTextOptions::default().lr_head)]
+    pub lr_head: f64,
+    #[arg(long, default_value_t = TrainTextOptions::default().seed)]
+    pub seed: u64,
+    /// Keep the fine-tuned layers in f32 (twice the size) instead of f16.
+    #[arg(long)]
+    pub f32_layers: bool,
+    /// Train low-rank adapters of this rank over the top layers instead of the layers (0: off).
+    #[arg(long, default_value_t = TrainTextOptions::default().lora_rank)]
+    pub lora_rank: usize,
+    /// Adapter scale numerator (updates are alpha / rank · B·A).
+    #[arg(long, default_value_t = TrainTextOptions::default().lora_alpha)]
+    pub lora_alpha: f64,
+    /// Model id stored with every VA value the model produces.
+    #[arg(long, default_value_t = TrainTextOptions::default().model_id)]
+    pub model_id: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalTextArgs {
+    #[command(flatten)]
+    pub model: TextModelArgs,
+    /// EmoBank CSV (id,split,V,A,D,text).
+    #[arg(long)]
+    pub emobank: PathBuf,
+    /// Split to score: train, dev or test.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Print {"pearson_v", "pearson_a", "n"} as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,9 +220,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
         Some(Command::Face(a)) => face(a),
         Some(Command::Voice(a)) => voice(a),
+        Some(Command::Text(a)) => text_va(a),
+        Some(Command::TrainText(a)) => train_text_cmd(a),
+        Some(Command::EvalText(a)) => eval_text(a),
         None => match &args.fill.dataset {
             Some(dataset) => fill(dataset, &args.fill),
-            None => anyhow::bail!("give --dataset DIR, or a subcommand (face, voice); see `univa acquire --help`"),
+            None => anyhow::bail!(
+                "give --dataset DIR, or a subcommand (face, voice, text, train-text, eval-text); see `univa acquire --help`"
+            ),
         },
     }
 }
@@ -127,9 +246,15 @@ fn fill(dataset: &std::path::Path, args: &FillArgs) -> anyhow::Result<()> {
         Some(dir) => VoicePipeline::new(Box::new(Wav2Vec2Va::from_dir(dir, &crate::acquire::device())?)),
         None => VoicePipeline::prosody(),
     };
+    let text_model = if args.no_text {
+        None
+    } else {
+        Some(TextModelArgs { model: args.text_model.clone(), base: args.text_base.clone() }.load()?)
+    };
     let options = FillOptions {
         vision: !args.no_vision,
         audio: !args.no_audio,
+        text: !args.no_text,
         max_len: args.max_len,
         workers: args.workers,
         ..FillOptions::default()
@@ -143,10 +268,18 @@ fn fill(dataset: &std::path::Path, args: &FillArgs) -> anyhow::Result<()> {
         bar.set_position(done as u64);
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let summary = fill_dataset(dataset, &options, &make_face, &voice, &stop, &mut progress)
-        .with_context(|| format!("acquisition into {} failed", dataset.display()))?;
+    let summary = fill_dataset(
+        dataset,
+        &options,
+        &make_face,
+        &voice,
+        text_model.as_ref().map(|m| m as &dyn TextVaModel),
+        &stop,
+        &mut progress,
+    )
+    .with_context(|| format!("acquisition into {} failed", dataset.display()))?;
     bar.finish_and_clear();
-    for modality in [Modality::Vision, Modality::Audio] {
+    for modality in [Modality::Text, Modality::Vision, Modality::Audio] {
         let filled = summary.filled.get(&modality).copied().unwrap_or(0);
         let skipped = summary.skipped.get(&modality).copied().unwrap_or(0);
         let failed = summary.failures.iter().filter(|f| f.modality == modality).count();
@@ -247,6 +380,102 @@ fn voice(args: &VoiceArgs) -> anyhow::Result<()> {
             result.confidence[1],
             result.model_id,
             result.features.frames()
+        );
+    }
+    Ok(())
+}
+
+fn text_va(args: &TextArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let texts: Vec<&str> = args.sentences.iter().map(String::as_str).collect();
+    let predictions = model.predict(&texts).context("text VA failed")?;
+    for (text, p) in texts.iter().zip(predictions) {
+        if args.json {
+            println!(
+                "{}",
+                json!({
+                    "text": text,
+                    "model": model.model_id(),
+                    "valence": p.va.valence,
+                    "arousal": p.va.arousal,
+                    "dominance": p.dominance,
+                    "tokens": p.tokens.len(),
+                })
+            );
+        } else {
+            println!("{:+.3} valence, {:+.3} arousal: {text}", p.va.valence, p.va.arousal);
+        }
+    }
+    Ok(())
+}
+
+fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
+    let options = TrainTextOptions {
+        trained_layers: args.layers,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr_layers: args.lr_layers,
+        lr_head: args.lr_head,
+        seed: args.seed,
+        f16_layers: !args.f32_layers,
+        lora_rank: args.lora_rank,
+        lora_alpha: args.lora_alpha,
+        model_id: args.model_id.clone(),
+        ..TrainTextOptions::default()
+    };
+    let base = args.base.clone().unwrap_or_else(text::default_base_dir);
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut progress = |event: TrainTextEvent| match event {
+        TrainTextEvent::Caching { done, total } => {
+            bar.set_message("caching frozen layers");
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        TrainTextEvent::Step { epoch, step, steps, loss } => {
+            bar.set_message(format!("epoch {epoch} loss {loss:.3}"));
+            bar.set_length(steps as u64);
+            bar.set_position(step as u64);
+        }
+        TrainTextEvent::Epoch(e) => bar.suspend(|| {
+            eprintln!(
+                "epoch {}: train loss {:.4}, dev r_V {:.4} r_A {:.4} ({:.0} s)",
+                e.epoch, e.train_loss, e.dev.pearson_v, e.dev.pearson_a, e.secs
+            );
+        }),
+    };
+    let report = train_text(&base, &args.emobank, &args.out, &options, &device(), &mut progress)
+        .with_context(|| format!("training on {} failed", args.emobank.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "kept epoch {} of {}; frozen layers cached in {:.0} s; model in {}",
+        report.best_epoch,
+        report.epochs.len(),
+        report.cache_secs,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn eval_text(args: &EvalTextArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let sentences = emobank::read(&args.emobank, Some(&args.split))?;
+    let started = std::time::Instant::now();
+    let scores = evaluate(&model, &sentences, 64).context("evaluation failed")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&scores)?);
+    } else {
+        println!(
+            "{} ({}): r_V {:.4}, r_A {:.4} on {} sentences ({:.1} sentences/s)",
+            args.split,
+            model.model_id(),
+            scores.pearson_v,
+            scores.pearson_a,
+            scores.n,
+            scores.n as f64 / started.elapsed().as_secs_f64()
         );
     }
     Ok(())

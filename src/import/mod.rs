@@ -37,7 +37,7 @@ pub enum ImportError {
     Invalid { path: PathBuf, location: Option<String>, problem: String },
 
     /// Writing the native dataset failed (its message names the output file).
-    #[error("{0}")]
+    #[error(transparent)]
     Dataset(#[from] DatasetError),
 }
 

@@ -1,7 +1,7 @@
 //! Audio: a stream decoder that resamples (swresample) to interleaved `f32` at the output's rate
 //! and channel count, and the named decoder thread that keeps the output fed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::ChannelLayout;
-use ffmpeg_next::format::context::Input;
 use ffmpeg_next::software::resampling;
 
+use super::demux::StreamDemux;
 use super::error::{MediaError, StreamKind};
-use super::source::{best_stream, open_decoder, open_input, seconds_per_tick};
+use super::source::{open_decoder, seconds_per_tick};
 use super::worker::{Delivery, deliver};
 
-const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 64;
 const OUTPUT_FORMAT: ffmpeg::format::Sample = ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Packed);
 
 /// Decoded, resampled audio: interleaved `f32` frames starting at `start_secs` (file time).
@@ -75,9 +74,7 @@ impl AudioChunk {
 
 /// Decodes one audio stream of a file and resamples it to `sample_rate` × `channels`.
 pub(crate) struct AudioStreamDecoder {
-    path: PathBuf,
-    input: Input,
-    stream_index: usize,
+    demux: StreamDemux,
     tick_secs: f64,
     decoder: ffmpeg::decoder::Audio,
     decoded: ffmpeg::frame::Audio,
@@ -87,8 +84,6 @@ pub(crate) struct AudioStreamDecoder {
     span_end_secs: Option<f64>,
     /// Where the next resampled sample sits in file time; re-anchored on frame timestamps.
     cursor_secs: Option<f64>,
-    draining: bool,
-    bad_packets: u32,
 }
 
 type ResamplerKey = (ffmpeg::format::Sample, u64, u16, u32);
@@ -96,12 +91,10 @@ type ResamplerKey = (ffmpeg::format::Sample, u64, u16, u32);
 impl AudioStreamDecoder {
     /// Opens the best audio stream; `output` is (rate, channels), `None` keeps the source's.
     pub(crate) fn open(path: &Path, output: Option<(u32, u16)>) -> Result<Self, MediaError> {
-        let input = open_input(path)?;
-        let Some(stream_index) = best_stream(&input, StreamKind::Audio) else {
-            return Err(MediaError::MissingStream { path: path.to_path_buf(), kind: StreamKind::Audio });
-        };
-        let tick_secs = input.stream(stream_index).map_or(0.0, |s| seconds_per_tick(s.time_base()));
-        let decoder = open_decoder(path, &input, stream_index, StreamKind::Audio, 1)?
+        let demux = StreamDemux::open(path, StreamKind::Audio)?;
+        let stream_index = demux.stream_index();
+        let tick_secs = demux.input().stream(stream_index).map_or(0.0, |s| seconds_per_tick(s.time_base()));
+        let decoder = open_decoder(path, demux.input(), stream_index, StreamKind::Audio, 1)?
             .audio()
             .map_err(|e| MediaError::corrupt(path, StreamKind::Audio, e))?;
         let (sample_rate, channels) = output.unwrap_or((decoder.rate(), decoder.channels()));
@@ -113,9 +106,7 @@ impl AudioStreamDecoder {
             ));
         }
         Ok(Self {
-            path: path.to_path_buf(),
-            input,
-            stream_index,
+            demux,
             tick_secs,
             decoder,
             decoded: ffmpeg::frame::Audio::empty(),
@@ -124,8 +115,6 @@ impl AudioStreamDecoder {
             channels,
             span_end_secs: None,
             cursor_secs: None,
-            draining: false,
-            bad_packets: 0,
         })
     }
 
@@ -139,17 +128,11 @@ impl AudioStreamDecoder {
     }
 
     pub(crate) fn seek(&mut self, secs: f64) -> Result<(), MediaError> {
-        let ts = (secs.max(0.0) * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
-        if let Err(error) = self.input.seek(ts, ..ts) {
-            self.input.seek(ts, ..).map_err(|_| {
-                MediaError::corrupt(&self.path, StreamKind::Audio, format!("cannot seek to {secs:.3}s: {error}"))
-            })?;
-        }
+        self.demux.seek(secs)?;
         self.decoder.flush();
         // The resampler holds a few samples of the old position.
         self.resampler = None;
         self.cursor_secs = None;
-        self.draining = false;
         Ok(())
     }
 
@@ -188,48 +171,19 @@ impl AudioStreamDecoder {
                 }
                 Err(ffmpeg::Error::Eof) => return Ok(None),
                 Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
-                    if self.draining {
+                    if self.demux.is_draining() {
                         return Ok(None);
                     }
                 }
-                Err(error) => self.count_bad_packet(&error)?,
+                Err(error) => self.demux.count_bad_packet(&error)?,
             }
             self.feed_packet()?;
         }
     }
 
     fn feed_packet(&mut self) -> Result<(), MediaError> {
-        loop {
-            // A fresh packet per read: `av_read_frame` overwrites a packet without releasing the
-            // buffer it held, so reusing one leaks every skipped packet of the other streams.
-            let mut packet = ffmpeg::Packet::empty();
-            match packet.read(&mut self.input) {
-                Ok(()) if packet.stream() != self.stream_index => continue,
-                Ok(()) => {
-                    match self.decoder.send_packet(&packet) {
-                        Ok(()) => self.bad_packets = 0,
-                        Err(error) => self.count_bad_packet(&error)?,
-                    }
-                    return Ok(());
-                }
-                Err(ffmpeg::Error::InvalidData) => self.count_bad_packet(&ffmpeg::Error::InvalidData)?,
-                Err(_) => {
-                    self.draining = true;
-                    let _ = self.decoder.send_eof();
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    fn count_bad_packet(&mut self, error: &ffmpeg::Error) -> Result<(), MediaError> {
-        self.bad_packets += 1;
-        if self.bad_packets > MAX_CONSECUTIVE_BAD_PACKETS {
-            return Err(MediaError::corrupt(
-                &self.path,
-                StreamKind::Audio,
-                format!("{} packets in a row failed to decode (last: {error})", self.bad_packets),
-            ));
+        if let Some(packet) = self.demux.next_packet(&mut self.decoder)? {
+            self.demux.send(&mut self.decoder, &packet)?;
         }
         Ok(())
     }
@@ -255,7 +209,7 @@ impl AudioStreamDecoder {
                 self.sample_rate,
             )
             .map_err(|e| {
-                MediaError::corrupt(&self.path, StreamKind::Audio, format!("cannot set up resampling: {e}"))
+                MediaError::corrupt(self.demux.path(), StreamKind::Audio, format!("cannot set up resampling: {e}"))
             })?;
             self.resampler = Some((key, context));
         }
@@ -274,16 +228,20 @@ impl AudioStreamDecoder {
         let capacity = frame.samples() * self.sample_rate as usize / frame.rate().max(1) as usize + 256;
         let mut output =
             ffmpeg::frame::Audio::new(OUTPUT_FORMAT, capacity, ChannelLayout::default(i32::from(self.channels)));
-        resampler
-            .run(frame, &mut output)
-            .map_err(|e| MediaError::corrupt(&self.path, StreamKind::Audio, format!("resampling failed: {e}")))?;
+        resampler.run(frame, &mut output).map_err(|e| {
+            MediaError::corrupt(self.demux.path(), StreamKind::Audio, format!("resampling failed: {e}"))
+        })?;
         let frames = output.samples();
         if frames == 0 {
             return Ok(None);
         }
         let values = frames * usize::from(self.channels);
         let Some(bytes) = output.data(0).get(..values * 4) else {
-            return Err(MediaError::corrupt(&self.path, StreamKind::Audio, "resampled frame is smaller than its size"));
+            return Err(MediaError::corrupt(
+                self.demux.path(),
+                StreamKind::Audio,
+                "resampled frame is smaller than its size",
+            ));
         };
         let samples = bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
         let start_secs = self.cursor_secs.unwrap_or(0.0);
@@ -318,7 +276,7 @@ impl AudioWorker {
         start_secs: f64,
         chunks: SyncSender<AudioChunk>,
     ) -> Result<Self, MediaError> {
-        let path = decoder.path.clone();
+        let path = decoder.demux.path().to_path_buf();
         let (commands, command_rx) = sync_channel(16);
         let stop = Arc::new(AtomicBool::new(false));
         let ended = Arc::new(AtomicBool::new(false));

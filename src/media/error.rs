@@ -32,6 +32,9 @@ pub enum MediaError {
     #[error("{}: the {role} thread stopped unexpectedly", path.display())]
     WorkerGone { path: PathBuf, role: &'static str },
 
+    #[error("{}: the {role} has too many requests waiting; try again", path.display())]
+    Busy { path: PathBuf, role: &'static str },
+
     #[error("{}: timed out after {waited_secs:.1}s waiting for the {what}", path.display())]
     Timeout { path: PathBuf, what: &'static str, waited_secs: f64 },
 
@@ -72,6 +75,7 @@ impl MediaError {
             | Self::InvalidSpan { path, .. }
             | Self::Thread { path, .. }
             | Self::WorkerGone { path, .. }
+            | Self::Busy { path, .. }
             | Self::Timeout { path, .. }
             | Self::Tool { path, .. } => path,
         }

@@ -10,7 +10,9 @@
 
 mod audio;
 mod clock;
+mod demux;
 mod error;
+mod opener;
 mod output;
 mod player;
 mod source;
@@ -25,6 +27,7 @@ use std::path::Path;
 pub use audio::AudioChunk;
 pub use clock::PlaybackClock;
 pub use error::{MediaError, StreamKind};
+pub use opener::{Opened, PlayerOpener};
 pub use output::{AudioFeed, AudioOutputMode};
 pub use player::{Player, PlayerOptions, SPEED_RANGE};
 pub use source::{AudioInfo, MediaInfo, TimeSpan, VideoInfo};

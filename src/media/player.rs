@@ -11,7 +11,7 @@ use super::error::MediaError;
 use super::output::{AudioFeed, AudioOutputMode, AudioShared, DeviceOutput};
 use super::probe;
 use super::source::{MediaInfo, TimeSpan};
-use super::video::{TIME_EPSILON_SECS, VideoCommand, VideoEvent, VideoFrame, VideoSetup, VideoWorker};
+use super::video::{TIME_EPSILON_SECS, VideoCommand, VideoEvent, VideoFrame, VideoSetup, VideoWorker, fit_within};
 
 /// Slowest and fastest playback speeds.
 pub const SPEED_RANGE: std::ops::RangeInclusive<f64> = 0.25..=2.0;
@@ -23,6 +23,8 @@ const AUDIO_SLEW_SECS: f64 = 0.2;
 const AUDIO_RESYNC_SECS: f64 = 0.15;
 /// How long the clock waits for sound that should be playing before it runs without it.
 const AUDIO_WAIT_SECS: f64 = 3.0;
+/// What one step of [`Player::step_frames`] moves in a clip without video.
+pub const STEP_WITHOUT_VIDEO_SECS: f64 = 0.2;
 /// How far past the decoded frames a requested time may lie before the decoder seeks rather
 /// than decodes forward to it.
 const RESEEK_AHEAD_SECS: f64 = 1.0;
@@ -30,18 +32,30 @@ const RESEEK_AHEAD_SECS: f64 = 1.0;
 /// How a [`Player`] is set up.
 #[derive(Debug, Clone)]
 pub struct PlayerOptions {
-    /// Size of the RGBA frames; `None` keeps the clip's size.
+    /// Size of the RGBA frames; `None` keeps the clip's size (or fits it in `max_frame_size`).
     pub frame_size: Option<(u32, u32)>,
+    /// When `frame_size` is `None`: the clip's picture scaled down (aspect kept) to fit this.
+    pub max_frame_size: Option<(u32, u32)>,
     pub audio: AudioOutputMode,
     /// Video decoder threads; 0 lets ffmpeg choose.
     pub decoder_threads: usize,
     /// Decoded frames that may wait ahead of playback (bounds memory).
     pub video_queue_frames: usize,
+    /// Skip decoding frames that nothing refers to on the way to a seek target (default on;
+    /// off only to measure what it saves).
+    pub fast_seek: bool,
 }
 
 impl Default for PlayerOptions {
     fn default() -> Self {
-        Self { frame_size: None, audio: AudioOutputMode::Auto, decoder_threads: 0, video_queue_frames: 8 }
+        Self {
+            frame_size: None,
+            max_frame_size: None,
+            audio: AudioOutputMode::Auto,
+            decoder_threads: 0,
+            video_queue_frames: 8,
+            fast_seek: true,
+        }
     }
 }
 
@@ -168,6 +182,8 @@ pub struct Player {
     clock: PlaybackClock,
     playing: bool,
     looping: bool,
+    /// What looping repeats; `None`: the whole span.
+    loop_span: Option<TimeSpan>,
     speed: f64,
     volume: f32,
     muted: bool,
@@ -178,6 +194,8 @@ pub struct Player {
     /// Since when the clock has been waiting for sound to flow.
     audio_wait_since: Option<Instant>,
     notices: Vec<String>,
+    /// Why the clip's audio is not heard, while that lasts ("audio output unavailable: …").
+    audio_unavailable: Option<String>,
 }
 
 impl std::fmt::Debug for Player {
@@ -193,12 +211,14 @@ impl Player {
         let info = probe(path, span)?;
         let start = info.span.start_secs;
         let mut notices = Vec::new();
-        let video = if info.video.is_some() {
+        let video = if let Some(video_info) = &info.video {
+            let fitted = options.max_frame_size.map(|max| fit_within((video_info.width, video_info.height), max));
             let setup = VideoSetup {
                 threads: options.decoder_threads,
                 span_end_secs: info.span.end_secs,
-                frame_size: options.frame_size,
+                frame_size: options.frame_size.or(fitted),
                 start_secs: start,
+                fast_seek: options.fast_seek,
             };
             let (worker, frame_secs) = VideoWorker::spawn(path, setup, options.video_queue_frames)?;
             Some(VideoTrack {
@@ -214,13 +234,22 @@ impl Player {
         } else {
             None
         };
+        let mut audio_unavailable = None;
         let audio = match (&info.audio, options.audio.resolve()) {
-            (None, _) | (Some(_), AudioOutputMode::Off) => None,
+            (None, _) => None,
+            (Some(_), AudioOutputMode::Off) => {
+                let why =
+                    if options.audio == AudioOutputMode::Auto { "turned off by UNIVA_AUDIO" } else { "turned off" };
+                audio_unavailable = Some(format!("audio output unavailable: {why}; playing without sound"));
+                None
+            }
             (Some(_), AudioOutputMode::External) => Some(Self::start_audio(path, &info, None)?),
             (Some(_), AudioOutputMode::Auto) => match DeviceOutput::open() {
                 Ok(output) => Some(Self::start_audio(path, &info, Some(output))?),
                 Err(reason) => {
-                    notices.push(format!("audio output unavailable: {reason}; playing without sound"));
+                    let notice = format!("audio output unavailable: {reason}; playing without sound");
+                    notices.push(notice.clone());
+                    audio_unavailable = Some(notice);
                     None
                 }
             },
@@ -230,6 +259,7 @@ impl Player {
             clock: PlaybackClock::new(start),
             playing: false,
             looping: false,
+            loop_span: None,
             speed: 1.0,
             volume: 1.0,
             muted: false,
@@ -238,6 +268,7 @@ impl Player {
             last_audio_sync: None,
             audio_wait_since: None,
             notices,
+            audio_unavailable,
         })
     }
 
@@ -290,6 +321,17 @@ impl Player {
     /// Whether decoded audio goes to a sound output or an external feed.
     pub fn has_audio_output(&self) -> bool {
         self.audio.is_some()
+    }
+
+    /// Why the clip's sound is not played (no output device, or output turned off); `None` while
+    /// it plays or when the clip has no audio.
+    pub fn audio_unavailable(&self) -> Option<&str> {
+        self.audio_unavailable.as_deref()
+    }
+
+    /// The video's frame duration, if the clip has video.
+    pub fn frame_secs(&self) -> Option<f64> {
+        self.video.as_ref().map(|track| track.frame_secs)
     }
 
     /// Messages for the user that arrived since the last call (e.g. "audio output unavailable: …",
@@ -363,18 +405,23 @@ impl Player {
         }
     }
 
+    fn reached_loop_end(&self, secs: f64) -> bool {
+        match self.loop_span.and_then(|span| span.end_secs) {
+            Some(end) => secs >= end - TIME_EPSILON_SECS,
+            None => self.reached_end(secs),
+        }
+    }
+
     /// Advances playback: handles the end of the span (loop or stop there), takes in decoded
     /// frames, and returns the position. Call once per UI frame.
     pub fn update(&mut self) -> f64 {
         let mut secs = self.position_secs();
-        if self.playing && self.reached_end(secs) {
-            if self.looping {
-                secs = self.info.span.start_secs;
-                self.seek(secs);
-            } else {
-                self.pause();
-                secs = self.position_secs();
-            }
+        if self.playing && self.looping && self.reached_loop_end(secs) {
+            secs = self.loop_span.map_or(self.info.span.start_secs, |span| span.start_secs);
+            self.seek(secs);
+        } else if self.playing && self.reached_end(secs) {
+            self.pause();
+            secs = self.position_secs();
         }
         if let Some(track) = &mut self.video {
             track.pull(secs, None);
@@ -434,7 +481,8 @@ impl Player {
         }
         let secs = self.position_secs();
         if self.info.span.end_secs.is_some() && self.reached_end(secs) {
-            self.seek(self.info.span.start_secs);
+            let restart = self.loop_span.filter(|_| self.looping).unwrap_or(self.info.span);
+            self.seek(restart.start_secs);
         }
         self.playing = true;
         // With sound, the clock starts when the sound does (see `position_secs`).
@@ -482,6 +530,25 @@ impl Player {
         }
     }
 
+    /// Steps `frames` video frames forwards (or back, when negative) from the frame at the
+    /// current position; without video, `frames` × [`STEP_WITHOUT_VIDEO_SECS`].
+    pub fn step_frames(&mut self, frames: i32) {
+        let secs = self.position_secs();
+        let Some(track) = &self.video else {
+            self.seek(secs + f64::from(frames) * STEP_WITHOUT_VIDEO_SECS);
+            return;
+        };
+        let step = track.frame_secs;
+        // The decoded frame's own time when it is the one at `secs` (it may still be on its way
+        // after a seek); otherwise frames are taken to lie on the frame-rate grid.
+        let start = match &track.current {
+            Some(frame) if track.current_is_fresh() && frame.covers(secs) => frame.pts_secs,
+            _ => ((secs + TIME_EPSILON_SECS) / step).floor() * step,
+        };
+        // Aim at the middle of the frame, so that rounding never lands on its neighbour.
+        self.seek(start + (f64::from(frames) + 0.5) * step);
+    }
+
     /// Playback speed, clamped to 0.25–2×. Audio is simply resampled (pitch follows speed).
     pub fn set_speed(&mut self, speed: f64) {
         let speed = speed.clamp(*SPEED_RANGE.start(), *SPEED_RANGE.end());
@@ -512,6 +579,15 @@ impl Player {
     /// When on, reaching the end of the span jumps back to its start and keeps playing.
     pub fn set_looping(&mut self, looping: bool) {
         self.looping = looping;
+    }
+
+    /// What looping repeats: a part of the span (e.g. an utterance inside the context shown
+    /// around it), clamped to the span; `None` repeats the whole span.
+    pub fn set_loop_span(&mut self, span: Option<TimeSpan>) {
+        self.loop_span = span.map(|span| {
+            let start = self.clamp_to_span(span.start_secs);
+            TimeSpan::new(start, span.end_secs.map(|end| self.clamp_to_span(end)))
+        });
     }
 
     /// Changes the size of the RGBA frames decoded from now on.

@@ -28,11 +28,23 @@ pub struct TestClipSpec {
     pub video: bool,
     pub audio: bool,
     pub sample_rate: u32,
+    /// B-frames between reference frames; 0 encodes with x264's `ultrafast` preset (no
+    /// B-frames, fastest to make), more with `veryfast`, like most real H.264 encodes.
+    pub b_frames: u32,
 }
 
 impl Default for TestClipSpec {
     fn default() -> Self {
-        Self { width: 320, height: 240, fps: 25, duration_secs: 3.0, video: true, audio: true, sample_rate: 48_000 }
+        Self {
+            width: 320,
+            height: 240,
+            fps: 25,
+            duration_secs: 3.0,
+            video: true,
+            audio: true,
+            sample_rate: 48_000,
+            b_frames: 0,
+        }
     }
 }
 
@@ -65,7 +77,12 @@ pub fn generate_test_clip(path: &Path, spec: &TestClipSpec) -> Result<(), MediaE
     }
     command.args(["-t", &format!("{:.3}", spec.duration_secs)]);
     if spec.video {
-        command.args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]);
+        if spec.b_frames == 0 {
+            command.args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]);
+        } else {
+            command.args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]);
+            command.args(["-bf", &spec.b_frames.to_string()]);
+        }
         command.args(["-g", &(spec.fps * 2).to_string()]);
     }
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();

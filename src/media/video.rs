@@ -1,7 +1,7 @@
 //! Video: a stream decoder that converts frames to RGBA at a requested size, and the named
 //! decoder thread that runs it ahead of playback, fed by [`VideoCommand`]s.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
@@ -10,15 +10,13 @@ use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::format::Pixel;
-use ffmpeg_next::format::context::Input;
 use ffmpeg_next::software::scaling;
 
+use super::demux::StreamDemux;
 use super::error::{MediaError, StreamKind};
-use super::source::{best_stream, open_decoder, open_input, seconds_per_tick};
+use super::source::{open_decoder, seconds_per_tick};
 use super::worker::{Delivery, deliver};
 
-/// Consecutive undecodable packets after which a stream counts as corrupt rather than glitchy.
-const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 64;
 /// Frame duration assumed when the container states no frame rate.
 const FALLBACK_FRAME_SECS: f64 = 1.0 / 25.0;
 /// Tolerance when comparing frame times, well below any frame duration.
@@ -81,9 +79,7 @@ struct Scaler {
 
 /// Decodes one video stream of a file, in order, from wherever it was last sought to.
 pub(crate) struct VideoStreamDecoder {
-    path: PathBuf,
-    input: Input,
-    stream_index: usize,
+    demux: StreamDemux,
     tick_secs: f64,
     frame_secs: f64,
     decoder: ffmpeg::decoder::Video,
@@ -92,18 +88,20 @@ pub(crate) struct VideoStreamDecoder {
     output_size: Option<(u32, u32)>,
     span_end_secs: Option<f64>,
     last_pts_secs: Option<f64>,
-    draining: bool,
-    bad_packets: u32,
+    /// While decoding towards a seek target: the target, so packets of frames shown only before
+    /// it can be decoded without output (see [`Self::set_fast_seek`]).
+    seek_target_secs: Option<f64>,
+    fast_seek: bool,
+    /// Whether the codec currently discards non-reference frames.
+    skipping_nonref: bool,
 }
 
 impl VideoStreamDecoder {
     /// Opens the best video stream of `path`; `threads` = 0 lets ffmpeg pick, 1 decodes on one core.
     pub(crate) fn open(path: &Path, threads: usize) -> Result<Self, MediaError> {
-        let input = open_input(path)?;
-        let Some(stream_index) = best_stream(&input, StreamKind::Video) else {
-            return Err(MediaError::MissingStream { path: path.to_path_buf(), kind: StreamKind::Video });
-        };
-        let (tick_secs, frame_secs) = match input.stream(stream_index) {
+        let demux = StreamDemux::open(path, StreamKind::Video)?;
+        let stream_index = demux.stream_index();
+        let (tick_secs, frame_secs) = match demux.input().stream(stream_index) {
             Some(stream) => {
                 let fps = [stream.avg_frame_rate(), stream.rate()]
                     .into_iter()
@@ -113,13 +111,11 @@ impl VideoStreamDecoder {
             }
             None => (0.0, FALLBACK_FRAME_SECS),
         };
-        let decoder = open_decoder(path, &input, stream_index, StreamKind::Video, threads)?
+        let decoder = open_decoder(path, demux.input(), stream_index, StreamKind::Video, threads)?
             .video()
             .map_err(|e| MediaError::corrupt(path, StreamKind::Video, e))?;
         Ok(Self {
-            path: path.to_path_buf(),
-            input,
-            stream_index,
+            demux,
             tick_secs,
             frame_secs,
             decoder,
@@ -128,9 +124,30 @@ impl VideoStreamDecoder {
             output_size: None,
             span_end_secs: None,
             last_pts_secs: None,
-            draining: false,
-            bad_packets: 0,
+            seek_target_secs: None,
+            fast_seek: true,
+            skipping_nonref: false,
         })
+    }
+
+    /// On (the default): on the way to a seek target, frames that no other frame refers to and
+    /// that would be shown before the target are not decoded at all (B-frames of most encodes;
+    /// a quarter to half of the work). Off decodes every frame (for measuring the difference).
+    pub(crate) fn set_fast_seek(&mut self, on: bool) {
+        self.fast_seek = on;
+    }
+
+    /// Discards non-reference frames while the packet at `pts_secs` is shown before the seek
+    /// target, and decodes everything from the target on.
+    fn update_skipping(&mut self, packet_pts_secs: Option<f64>) {
+        let skip = self.fast_seek
+            && matches!((self.seek_target_secs, packet_pts_secs), (Some(target), Some(pts))
+                if pts + self.frame_secs <= target - TIME_EPSILON_SECS);
+        if skip != self.skipping_nonref {
+            // Frame threads copy this setting from the user's context with each packet.
+            self.decoder.skip_frame(if skip { ffmpeg::Discard::NonReference } else { ffmpeg::Discard::Default });
+            self.skipping_nonref = skip;
+        }
     }
 
     /// Frames at or after `end` are treated as the end of the stream.
@@ -155,17 +172,9 @@ impl VideoStreamDecoder {
     /// Moves to the last key frame at or before `secs`; the next [`Self::next_frame`] call with
     /// `skip_before = Some(secs)` decodes forward to the exact frame.
     pub(crate) fn seek(&mut self, secs: f64) -> Result<(), MediaError> {
-        let ts = (secs.max(0.0) * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
-        if let Err(error) = self.input.seek(ts, ..ts) {
-            // Some files have no index before `ts` (e.g. the first key frame has pts > 0):
-            // fall back to the nearest position ffmpeg can reach.
-            self.input.seek(ts, ..).map_err(|_| {
-                MediaError::corrupt(&self.path, StreamKind::Video, format!("cannot seek to {secs:.3}s: {error}"))
-            })?;
-        }
+        self.demux.seek(secs)?;
         self.decoder.flush();
         self.last_pts_secs = None;
-        self.draining = false;
         Ok(())
     }
 
@@ -192,11 +201,11 @@ impl VideoStreamDecoder {
                 }
                 Err(ffmpeg::Error::Eof) => return Ok(None),
                 Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
-                    if self.draining {
+                    if self.demux.is_draining() {
                         return Ok(None);
                     }
                 }
-                Err(error) => self.count_bad_packet(&error)?,
+                Err(error) => self.demux.count_bad_packet(&error)?,
             }
             self.feed_packet()?;
         }
@@ -204,43 +213,9 @@ impl VideoStreamDecoder {
 
     /// Reads packets until one of our stream is sent to the decoder (or the file ends).
     fn feed_packet(&mut self) -> Result<(), MediaError> {
-        loop {
-            // A fresh packet per read: `av_read_frame` overwrites a packet without releasing the
-            // buffer it held, so reusing one leaks every skipped packet of the other streams.
-            let mut packet = ffmpeg::Packet::empty();
-            match packet.read(&mut self.input) {
-                Ok(()) if packet.stream() != self.stream_index => continue,
-                Ok(()) => {
-                    match self.decoder.send_packet(&packet) {
-                        Ok(()) => self.bad_packets = 0,
-                        Err(error) => self.count_bad_packet(&error)?,
-                    }
-                    return Ok(());
-                }
-                // A damaged packet: the demuxer resyncs past it.
-                Err(ffmpeg::Error::InvalidData) => {
-                    self.count_bad_packet(&ffmpeg::Error::InvalidData)?;
-                }
-                // End of file, or a truncated file whose remaining bytes cannot be read: play
-                // what was decodable (the last frames are drained from the decoder).
-                Err(_) => {
-                    self.draining = true;
-                    // Sending EOF twice is harmless; its error only says so.
-                    let _ = self.decoder.send_eof();
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    fn count_bad_packet(&mut self, error: &ffmpeg::Error) -> Result<(), MediaError> {
-        self.bad_packets += 1;
-        if self.bad_packets > MAX_CONSECUTIVE_BAD_PACKETS {
-            return Err(MediaError::corrupt(
-                &self.path,
-                StreamKind::Video,
-                format!("{} packets in a row failed to decode (last: {error})", self.bad_packets),
-            ));
+        if let Some(packet) = self.demux.next_packet(&mut self.decoder)? {
+            self.update_skipping(packet.pts().map(|ticks| ticks as f64 * self.tick_secs));
+            self.demux.send(&mut self.decoder, &packet)?;
         }
         Ok(())
     }
@@ -248,15 +223,18 @@ impl VideoStreamDecoder {
     /// The next frame whose display interval reaches past `skip_before` (all frames when `None`),
     /// converted to RGBA. Frames before it are decoded but not converted.
     pub(crate) fn next_frame(&mut self, skip_before: Option<f64>) -> Result<Option<VideoFrame>, MediaError> {
-        loop {
+        self.seek_target_secs = skip_before;
+        let found = loop {
             let Some(pts_secs) = self.decode_next()? else {
-                return Ok(None);
+                break None;
             };
             if skip_before.is_some_and(|target| pts_secs + self.frame_secs <= target + TIME_EPSILON_SECS) {
                 continue;
             }
-            return self.convert(pts_secs).map(Some);
-        }
+            break Some(pts_secs);
+        };
+        self.seek_target_secs = None;
+        found.map(|pts_secs| self.convert(pts_secs)).transpose()
     }
 
     /// Decodes the next frame without converting it (decode-speed measurements); its time.
@@ -277,7 +255,7 @@ impl VideoStreamDecoder {
                 let context =
                     scaling::Context::get(format, width, height, Pixel::RGBA, out_w, out_h, flags).map_err(|e| {
                         MediaError::corrupt(
-                            &self.path,
+                            self.demux.path(),
                             StreamKind::Video,
                             format!("cannot convert {format:?} to RGBA: {e}"),
                         )
@@ -285,15 +263,14 @@ impl VideoStreamDecoder {
                 slot.insert(Scaler { key, context, output: ffmpeg::frame::Video::new(Pixel::RGBA, out_w, out_h) })
             }
         };
-        scaler
-            .context
-            .run(&self.decoded, &mut scaler.output)
-            .map_err(|e| MediaError::corrupt(&self.path, StreamKind::Video, format!("RGBA conversion failed: {e}")))?;
+        scaler.context.run(&self.decoded, &mut scaler.output).map_err(|e| {
+            MediaError::corrupt(self.demux.path(), StreamKind::Video, format!("RGBA conversion failed: {e}"))
+        })?;
         let stride = scaler.output.stride(0);
         let data = scaler.output.data(0);
         let row_bytes = out_w as usize * 4;
         let too_small =
-            || MediaError::corrupt(&self.path, StreamKind::Video, "converted frame is smaller than its size");
+            || MediaError::corrupt(self.demux.path(), StreamKind::Video, "converted frame is smaller than its size");
         let rgba = if stride == row_bytes {
             data.get(..row_bytes * out_h as usize).ok_or_else(too_small)?.to_vec()
         } else {
@@ -352,6 +329,7 @@ pub(crate) struct VideoSetup {
     pub(crate) span_end_secs: Option<f64>,
     pub(crate) frame_size: Option<(u32, u32)>,
     pub(crate) start_secs: f64,
+    pub(crate) fast_seek: bool,
 }
 
 /// The named video decoder thread and its two bounded channels. Dropping it stops the thread.
@@ -381,6 +359,7 @@ impl VideoWorker {
                     Ok(mut decoder) => {
                         decoder.set_span_end(setup.span_end_secs);
                         decoder.set_output_size(setup.frame_size);
+                        decoder.set_fast_seek(setup.fast_seek);
                         decoder
                     }
                     Err(error) => {

@@ -7,6 +7,7 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use super::attention_pool::{self, AttentionPool};
+use super::dropout::MaskSource;
 use super::linear::Linear;
 use super::packing::Packing;
 use super::transformer::{self, Transformer};
@@ -28,12 +29,13 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    /// `masks`: the model's dropout generator.
+    pub fn new(vb: VarBuilder, cfg: &Config, masks: &MaskSource) -> Result<Self> {
         let hidden = cfg.transformer.hidden;
         let transformer = if cfg.transformer.layers == 0 {
             None
         } else {
-            Some(Transformer::new(vb.pp("transformer"), &cfg.transformer)?)
+            Some(Transformer::new(vb.pp("transformer"), &cfg.transformer, masks)?)
         };
         Ok(Self {
             projection: Linear::new(vb.pp("projection"), cfg.input_dim, hidden)?,

@@ -11,12 +11,14 @@
 pub mod attention_pool;
 pub mod config;
 pub mod correlation_prior;
+pub mod dropout;
 pub mod encoder;
 pub mod fusion;
 pub mod kl;
 pub mod linear;
 pub mod norm;
 pub mod packing;
+pub mod seeded_init;
 pub mod transformer;
 pub mod va_contrastive;
 
@@ -28,6 +30,7 @@ pub use config::{ContrastiveMode, EtaVariant, KlTarget, LossConfig, ModelConfig,
 
 use crate::modality::{Modality, PerModality};
 use correlation_prior::CorrelationPrior;
+use dropout::MaskSource;
 use encoder::Encoder;
 use fusion::Fusion;
 
@@ -108,6 +111,8 @@ pub struct UniVa {
     encoders: PerModality<Option<Encoder>>,
     fusion: Fusion,
     prior: CorrelationPrior,
+    /// Shared by every dropout of the model; see [`UniVa::reseed_dropout`].
+    masks: MaskSource,
     span: tracing::Span,
 }
 
@@ -123,6 +128,7 @@ impl UniVa {
         if cfg.active().next().is_none() {
             return Err(ModelError::NoModalities.into());
         }
+        let masks = MaskSource::seeded(0);
         let mut encoders = PerModality::default();
         for modality in cfg.active() {
             let Some(shape) = *inputs.get(modality) else {
@@ -147,15 +153,21 @@ impl UniVa {
                     layer_norm_eps: cfg.layer_norm_eps,
                 },
             };
-            *encoders.get_mut(modality) = Some(Encoder::new(vb.pp(modality.name()), &encoder_cfg)?);
+            *encoders.get_mut(modality) = Some(Encoder::new(vb.pp(modality.name()), &encoder_cfg, &masks)?);
         }
         let fusion_cfg = fusion::Config { input_dim: cfg.active().count() * cfg.hidden, num_labels: prior.len() };
         Ok(Self {
             encoders,
             fusion: Fusion::new(vb.pp("fusion"), &fusion_cfg)?,
             prior: CorrelationPrior::new(vb.pp("correlation"), prior, cfg.train_prior)?,
+            masks,
             span: tracing::span!(tracing::Level::TRACE, "univa"),
         })
+    }
+
+    /// Restarts the dropout masks from `seed`, so a training run is reproducible.
+    pub fn reseed_dropout(&self, seed: u64) {
+        self.masks.reseed(seed);
     }
 
     /// Encodes every active modality and predicts. `train` switches dropout on.

@@ -6,9 +6,10 @@
 //! the attention products see the padded `[B, L]` layout.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Dropout, Init, VarBuilder};
+use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::dropout::{Dropout, MaskSource};
 use super::linear::Linear;
 use super::norm::{LayerNorm, softmax_last_dim};
 use super::packing::Packing;
@@ -38,7 +39,7 @@ pub struct Transformer {
 }
 
 impl Transformer {
-    pub fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    pub fn new(vb: VarBuilder, cfg: &Config, masks: &MaskSource) -> Result<Self> {
         if cfg.heads == 0 || !cfg.hidden.is_multiple_of(cfg.heads) {
             candle_core::bail!("model config: hidden size {} is not divisible by {} heads", cfg.hidden, cfg.heads)
         }
@@ -48,11 +49,12 @@ impl Transformer {
             Init::Randn { mean: 0.0, stdev: 0.02 },
         )?;
         let norm = LayerNorm::new(vb.pp("norm"), cfg.hidden, cfg.layer_norm_eps)?;
-        let layers = (0..cfg.layers).map(|i| Layer::new(vb.pp(format!("layer.{i}")), cfg)).collect::<Result<_>>()?;
+        let layers =
+            (0..cfg.layers).map(|i| Layer::new(vb.pp(format!("layer.{i}")), cfg, masks)).collect::<Result<_>>()?;
         Ok(Self {
             position_embeddings,
             norm,
-            dropout: Dropout::new(cfg.dropout),
+            dropout: Dropout::new(cfg.dropout, masks),
             layers,
             span: tracing::span!(tracing::Level::TRACE, "transformer"),
         })
@@ -87,14 +89,14 @@ struct Layer {
 }
 
 impl Layer {
-    fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn new(vb: VarBuilder, cfg: &Config, masks: &MaskSource) -> Result<Self> {
         Ok(Self {
-            attention: SelfAttention::new(vb.pp("attention"), cfg)?,
+            attention: SelfAttention::new(vb.pp("attention"), cfg, masks)?,
             attention_norm: LayerNorm::new(vb.pp("attention_norm"), cfg.hidden, cfg.layer_norm_eps)?,
             intermediate: Linear::new(vb.pp("intermediate"), cfg.hidden, cfg.intermediate)?,
             output: Linear::new(vb.pp("output"), cfg.intermediate, cfg.hidden)?,
             output_norm: LayerNorm::new(vb.pp("output_norm"), cfg.hidden, cfg.layer_norm_eps)?,
-            dropout: Dropout::new(cfg.dropout),
+            dropout: Dropout::new(cfg.dropout, masks),
         })
     }
 
@@ -119,14 +121,14 @@ struct SelfAttention {
 }
 
 impl SelfAttention {
-    fn new(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn new(vb: VarBuilder, cfg: &Config, masks: &MaskSource) -> Result<Self> {
         let d = cfg.hidden;
         Ok(Self {
             qkv: Linear::new(vb.pp("qkv"), d, 3 * d)?,
             output: Linear::new(vb.pp("output"), d, d)?,
             heads: cfg.heads,
             head_dim: d / cfg.heads,
-            dropout: Dropout::new(cfg.dropout),
+            dropout: Dropout::new(cfg.dropout, masks),
         })
     }
 
@@ -177,7 +179,7 @@ mod tests {
     fn padding_does_not_change_real_steps() {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let transformer = Transformer::new(vb, &config()).unwrap();
+        let transformer = Transformer::new(vb, &config(), &MaskSource::seeded(0)).unwrap();
         let short = Tensor::randn(0f32, 1.0, (1, 3, 4), &Device::Cpu).unwrap();
         let long = Tensor::randn(0f32, 1.0, (1, 5, 4), &Device::Cpu).unwrap();
         let alone = run(&transformer, &short, &Tensor::ones((1, 3), DType::F32, &Device::Cpu).unwrap());
@@ -196,7 +198,7 @@ mod tests {
     #[test]
     fn heads_must_divide_hidden() {
         let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
-        let err = Transformer::new(vb, &Config { heads: 3, ..config() }).unwrap_err();
+        let err = Transformer::new(vb, &Config { heads: 3, ..config() }, &MaskSource::seeded(0)).unwrap_err();
         assert!(err.to_string().contains("not divisible by 3 heads"), "{err}");
     }
 }

@@ -94,9 +94,9 @@ impl RunConfig {
 /// Why a run configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
+    #[error(transparent)]
     Parse(#[from] toml::de::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Serialize(#[from] toml::ser::Error),
     #[error("the configuration is not a table of settings")]
     NotATable,

@@ -39,7 +39,7 @@ pub enum TrainError {
     Data(String),
     #[error("{}: {problem}", path.display())]
     Run { path: PathBuf, problem: String },
-    #[error("tensor computation failed: {0}")]
+    #[error(transparent)]
     Tensor(#[from] candle_core::Error),
     #[error(transparent)]
     Metrics(#[from] metrics::MetricsError),
@@ -112,12 +112,10 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         best_epoch: None,
         best_valid: None,
     };
-    // candle's CPU backend draws initial weights and dropout masks from an unseeded RNG and
-    // refuses `set_seed`; batch order is seeded below on every device.
-    if !device.is_cpu() {
-        device.set_seed(config.train.seed)?;
-    }
+    // Initial weights, dropout masks and batch order all come from the run's seed (candle's own
+    // CPU generator cannot be seeded, so the model draws from its own).
     let mut trained = TrainedModel::new(info, &device)?;
+    trained.model.reseed_dropout(config.train.seed);
     let named_vars =
         trained.varmap.data().lock().map(|vars| vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect());
     let named_vars = named_vars.map_err(|_| TrainError::Data("model variables are poisoned".to_owned()))?;

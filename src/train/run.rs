@@ -22,6 +22,7 @@ use crate::dataset::LabelSpec;
 use crate::fsutil::write_atomic;
 use crate::metrics::Metrics;
 use crate::modality::PerModality;
+use crate::model::seeded_init::SeededInit;
 use crate::model::{InputShape, UniVa};
 use crate::va::VaNormalizer;
 
@@ -68,10 +69,11 @@ impl std::fmt::Debug for TrainedModel {
 }
 
 impl TrainedModel {
-    /// A freshly initialised model for `info`.
+    /// A freshly initialised model for `info`, its weights drawn from `info`'s training seed.
     pub fn new(info: RunInfo, device: &Device) -> Result<Self, TrainError> {
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let init = SeededInit::new(&varmap, info.config.train.seed);
+        let vb = VarBuilder::from_backend(Box::new(init), DType::F32, device.clone());
         let prior = crate::va::prior_matrix(&info.labels);
         let model = UniVa::new(vb, &info.config.model, &info.inputs, &prior)?;
         Ok(Self { model, varmap, info, device: device.clone() })

@@ -6,12 +6,14 @@ use std::time::Duration;
 use crate::dataset::Split;
 use crate::metrics::Metrics;
 
+use super::case_card::PngExport;
 use super::cloud::Cloud;
 use super::commands::Command;
 use super::embedding::EmbeddingView;
 use super::filter::Filter;
+use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
 use super::session::Session;
-use super::settings::{DetailTab, ViewSettings};
+use super::settings::{DetailTab, PlaybackSettings, ViewSettings};
 use super::worker::{JobResult, Worker};
 use super::{browser, case_card, correlation, embedding, predictions, theme, va_plane, welcome};
 
@@ -55,12 +57,27 @@ pub struct StudioApp {
     pub session: Option<Session>,
     pub view: ViewState,
     pub notice: Option<Notice>,
+    pub player: PlayerPanel,
     pub(super) worker: Option<Worker>,
+    pub(super) png_export: Option<PngExport>,
 }
 
 impl StudioApp {
     pub fn new(settings: ViewSettings) -> Self {
-        Self { settings, session: None, view: ViewState::default(), notice: None, worker: None }
+        Self::with_player(settings, PlayerPanel::default())
+    }
+
+    /// [`Self::new`] with a given player panel (e.g. one that never opens a sound output).
+    pub fn with_player(settings: ViewSettings, player: PlayerPanel) -> Self {
+        Self {
+            settings,
+            session: None,
+            view: ViewState::default(),
+            notice: None,
+            player,
+            worker: None,
+            png_export: None,
+        }
     }
 
     /// Created by eframe: restores persisted view settings, then queues the launch dataset.
@@ -145,10 +162,11 @@ impl StudioApp {
         }
     }
 
-    /// The per-frame work that draws nothing: results, drops, repaint while loading.
+    /// The per-frame work that draws nothing: results, drops, playback, repaint while loading.
     pub fn tick(&mut self, ctx: &egui::Context) {
         self.poll_worker();
         self.dropped_files(ctx);
+        self.player.tick(ctx, self.session.as_ref(), self.view.selected, self.settings.playback);
         if self.is_loading() {
             ctx.request_repaint_after(Duration::from_millis(50));
         }
@@ -157,7 +175,10 @@ impl StudioApp {
     /// Draws the whole workbench and applies the commands its panels sent.
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
+        // Before the panels draw, so a focused button does not also take the space bar.
+        playback_keys(ui.ctx(), &mut commands);
         self.layout_ui(ui, &mut commands);
+        self.drive_png_export(ui.ctx());
         if !ui.ctx().egui_wants_keyboard_input() {
             ui.input(|i| {
                 if i.key_pressed(egui::Key::ArrowDown) {
@@ -173,7 +194,7 @@ impl StudioApp {
         }
     }
 
-    fn layout_ui(&self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn layout_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), commands));
         egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, self.notice.as_ref(), self.is_loading(), commands));
         let Some(session) = &self.session else {
@@ -183,6 +204,7 @@ impl StudioApp {
         };
         let settings = &self.settings;
         let view = &self.view;
+        let player = &mut self.player;
         egui::Panel::left("browser")
             .default_size(theme::PANEL_BROWSER_WIDTH)
             .show(ui, |ui| browser::browser_ui(ui, session, view, settings.threshold, commands));
@@ -190,6 +212,7 @@ impl StudioApp {
             .default_size(theme::PANEL_PREDICTIONS_WIDTH)
             .show(ui, |ui| predictions::predictions_ui(ui, session, view, settings, commands));
         egui::CentralPanel::default_margins().show(ui, |ui| {
+            player_section_ui(ui, player, settings.playback, commands);
             let plane_height = (ui.available_height() * 0.55).max(240.0);
             va_plane::va_plane_ui(ui, session, view, settings, plane_height, commands);
             ui.separator();
@@ -280,4 +303,43 @@ fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Comm
             }
         }
     });
+}
+
+/// Space play/pause, ←/→ seek ∓2 s (shift: one frame), L loop; not while a text field has focus.
+fn playback_keys(ctx: &egui::Context, commands: &mut Vec<Command>) {
+    if ctx.text_edit_focused() {
+        return;
+    }
+    let keys = [
+        (egui::Modifiers::SHIFT, egui::Key::ArrowLeft, Transport::StepFrames(-1)),
+        (egui::Modifiers::SHIFT, egui::Key::ArrowRight, Transport::StepFrames(1)),
+        (egui::Modifiers::NONE, egui::Key::ArrowLeft, Transport::SeekBy(-SEEK_STEP_SECS)),
+        (egui::Modifiers::NONE, egui::Key::ArrowRight, Transport::SeekBy(SEEK_STEP_SECS)),
+        (egui::Modifiers::NONE, egui::Key::Space, Transport::TogglePlay),
+        (egui::Modifiers::NONE, egui::Key::L, Transport::ToggleLooping),
+    ];
+    ctx.input_mut(|input| {
+        for (modifiers, key, transport) in keys {
+            if input.consume_key(modifiers, key) {
+                commands.push(Command::Transport(transport));
+            }
+        }
+    });
+}
+
+/// The player, collapsible, above the VA plane.
+fn player_section_ui(
+    ui: &mut egui::Ui,
+    player: &mut PlayerPanel,
+    playback: PlaybackSettings,
+    commands: &mut Vec<Command>,
+) {
+    let header =
+        egui::CollapsingHeader::new("Player").id_salt("player").open(Some(playback.show_player)).show(ui, |ui| {
+            player_ui(ui, player, playback, commands);
+        });
+    if header.header_response.clicked() {
+        commands.push(Command::Transport(Transport::SetShown(!playback.show_player)));
+    }
+    ui.separator();
 }

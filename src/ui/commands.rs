@@ -8,8 +8,10 @@ use crate::modality::Modality;
 use crate::projection::EmbeddingRequest;
 
 use super::app::{Notice, StudioApp};
+use super::case_card::PngExport;
 use super::embedding::EmbeddingColour;
 use super::filter::Filter;
+use super::player::Transport;
 use super::settings::DetailTab;
 use super::worker::Job;
 use super::{case_card, worker::Worker};
@@ -41,6 +43,10 @@ pub enum Command {
     StopEmbedding,
     SetEmbeddingColour(EmbeddingColour),
     SetEmbeddingMaxPoints(usize),
+    /// Save the selected utterance's case card as PNG, to the path given or one asked for.
+    ExportCaseCardPng(Option<PathBuf>),
+    /// Play/pause, seek, loop, speed, volume of the player panel.
+    Transport(Transport),
     DismissNotice,
 }
 
@@ -93,6 +99,8 @@ impl StudioApp {
             Command::StopEmbedding => self.view.embedding.stop(),
             Command::SetEmbeddingColour(colour) => self.settings.embedding_colour = colour,
             Command::SetEmbeddingMaxPoints(points) => self.settings.embedding_max_points = points.clamp(4, 2000),
+            Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
+            Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
         }
     }
@@ -134,6 +142,60 @@ impl StudioApp {
         };
         if let Some(&index) = rows.get(next) {
             self.handle(Command::Select(index));
+        }
+    }
+
+    fn export_case_card_png(&mut self, path: Option<PathBuf>) {
+        let (Some(session), Some(index)) = (&self.session, self.view.selected) else { return };
+        let path = match path {
+            Some(path) => path,
+            None => {
+                let name = session.utterance(index).map_or_else(|| "case".to_owned(), |u| u.id.clone());
+                let Some(path) = rfd::FileDialog::new().set_file_name(format!("{name}.png")).save_file() else {
+                    return;
+                };
+                path
+            }
+        };
+        self.png_export = Some(PngExport::new(path));
+    }
+
+    /// Requests the screenshot for a pending PNG export once the card has been drawn, and writes
+    /// the PNG when the screenshot arrives. Called every frame.
+    /// Where the last PNG export drew the card (points), while it is being written.
+    pub fn png_export_region(&self) -> Option<egui::Rect> {
+        self.png_export.as_ref().and_then(PngExport::region)
+    }
+
+    pub(super) fn drive_png_export(&mut self, ctx: &egui::Context) {
+        let Some(export) = &mut self.png_export else { return };
+        if let Some(png) = export.take_png(ctx.pixels_per_point()) {
+            let path = export.path().to_path_buf();
+            self.png_export = None;
+            let written = png
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| crate::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
+            self.notice = Some(match written {
+                Ok(()) => Notice::info(format!("Saved the case card to {}", path.display())),
+                Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
+            });
+            return;
+        }
+        if export.timed_out() {
+            let path = export.path().display().to_string();
+            self.png_export = None;
+            self.notice = Some(Notice::error(format!("Could not save {path}: the renderer took no screenshot")));
+            return;
+        }
+        // Drawn until the screenshot arrives: a renderer may capture a frame after the request.
+        let card = self.session.as_ref().zip(self.view.selected);
+        match card.and_then(|(session, index)| case_card::export_card_ui(ctx, session, index, self.settings.threshold))
+        {
+            Some(region) => export.drawn(ctx, region),
+            None => {
+                self.png_export = None;
+                self.notice = Some(Notice::error("Select an utterance to export its case card"));
+            }
         }
     }
 

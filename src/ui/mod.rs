@@ -10,6 +10,7 @@ mod correlation;
 mod embedding;
 mod filter;
 pub mod play_window;
+mod player;
 mod predictions;
 mod session;
 mod settings;
@@ -26,8 +27,9 @@ pub use cloud::Cloud;
 pub use commands::Command;
 pub use embedding::{EmbeddingColour, EmbeddingStatus, EmbeddingView, embedding_plot_id};
 pub use filter::{ErrorFilter, Filter};
+pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
-pub use settings::{DEFAULT_THRESHOLD, DetailTab, ViewSettings};
+pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, ViewSettings};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// What to open at launch: a dataset folder and optionally a trained run.

@@ -1,11 +1,14 @@
-//! The minimal window of `univa play`: the clip's picture, a transport bar and a waveform under
-//! the timeline. Reads the player's state and changes it only through [`PlayAction`]s.
+//! The minimal window of `univa play`: the clip's picture, a transport bar and the workbench's
+//! timeline (waveform, playhead; click or drag to seek). Reads the player's state and changes it
+//! only through [`PlayAction`]s.
 
 use std::time::Duration;
 
 use eframe::egui;
 
-use crate::media::{Player, SPEED_RANGE, TimeSpan, WaveformCache, WaveformState};
+use crate::media::{Player, SPEED_RANGE, TimeSpan, WaveformCache};
+
+use super::player::{TimelineMarks, timeline_ui};
 
 /// Waveform bins drawn under the timeline.
 const WAVEFORM_BINS: usize = 600;
@@ -123,49 +126,20 @@ impl PlayWindow {
     }
 
     fn waveform_ui(&mut self, ui: &mut egui::Ui, span: TimeSpan, end: f64) {
-        if self.player.info().audio.is_none() {
-            return;
-        }
-        let Some(cache) = &mut self.waveforms else {
-            return;
+        let info = self.player.info();
+        let waveform = match (&mut self.waveforms, info.audio.is_some()) {
+            (Some(cache), true) => Some(cache.get(&info.path, span, WAVEFORM_BINS)),
+            _ => None,
         };
-        let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 40.0), egui::Sense::hover());
-        let painter = ui.painter_at(rect);
-        match cache.get(&self.player.info().path, span, WAVEFORM_BINS) {
-            WaveformState::Ready(waveform) => {
-                let stroke = egui::Stroke::new(1.0, ui.visuals().widgets.inactive.fg_stroke.color);
-                let bins = waveform.bins().max(1) as f32;
-                for (i, (min, max)) in waveform.min.iter().zip(&waveform.max).enumerate() {
-                    let x = rect.left() + rect.width() * (i as f32 + 0.5) / bins;
-                    let y = |v: f32| rect.center().y - v.clamp(-1.0, 1.0) * rect.height() / 2.0;
-                    painter.line_segment([egui::pos2(x, y(*max)), egui::pos2(x, y(*min))], stroke);
-                }
-            }
-            WaveformState::Pending => {
-                painter.text(
-                    rect.center(),
-                    egui::Align2::CENTER_CENTER,
-                    "waveform…",
-                    egui::FontId::default(),
-                    ui.visuals().weak_text_color(),
-                );
-            }
-            WaveformState::Failed(error) => {
-                painter.text(
-                    rect.left_center(),
-                    egui::Align2::LEFT_CENTER,
-                    error.to_string(),
-                    egui::FontId::default(),
-                    ui.visuals().warn_fg_color,
-                );
-            }
+        let marks = TimelineMarks {
+            window_start: span.start_secs,
+            window_end: end,
+            utterance: None,
+            position: self.position_secs,
+        };
+        if let Some(secs) = timeline_ui(ui, waveform.as_ref(), marks) {
+            self.actions.push(PlayAction::Seek(secs));
         }
-        let fraction = ((self.position_secs - span.start_secs) / (end - span.start_secs).max(f64::EPSILON)) as f32;
-        let x = rect.left() + rect.width() * fraction.clamp(0.0, 1.0);
-        painter.line_segment(
-            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-            (1.5, ui.visuals().selection.stroke.color),
-        );
     }
 }
 

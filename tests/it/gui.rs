@@ -10,11 +10,16 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use univa::dataset::Dataset;
 use univa::dataset::synth::{SynthConfig, write_synthetic};
+use univa::import::{FolderOptions, MediaMode, import_folder};
+use univa::media::AudioOutputMode;
+use univa::media::testclip::{TestClipSpec, generate_test_clip};
 use univa::modality::PerModality;
 use univa::model::Preset;
 use univa::projection::{EmbeddingRequest, TsneConfig};
 use univa::train::{self, NoEvents, RunConfig, TrainRequest};
-use univa::ui::{Command, DetailTab, EmbeddingColour, EmbeddingStatus, ErrorFilter, Filter, StudioApp, ViewSettings};
+use univa::ui::{
+    Command, DetailTab, EmbeddingColour, EmbeddingStatus, ErrorFilter, Filter, PlayerPanel, StudioApp, ViewSettings,
+};
 
 /// A 160-utterance synthetic dataset and a one-epoch run on it, built once per test binary.
 fn fixture() -> &'static (PathBuf, PathBuf) {
@@ -54,7 +59,10 @@ fn fixture() -> &'static (PathBuf, PathBuf) {
 /// The one harness helper: the whole workbench at a desktop size, with `open` loaded (the
 /// worker's result is waited for, since a headless harness has no event loop to poll it).
 fn studio(open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
-    let mut app = StudioApp::new(ViewSettings::default());
+    harness_of(StudioApp::new(ViewSettings::default()), open)
+}
+
+fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
     if let Some((dataset, run)) = open {
         app.handle(Command::Open { dataset, run });
         app.wait_for_worker();
@@ -444,4 +452,168 @@ fn opening_another_dataset_stops_a_running_embedding() {
     let app = harness.state();
     assert!(app.session.as_ref().is_some_and(|s| s.run.is_none()));
     assert!(app.view.embedding.points.is_empty() && !app.view.embedding.is_running());
+}
+
+/// A dataset imported from a folder: two utterances in spans of one generated clip (H.264 + PCM),
+/// and one without media. Built once per test binary.
+fn media_fixture() -> &'static PathBuf {
+    static FIXTURE: OnceLock<PathBuf> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui_media_fixture");
+        let _ = std::fs::remove_dir_all(&root);
+        let source = root.join("source");
+        std::fs::create_dir_all(source.join("clips")).unwrap();
+        let spec = TestClipSpec { duration_secs: 6.0, ..TestClipSpec::default() };
+        generate_test_clip(&source.join("clips/talk.mkv"), &spec).unwrap();
+        std::fs::write(
+            source.join("labels.csv"),
+            "id,media,start,end,text,labels\n\
+             u1,clips/talk.mkv,1.0,3.0,first words,happy\n\
+             u2,clips/talk.mkv,3.5,5.5,second words,sad\n\
+             u3,,,,no clip here,anger\n",
+        )
+        .unwrap();
+        let out = root.join("data");
+        let options =
+            FolderOptions { csv: source.join("labels.csv"), out: out.clone(), media: MediaMode::Copy, labels: None };
+        import_folder(&options).unwrap();
+        out
+    })
+}
+
+/// The workbench on the media dataset, with no sound output (as under `UNIVA_AUDIO=off`) and the
+/// first utterance's clip open.
+fn studio_with_media() -> Harness<'static, StudioApp> {
+    let app = StudioApp::with_player(ViewSettings::default(), PlayerPanel::new(AudioOutputMode::Off));
+    let mut harness = harness_of(app, Some((media_fixture().clone(), None)));
+    wait_for_clip(&mut harness);
+    harness
+}
+
+fn wait_for_clip(harness: &mut Harness<'static, StudioApp>) {
+    let playback = harness.state().settings.playback;
+    harness.state_mut().player.wait_until_open(playback);
+    harness.run_steps(2);
+}
+
+fn select_id(harness: &mut Harness<'static, StudioApp>, id: &str) {
+    let session = harness.state().session.as_ref().unwrap();
+    let index = (0..session.len()).find(|&i| session.utterance(i).unwrap().id == id).unwrap();
+    harness.state_mut().handle(Command::Select(index));
+    harness.run_steps(1);
+    wait_for_clip(harness);
+}
+
+#[test]
+fn player_opens_the_selected_clip_at_its_span_and_space_plays() {
+    let mut harness = studio_with_media();
+    select_id(&mut harness, "u1");
+    let player = harness.state().player.player().expect("the clip of u1 opens");
+    assert!(player.info().video.is_some() && player.info().audio.is_some());
+    // The window shows one second of context on each side of the 1–3 s span.
+    assert!((player.span().start_secs - 0.0).abs() < 1e-6, "{:?}", player.span());
+    assert!((harness.state().player.position_secs() - 1.0).abs() < 0.05);
+    assert!(!harness.state().player.is_playing());
+    harness.get_by_label("Play");
+
+    harness.key_press(egui::Key::Space);
+    harness.run_steps(1);
+    assert!(harness.state().player.is_playing(), "space starts playback");
+    harness.get_by_label("Pause");
+    harness.key_press(egui::Key::Space);
+    harness.run_steps(1);
+    assert!(!harness.state().player.is_playing(), "space pauses again");
+
+    // ←/→ seek by 2 s, clamped to the window (0 s .. 4 s for this span).
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run_steps(1);
+    assert!((harness.state().player.position_secs() - 3.0).abs() < 0.05, "{}", harness.state().player.position_secs());
+    for _ in 0..2 {
+        harness.key_press(egui::Key::ArrowLeft);
+        harness.run_steps(1);
+    }
+    assert!(harness.state().player.position_secs().abs() < 0.05, "{}", harness.state().player.position_secs());
+    // Shift+→ steps one frame (25 fps).
+    harness.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowRight);
+    harness.run_steps(1);
+    let stepped = harness.state().player.position_secs();
+    assert!(stepped > 0.01 && stepped < 0.1, "{stepped}");
+}
+
+#[test]
+fn l_toggles_loop_and_a_picture_is_shown() {
+    let mut harness = studio_with_media();
+    select_id(&mut harness, "u2");
+    assert!(!harness.state().settings.playback.looping);
+    harness.key_press(egui::Key::L);
+    harness.run_steps(1);
+    assert!(harness.state().settings.playback.looping);
+    assert!(harness.state().player.player().unwrap().is_looping());
+    harness.key_press(egui::Key::L);
+    harness.run_steps(1);
+    assert!(!harness.state().player.player().unwrap().is_looping());
+    // The first frame of the span arrives as a texture without blocking the UI.
+    for _ in 0..200 {
+        if harness.state().player.has_picture() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        harness.run_steps(1);
+    }
+    assert!(harness.state().player.has_picture());
+}
+
+#[test]
+fn player_shows_audio_unavailable_and_no_media() {
+    let mut harness = studio_with_media();
+    select_id(&mut harness, "u1");
+    harness.get_by_label_contains("audio output unavailable");
+    select_id(&mut harness, "u3");
+    assert!(harness.state().player.player().is_none());
+    harness.get_by_label_contains("no media");
+}
+
+#[test]
+fn keys_do_not_act_while_a_text_field_has_focus() {
+    let mut harness = studio_with_media();
+    select_id(&mut harness, "u1");
+    harness.query_all_by_role(egui::accesskit::Role::TextInput).next().expect("the browser's search field").focus();
+    harness.run_steps(1);
+    harness.key_press(egui::Key::Space);
+    harness.run_steps(1);
+    harness.key_press(egui::Key::L);
+    harness.run_steps(1);
+    assert!(!harness.state().player.is_playing());
+    assert!(!harness.state().settings.playback.looping);
+}
+
+#[test]
+fn case_card_exports_as_png_cropped_to_the_card() {
+    let mut harness = studio_with_run();
+    harness.get_by_label("Export PNG…");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.png");
+    harness.state_mut().handle(Command::ExportCaseCardPng(Some(path.clone())));
+    // Frame 1 lays the card out, frame 2 shows it and asks for the screenshot, frame 3 writes.
+    harness.run_steps(2);
+    let rect = harness.state().png_export_region().expect("the card is drawn for the screenshot");
+    harness.get_by_label_contains("threshold 0.18");
+    harness.run_steps(2);
+    let notice = harness.state().notice.clone().unwrap();
+    assert!(!notice.is_error, "{}", notice.text);
+    assert!(notice.text.contains("card.png"), "{}", notice.text);
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let ppp = harness.ctx.pixels_per_point();
+    // Cropped to the card (not the whole 1600x1000 window), rounding outwards by at most a pixel.
+    assert!(rect.width() > 200.0 && rect.height() > 150.0, "{rect:?}");
+    assert!((info.width as f32 - rect.width() * ppp).abs() <= 2.0, "{} vs {}", info.width, rect.width());
+    assert!((info.height as f32 - rect.height() * ppp).abs() <= 2.0, "{} vs {}", info.height, rect.height());
+    assert!(info.width < 1600 && info.height < 1000);
+    // Text was rendered: the picture is not one flat colour.
+    let first = &pixels[..4];
+    assert!(pixels.chunks_exact(4).any(|p| p != first), "the PNG is blank");
 }

@@ -10,8 +10,8 @@ use univa::media::testclip::{
     CHIRP_PERIOD_SECS, TestClipSpec, chirp_difference_secs, chirp_time_secs, frame_index, generate_test_clip,
 };
 use univa::media::{
-    AudioOutputMode, MediaError, Player, PlayerOptions, StreamKind, TimeSpan, WaveformCache, WaveformState,
-    compute_waveform, grab_frame, probe,
+    AudioOutputMode, MediaError, Player, PlayerOpener, PlayerOptions, StreamKind, TimeSpan, WaveformCache,
+    WaveformState, compute_waveform, grab_frame, probe,
 };
 
 const FPS: f64 = 25.0;
@@ -27,6 +27,8 @@ struct Clips {
     audio_only: PathBuf,
     /// 2 s, H.264 + AAC, MP4.
     mp4: PathBuf,
+    /// 4 s, H.264 with 3 B-frames between references (as most real encodes), video only, MP4.
+    b_frames: PathBuf,
 }
 
 /// The clips, generated once per test run into the tests' temporary folder.
@@ -48,6 +50,10 @@ fn clips() -> &'static Clips {
             video_only: make("video.mp4", TestClipSpec { audio: false, ..short.clone() }),
             audio_only: make("audio.wav", TestClipSpec { video: false, ..short.clone() }),
             mp4: make("both.mp4", short),
+            b_frames: make(
+                "bframes.mp4",
+                TestClipSpec { duration_secs: 4.0, audio: false, b_frames: 3, ..TestClipSpec::default() },
+            ),
             dir,
         }
     })
@@ -148,6 +154,22 @@ fn playing_advances_on_the_monotonic_clock_and_frames_follow() {
     assert_eq!(player.update(), paused_at);
 }
 
+/// Updates a playing player every 10 ms for `duration`, asserting that each position is
+/// `allowed`; whether playback jumped back (looped) meanwhile.
+fn watch_playback(player: &mut Player, duration: Duration, allowed: impl Fn(f64) -> bool) -> bool {
+    let mut wrapped = false;
+    let mut last = player.update();
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = player.update();
+        assert!(allowed(now), "position {now} is outside the span");
+        wrapped |= now < last;
+        last = now;
+    }
+    wrapped
+}
+
 #[test]
 fn a_span_bounds_playback_and_loops() {
     let span = TimeSpan::new(1.0, Some(1.4));
@@ -159,16 +181,7 @@ fn a_span_bounds_playback_and_loops() {
     player.set_speed(2.0);
     player.set_looping(true);
     player.play();
-    let mut wrapped = false;
-    let mut last = player.update();
-    let until = Instant::now() + Duration::from_millis(600);
-    while Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
-        let now = player.update();
-        assert!(span.contains(now) || now == 1.4, "{now} outside the span");
-        wrapped |= now < last;
-        last = now;
-    }
+    let wrapped = watch_playback(&mut player, Duration::from_millis(600), |now| span.contains(now) || now == 1.4);
     assert!(wrapped, "the span looped");
     player.set_looping(false);
     std::thread::sleep(Duration::from_millis(450));
@@ -450,4 +463,71 @@ fn a_real_sound_output_drives_the_clock() {
     let (t1, p1) = samples[samples.len() - 1];
     let rate = (p1 - p0) / (t1 - t0);
     assert!((rate - 1.0).abs() < 0.15, "clock rate {rate} over the last 0.5 s: {samples:?}");
+}
+
+#[test]
+fn fast_seek_skips_only_frames_before_the_target_with_b_frames() {
+    // Targets all over the 2 s key frame interval, forwards and backwards, including B-frames.
+    let targets = [3.9, 0.05, 1.97, 2.03, 0.51, 3.27, 1.0, 2.6, 0.0, 3.5];
+    for fast_seek in [true, false] {
+        let options = PlayerOptions { fast_seek, ..silent() };
+        let mut player = Player::open(&clips().b_frames, TimeSpan::FULL, &options).unwrap();
+        for secs in targets {
+            player.seek(secs);
+            assert_eq!(index_at(&mut player, secs), expected_index(secs), "fast_seek {fast_seek}, seek to {secs}s");
+        }
+        // Playing on after a fast seek shows every frame in order (references were kept).
+        player.seek(1.3);
+        index_at(&mut player, 1.3);
+        for step in 0..30 {
+            let secs = 1.3 + f64::from(step) / FPS;
+            assert_eq!(index_at(&mut player, secs), expected_index(secs), "fast_seek {fast_seek}, playing at {secs}s");
+        }
+    }
+}
+
+#[test]
+fn a_loop_span_inside_the_played_span_repeats_only_itself() {
+    let mut player = Player::open(&clips().both, TimeSpan::new(0.5, Some(3.0)), &silent()).unwrap();
+    player.set_loop_span(Some(TimeSpan::new(1.0, Some(1.3))));
+    player.set_looping(true);
+    player.seek(1.0);
+    player.play();
+    let wrapped = watch_playback(&mut player, Duration::from_millis(700), |now| (1.0..=1.35).contains(&now));
+    assert!(wrapped, "the loop span repeated");
+    // Looping off: playback runs on past the loop span to the end of the played span.
+    player.set_looping(false);
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(player.update() > 1.35);
+}
+
+#[test]
+fn the_opener_opens_clips_off_thread_and_answers_only_the_newest() {
+    let mut opener = PlayerOpener::start().unwrap();
+    let first = opener.open(clips().both.clone(), TimeSpan::FULL, silent()).unwrap();
+    let newest = opener.open(clips().video_only.clone(), TimeSpan::new(0.5, None), silent()).unwrap();
+    assert!(newest > first);
+    let opened = opener.wait().expect("an answer");
+    assert_eq!(opened.ticket, newest, "older requests are skipped or dropped");
+    let player = opened.result.unwrap();
+    assert_eq!(player.info().path, clips().video_only);
+    assert_eq!(player.span().start_secs, 0.5);
+    opener.retire(player);
+
+    let missing = clips().dir.join("missing.mkv");
+    opener.open(missing.clone(), TimeSpan::FULL, silent()).unwrap();
+    let error = opener.wait().unwrap().result.unwrap_err();
+    assert_eq!(error.path(), missing.as_path());
+}
+
+#[test]
+fn audio_turned_off_is_reported_for_clips_with_sound_only() {
+    let player = Player::open(&clips().both, TimeSpan::FULL, &silent()).unwrap();
+    let reason = player.audio_unavailable().expect("the clip has audio that is not played");
+    assert!(reason.starts_with("audio output unavailable: turned off"), "{reason}");
+    let video_only = Player::open(&clips().video_only, TimeSpan::FULL, &silent()).unwrap();
+    assert_eq!(video_only.audio_unavailable(), None);
+    let mut external = Player::open(&clips().both, TimeSpan::FULL, &external_audio()).unwrap();
+    assert_eq!(external.audio_unavailable(), None);
+    assert!(external.take_audio_feed().is_some());
 }
