@@ -2,6 +2,7 @@
 //!
 //! Targets (issue 6): opening the dataset shows the browser in < 1 s; a frame with the cloud of
 //! all 75,000 modality VA points (3 × 25,000) costs < 8 ms of CPU (layout + tessellation).
+//! Also the embedding tab's t-SNE at its 2,000-point cap.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up should stop loudly
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use univa::dataset::synth::{SynthConfig, write_synthetic};
 use univa::modality::PerModality;
+use univa::projection::tsne::{TsneConfig, tsne};
 use univa::ui::{Command, Session, StudioApp, ViewSettings};
 
 const UTTERANCES: usize = 25_000;
@@ -34,13 +36,25 @@ fn open_dataset(c: &mut Criterion, dir: &Path) {
             assert_eq!(session.len(), UTTERANCES);
         });
     });
+    // What the user waits for: the worker opens it, then the UI thread builds the cloud (with
+    // its grid) and the browser's rows.
+    group.bench_function("open_25k_to_browser", |b| {
+        b.iter(|| {
+            let mut app = StudioApp::new(ViewSettings::default());
+            app.handle(Command::Open { dataset: dir.to_path_buf(), run: None });
+            app.wait_for_worker();
+            assert_eq!(app.view.rows.len(), UTTERANCES);
+        });
+    });
     group.finish();
 }
 
-/// One full frame of the workbench: egui pass plus tessellation, as eframe does before painting.
-fn frame(ctx: &egui::Context, app: &mut StudioApp) -> usize {
+/// One full frame of the workbench at `size`, with `events` as input: the egui pass plus
+/// tessellation, as eframe does before painting.
+fn frame(ctx: &egui::Context, app: &mut StudioApp, size: egui::Vec2, events: Vec<egui::Event>) -> usize {
     let input = egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0))),
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
+        events,
         ..Default::default()
     };
     let egui::FullOutput { shapes, pixels_per_point, mut textures_delta, .. } =
@@ -49,6 +63,8 @@ fn frame(ctx: &egui::Context, app: &mut StudioApp) -> usize {
     textures_delta.clear();
     ctx.tessellate(shapes, pixels_per_point).len()
 }
+
+const SIZE: egui::Vec2 = egui::vec2(1600.0, 1000.0);
 
 fn frame_with_cloud(c: &mut Criterion, dir: &Path) {
     let mut app = StudioApp::new(ViewSettings::default());
@@ -62,10 +78,74 @@ fn frame_with_cloud(c: &mut Criterion, dir: &Path) {
         app.handle(Command::SetShowCloud(show_cloud));
         // Warm up: fonts and layout caches settle over the first frames.
         for _ in 0..3 {
-            frame(&ctx, &mut app);
+            frame(&ctx, &mut app, SIZE, Vec::new());
         }
         let name = if show_cloud { "cloud_75k_points" } else { "no_cloud" };
-        group.bench_function(name, |b| b.iter(|| frame(&ctx, &mut app)));
+        group.bench_function(name, |b| b.iter(|| frame(&ctx, &mut app, SIZE, Vec::new())));
+    }
+    // The pointer moving over the plane: every frame asks for the point under it.
+    let mut step = 0usize;
+    group.bench_function("cloud_75k_hover", |b| {
+        b.iter(|| {
+            step += 1;
+            let at = egui::pos2(700.0 + (step % 300) as f32, 150.0 + (step * 7 % 300) as f32);
+            frame(&ctx, &mut app, SIZE, vec![egui::Event::PointerMoved(at)])
+        });
+    });
+    // Dragging the plane: every frame pans it (the cached mesh is shifted, not rebuilt).
+    let grab = egui::pos2(900.0, 300.0);
+    let press = egui::Event::PointerButton {
+        pos: grab,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    };
+    frame(&ctx, &mut app, SIZE, vec![egui::Event::PointerMoved(grab), press]);
+    let mut step = 0usize;
+    group.bench_function("cloud_75k_panned", |b| {
+        b.iter(|| {
+            step += 1;
+            let at = grab + egui::vec2(if step.is_multiple_of(2) { 0.0 } else { 3.0 }, 0.0);
+            frame(&ctx, &mut app, SIZE, vec![egui::Event::PointerMoved(at)])
+        });
+    });
+    let release = egui::Event::PointerButton {
+        pos: grab,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    };
+    frame(&ctx, &mut app, SIZE, vec![release]);
+    // The window resized every frame, so that the cloud's mesh is rebuilt every frame (as while
+    // zooming).
+    // The same without the cloud: what resizing costs the rest of the workbench.
+    for (show_cloud, name) in [(true, "cloud_75k_rebuilt"), (false, "no_cloud_resized")] {
+        app.handle(Command::SetShowCloud(show_cloud));
+        let mut tall = false;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                tall = !tall;
+                let size = if tall { SIZE + egui::vec2(0.0, 10.0) } else { SIZE };
+                frame(&ctx, &mut app, size, Vec::new())
+            });
+        });
+    }
+    group.finish();
+}
+
+/// The embedding tab's t-SNE at its largest (2,000 points of d = 128): affinities plus 10 and
+/// plus 20 iterations, so the difference is the cost of 10 iterations.
+fn tsne_2000(c: &mut Criterion) {
+    use rand::{Rng as _, SeedableRng as _};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let rows: Vec<Vec<f32>> = (0..2000).map(|_| (0..128).map(|_| rng.random::<f32>()).collect()).collect();
+    let mut group = c.benchmark_group("embedding");
+    group.sample_size(10);
+    for iterations in [10, 20] {
+        let config = TsneConfig { iterations, ..TsneConfig::default() };
+        group.bench_function(format!("tsne_2000_points_{iterations}_iterations"), |b| {
+            b.iter(|| tsne(&rows, &config, &mut |_, _| true).unwrap().len());
+        });
     }
     group.finish();
 }
@@ -75,6 +155,7 @@ fn benches(c: &mut Criterion) {
     write_dataset(dir.path());
     open_dataset(c, dir.path());
     frame_with_cloud(c, dir.path());
+    tsne_2000(c);
 }
 
 criterion_group!(gui, benches);

@@ -12,6 +12,7 @@ pub mod media;
 pub mod metrics;
 pub mod modality;
 pub mod model;
+pub mod projection;
 pub mod train;
 pub mod ui;
 pub mod va;

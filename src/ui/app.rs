@@ -3,20 +3,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use egui_plot::PlotPoint;
-
 use crate::dataset::Split;
 use crate::metrics::Metrics;
-use crate::modality::{Modality, PerModality};
 
 use super::case_card::PngExport;
+use super::cloud::Cloud;
 use super::commands::Command;
+use super::embedding::EmbeddingView;
 use super::filter::Filter;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
 use super::session::Session;
 use super::settings::{DetailTab, PlaybackSettings, ViewSettings};
 use super::worker::{JobResult, Worker};
-use super::{browser, case_card, correlation, predictions, theme, va_plane, welcome};
+use super::{browser, case_card, correlation, embedding, predictions, theme, va_plane, welcome};
 
 /// A message in the status bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,33 +34,6 @@ impl Notice {
     }
 }
 
-/// Points of the cloud of all utterances, per modality, with the utterance of each point.
-#[derive(Debug, Default)]
-pub struct Cloud {
-    pub points: PerModality<Vec<PlotPoint>>,
-    pub owners: PerModality<Vec<usize>>,
-}
-
-impl Cloud {
-    fn of(session: &Session) -> Self {
-        let mut cloud = Self::default();
-        for modality in Modality::ALL {
-            let (points, owners) = session.cloud(modality);
-            *cloud.points.get_mut(modality) = points.into_iter().map(PlotPoint::from).collect();
-            *cloud.owners.get_mut(modality) = owners;
-        }
-        cloud
-    }
-
-    pub fn len(&self) -> usize {
-        self.owners.iter().map(|(_, o)| o.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// State of the open session's views that is not persisted (it belongs to one dataset).
 #[derive(Debug, Default)]
 pub struct ViewState {
@@ -77,6 +49,7 @@ pub struct ViewState {
     /// The split `sweep` was computed for (the sweep does not depend on the threshold).
     pub sweep_split: Option<Split>,
     pub cloud: Cloud,
+    pub embedding: EmbeddingView,
 }
 
 pub struct StudioApp {
@@ -154,6 +127,11 @@ impl StudioApp {
                 }
             }
             JobResult::Failed(message) => self.notice = Some(Notice::error(message)),
+            JobResult::Embedding { request_id, update } => {
+                if let Some(notice) = self.view.embedding.apply(request_id, update) {
+                    self.notice = Some(notice);
+                }
+            }
         }
     }
 
@@ -245,6 +223,7 @@ impl StudioApp {
                 }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
+                DetailTab::Embedding => embedding::embedding_ui(ui, session, view, settings, commands),
             });
         });
     }
@@ -317,6 +296,7 @@ fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Comm
             (DetailTab::CaseCard, "Case card"),
             (DetailTab::Correlation, "Correlation"),
             (DetailTab::Sweep, "Threshold sweep"),
+            (DetailTab::Embedding, "Embedding"),
         ] {
             if ui.selectable_label(current == tab, name).clicked() {
                 commands.push(Command::SetDetailTab(tab));

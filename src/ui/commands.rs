@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use crate::dataset::Split;
 use crate::modality::Modality;
+use crate::projection::EmbeddingRequest;
 
 use super::app::{Notice, StudioApp};
 use super::case_card::PngExport;
+use super::embedding::EmbeddingColour;
 use super::filter::Filter;
 use super::player::Transport;
 use super::settings::DetailTab;
@@ -36,6 +38,11 @@ pub enum Command {
     SetDetailTab(DetailTab),
     /// Save the selected utterance's case card as Markdown (asks where).
     ExportCaseCard,
+    /// Project the attached run's unimodal representations (t-SNE) on the worker thread.
+    ComputeEmbedding(EmbeddingRequest),
+    StopEmbedding,
+    SetEmbeddingColour(EmbeddingColour),
+    SetEmbeddingMaxPoints(usize),
     /// Save the selected utterance's case card as PNG, to the path given or one asked for.
     ExportCaseCardPng(Option<PathBuf>),
     /// Play/pause, seek, loop, speed, volume of the player panel.
@@ -88,6 +95,10 @@ impl StudioApp {
             }
             Command::SetDetailTab(tab) => self.settings.detail_tab = tab,
             Command::ExportCaseCard => self.export_case_card(),
+            Command::ComputeEmbedding(request) => self.start_embedding(request),
+            Command::StopEmbedding => self.view.embedding.stop(),
+            Command::SetEmbeddingColour(colour) => self.settings.embedding_colour = colour,
+            Command::SetEmbeddingMaxPoints(points) => self.settings.embedding_max_points = points.clamp(4, 2000),
             Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
@@ -95,21 +106,28 @@ impl StudioApp {
     }
 
     fn open(&mut self, dataset: PathBuf, run: Option<PathBuf>) {
-        if self.worker.is_none() {
-            match Worker::start() {
-                Ok(worker) => self.worker = Some(worker),
-                Err(error) => {
-                    self.notice = Some(Notice::error(format!("Could not start the background worker: {error}")));
-                    return;
-                }
-            }
-        }
-        let Some(worker) = self.worker.as_mut() else { return };
+        // The worker runs one job at a time: a projection in progress would hold the opening up.
+        self.view.embedding.stop();
+        let Some(worker) = self.started_worker() else { return };
         let message = format!("Opening {}…", dataset.display());
         match worker.submit(Job::Open { dataset, run }) {
             Ok(()) => self.notice = Some(Notice::info(message)),
             Err(error) => self.notice = Some(Notice::error(error)),
         }
+    }
+
+    /// The worker, started on first use; `None`, with an error notice, if it cannot start.
+    pub(super) fn started_worker(&mut self) -> Option<&mut Worker> {
+        if self.worker.is_none() {
+            match Worker::start() {
+                Ok(worker) => self.worker = Some(worker),
+                Err(error) => {
+                    self.notice = Some(Notice::error(format!("Could not start the background worker: {error}")));
+                    return None;
+                }
+            }
+        }
+        self.worker.as_mut()
     }
 
     fn step_selection(&mut self, delta: isize) {

@@ -1,87 +1,235 @@
-//! Label correlation heatmaps on one colour scale: the VA prior M (Eq. 8), the dataset's
-//! empirical co-occurrence and, with a run, the learned M.
+//! Label correlation heatmaps side by side on ONE colour scale: the VA prior M (Eq. 8), the
+//! dataset's empirical co-occurrence and, with a run, the learned M. The scale is symmetric
+//! around 0 (white) and spans the largest magnitude among the values shown, so the three
+//! matrices compare cell for cell; a colour bar marks the data's own minimum and maximum.
 
-use egui::{Align2, FontId, Rect, Sense, Stroke, StrokeKind, Vec2};
+use std::f32::consts::FRAC_PI_2;
+
+use egui::epaint::TextShape;
+use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use super::session::Session;
 use super::theme;
 
-pub fn correlation_ui(ui: &mut egui::Ui, session: &Session) {
-    let mut matrices: Vec<(&str, &Vec<Vec<f32>>)> =
-        vec![("VA prior M (Eq. 8)", &session.prior), ("Empirical co-occurrence P(col | row)", &session.cooccurrence)];
-    if let Some(run) = &session.run {
-        matrices.push(("Learned M (run)", &run.learned));
+/// The colour scale shared by every heatmap of the tab.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SharedScale {
+    /// Smallest and largest finite value shown.
+    pub min: f32,
+    pub max: f32,
+    /// Colours span [-limit, +limit]; `limit` = the largest magnitude, never 0.
+    pub limit: f32,
+}
+
+impl SharedScale {
+    /// The scale of the finite values of all `matrices` (a matrix with nothing finite gives ±1).
+    pub fn of(matrices: &[&[Vec<f32>]]) -> Self {
+        let mut min = f32::INFINITY;
+        let mut max = f32::NEG_INFINITY;
+        for value in matrices.iter().flat_map(|m| m.iter().flatten()).filter(|v| v.is_finite()) {
+            min = min.min(*value);
+            max = max.max(*value);
+        }
+        if min > max {
+            return Self { min: -1.0, max: 1.0, limit: 1.0 };
+        }
+        let limit = min.abs().max(max.abs());
+        Self { min, max, limit: if limit > 0.0 { limit } else { 1.0 } }
     }
+
+    /// Position of `value` on the scale, in [-1, 1].
+    pub fn normalized(&self, value: f32) -> f32 {
+        (value / self.limit).clamp(-1.0, 1.0)
+    }
+
+    pub fn color(&self, value: f32) -> Color32 {
+        if value.is_finite() { theme::diverging(self.normalized(value)) } else { theme::HEATMAP_MISSING }
+    }
+}
+
+pub fn correlation_ui(ui: &mut egui::Ui, session: &Session) {
     let n = session.label_names.len();
     if n == 0 {
         ui.label("The dataset has no labels.");
         return;
     }
-    ui.horizontal(|ui| {
-        ui.label("Shared colour scale:");
-        scale_ui(ui);
-    });
-    let label_width = theme::HEATMAP_LABEL_WIDTH;
-    let per_matrix = ui.available_width() / matrices.len() as f32 - theme::HEATMAP_GAP;
-    let cell = ((per_matrix - label_width) / n as f32).clamp(theme::HEATMAP_CELL_MIN, theme::HEATMAP_CELL_MAX);
-    ui.horizontal_top(|ui| {
-        for (title, matrix) in matrices {
-            ui.vertical(|ui| {
-                ui.set_max_width(label_width + cell * n as f32);
-                ui.strong(title);
-                heatmap_ui(ui, &session.label_names, matrix, cell, label_width);
-            });
-            ui.add_space(theme::HEATMAP_GAP);
+    let mut matrices: Vec<(&str, &[Vec<f32>])> =
+        vec![("VA prior M (Eq. 8)", &session.prior), ("Empirical co-occurrence P(col | row)", &session.cooccurrence)];
+    match &session.run {
+        Some(run) => matrices.push(("Learned M (run)", &run.learned)),
+        None => {
+            ui.weak("Open a trained run (File → Open run…) to see its learned M beside these.");
         }
+    }
+    let scale = SharedScale::of(&matrices.iter().map(|(_, m)| *m).collect::<Vec<_>>());
+    colour_bar_ui(ui, &scale);
+    ui.add_space(4.0);
+
+    let font = FontId::proportional(theme::HEATMAP_FONT_SIZE);
+    let label_width = names_width(ui, &session.label_names, &font);
+    // Inside a horizontal scroll area the available width grows with the content; fit to what
+    // is visible instead.
+    let visible_width = ui.clip_rect().right() - ui.cursor().left();
+    let layout = Layout::fit(visible_width, matrices.len(), n, label_width);
+    for row in matrices.chunks(layout.per_row) {
+        ui.horizontal_top(|ui| {
+            for (title, matrix) in row {
+                ui.vertical(|ui| {
+                    ui.set_max_width(label_width + layout.cell * n as f32);
+                    ui.strong(*title);
+                    heatmap_ui(ui, title, &session.label_names, matrix, &scale, layout.cell, label_width);
+                });
+                ui.add_space(theme::HEATMAP_GAP);
+            }
+        });
+        ui.add_space(theme::HEATMAP_GAP);
+    }
+}
+
+/// How many matrices go side by side and how large a cell is: as many per row as keep cells
+/// large enough to print their value.
+struct Layout {
+    per_row: usize,
+    cell: f32,
+}
+
+impl Layout {
+    fn fit(width: f32, count: usize, n: usize, label_width: f32) -> Self {
+        let cell_for = |per_row: usize| (width / per_row as f32 - theme::HEATMAP_GAP - label_width) / n.max(1) as f32;
+        let per_row = (1..=count.max(1)).rev().find(|&k| cell_for(k) >= theme::HEATMAP_CELL_WITH_VALUE).unwrap_or(1);
+        Self { per_row, cell: cell_for(per_row).clamp(theme::HEATMAP_CELL_MIN, theme::HEATMAP_CELL_MAX) }
+    }
+}
+
+/// Widest label name, for the row labels (and the height of the rotated column labels).
+fn names_width(ui: &egui::Ui, names: &[String], font: &FontId) -> f32 {
+    let widest = names
+        .iter()
+        .map(|name| ui.painter().layout_no_wrap(name.clone(), font.clone(), Color32::WHITE).size().x)
+        .fold(0.0f32, f32::max);
+    widest + 6.0
+}
+
+/// The shared scale as a bar from −limit to +limit, with the data's minimum and maximum marked.
+fn colour_bar_ui(ui: &mut egui::Ui, scale: &SharedScale) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Shared colour scale");
+        ui.label(format!("{:+.2}", -scale.limit));
+        let (rect, response) = ui.allocate_exact_size(Vec2::new(theme::HEATMAP_BAR_WIDTH, 16.0), Sense::hover());
+        let painter = ui.painter_at(rect.expand(4.0));
+        let steps = 64;
+        for i in 0..steps {
+            let t = (i as f32 + 0.5) / steps as f32;
+            let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
+            let step = Rect::from_min_size(
+                Pos2::new(x0, rect.top()),
+                Vec2::new(rect.width() / steps as f32 + 0.5, rect.height()),
+            );
+            painter.rect_filled(step, 0.0, theme::diverging(2.0 * t - 1.0));
+        }
+        painter.rect_stroke(rect, 0.0, Stroke::new(0.5, Color32::GRAY), StrokeKind::Outside);
+        let text = ui.visuals().text_color();
+        for value in [scale.min, scale.max] {
+            let x = rect.left() + rect.width() * (scale.normalized(value) + 1.0) / 2.0;
+            painter.line_segment(
+                [Pos2::new(x, rect.top() - 3.0), Pos2::new(x, rect.bottom() + 3.0)],
+                Stroke::new(2.0, text),
+            );
+        }
+        let zero = rect.center().x;
+        painter.line_segment(
+            [Pos2::new(zero, rect.top()), Pos2::new(zero, rect.bottom())],
+            Stroke::new(0.5, Color32::GRAY),
+        );
+        ui.label(format!("{:+.2}", scale.limit));
+        let range = egui::RichText::new(format!("data {:.2} … {:.2}", scale.min, scale.max)).weak();
+        ui.add(egui::Label::new(range).extend());
+        response.on_hover_text("White is 0; the bars mark the smallest and largest value shown.");
     });
 }
 
-fn scale_ui(ui: &mut egui::Ui) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(200.0, 14.0), Sense::hover());
-    let steps = 40;
-    for i in 0..steps {
-        let t = i as f32 / (steps - 1) as f32;
-        let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
-        let cell = Rect::from_min_size(
-            egui::pos2(x0, rect.top()),
-            Vec2::new(rect.width() / steps as f32 + 0.5, rect.height()),
-        );
-        ui.painter().rect_filled(cell, 0.0, theme::diverging(2.0 * t - 1.0));
-    }
-    ui.label("−1 … 0 … +1");
-}
-
-fn heatmap_ui(ui: &mut egui::Ui, names: &[String], matrix: &[Vec<f32>], cell: f32, label_width: f32) {
+fn heatmap_ui(
+    ui: &mut egui::Ui,
+    title: &str,
+    names: &[String],
+    matrix: &[Vec<f32>],
+    scale: &SharedScale,
+    cell: f32,
+    label_width: f32,
+) {
     let n = names.len();
-    let size = Vec2::new(label_width + cell * n as f32, cell * (n as f32 + 1.0));
+    // Column names are rotated to read upwards, so the header is as tall as the widest name.
+    let size = Vec2::new(label_width + cell * n as f32, label_width + cell * n as f32);
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
-    let font = FontId::proportional((cell * 0.42).clamp(8.0, 13.0));
+    let label_font = FontId::proportional(theme::HEATMAP_FONT_SIZE);
+    let value_font = FontId::proportional((cell * 0.34).clamp(8.0, theme::HEATMAP_FONT_SIZE));
     let text_color = ui.visuals().text_color();
-    let origin = rect.min + Vec2::new(label_width, cell);
+    let origin = rect.min + Vec2::new(label_width, label_width);
     for (l, name) in names.iter().enumerate() {
-        let short: String = name.chars().take(3).collect();
-        let center = egui::pos2(origin.x + (l as f32 + 0.5) * cell, rect.top() + cell * 0.5);
-        painter.text(center, Align2::CENTER_CENTER, short, font.clone(), text_color);
+        let galley = painter.layout_no_wrap(name.clone(), label_font.clone(), text_color);
+        let x = origin.x + (l as f32 + 0.5) * cell - galley.size().y / 2.0;
+        let bottom = origin.y - 4.0;
+        painter.add(TextShape::new(Pos2::new(x, bottom), galley, text_color).with_angle(-FRAC_PI_2));
     }
-    for (j, row) in matrix.iter().enumerate().take(n) {
+    for (j, name) in names.iter().enumerate() {
         let y = origin.y + j as f32 * cell;
-        if let Some(name) = names.get(j) {
-            painter.text(egui::pos2(rect.left(), y + cell * 0.5), Align2::LEFT_CENTER, name, font.clone(), text_color);
-        }
-        for (l, &value) in row.iter().enumerate().take(n) {
-            let cell_rect = Rect::from_min_size(egui::pos2(origin.x + l as f32 * cell, y), Vec2::splat(cell));
-            painter.rect_filled(cell_rect, 0.0, theme::diverging(value));
-            painter.rect_stroke(cell_rect, 0.0, Stroke::new(0.5, egui::Color32::GRAY), StrokeKind::Inside);
-            if cell >= theme::HEATMAP_CELL_WITH_VALUE {
-                painter.text(
-                    cell_rect.center(),
-                    Align2::CENTER_CENTER,
-                    format!("{value:.2}"),
-                    font.clone(),
-                    egui::Color32::BLACK,
-                );
+        painter.text(
+            Pos2::new(origin.x - 4.0, y + cell * 0.5),
+            Align2::RIGHT_CENTER,
+            name,
+            label_font.clone(),
+            text_color,
+        );
+        for (l, column) in names.iter().enumerate() {
+            let value = matrix.get(j).and_then(|row| row.get(l)).copied().unwrap_or(f32::NAN);
+            let cell_rect = Rect::from_min_size(Pos2::new(origin.x + l as f32 * cell, y), Vec2::splat(cell));
+            painter.rect_filled(cell_rect, 0.0, scale.color(value));
+            painter.rect_stroke(cell_rect, 0.0, Stroke::new(0.5, Color32::GRAY), StrokeKind::Inside);
+            if cell >= theme::HEATMAP_CELL_WITH_VALUE && value.is_finite() {
+                // Dark text on the pale middle of the scale, white on the saturated ends.
+                let ink = if scale.normalized(value).abs() > 0.65 { Color32::WHITE } else { Color32::BLACK };
+                painter.text(cell_rect.center(), Align2::CENTER_CENTER, format!("{value:.2}"), value_font.clone(), ink);
             }
+            ui.interact(cell_rect, ui.scope_id().with((title, j, l)), Sense::hover())
+                .on_hover_text(format!("{title}\n{name} → {column}: {value:.3}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_scale_spans_the_largest_magnitude_of_all_matrices() {
+        let prior = vec![vec![1.0, -0.4], vec![-0.4, 1.0]];
+        let cooccurrence = vec![vec![1.0, 0.2], vec![0.3, 1.0]];
+        let learned = vec![vec![1.6, -0.9], vec![f32::NAN, 1.2]];
+        let scale = SharedScale::of(&[&prior, &cooccurrence, &learned]);
+        assert_eq!((scale.min, scale.max, scale.limit), (-0.9, 1.6, 1.6));
+        assert!((scale.normalized(0.8) - 0.5).abs() < 1e-6);
+        assert_eq!(scale.normalized(-5.0), -1.0);
+        // The same value has the same colour whichever matrix it is in.
+        assert_eq!(scale.color(1.0), scale.color(1.0));
+        assert_eq!(scale.color(0.0), Color32::WHITE);
+        assert_eq!(scale.color(f32::NAN), theme::HEATMAP_MISSING);
+    }
+
+    #[test]
+    fn shared_scale_of_nothing_finite_is_unit() {
+        let empty: Vec<Vec<f32>> = vec![vec![f32::NAN]];
+        assert_eq!(SharedScale::of(&[&empty]).limit, 1.0);
+        let zeros = vec![vec![0.0f32; 2]; 2];
+        assert_eq!(SharedScale::of(&[&zeros]).limit, 1.0);
+    }
+
+    #[test]
+    fn layout_wraps_when_cells_would_be_too_small_for_values() {
+        let wide = Layout::fit(1400.0, 3, 6, 60.0);
+        assert_eq!(wide.per_row, 3);
+        let narrow = Layout::fit(400.0, 3, 6, 60.0);
+        assert_eq!(narrow.per_row, 1);
+        assert!(narrow.cell >= theme::HEATMAP_CELL_WITH_VALUE);
     }
 }

@@ -4,8 +4,10 @@
 mod app;
 mod browser;
 mod case_card;
+mod cloud;
 mod commands;
 mod correlation;
+mod embedding;
 mod filter;
 pub mod play_window;
 mod player;
@@ -19,14 +21,16 @@ mod worker;
 
 use std::path::PathBuf;
 
-pub use app::{Cloud, Notice, StudioApp, ViewState};
+pub use app::{Notice, StudioApp, ViewState};
 pub use case_card::markdown as case_card_markdown;
+pub use cloud::Cloud;
 pub use commands::Command;
+pub use embedding::{EmbeddingColour, EmbeddingStatus, EmbeddingView, embedding_plot_id};
 pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
 pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, ViewSettings};
-pub use va_plane::nearest_utterance;
+pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// What to open at launch: a dataset folder and optionally a trained run.
 #[derive(Clone, Debug, Default)]

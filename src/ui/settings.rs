@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::Split;
 
+use super::embedding::EmbeddingColour;
+
 /// Default decision threshold ζ (DESIGN.md §4.4).
 pub const DEFAULT_THRESHOLD: f32 = 0.18;
 /// How many recently opened datasets the welcome screen and File menu list.
@@ -18,6 +20,7 @@ pub enum DetailTab {
     CaseCard,
     Correlation,
     Sweep,
+    Embedding,
 }
 
 /// How clips play in the player panel; kept across clips and launches.
@@ -51,6 +54,10 @@ pub struct ViewSettings {
     /// Which modalities the cloud draws (text, vision, audio).
     pub cloud_modalities: [bool; 3],
     pub detail_tab: DetailTab,
+    /// What colours the points of the embedding map.
+    pub embedding_colour: EmbeddingColour,
+    /// Most points (utterances × modalities) the embedding map projects.
+    pub embedding_max_points: usize,
     pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
@@ -64,6 +71,8 @@ impl Default for ViewSettings {
             show_cloud: false,
             cloud_modalities: [true; 3],
             detail_tab: DetailTab::default(),
+            embedding_colour: EmbeddingColour::default(),
+            embedding_max_points: 2000,
             playback: PlaybackSettings::default(),
             recent: Vec::new(),
         }

@@ -22,11 +22,40 @@ pub const HIT: Color32 = Color32::from_rgb(40, 160, 60);
 pub const MISS: Color32 = Color32::from_rgb(220, 50, 47);
 pub const GOLD: Color32 = Color32::from_rgb(230, 170, 20);
 pub const ANCHOR: Color32 = Color32::from_rgb(150, 150, 150);
+pub const QUADRANT_TEXT: Color32 = Color32::from_rgb(125, 125, 140);
 pub const THRESHOLD: Color32 = Color32::from_rgb(230, 120, 20);
 pub const BAR: Color32 = Color32::from_rgb(90, 130, 190);
 pub const BAR_PREDICTED: Color32 = Color32::from_rgb(60, 150, 220);
 pub const SELECTED_RING: Color32 = Color32::from_rgb(255, 200, 0);
 pub const ERROR_TEXT: Color32 = Color32::from_rgb(230, 80, 70);
+
+/// Distinct colours for labels (cycled past eight), for the embedding map.
+const LABEL_COLORS: [Color32; 8] = [
+    Color32::from_rgb(230, 170, 20),
+    Color32::from_rgb(70, 130, 220),
+    Color32::from_rgb(220, 60, 60),
+    Color32::from_rgb(170, 90, 220),
+    Color32::from_rgb(60, 170, 90),
+    Color32::from_rgb(230, 110, 180),
+    Color32::from_rgb(80, 200, 210),
+    Color32::from_rgb(160, 120, 70),
+];
+
+pub fn label_color(label: usize) -> Color32 {
+    LABEL_COLORS[label % LABEL_COLORS.len()]
+}
+
+/// Saturated quadrant colours (counter-clockwise from (+V, +A)), for colouring points by quadrant.
+const QUADRANT_COLORS: [Color32; 4] = [
+    Color32::from_rgb(230, 170, 20),
+    Color32::from_rgb(220, 60, 60),
+    Color32::from_rgb(80, 110, 230),
+    Color32::from_rgb(60, 170, 90),
+];
+
+pub fn quadrant_color(quadrant: usize) -> Color32 {
+    QUADRANT_COLORS[quadrant % QUADRANT_COLORS.len()]
+}
 
 /// Quadrant fills of the VA plane, counter-clockwise from (+V, +A).
 pub const QUADRANT_FILLS: [Color32; 4] = [
@@ -70,8 +99,11 @@ pub const HEATMAP_CELL_MIN: f32 = 16.0;
 pub const HEATMAP_CELL_MAX: f32 = 44.0;
 /// Cells at least this large show their value.
 pub const HEATMAP_CELL_WITH_VALUE: f32 = 26.0;
-pub const HEATMAP_LABEL_WIDTH: f32 = 58.0;
 pub const HEATMAP_GAP: f32 = 12.0;
+pub const HEATMAP_FONT_SIZE: f32 = 13.0;
+pub const HEATMAP_BAR_WIDTH: f32 = 220.0;
+/// A heatmap cell whose value is not a number.
+pub const HEATMAP_MISSING: Color32 = Color32::from_rgb(90, 90, 90);
 
 /// Diverging colour for a value in [-1, 1]: blue for negative, white at 0, red for positive.
 pub fn diverging(value: f32) -> Color32 {

@@ -1,21 +1,60 @@
-//! The background worker: opens datasets and evaluates runs on a named thread so the UI never
-//! blocks. Jobs and results travel over bounded channels; dropping the worker closes the job
-//! channel, which ends the thread after its current job.
+//! The background worker: opens datasets, evaluates runs and projects representations on a
+//! named thread so the UI never blocks. Jobs and results travel over bounded channels; dropping
+//! the worker closes the job channel, which ends the thread after its current job. Long jobs
+//! report progress between their final answers and stop when their stop flag is set.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+
+use crate::dataset::Dataset;
+use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, Stage, TsneError};
+use crate::train;
 
 use super::session::Session;
 
 #[derive(Debug)]
 pub enum Job {
-    Open { dataset: PathBuf, run: Option<PathBuf> },
+    Open {
+        dataset: PathBuf,
+        run: Option<PathBuf>,
+    },
+    /// Project the run's unimodal representations of the dataset's utterances (t-SNE).
+    Embed {
+        /// Answers carry it, so that the UI can drop answers to requests it no longer wants.
+        request_id: u64,
+        dataset: PathBuf,
+        run: PathBuf,
+        request: EmbeddingRequest,
+        stop: Arc<AtomicBool>,
+    },
 }
 
 #[derive(Debug)]
 pub enum JobResult {
     Opened { dataset: PathBuf, session: Box<Session> },
     Failed(String),
+    Embedding { request_id: u64, update: EmbeddingUpdate },
+}
+
+#[derive(Debug)]
+pub enum EmbeddingUpdate {
+    /// Not an answer: how far the job has come.
+    Progress {
+        stage: Stage,
+        fraction: f32,
+    },
+    Done(Vec<EmbeddedPoint>),
+    Failed(String),
+    Stopped,
+}
+
+impl JobResult {
+    /// Progress reports come between a job's submission and its one final answer.
+    fn is_final(&self) -> bool {
+        !matches!(self, Self::Embedding { update: EmbeddingUpdate::Progress { .. }, .. })
+    }
 }
 
 pub struct Worker {
@@ -29,10 +68,10 @@ impl Worker {
     /// Starts the thread. The UI polls for results while [`Self::is_busy`].
     pub fn start() -> std::io::Result<Self> {
         let (jobs, job_rx) = sync_channel::<Job>(4);
-        let (result_tx, results) = sync_channel::<JobResult>(4);
+        let (result_tx, results) = sync_channel::<JobResult>(16);
         std::thread::Builder::new().name("univa-ui-worker".to_owned()).spawn(move || {
             for job in job_rx {
-                let result = run_job(job);
+                let result = run_job(job, &result_tx);
                 if result_tx.send(result).is_err() {
                     break;
                 }
@@ -52,33 +91,45 @@ impl Worker {
         self.pending > 0
     }
 
-    /// A finished result, if any, without blocking.
+    fn received(&mut self, result: JobResult) -> JobResult {
+        if result.is_final() {
+            self.pending = self.pending.saturating_sub(1);
+        }
+        result
+    }
+
+    /// A finished result or progress report, if any, without blocking.
     pub fn poll(&mut self) -> Option<JobResult> {
         match self.results.try_recv() {
-            Ok(result) => {
-                self.pending = self.pending.saturating_sub(1);
-                Some(result)
-            }
+            Ok(result) => Some(self.received(result)),
             Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => {
+                if self.pending == 0 {
+                    return None;
+                }
                 self.pending = 0;
                 Some(JobResult::Failed("the background worker stopped unexpectedly".to_owned()))
             }
         }
     }
 
-    /// Blocks until the next result (for tests and benchmarks, which have no event loop).
+    /// Blocks until the next result or progress report (for tests and benchmarks, which have
+    /// no event loop); `None` once every job is answered.
     pub fn wait(&mut self) -> Option<JobResult> {
         if self.pending == 0 {
             return None;
         }
-        let result = self.results.recv().ok();
-        self.pending = self.pending.saturating_sub(1);
-        result
+        match self.results.recv() {
+            Ok(result) => Some(self.received(result)),
+            Err(_) => {
+                self.pending = 0;
+                Some(JobResult::Failed("the background worker stopped unexpectedly".to_owned()))
+            }
+        }
     }
 }
 
-fn run_job(job: Job) -> JobResult {
+fn run_job(job: Job, results: &SyncSender<JobResult>) -> JobResult {
     match job {
         Job::Open { dataset, run } => {
             let _span = tracing::info_span!("open", dataset = %dataset.display()).entered();
@@ -87,5 +138,61 @@ fn run_job(job: Job) -> JobResult {
                 Err(error) => JobResult::Failed(format!("Could not open {}: {error}", dataset.display())),
             }
         }
+        Job::Embed { request_id, dataset, run, request, stop } => {
+            let _span = tracing::info_span!("embed", run = %run.display()).entered();
+            let mut report = |stage, fraction| {
+                // Progress is best effort: a full channel means the UI has not caught up, and
+                // the next report supersedes this one.
+                let update = EmbeddingUpdate::Progress { stage, fraction };
+                let _ = results.try_send(JobResult::Embedding { request_id, update });
+                !stop.load(Ordering::Relaxed)
+            };
+            let update = match embed(&dataset, &run, &request, &mut report) {
+                Ok(points) => EmbeddingUpdate::Done(points),
+                Err(EmbedError::Projection { source: ProjectionError::Tsne(TsneError::Stopped), .. }) => {
+                    EmbeddingUpdate::Stopped
+                }
+                Err(error) => EmbeddingUpdate::Failed(error.to_string()),
+            };
+            JobResult::Embedding { request_id, update }
+        }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum EmbedError {
+    #[error("could not open {}: {source}", path.display())]
+    Dataset {
+        path: PathBuf,
+        #[source]
+        source: crate::dataset::DatasetError,
+    },
+    #[error("could not load run {}: {source}", path.display())]
+    Run {
+        path: PathBuf,
+        #[source]
+        source: train::TrainError,
+    },
+    #[error("could not project run {}: {source}", path.display())]
+    Projection {
+        path: PathBuf,
+        #[source]
+        source: ProjectionError,
+    },
+}
+
+/// The dataset is opened again here (memory-mapped, so cheaply) rather than shared with the UI,
+/// which keeps `Session` plain owned data.
+fn embed(
+    dataset: &std::path::Path,
+    run: &std::path::Path,
+    request: &EmbeddingRequest,
+    progress: &mut dyn FnMut(Stage, f32) -> bool,
+) -> Result<Vec<EmbeddedPoint>, EmbedError> {
+    let data =
+        Dataset::open_lazy(dataset).map_err(|source| EmbedError::Dataset { path: dataset.to_path_buf(), source })?;
+    let trained = train::load_run(run, &candle_core::Device::Cpu)
+        .map_err(|source| EmbedError::Run { path: run.to_path_buf(), source })?;
+    projection::embed(&trained, &data, request, progress)
+        .map_err(|source| EmbedError::Projection { path: run.to_path_buf(), source })
 }

@@ -1,6 +1,7 @@
 //! The workbench driven headless through egui_kittest: open a synthetic dataset with a trained
-//! run, select, move the threshold, filter by error type, toggle the cloud. State and
-//! accessibility labels only (no renderer needed).
+//! run, select, move the threshold, filter by error type, toggle the cloud and click its points,
+//! drop folders and files, persist view settings, compute and click the embedding map. State,
+//! accessibility labels and plot transforms only (no renderer needed).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -14,8 +15,11 @@ use univa::media::AudioOutputMode;
 use univa::media::testclip::{TestClipSpec, generate_test_clip};
 use univa::modality::PerModality;
 use univa::model::Preset;
+use univa::projection::{EmbeddingRequest, TsneConfig};
 use univa::train::{self, NoEvents, RunConfig, TrainRequest};
-use univa::ui::{Command, DetailTab, ErrorFilter, Filter, PlayerPanel, StudioApp, ViewSettings};
+use univa::ui::{
+    Command, DetailTab, EmbeddingColour, EmbeddingStatus, ErrorFilter, Filter, PlayerPanel, StudioApp, ViewSettings,
+};
 
 /// A 160-utterance synthetic dataset and a one-epoch run on it, built once per test binary.
 fn fixture() -> &'static (PathBuf, PathBuf) {
@@ -223,6 +227,231 @@ fn case_card_and_correlation_tabs() {
     assert_eq!(harness.state().settings.detail_tab, DetailTab::Correlation);
     harness.get_by_label("Learned M (run)");
     harness.get_by_label("VA prior M (Eq. 8)");
+}
+
+/// Screen position of a plot point, from the transform egui_plot remembers for the plot `id`.
+fn screen_position(harness: &Harness<'static, StudioApp>, id: egui::Id, x: f64, y: f64) -> egui::Pos2 {
+    let memory = egui_plot::PlotMemory::load(&harness.ctx, id).expect("the plot was drawn");
+    memory.transform().position_from_point(&egui_plot::PlotPoint::new(x, y))
+}
+
+fn click_at(harness: &mut Harness<'static, StudioApp>, pos: egui::Pos2) {
+    harness.hover_at(pos);
+    harness.run_steps(1);
+    harness.drag_at(pos);
+    harness.run_steps(1);
+    harness.drop_at(pos);
+    harness.run_steps(2);
+}
+
+#[test]
+fn clicking_a_cloud_point_selects_its_utterance() {
+    let mut harness = studio_with_run();
+    harness.get_by_label("Cloud of all utterances").click();
+    harness.run_steps(2);
+    // A vision point whose utterance is not selected, far enough from any other cloud point
+    // (within 0.01) that the click cannot be taken by a neighbour.
+    let app = harness.state();
+    let cloud = &app.view.cloud;
+    let all: Vec<egui_plot::PlotPoint> = cloud.points.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let (index, point) = cloud
+        .points
+        .vision
+        .iter()
+        .enumerate()
+        .find(|&(i, p)| {
+            cloud.owners.vision[i] != 0
+                && p.x.abs() < 0.9
+                && p.y.abs() < 0.9
+                && all.iter().filter(|q| (q.x - p.x).hypot(q.y - p.y) < 0.02).count() == 1
+        })
+        .map(|(i, p)| (i, *p))
+        .expect("an isolated cloud point");
+    let owner = cloud.owners.vision[index];
+    assert_ne!(app.view.selected, Some(owner));
+    let at = screen_position(&harness, univa::ui::va_plane_id(), point.x, point.y);
+    click_at(&mut harness, at);
+    assert_eq!(harness.state().view.selected, Some(owner), "clicked {point:?} at {at:?}");
+    // A click on empty space (outside the data, inside the plot) selects nothing new.
+    let empty = screen_position(&harness, univa::ui::va_plane_id(), 1.05, -1.05);
+    click_at(&mut harness, empty);
+    assert_eq!(harness.state().view.selected, Some(owner));
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("a folder has no bytes".to_owned())
+    }
+}
+
+fn drop_path(harness: &mut Harness<'static, StudioApp>, path: PathBuf) {
+    harness.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(path)));
+    harness.run_steps(1);
+    harness.state_mut().wait_for_worker();
+    harness.run_steps(2);
+}
+
+#[test]
+fn dropping_a_folder_opens_it_and_dropping_a_file_is_an_error() {
+    let (data, _) = fixture();
+    let mut harness = studio(None);
+    drop_path(&mut harness, data.clone());
+    let app = harness.state();
+    assert_eq!(app.session.as_ref().map(|s| s.len()), Some(160));
+    assert_eq!(app.settings.recent.first(), Some(data));
+    assert!(!app.notice.as_ref().unwrap().is_error);
+
+    let file = data.join("manifest.toml");
+    assert!(file.is_file());
+    drop_path(&mut harness, file);
+    let notice = harness.state().notice.clone().unwrap();
+    assert!(
+        notice.is_error && notice.text.contains("manifest.toml") && notice.text.contains("not a folder"),
+        "{notice:?}"
+    );
+    harness.get_by_label_contains("not a folder");
+    // The open dataset stays open.
+    assert_eq!(harness.state().session.as_ref().map(|s| s.len()), Some(160));
+}
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
+    let mut app = StudioApp::new(ViewSettings::default());
+    for i in 0..12 {
+        app.settings.remember(PathBuf::from(format!("/data/set{i}")));
+    }
+    // Opening one again moves it to the front without a duplicate.
+    app.settings.remember(PathBuf::from("/data/set5"));
+    assert_eq!(app.settings.recent.len(), 8);
+    assert_eq!(app.settings.recent[0], PathBuf::from("/data/set5"));
+    assert_eq!(app.settings.recent.iter().filter(|p| p.ends_with("set5")).count(), 1);
+    app.handle(Command::SetShowCloud(true));
+    app.handle(Command::SetCloudModality(univa::modality::Modality::Audio, false));
+    app.handle(Command::SetThreshold(0.3));
+    app.handle(Command::SetDetailTab(DetailTab::Embedding));
+    app.handle(Command::SetEmbeddingColour(EmbeddingColour::Quadrant));
+    app.handle(Command::SetEmbeddingMaxPoints(500));
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(&mut app, &mut storage);
+    let restored: ViewSettings = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
+    assert_eq!(restored, app.settings);
+    assert_ne!(restored, ViewSettings::default());
+    // Settings saved by an older version (fields missing) restore with defaults.
+    eframe::Storage::set_string(&mut storage, eframe::APP_KEY, "(threshold: 0.25)".to_owned());
+    let old: ViewSettings = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
+    assert_eq!(old, ViewSettings { threshold: 0.25, ..ViewSettings::default() });
+}
+
+#[test]
+fn embedding_tab_without_a_run_gives_a_hint() {
+    let (data, _) = fixture();
+    let mut harness = studio(Some((data.clone(), None)));
+    harness.get_by_label("Embedding").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.detail_tab, DetailTab::Embedding);
+    harness.get_by_label_contains("No trained run is attached");
+    assert!(harness.query_by_label("Compute t-SNE").is_none());
+}
+
+#[test]
+fn embedding_tab_projects_the_run_and_selects_by_click() {
+    let mut harness = studio_with_run();
+    harness.get_by_label("Embedding").click();
+    harness.run_steps(2);
+    harness.get_by_label("Compute t-SNE");
+    // Smaller than the GUI's default (2,000 points, 1,000 iterations) to keep CI fast.
+    let request = EmbeddingRequest {
+        max_points: 150,
+        tsne: TsneConfig { perplexity: 10.0, iterations: 300, ..TsneConfig::default() },
+    };
+    harness.state_mut().handle(Command::ComputeEmbedding(request));
+    assert!(harness.state().view.embedding.is_running());
+    harness.state_mut().wait_for_worker();
+    harness.run_steps(2);
+    let app = harness.state();
+    assert!(matches!(app.view.embedding.status, EmbeddingStatus::Done), "{:?}", app.view.embedding.status);
+    let points = app.view.embedding.points.clone();
+    // 150 points = 50 sampled utterances × 3 modalities, each utterance once per modality.
+    assert_eq!(points.len(), 150);
+    for modality in univa::modality::Modality::ALL {
+        assert_eq!(points.iter().filter(|p| p.modality == modality).count(), 50);
+    }
+    assert!(points.iter().all(|p| p.position.iter().all(|v| v.is_finite())));
+    harness.get_by_label("150 points");
+    harness.get_by_label("Recompute");
+    for (colour, name) in [(EmbeddingColour::Label, "first gold label"), (EmbeddingColour::Quadrant, "VA quadrant")] {
+        harness.get_by_label(name).click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings.embedding_colour, colour);
+    }
+
+    // Click a point that is on screen, inside the map's frame, with no other point within 12
+    // screen points, and whose utterance is not selected yet.
+    let id = univa::ui::embedding_plot_id();
+    let frame = egui_plot::PlotMemory::load(&harness.ctx, id)
+        .unwrap()
+        .transform()
+        .frame()
+        .intersect(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)));
+    let on_screen: Vec<(univa::projection::EmbeddedPoint, egui::Pos2)> = points
+        .iter()
+        .map(|p| (*p, screen_position(&harness, id, f64::from(p.position[0]), f64::from(p.position[1]))))
+        .collect();
+    let selected = harness.state().view.selected;
+    let (target, at) = on_screen
+        .iter()
+        .find(|(p, pos)| {
+            frame.shrink(4.0).contains(*pos)
+                && Some(p.utterance) != selected
+                && on_screen.iter().filter(|(_, q)| q.distance(*pos) < 12.0).count() == 1
+        })
+        .copied()
+        .expect("an isolated point on screen");
+    click_at(&mut harness, at);
+    assert_eq!(harness.state().view.selected, Some(target.utterance), "clicked {target:?} at {at:?}");
+}
+
+#[test]
+fn opening_another_dataset_stops_a_running_embedding() {
+    let (data, _) = fixture();
+    let mut harness = studio_with_run();
+    harness.state_mut().handle(Command::ComputeEmbedding(EmbeddingRequest::default()));
+    assert!(harness.state().view.embedding.is_running());
+    harness.state_mut().handle(Command::Open { dataset: data.clone(), run: None });
+    // The projection is stopped, so the open is answered promptly and nothing stale is applied.
+    let started = std::time::Instant::now();
+    harness.state_mut().wait_for_worker();
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let app = harness.state();
+    assert!(app.session.as_ref().is_some_and(|s| s.run.is_none()));
+    assert!(app.view.embedding.points.is_empty() && !app.view.embedding.is_running());
 }
 
 /// A dataset imported from a folder: two utterances in spans of one generated clip (H.264 + PCM),
