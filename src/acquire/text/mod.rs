@@ -6,8 +6,9 @@
 //! A [`TextVa`] model is two folders. The *base* (e.g. all-MiniLM-L6-v2, fetched by
 //! `models/fetch.sh`, never committed) supplies the tokenizer, the embeddings and the lower,
 //! frozen layers. The *model* folder (`models/text-va/` by default) holds what we trained: the
-//! base's top layers fine-tuned plus a regression head, as safetensors, and a `config.json`
-//! naming the base's id, version and the sha256 of its weights, which is checked on load.
+//! base's top layers fine-tuned, or low-rank adapters over them ([`lora`]), plus a regression
+//! head, as safetensors, and a `config.json` naming the base's id, version and the sha256 of
+//! its weights, which is checked on load.
 //!
 //! The top layer's token embeddings (padding masked out) are the text features; the head maps
 //! mean+[CLS] pooling to valence, arousal (and dominance, trained as an auxiliary target) in
