@@ -86,6 +86,7 @@ fn train_step(c: &mut Criterion, group: &str, preset: Preset, lengths: Lengths, 
 }
 
 fn small_step(c: &mut Criterion) {
+    univa::runtime::tune_allocator_for_tensors();
     train_step(c, "small", Preset::Small, Lengths::Mixed, 20, 10);
     train_step(c, "small", Preset::Small, Lengths::Full, 20, 10);
 }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod modality;
 pub mod model;
 pub mod projection;
+pub mod runtime;
 pub mod train;
 pub mod ui;
 pub mod va;
