@@ -6,7 +6,7 @@
 //! [`Transport`] commands and [`PlayerPanel::tick`], called from the app's `logic`.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::media::{
     AudioOutputMode, Player, PlayerOpener, PlayerOptions, SPEED_RANGE, TimeSpan, WaveformCache, WaveformState,
@@ -97,7 +97,15 @@ pub struct PlayerPanel {
     messages: Vec<String>,
     /// Height of the panel with a clip, kept while the next clip opens so the layout holds still.
     ready_height: f32,
+    /// While paused, redraw until then so a seek's frame shows (see [`SETTLE`]).
+    settle_until: Option<Instant>,
+    /// The timeline drew a waveform still being computed.
+    waveform_pending: bool,
 }
+
+/// How long a paused player keeps polling after a change (open, seek, step) for the decoder's
+/// frame. Polling forever would redraw an idle window 20 times a second.
+const SETTLE: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for PlayerPanel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +134,8 @@ impl PlayerPanel {
             waveforms: None,
             messages: Vec::new(),
             ready_height: 0.0,
+            settle_until: None,
+            waveform_pending: false,
         }
     }
 
@@ -197,10 +207,11 @@ impl PlayerPanel {
                 }
             }
         }
-        // Playing: redraw at the display's rate. Paused: poll for a seek's frame or the waveform.
+        // Playing: redraw at the display's rate. Paused: poll briefly for a seek's frame, and
+        // until the waveform is ready; then stay idle.
         if player.is_playing() {
             ctx.request_repaint();
-        } else {
+        } else if self.waveform_pending || self.settle_until.is_some_and(|until| Instant::now() < until) {
             ctx.request_repaint_after(Duration::from_millis(50));
         }
     }
@@ -281,6 +292,7 @@ impl PlayerPanel {
                     player.seek(start);
                 }
                 self.position_secs = player.update();
+                self.settle_until = Some(Instant::now() + SETTLE);
                 Clip::Ready(Box::new(player))
             }
             Err(error) => Clip::Failed(error.to_string()),
@@ -315,6 +327,7 @@ impl PlayerPanel {
             }
         }
         self.position_secs = player.update();
+        self.settle_until = Some(Instant::now() + SETTLE);
     }
 }
 
@@ -388,6 +401,7 @@ fn ready_ui(ui: &mut egui::Ui, panel: &mut PlayerPanel, playback: PlaybackSettin
         }
         _ => None,
     };
+    panel.waveform_pending = matches!(waveform, Some(WaveformState::Pending));
     let marks = TimelineMarks {
         window_start: window.start_secs,
         window_end,

@@ -659,6 +659,41 @@ fn tiny_bert(dir: &Path, seed: u64) {
     std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
 }
 
+/// RoBERTa numbers real tokens from `pad_token_id + 1`: the same weights with two rows put in
+/// front of the position table, as a RoBERTa folder, must encode exactly as the BERT folder.
+#[test]
+fn roberta_folders_encode_with_their_shifted_positions() {
+    use univa::acquire::text::encoder::{BaseFolder, FrozenEncoder};
+    let dir = tempfile::tempdir().unwrap();
+    let (bert, roberta) = (dir.path().join("bert"), dir.path().join("roberta"));
+    tiny_bert(&bert, 3);
+    tiny_bert(&roberta, 3);
+    let mut tensors = candle_core::safetensors::load(bert.join("model.safetensors"), &Device::Cpu).unwrap();
+    let table = tensors.get_mut("embeddings.position_embeddings.weight").unwrap();
+    let junk = Tensor::full(7f32, (2, table.dim(1).unwrap()), &Device::Cpu).unwrap();
+    *table = Tensor::cat(&[&junk, &*table], 0).unwrap();
+    candle_core::safetensors::save(&tensors, roberta.join("model.safetensors")).unwrap();
+    let config = std::fs::read_to_string(bert.join("config.json"))
+        .unwrap()
+        .replace("\"bert\"", "\"roberta\"")
+        .replace("\"pad_token_id\":0", "\"pad_token_id\":1")
+        .replace("\"max_position_embeddings\":64", "\"max_position_embeddings\":66");
+    std::fs::write(roberta.join("config.json"), config).unwrap();
+
+    let encode = |folder: &Path| {
+        let base = BaseFolder::read(folder).unwrap();
+        let encoder = FrozenEncoder::load(&base, 3, 32, &Device::Cpu).unwrap();
+        let ids = ["i am very happy", "the day is bad"].map(|t| encoder.token_ids(t).unwrap());
+        let tokens = encoder.batch(&ids).unwrap();
+        // Keep the real tokens only (the two folders pad with different ids).
+        let hidden = encoder.forward(&tokens).unwrap();
+        hidden.broadcast_mul(&tokens.mask.unsqueeze(2).unwrap()).unwrap()
+    };
+    let (from_bert, from_roberta) = (encode(&bert), encode(&roberta));
+    let diff = (from_bert - from_roberta).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(diff < 1e-5, "RoBERTa positions are off: max difference {diff}");
+}
+
 /// An EmoBank-shaped CSV whose valence follows the words (happy/good/great up, sad/bad/awful
 /// down) and whose arousal follows "very".
 fn tiny_emobank(path: &Path) {
@@ -794,13 +829,16 @@ fn bad_text_folders_are_refused_naming_the_file() {
     let err = univa::acquire::text::encoder::FrozenEncoder::load(&folder, 3, 32, &Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("model.safetensors") && err.contains("shape"), "{err}");
 
-    // RoBERTa-family folders are refused, not silently mis-positioned.
-    let roberta = dir.path().join("roberta");
+    // A RoBERTa config with no positions left after its padding index.
+    let roberta = dir.path().join("roberta-no-positions");
     tiny_bert(&roberta, 1);
-    let config = std::fs::read_to_string(roberta.join("config.json")).unwrap().replace("\"bert\"", "\"roberta\"");
+    let config = std::fs::read_to_string(roberta.join("config.json"))
+        .unwrap()
+        .replace("\"bert\"", "\"roberta\"")
+        .replace("\"max_position_embeddings\":64", "\"max_position_embeddings\":1");
     std::fs::write(roberta.join("config.json"), config).unwrap();
     let err = univa::acquire::text::encoder::BaseFolder::read(&roberta).unwrap_err().to_string();
-    assert!(err.contains("config.json") && err.contains("roberta"), "{err}");
+    assert!(err.contains("config.json") && err.contains("no positions"), "{err}");
 
     // A model folder whose weights do not fit the base.
     std::fs::write(model_dir.join("model.safetensors"), b"not safetensors").unwrap();

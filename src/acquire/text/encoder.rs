@@ -1,5 +1,9 @@
-//! The frozen part of a Hugging Face BERT-architecture folder: its tokenizer and the embeddings plus
-//! the lower encoder layers, run by candle-transformers' BERT.
+//! The frozen part of a Hugging Face BERT-family folder (BERT, RoBERTa): its tokenizer and the
+//! embeddings plus the lower encoder layers, run by candle-transformers' BERT.
+//!
+//! RoBERTa differs from BERT only in where its positions start: real tokens take positions
+//! `pad_token_id + 1` on. Its position table is loaded from that row on, so BERT's positions
+//! 0, 1, … read RoBERTa's rows for the real tokens (padding is masked either way).
 //!
 //! The top layers are not loaded here: they belong to the trained [`super::head::VaHead`], which
 //! starts from the base's own top layers and fine-tunes them. Splitting the encoder this way lets
@@ -33,10 +37,18 @@ pub struct Tokens {
 #[derive(Debug)]
 pub struct BaseFolder {
     pub dir: PathBuf,
+    /// For RoBERTa, `max_position_embeddings` counts only the rows real tokens can use.
     pub config: BertConfig,
     pub weights: Vec<u8>,
     pub tokenizer: Tokenizer,
+    /// First row of the position table that position 0 reads: 0 for BERT, `pad_token_id + 1`
+    /// for the RoBERTa family.
+    pub position_offset: usize,
 }
+
+/// Checkpoints name the encoder `bert.…`, `roberta.…` or leave the prefix out.
+const WEIGHT_PREFIXES: [&str; 2] = ["bert", "roberta"];
+const POSITION_TABLE: &str = "embeddings.position_embeddings.weight";
 
 impl BaseFolder {
     /// Reads `dir/{config.json, model.safetensors, tokenizer.json}`; each problem names its file.
@@ -44,7 +56,7 @@ impl BaseFolder {
         let config_path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&config_path)
             .map_err(|source| AcquireError::Io { path: config_path.clone(), source })?;
-        let config: BertConfig = serde_json::from_str(&text).map_err(|e| AcquireError::model(&config_path, e))?;
+        let mut config: BertConfig = serde_json::from_str(&text).map_err(|e| AcquireError::model(&config_path, e))?;
         if config.hidden_size == 0 || !config.hidden_size.is_multiple_of(config.num_attention_heads.max(1)) {
             return Err(AcquireError::model(
                 &config_path,
@@ -54,14 +66,21 @@ impl BaseFolder {
                 ),
             ));
         }
-        // candle-transformers' BERT numbers positions from 0; RoBERTa's start after the padding
-        // index, so its weights would load and silently give wrong embeddings.
-        if let Some(kind) = config.model_type.as_deref().filter(|k| k.contains("roberta")) {
+        let position_offset = if config.model_type.as_deref().is_some_and(|k| k.contains("roberta")) {
+            config.pad_token_id + 1
+        } else {
+            0
+        };
+        if position_offset >= config.max_position_embeddings {
             return Err(AcquireError::model(
                 &config_path,
-                format!("model_type {kind}: RoBERTa position ids are not supported; use a BERT-architecture folder"),
+                format!(
+                    "max_position_embeddings {} leaves no positions after pad_token_id {}",
+                    config.max_position_embeddings, config.pad_token_id
+                ),
             ));
         }
+        config.max_position_embeddings -= position_offset;
         let tokenizer_path = dir.join(TOKENIZER_FILE);
         if !tokenizer_path.is_file() {
             return Err(AcquireError::model(&tokenizer_path, "missing (a Hugging Face fast-tokenizer file is needed)"));
@@ -77,7 +96,7 @@ impl BaseFolder {
         let weights_path = dir.join(WEIGHTS_FILE);
         let weights =
             std::fs::read(&weights_path).map_err(|source| AcquireError::Io { path: weights_path.clone(), source })?;
-        Ok(Self { dir: dir.to_path_buf(), config, weights, tokenizer })
+        Ok(Self { dir: dir.to_path_buf(), config, weights, tokenizer, position_offset })
     }
 
     /// Hex sha256 of the weights file, to tie a trained head to the exact base it was trained on.
@@ -109,14 +128,31 @@ impl BaseFolder {
         self.dir.join(WEIGHTS_FILE)
     }
 
-    /// A var builder over the weights, under the prefix the checkpoint uses (`bert.` or none).
+    /// A var builder over the weights, under the prefix the checkpoint uses (`bert.`,
+    /// `roberta.` or none), with a RoBERTa position table starting at its first real position.
     pub fn var_builder(&self, device: &Device) -> Result<VarBuilder<'static>, AcquireError> {
-        let vb = VarBuilder::from_buffered_safetensors(self.weights.clone(), DType::F32, device)
-            .map_err(|e| AcquireError::model(&self.weights_path(), e))?;
-        if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
-            return Ok(vb.pp("bert"));
-        }
-        Ok(vb)
+        let err = |e: candle_core::Error| AcquireError::model(&self.weights_path(), e);
+        let vb = if self.position_offset == 0 {
+            VarBuilder::from_buffered_safetensors(self.weights.clone(), DType::F32, device).map_err(err)?
+        } else {
+            let mut tensors = candle_core::safetensors::load_buffer(&self.weights, device).map_err(err)?;
+            let Some(table) = tensors.iter_mut().find(|(name, _)| name.ends_with(POSITION_TABLE)).map(|(_, t)| t)
+            else {
+                return Err(AcquireError::model(&self.weights_path(), format!("has no {POSITION_TABLE}")));
+            };
+            let rows = table.dim(0).map_err(err)?;
+            *table = table
+                .narrow(0, self.position_offset.min(rows), rows.saturating_sub(self.position_offset))
+                .map_err(err)?;
+            VarBuilder::from_tensors(tensors, DType::F32, device)
+        };
+        Ok(
+            match WEIGHT_PREFIXES.iter().find(|p| vb.contains_tensor(&format!("{p}.embeddings.word_embeddings.weight")))
+            {
+                Some(prefix) => vb.pp(*prefix),
+                None => vb,
+            },
+        )
     }
 }
 
