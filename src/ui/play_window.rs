@@ -2,13 +2,13 @@
 //! timeline (waveform, playhead; click or drag to seek). Reads the player's state and changes it
 //! only through [`PlayAction`]s.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eframe::egui;
 
-use crate::media::{Player, SPEED_RANGE, TimeSpan, WaveformCache};
+use crate::media::{Player, SPEED_RANGE, TimeSpan, WaveformCache, WaveformState};
 
-use super::player::{TimelineMarks, timeline_ui};
+use super::player::{SETTLE, TimelineMarks, timeline_ui};
 
 /// Waveform bins drawn under the timeline.
 const WAVEFORM_BINS: usize = 600;
@@ -32,6 +32,9 @@ pub struct PlayWindow {
     messages: Vec<String>,
     waveforms: Option<WaveformCache>,
     actions: Vec<PlayAction>,
+    /// While paused, redraw until then so a seek's frame shows.
+    settle_until: Instant,
+    waveform_pending: bool,
 }
 
 impl std::fmt::Debug for PlayWindow {
@@ -53,10 +56,21 @@ impl PlayWindow {
         };
         player.play();
         let position_secs = player.span().start_secs;
-        Self { player, texture: None, shown_pts_secs: None, position_secs, messages, waveforms, actions: Vec::new() }
+        Self {
+            player,
+            texture: None,
+            shown_pts_secs: None,
+            position_secs,
+            messages,
+            waveforms,
+            actions: Vec::new(),
+            settle_until: Instant::now() + SETTLE,
+            waveform_pending: false,
+        }
     }
 
     fn apply(&mut self, action: PlayAction) {
+        self.settle_until = Instant::now() + SETTLE;
         match action {
             PlayAction::TogglePlay => self.player.toggle_play(),
             PlayAction::Seek(secs) => self.player.seek(secs),
@@ -131,6 +145,7 @@ impl PlayWindow {
             (Some(cache), true) => Some(cache.get(&info.path, span, WAVEFORM_BINS)),
             _ => None,
         };
+        self.waveform_pending = matches!(waveform, Some(WaveformState::Pending));
         let marks = TimelineMarks {
             window_start: span.start_secs,
             window_end: end,
@@ -157,10 +172,11 @@ impl eframe::App for PlayWindow {
         if let Some(error) = self.player.take_error() {
             self.messages.push(error.to_string());
         }
-        // Playing: redraw at the display's rate. Paused: poll for the frame of a seek or the waveform.
+        // Playing: redraw at the display's rate. Paused: poll briefly for the frame of a seek,
+        // and until the waveform is ready; then stay idle.
         if self.player.is_playing() {
             ctx.request_repaint();
-        } else {
+        } else if self.waveform_pending || Instant::now() < self.settle_until {
             ctx.request_repaint_after(Duration::from_millis(50));
         }
     }

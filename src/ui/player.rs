@@ -105,7 +105,7 @@ pub struct PlayerPanel {
 
 /// How long a paused player keeps polling after a change (open, seek, step) for the decoder's
 /// frame. Polling forever would redraw an idle window 20 times a second.
-const SETTLE: Duration = Duration::from_secs(1);
+pub(super) const SETTLE: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for PlayerPanel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
