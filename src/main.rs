@@ -1,7 +1,6 @@
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
-    univa::runtime::tune_allocator_for_tensors();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("UNIVA_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

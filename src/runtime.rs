@@ -1,10 +1,12 @@
-//! Process-wide settings for tensor work, applied once at start-up by the binary and benches.
+//! Process-wide settings for tensor work, applied at start-up by the batch commands that train
+//! or run models (not by the GUI or playback) and by the model benches.
 
 /// candle allocates a fresh buffer for every op result, and most activations are larger than
 /// glibc's default 128 KiB mmap threshold, so each op paid for an mmap, page faults on fresh
 /// zeroed pages and an munmap. Serving them from the heap and keeping freed memory for reuse
-/// makes a small-preset training step ~17 % faster (benches/model.rs). Other allocators
-/// (musl, mimalloc) are left alone; mimalloc measured slower than this here.
+/// makes a small-preset training step ~17 % faster (benches/model.rs). Not for media playback:
+/// a 10-minute clip grew RSS by 59 MiB under these thresholds. Other allocators (musl,
+/// mimalloc) are left alone; mimalloc measured slower than this here.
 pub fn tune_allocator_for_tensors() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]

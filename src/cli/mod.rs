@@ -56,6 +56,11 @@ pub enum Command {
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
 pub fn run(command: Command) -> anyhow::Result<()> {
+    // Only for the model-heavy batch commands: long-running media playback under these
+    // thresholds kept its freed frame buffers and grew (see `runtime`).
+    if matches!(command, Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_)) {
+        crate::runtime::tune_allocator_for_tensors();
+    }
     match command {
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),
