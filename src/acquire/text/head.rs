@@ -7,16 +7,17 @@
 
 use candle_core::{D, Tensor};
 use candle_nn::{Linear, Module as _, VarBuilder};
-use candle_transformers::models::bert::{BertEncoder, Config as BertConfig};
+use candle_transformers::models::bert::Config as BertConfig;
 
 use super::encoder::additive_attention_mask;
+use super::layers::BertLayers;
 
 /// Outputs of the head, in this order.
 pub const OUTPUTS: [&str; 3] = ["valence", "arousal", "dominance"];
 
 #[derive(Clone)]
 pub struct VaHead {
-    top: BertEncoder,
+    top: BertLayers,
     head: Linear,
 }
 
@@ -24,7 +25,7 @@ impl VaHead {
     /// `config` is the base's; `trained_layers` of them are loaded from `vb.pp("encoder")`.
     pub fn load(vb: VarBuilder, config: &BertConfig, trained_layers: usize) -> candle_core::Result<Self> {
         let top_config = BertConfig { num_hidden_layers: trained_layers, ..config.clone() };
-        let top = BertEncoder::load(vb.pp("encoder"), &top_config)?;
+        let top = BertLayers::load(vb.pp("encoder"), &top_config)?;
         let head = candle_nn::linear(2 * config.hidden_size, OUTPUTS.len(), vb.pp("head"))?;
         Ok(Self { top, head })
     }

@@ -17,6 +17,7 @@
 pub mod emobank;
 pub mod encoder;
 pub mod head;
+pub mod layers;
 pub mod lora;
 pub mod train;
 

@@ -1,0 +1,167 @@
+//! The trained BERT encoder layers of a text VA model, written so that training reaches them.
+//!
+//! candle-transformers' `BertEncoder` normalises with candle-nn's fused LayerNorm kernel, which
+//! records no backward op: a loss above it sends no gradient into the layers (or into adapters
+//! merged into them), and fine-tuning silently trains the head alone. These layers take the
+//! same weights under the same names (`encoder.layer.{i}.attention.self.query`, …) and use the
+//! crate's differentiable [`LayerNorm`] and softmax, which fall back to the fused kernels when
+//! nothing needs a gradient.
+
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
+
+use crate::model::linear::Linear;
+use crate::model::norm::{LayerNorm, softmax_last_dim};
+
+/// A stack of post-LayerNorm BERT layers.
+#[derive(Clone, Debug)]
+pub struct BertLayers {
+    layers: Vec<BertLayer>,
+}
+
+impl BertLayers {
+    /// Loads `config.num_hidden_layers` layers from `vb` (`layer.{i}.…` below it).
+    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| BertLayer::load(vb.pp(format!("layer.{i}")), config))
+            .collect::<Result<_>>()?;
+        Ok(Self { layers })
+    }
+
+    /// `xs`: `(batch, tokens, hidden)`; `attention_bias`: additive, broadcastable to
+    /// `(batch, heads, tokens, tokens)`.
+    pub fn forward(&self, xs: &Tensor, attention_bias: &Tensor) -> Result<Tensor> {
+        self.layers.iter().try_fold(xs.clone(), |xs, layer| layer.forward(&xs, attention_bias))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct BertLayer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_output: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    activation: HiddenAct,
+    heads: usize,
+}
+
+impl BertLayer {
+    fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+        let (hidden, inner, eps) = (config.hidden_size, config.intermediate_size, config.layer_norm_eps);
+        let attention = vb.pp("attention");
+        Ok(Self {
+            query: Linear::new(attention.pp("self.query"), hidden, hidden)?,
+            key: Linear::new(attention.pp("self.key"), hidden, hidden)?,
+            value: Linear::new(attention.pp("self.value"), hidden, hidden)?,
+            attention_output: Linear::new(attention.pp("output.dense"), hidden, hidden)?,
+            attention_norm: LayerNorm::new(attention.pp("output.LayerNorm"), hidden, eps)?,
+            intermediate: Linear::new(vb.pp("intermediate.dense"), hidden, inner)?,
+            output: Linear::new(vb.pp("output.dense"), inner, hidden)?,
+            output_norm: LayerNorm::new(vb.pp("output.LayerNorm"), hidden, eps)?,
+            activation: config.hidden_act,
+            heads: config.num_attention_heads,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, attention_bias: &Tensor) -> Result<Tensor> {
+        let attended = self.attention_output.forward(&self.attention(xs, attention_bias)?)?;
+        let xs = self.attention_norm.forward(&(xs + attended)?)?;
+        let inner = self.intermediate.forward(&xs)?;
+        let inner = match self.activation {
+            HiddenAct::Gelu => inner.gelu_erf()?,
+            HiddenAct::GeluApproximate => inner.gelu()?,
+            HiddenAct::Relu => inner.relu()?,
+        };
+        self.output_norm.forward(&(xs + self.output.forward(&inner)?)?)
+    }
+
+    /// Multi-head scaled dot-product attention before the output projection.
+    fn attention(&self, xs: &Tensor, attention_bias: &Tensor) -> Result<Tensor> {
+        let (batch, tokens, hidden) = xs.dims3()?;
+        let head_dim = hidden / self.heads;
+        let split = |t: Tensor| t.reshape((batch, tokens, self.heads, head_dim))?.transpose(1, 2)?.contiguous();
+        let q = (split(self.query.forward(xs)?)? / (head_dim as f64).sqrt())?;
+        let k = split(self.key.forward(xs)?)?;
+        let v = split(self.value.forward(xs)?)?;
+        let scores = q.matmul(&k.t()?)?.broadcast_add(attention_bias)?;
+        let context = softmax_last_dim(&scores)?.matmul(&v)?;
+        context.transpose(1, 2)?.reshape((batch, tokens, hidden))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Var};
+    use candle_nn::VarMap;
+    use candle_transformers::models::bert::BertEncoder;
+
+    use super::*;
+    use crate::acquire::text::encoder::additive_attention_mask;
+
+    fn tiny_config() -> BertConfig {
+        BertConfig {
+            hidden_size: 8,
+            num_hidden_layers: 2,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            ..BertConfig::default()
+        }
+    }
+
+    /// Random weights under the names of a Hugging Face BERT encoder, as variables.
+    fn random_encoder(config: &BertConfig) -> VarMap {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        BertLayers::load(vb.pp("encoder"), config).unwrap();
+        // LayerNorms start at γ = 1, β = 0; give them values so a mix-up of the two shows.
+        for (name, var) in varmap.data().lock().unwrap().iter() {
+            if name.contains("LayerNorm") {
+                var.set(&Tensor::rand(0.5f32, 1.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
+            }
+        }
+        varmap
+    }
+
+    fn inputs() -> (Tensor, Tensor) {
+        let xs = Tensor::randn(0f32, 1.0, (2, 5, 8), &Device::Cpu).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &Device::Cpu).unwrap();
+        (xs, mask)
+    }
+
+    #[test]
+    fn matches_candle_transformers_bert_on_the_same_weights() {
+        let config = tiny_config();
+        let varmap = random_encoder(&config);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let (xs, mask) = inputs();
+        let bias = additive_attention_mask(&mask).unwrap();
+        let ours = BertLayers::load(vb.pp("encoder"), &config).unwrap().forward(&xs, &bias).unwrap();
+        let theirs = BertEncoder::load(vb.pp("encoder"), &config).unwrap().forward(&xs, &bias).unwrap();
+        let diff = (ours - theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-5, "outputs differ by {diff}");
+    }
+
+    /// The defect these layers fix: with candle-transformers' encoder the bottom layer's
+    /// gradient is missing, so fine-tuning never moved it.
+    #[test]
+    fn a_loss_on_the_output_reaches_the_bottom_layer() {
+        let config = tiny_config();
+        let varmap = random_encoder(&config);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let (xs, mask) = inputs();
+        let bias = additive_attention_mask(&mask).unwrap();
+        let out = BertLayers::load(vb.pp("encoder"), &config).unwrap().forward(&xs, &bias).unwrap();
+        let target = Tensor::randn(0f32, 1.0, out.shape(), &Device::Cpu).unwrap();
+        let grads = (out - target).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        let vars = varmap.data().lock().unwrap();
+        let bottom: &Var = &vars["encoder.layer.0.attention.self.query.weight"];
+        let grad = grads.get(bottom).expect("no gradient for the bottom layer's query weight");
+        let norm = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(norm > 0.0, "the bottom layer's gradient is zero");
+    }
+}
