@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::linear::{Linear, RowOp, broadcast_rows};
 use super::norm::softmax_last_dim;
+use super::packing::Packing;
 
 /// Score of a padded step: its weight after the softmax is exactly zero.
 const MASKED_SCORE: f64 = -1e9;
@@ -36,14 +37,15 @@ impl AttentionPool {
         })
     }
 
-    /// `xs`: `[B, L, d]`, `mask`: `[B, L]` with 1 for real steps. Returns `[B, d]`.
-    pub fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// `tokens`: the `[N, d]` real steps of a batch packed by `packing`; `mask`: its `[B, L]`
+    /// mask. Returns `[B, d]`. The energies are computed on the real steps only.
+    pub fn forward(&self, tokens: &Tensor, packing: &Packing, mask: &Tensor) -> Result<Tensor> {
         let query = self.query_projection.forward(&self.query)?;
-        let energy = broadcast_rows(&self.step_projection.forward(xs)?, &query, RowOp::Add)?.tanh()?;
-        let scores = self.score.forward(&energy)?.squeeze(2)?;
+        let energy = broadcast_rows(&self.step_projection.forward(tokens)?, &query, RowOp::Add)?.tanh()?;
+        let scores = packing.unpack(&self.score.forward(&energy)?)?.squeeze(2)?;
         // m·s + (1 − m)·(−1e9): replaces (not shifts) the score of padded steps.
         let scores = ((scores * mask)? + mask.affine(-MASKED_SCORE, MASKED_SCORE)?)?;
         let weights = softmax_last_dim(&scores)?;
-        weights.unsqueeze(1)?.matmul(xs)?.squeeze(1)
+        weights.unsqueeze(1)?.matmul(&packing.unpack(tokens)?)?.squeeze(1)
     }
 }

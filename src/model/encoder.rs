@@ -54,6 +54,6 @@ impl Encoder {
             Some(transformer) => transformer.forward(&tokens, &packing, mask, train)?,
             None => tokens,
         };
-        self.pool.forward(&packing.unpack(&tokens)?, mask)
+        self.pool.forward(&tokens, &packing, mask)
     }
 }

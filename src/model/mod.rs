@@ -14,6 +14,7 @@ pub mod correlation_prior;
 pub mod dropout;
 pub mod encoder;
 pub mod fusion;
+pub mod gelu;
 pub mod kl;
 pub mod linear;
 pub mod norm;

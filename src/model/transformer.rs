@@ -10,6 +10,7 @@ use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::dropout::{Dropout, MaskSource};
+use super::gelu::gelu_erf;
 use super::linear::Linear;
 use super::norm::{LayerNorm, softmax_last_dim};
 use super::packing::Packing;
@@ -103,7 +104,7 @@ impl Layer {
     fn forward(&self, xs: &Tensor, packing: &Packing, bias: &Tensor, train: bool) -> Result<Tensor> {
         let attended = self.dropout.forward(&self.attention.forward(xs, packing, bias, train)?, train)?;
         let xs = self.attention_norm.forward(&(xs + attended)?)?;
-        let hidden = self.intermediate.forward(&xs)?.gelu_erf()?;
+        let hidden = gelu_erf(&self.intermediate.forward(&xs)?)?;
         let hidden = self.dropout.forward(&self.output.forward(&hidden)?, train)?;
         self.output_norm.forward(&(xs + hidden)?)
     }

@@ -11,6 +11,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
+use crate::model::gelu::gelu_erf;
 use crate::model::linear::Linear;
 use crate::model::norm::{LayerNorm, softmax_last_dim};
 
@@ -73,7 +74,7 @@ impl BertLayer {
         let xs = self.attention_norm.forward(&(xs + attended)?)?;
         let inner = self.intermediate.forward(&xs)?;
         let inner = match self.activation {
-            HiddenAct::Gelu => inner.gelu_erf()?,
+            HiddenAct::Gelu => gelu_erf(&inner)?,
             HiddenAct::GeluApproximate => inner.gelu()?,
             HiddenAct::Relu => inner.relu()?,
         };

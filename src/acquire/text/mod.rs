@@ -1,14 +1,14 @@
 //! Text VA and token features from transcripts: any BERT-architecture Hugging Face folder
 //! (config.json + model.safetensors + tokenizer.json: BERT, MiniLM and other BERT variants)
-//! as the base, our small trained part on top. RoBERTa-family folders are refused with a clear
-//! error: candle-transformers' BERT cannot offset their position ids.
+//! as the base, our small trained part on top. RoBERTa-family folders load too: their position
+//! table is read from its first real position on ([`encoder`]).
 //!
 //! A [`TextVa`] model is two folders. The *base* (e.g. all-MiniLM-L6-v2, fetched by
 //! `models/fetch.sh`, never committed) supplies the tokenizer, the embeddings and the lower,
-//! frozen layers. The *model* folder (`models/text-va/` by default) holds what we trained: the
-//! base's top layers fine-tuned, or low-rank adapters over them ([`lora`]), plus a regression
-//! head, as safetensors, and a `config.json` naming the base's id, version and the sha256 of
-//! its weights, which is checked on load.
+//! frozen layers (run by candle-transformers' BERT). The *model* folder (`models/text-va/` by
+//! default) holds what we trained: the base's top layers fine-tuned ([`layers`]), or low-rank
+//! adapters over them ([`lora`]), plus a regression head, as safetensors, and a `config.json`
+//! naming the base's id, version and the sha256 of its weights, which is checked on load.
 //!
 //! The top layer's token embeddings (padding masked out) are the text features; the head maps
 //! mean+[CLS] pooling to valence, arousal (and dominance, trained as an auxiliary target) in
