@@ -151,6 +151,9 @@ pub struct TrainTextArgs {
     /// Adapter scale numerator (updates are alpha / rank · B·A).
     #[arg(long, default_value_t = TrainTextOptions::default().lora_alpha)]
     pub lora_alpha: f64,
+    /// Dropout rate inside the trained layers while training.
+    #[arg(long, default_value_t = TrainTextOptions::default().dropout)]
+    pub dropout: f32,
     /// Model id stored with every VA value the model produces.
     #[arg(long, default_value_t = TrainTextOptions::default().model_id)]
     pub model_id: String,
@@ -420,6 +423,7 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         f16_layers: !args.f32_layers,
         lora_rank: args.lora_rank,
         lora_alpha: args.lora_alpha,
+        dropout: args.dropout,
         model_id: args.model_id.clone(),
         ..TrainTextOptions::default()
     };

@@ -41,6 +41,11 @@ impl Dropout {
         Self { p, masks: masks.clone() }
     }
 
+    /// A dropout that never drops, for models that only run inference.
+    pub fn disabled() -> Self {
+        Self::new(0.0, &MaskSource::seeded(0))
+    }
+
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         if !train || self.p <= 0.0 {
             return Ok(xs.clone());

@@ -11,6 +11,7 @@ use candle_transformers::models::bert::Config as BertConfig;
 
 use super::encoder::additive_attention_mask;
 use super::layers::BertLayers;
+use crate::model::dropout::Dropout;
 
 /// Outputs of the head, in this order.
 pub const OUTPUTS: [&str; 3] = ["valence", "arousal", "dominance"];
@@ -22,20 +23,26 @@ pub struct VaHead {
 }
 
 impl VaHead {
-    /// `config` is the base's; `trained_layers` of them are loaded from `vb.pp("encoder")`.
-    pub fn load(vb: VarBuilder, config: &BertConfig, trained_layers: usize) -> candle_core::Result<Self> {
+    /// `config` is the base's; `trained_layers` of them are loaded from `vb.pp("encoder")`, with
+    /// `dropout` in their training passes.
+    pub fn load(
+        vb: VarBuilder,
+        config: &BertConfig,
+        trained_layers: usize,
+        dropout: &Dropout,
+    ) -> candle_core::Result<Self> {
         let top_config = BertConfig { num_hidden_layers: trained_layers, ..config.clone() };
-        let top = BertLayers::load(vb.pp("encoder"), &top_config)?;
+        let top = BertLayers::load(vb.pp("encoder"), &top_config, dropout)?;
         let head = candle_nn::linear(2 * config.hidden_size, OUTPUTS.len(), vb.pp("head"))?;
         Ok(Self { top, head })
     }
 
     /// Runs the trained layers over the frozen encoder's output `(batch, tokens, hidden)` with
     /// the token mask `(batch, tokens)`. Returns the token embeddings (the text features) and
-    /// the head's `(batch, 3)` outputs in [-1, 1].
-    pub fn forward(&self, lower: &Tensor, mask: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    /// the head's `(batch, 3)` outputs in [-1, 1]. `train` switches dropout on.
+    pub fn forward(&self, lower: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<(Tensor, Tensor)> {
         let _span = tracing::trace_span!("text-va-head").entered();
-        let tokens = self.top.forward(lower, &additive_attention_mask(mask)?)?;
+        let tokens = self.top.forward(lower, &additive_attention_mask(mask)?, train)?;
         let out = self.head.forward(&pool(&tokens, mask)?)?.tanh()?;
         Ok((tokens, out))
     }

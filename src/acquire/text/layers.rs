@@ -5,12 +5,14 @@
 //! merged into them), and fine-tuning silently trains the head alone. These layers take the
 //! same weights under the same names (`encoder.layer.{i}.attention.self.query`, …) and use the
 //! crate's differentiable [`LayerNorm`] and softmax, which fall back to the fused kernels when
-//! nothing needs a gradient.
+//! nothing needs a gradient. In training, dropout follows BERT's: on the attention weights and
+//! on each sublayer's output before the residual sum.
 
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
+use crate::model::dropout::Dropout;
 use crate::model::gelu::gelu_erf;
 use crate::model::linear::Linear;
 use crate::model::norm::{LayerNorm, softmax_last_dim};
@@ -22,18 +24,19 @@ pub struct BertLayers {
 }
 
 impl BertLayers {
-    /// Loads `config.num_hidden_layers` layers from `vb` (`layer.{i}.…` below it).
-    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+    /// Loads `config.num_hidden_layers` layers from `vb` (`layer.{i}.…` below it); `dropout`
+    /// applies when `forward` is told it is training.
+    pub fn load(vb: VarBuilder, config: &BertConfig, dropout: &Dropout) -> Result<Self> {
         let layers = (0..config.num_hidden_layers)
-            .map(|i| BertLayer::load(vb.pp(format!("layer.{i}")), config))
+            .map(|i| BertLayer::load(vb.pp(format!("layer.{i}")), config, dropout.clone()))
             .collect::<Result<_>>()?;
         Ok(Self { layers })
     }
 
     /// `xs`: `(batch, tokens, hidden)`; `attention_bias`: additive, broadcastable to
     /// `(batch, heads, tokens, tokens)`.
-    pub fn forward(&self, xs: &Tensor, attention_bias: &Tensor) -> Result<Tensor> {
-        self.layers.iter().try_fold(xs.clone(), |xs, layer| layer.forward(&xs, attention_bias))
+    pub fn forward(&self, xs: &Tensor, attention_bias: &Tensor, train: bool) -> Result<Tensor> {
+        self.layers.iter().try_fold(xs.clone(), |xs, layer| layer.forward(&xs, attention_bias, train))
     }
 }
 
@@ -49,10 +52,11 @@ struct BertLayer {
     output_norm: LayerNorm,
     activation: HiddenAct,
     heads: usize,
+    dropout: Dropout,
 }
 
 impl BertLayer {
-    fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+    fn load(vb: VarBuilder, config: &BertConfig, dropout: Dropout) -> Result<Self> {
         let (hidden, inner, eps) = (config.hidden_size, config.intermediate_size, config.layer_norm_eps);
         let attention = vb.pp("attention");
         Ok(Self {
@@ -66,11 +70,13 @@ impl BertLayer {
             output_norm: LayerNorm::new(vb.pp("output.LayerNorm"), hidden, eps)?,
             activation: config.hidden_act,
             heads: config.num_attention_heads,
+            dropout,
         })
     }
 
-    fn forward(&self, xs: &Tensor, attention_bias: &Tensor) -> Result<Tensor> {
-        let attended = self.attention_output.forward(&self.attention(xs, attention_bias)?)?;
+    fn forward(&self, xs: &Tensor, attention_bias: &Tensor, train: bool) -> Result<Tensor> {
+        let attended = self.attention_output.forward(&self.attention(xs, attention_bias, train)?)?;
+        let attended = self.dropout.forward(&attended, train)?;
         let xs = self.attention_norm.forward(&(xs + attended)?)?;
         let inner = self.intermediate.forward(&xs)?;
         let inner = match self.activation {
@@ -78,11 +84,12 @@ impl BertLayer {
             HiddenAct::GeluApproximate => inner.gelu()?,
             HiddenAct::Relu => inner.relu()?,
         };
-        self.output_norm.forward(&(xs + self.output.forward(&inner)?)?)
+        let output = self.dropout.forward(&self.output.forward(&inner)?, train)?;
+        self.output_norm.forward(&(xs + output)?)
     }
 
     /// Multi-head scaled dot-product attention before the output projection.
-    fn attention(&self, xs: &Tensor, attention_bias: &Tensor) -> Result<Tensor> {
+    fn attention(&self, xs: &Tensor, attention_bias: &Tensor, train: bool) -> Result<Tensor> {
         let (batch, tokens, hidden) = xs.dims3()?;
         let head_dim = hidden / self.heads;
         let split = |t: Tensor| t.reshape((batch, tokens, self.heads, head_dim))?.transpose(1, 2)?.contiguous();
@@ -90,7 +97,7 @@ impl BertLayer {
         let k = split(self.key.forward(xs)?)?;
         let v = split(self.value.forward(xs)?)?;
         let scores = q.matmul(&k.t()?)?.broadcast_add(attention_bias)?;
-        let context = softmax_last_dim(&scores)?.matmul(&v)?;
+        let context = self.dropout.forward(&softmax_last_dim(&scores)?, train)?.matmul(&v)?;
         context.transpose(1, 2)?.reshape((batch, tokens, hidden))
     }
 }
@@ -118,7 +125,7 @@ mod tests {
     fn random_encoder(config: &BertConfig) -> VarMap {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        BertLayers::load(vb.pp("encoder"), config).unwrap();
+        BertLayers::load(vb.pp("encoder"), config, &Dropout::disabled()).unwrap();
         // LayerNorms start at γ = 1, β = 0; give them values so a mix-up of the two shows.
         for (name, var) in varmap.data().lock().unwrap().iter() {
             if name.contains("LayerNorm") {
@@ -141,7 +148,10 @@ mod tests {
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let (xs, mask) = inputs();
         let bias = additive_attention_mask(&mask).unwrap();
-        let ours = BertLayers::load(vb.pp("encoder"), &config).unwrap().forward(&xs, &bias).unwrap();
+        let ours = BertLayers::load(vb.pp("encoder"), &config, &Dropout::disabled())
+            .unwrap()
+            .forward(&xs, &bias, false)
+            .unwrap();
         let theirs = BertEncoder::load(vb.pp("encoder"), &config).unwrap().forward(&xs, &bias).unwrap();
         let diff = (ours - theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(diff < 1e-5, "outputs differ by {diff}");
@@ -156,7 +166,10 @@ mod tests {
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let (xs, mask) = inputs();
         let bias = additive_attention_mask(&mask).unwrap();
-        let out = BertLayers::load(vb.pp("encoder"), &config).unwrap().forward(&xs, &bias).unwrap();
+        let out = BertLayers::load(vb.pp("encoder"), &config, &Dropout::disabled())
+            .unwrap()
+            .forward(&xs, &bias, false)
+            .unwrap();
         let target = Tensor::randn(0f32, 1.0, out.shape(), &Device::Cpu).unwrap();
         let grads = (out - target).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
         let vars = varmap.data().lock().unwrap();
@@ -164,5 +177,22 @@ mod tests {
         let grad = grads.get(bottom).expect("no gradient for the bottom layer's query weight");
         let norm = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(norm > 0.0, "the bottom layer's gradient is zero");
+    }
+
+    #[test]
+    fn dropout_acts_in_training_passes_only() {
+        use crate::model::dropout::MaskSource;
+        let config = tiny_config();
+        let varmap = random_encoder(&config);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let (xs, mask) = inputs();
+        let bias = additive_attention_mask(&mask).unwrap();
+        let layers = BertLayers::load(vb.pp("encoder"), &config, &Dropout::new(0.5, &MaskSource::seeded(1))).unwrap();
+        let plain = BertLayers::load(vb.pp("encoder"), &config, &Dropout::disabled()).unwrap();
+        let max_diff =
+            |a: &Tensor, b: &Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let inference = layers.forward(&xs, &bias, false).unwrap();
+        assert_eq!(max_diff(&inference, &plain.forward(&xs, &bias, false).unwrap()), 0.0);
+        assert!(max_diff(&inference, &layers.forward(&xs, &bias, true).unwrap()) > 1e-3);
     }
 }

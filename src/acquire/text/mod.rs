@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AcquireError, TextPrediction, TextVaModel};
 use crate::dataset::Va;
+use crate::model::dropout::Dropout;
 use encoder::{BaseFolder, FrozenEncoder};
 use head::VaHead;
 
@@ -172,7 +173,7 @@ impl TextVa {
             ));
         };
         let encoder = FrozenEncoder::load(base, frozen, config.max_tokens, device)?;
-        let head = VaHead::load(trained, &base.config, config.trained_layers)
+        let head = VaHead::load(trained, &base.config, config.trained_layers, &Dropout::disabled())
             .map_err(|e| AcquireError::compute("loading the text VA head", e))?;
         Ok(Self { encoder, head, config })
     }
@@ -208,8 +209,10 @@ impl TextVa {
         }
         let tokens = self.encoder.batch(&ids)?;
         let lower = self.encoder.forward(&tokens)?;
-        let (hidden, out) =
-            self.head.forward(&lower, &tokens.mask).map_err(|e| AcquireError::compute("text VA head forward", e))?;
+        let (hidden, out) = self
+            .head
+            .forward(&lower, &tokens.mask, false)
+            .map_err(|e| AcquireError::compute("text VA head forward", e))?;
         Ok(((hidden, tokens.lengths), out))
     }
 }

@@ -26,6 +26,7 @@ use super::lora;
 use super::{BaseRef, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, TextVa, TextVaConfig};
 use crate::acquire::AcquireError;
 use crate::fsutil::write_atomic;
+use crate::model::dropout::{Dropout, MaskSource};
 use crate::train::{AdamW, AdamWParams, linear_schedule};
 
 /// The record of a training run written beside the weights.
@@ -61,6 +62,9 @@ pub struct TrainTextOptions {
     /// (0: the layers). The folder then holds only adapters and head.
     pub lora_rank: usize,
     pub lora_alpha: f64,
+    /// Dropout rate inside the trained layers while training (BERT fine-tunes with 0.1).
+    #[serde(default)]
+    pub dropout: f32,
 }
 
 impl Default for TrainTextOptions {
@@ -82,6 +86,7 @@ impl Default for TrainTextOptions {
             f16_layers: true,
             lora_rank: 0,
             lora_alpha: 16.0,
+            dropout: 0.1,
         }
     }
 }
@@ -150,12 +155,16 @@ pub fn train_text(
 ) -> Result<TrainTextReport, AcquireError> {
     let base = BaseFolder::read(base_dir)?;
     let layers = base.config.num_hidden_layers;
-    if options.trained_layers > layers || options.batch_size < 2 || options.epochs == 0 {
+    if options.trained_layers > layers
+        || options.batch_size < 2
+        || options.epochs == 0
+        || !(0.0..1.0).contains(&options.dropout)
+    {
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2 and an epoch; got {} layers, batch {}, {} epochs",
-                options.trained_layers, options.batch_size, options.epochs
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch and 0 ≤ dropout < 1; got {} layers, batch {}, {} epochs, dropout {}",
+                options.trained_layers, options.batch_size, options.epochs, options.dropout
             ),
         ));
     }
@@ -184,16 +193,17 @@ pub fn train_text(
 
     let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
     let mut rng = StdRng::seed_from_u64(options.seed);
+    let dropout = Dropout::new(options.dropout, &MaskSource::seeded(options.seed));
     let (trained, layer_vars, head_vars) = if options.lora_rank == 0 {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-        let head = VaHead::load(vb, &base.config, options.trained_layers).map_err(err)?;
+        let head = VaHead::load(vb, &base.config, options.trained_layers, &dropout).map_err(err)?;
         let (layer_vars, head_vars) = init_trained(&varmap, &base, layers - options.trained_layers, &mut rng, device)?;
         (Trained::Layers { varmap, head }, layer_vars, head_vars)
     } else {
         let (layers, adapters, head) = init_lora(&base, options, &mut rng, device)?;
         let scale = config.lora_scale();
-        (Trained::Lora { layers, adapters: adapters.clone(), head: head.clone(), scale }, adapters, head)
+        (Trained::Lora { layers, adapters: adapters.clone(), head: head.clone(), scale, dropout }, adapters, head)
     };
     let head_for = |detach: bool| trained.head(&base.config, options.trained_layers, detach, device).map_err(err);
     let params = AdamWParams::default();
@@ -213,7 +223,7 @@ pub fn train_text(
         let steps = batches.len();
         for (i, batch) in batches.iter().enumerate() {
             let (lower, mask, target) = pad_batch(&train_cache, batch, device).map_err(err)?;
-            let (_, out) = head_for(false)?.forward(&lower, &mask).map_err(err)?;
+            let (_, out) = head_for(false)?.forward(&lower, &mask, true).map_err(err)?;
             let loss = vad_loss(&out, &target, options).map_err(err)?;
             let mut grads = loss.backward().map_err(err)?;
             layer_opt.clip_grad_norm(&mut grads, 1.0).map_err(err)?;
@@ -382,7 +392,7 @@ fn score_cached(head: &VaHead, cache: &[Cached], batch: usize, device: &Device) 
     let order: Vec<usize> = (0..cache.len()).collect();
     for chunk in order.chunks(batch) {
         let (lower, mask, _) = pad_batch(cache, chunk, device).map_err(err)?;
-        let (_, out) = head.forward(&lower.detach(), &mask).map_err(err)?;
+        let (_, out) = head.forward(&lower.detach(), &mask, false).map_err(err)?;
         let rows: Vec<Vec<f32>> = out.detach().to_vec2().map_err(err)?;
         pred.extend(rows.into_iter().map(|r| [r[0], r[1], r[2]]));
     }
@@ -442,6 +452,7 @@ enum Trained {
         adapters: NamedVars,
         head: NamedVars,
         scale: f64,
+        dropout: Dropout,
     },
 }
 
@@ -457,7 +468,7 @@ impl Trained {
     ) -> candle_core::Result<VaHead> {
         match self {
             Self::Layers { head, .. } => Ok(head.clone()),
-            Self::Lora { layers, adapters, head, scale } => {
+            Self::Lora { layers, adapters, head, scale, dropout } => {
                 let current: HashMap<String, Tensor> = adapters
                     .iter()
                     .chain(head)
@@ -467,7 +478,7 @@ impl Trained {
                     })
                     .collect();
                 let merged = lora::merge(layers, &current, *scale)?;
-                VaHead::load(VarBuilder::from_tensors(merged, DType::F32, device), config, trained_layers)
+                VaHead::load(VarBuilder::from_tensors(merged, DType::F32, device), config, trained_layers, dropout)
             }
         }
     }
