@@ -75,6 +75,8 @@ pub enum Command {
     TrainText(TrainTextArgs),
     /// Pearson r of a text VA model on an EmoBank split.
     EvalText(EvalTextArgs),
+    /// Combine text VA models trained over the same base into one ensemble model folder.
+    EnsembleText(EnsembleTextArgs),
 }
 
 /// Where the text model and its base are.
@@ -175,6 +177,19 @@ pub struct EvalTextArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct EnsembleTextArgs {
+    /// Model folders of the members (same base, trained layers and adapter layout).
+    #[arg(required = true, num_args = 2..)]
+    pub members: Vec<PathBuf>,
+    /// Ensemble model folder to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model id stored with every VA value the ensemble produces.
+    #[arg(long)]
+    pub model_id: String,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ClipArgs {
     /// Video or audio file.
     pub media: PathBuf,
@@ -226,6 +241,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Some(Command::Text(a)) => text_va(a),
         Some(Command::TrainText(a)) => train_text_cmd(a),
         Some(Command::EvalText(a)) => eval_text(a),
+        Some(Command::EnsembleText(a)) => ensemble_text(a),
         None => match &args.fill.dataset {
             Some(dataset) => fill(dataset, &args.fill),
             None => anyhow::bail!(
@@ -482,5 +498,12 @@ fn eval_text(args: &EvalTextArgs) -> anyhow::Result<()> {
             scores.n as f64 / started.elapsed().as_secs_f64()
         );
     }
+    Ok(())
+}
+
+fn ensemble_text(args: &EnsembleTextArgs) -> anyhow::Result<()> {
+    let config = text::ensemble::combine(&args.members, &args.out, &args.model_id)
+        .with_context(|| format!("cannot write the ensemble {}", args.out.display()))?;
+    println!("{} members as {} in {}", config.members, config.model_id, args.out.display());
     Ok(())
 }

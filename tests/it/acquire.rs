@@ -791,6 +791,11 @@ fn text_va_trains_low_rank_adapters_that_reload_to_the_same_predictions() {
     let stored = candle_core::safetensors::load(model_dir.join("model.safetensors"), &Device::Cpu).unwrap();
     assert_eq!(stored.len(), 3 * 6 * 2 + 2);
     assert!(stored.keys().all(|k| k.starts_with("head.") || k.ends_with(".lora_a") || k.ends_with(".lora_b")));
+    // Every adapter moved off its zero start: the loss reached all three layers.
+    for (name, tensor) in stored.iter().filter(|(k, _)| k.ends_with(".lora_b")) {
+        let max = tensor.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(max > 0.0, "{name} is still zero");
+    }
     let model = TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
     assert_eq!(model.config().lora_rank, 2);
     // The reloaded model scores dev as training did when it kept this epoch.
@@ -799,6 +804,58 @@ fn text_va_trains_low_rank_adapters_that_reload_to_the_same_predictions() {
     let kept = &report.epochs[report.best_epoch - 1].dev;
     assert!((scores.pearson_v - kept.pearson_v).abs() < 1e-4, "{scores:?} vs {kept:?}");
     assert!((scores.pearson_a - kept.pearson_a).abs() < 1e-4, "{scores:?} vs {kept:?}");
+}
+
+#[test]
+fn text_va_ensembles_average_their_members() {
+    use univa::acquire::text::TextVa;
+    use univa::acquire::text::ensemble::combine;
+    use univa::acquire::text::train::{TrainTextOptions, train_text};
+    let dir = tempfile::tempdir().unwrap();
+    let (base, csv) = (dir.path().join("base"), dir.path().join("emobank.csv"));
+    tiny_bert(&base, 1);
+    tiny_emobank(&csv);
+    let members: Vec<PathBuf> = [1, 2].iter().map(|seed| dir.path().join(format!("member{seed}"))).collect();
+    for (seed, member) in (1..).zip(&members) {
+        let options = TrainTextOptions {
+            trained_layers: 2,
+            lora_rank: 2,
+            lora_alpha: 4.0,
+            epochs: 3,
+            seed,
+            ..tiny_text_options()
+        };
+        train_text(&base, &csv, member, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    }
+    let out = dir.path().join("ensemble");
+    let config = combine(&members, &out, "text-va/tiny-ensemble@test").unwrap();
+    assert_eq!(config.members, 2);
+    assert!(out.join("training.member1.json").is_file());
+
+    let texts = ["i am happy", "the day is very awful"];
+    let ensemble = TextVa::load(&out, &base, &Device::Cpu).unwrap();
+    assert_eq!(ensemble.model_id(), "text-va/tiny-ensemble@test");
+    let got = ensemble.predict_vad(&texts).unwrap();
+    let each: Vec<Vec<[f32; 3]>> =
+        members.iter().map(|m| TextVa::load(m, &base, &Device::Cpu).unwrap().predict_vad(&texts).unwrap()).collect();
+    assert_ne!(each[0], each[1], "the two seeds trained the same model");
+    for (i, row) in got.iter().enumerate() {
+        for j in 0..3 {
+            let mean = (each[0][i][j] + each[1][i][j]) / 2.0;
+            assert!((row[j] - mean).abs() < 1e-5, "sentence {i} output {j}: {} vs mean {mean}", row[j]);
+        }
+    }
+    // The token features are the first member's.
+    let first = TextVa::load(&members[0], &base, &Device::Cpu).unwrap().predict(&texts).unwrap();
+    assert_eq!(ensemble.predict(&texts).unwrap()[1].tokens, first[1].tokens);
+
+    // Members must share their layout; the odd one out is named.
+    let odd = dir.path().join("odd");
+    let options =
+        TrainTextOptions { trained_layers: 1, lora_rank: 2, lora_alpha: 4.0, epochs: 1, ..tiny_text_options() };
+    train_text(&base, &csv, &odd, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    let err = combine(&[members[0].clone(), odd.clone()], &dir.path().join("bad"), "x").unwrap_err().to_string();
+    assert!(err.contains(&odd.join("config.json").display().to_string()) && err.contains("must share"), "{err}");
 }
 
 #[test]

@@ -16,14 +16,16 @@
 
 pub mod emobank;
 pub mod encoder;
+pub mod ensemble;
 pub mod head;
 pub mod layers;
 pub mod lora;
 pub mod train;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, IndexOp as _};
+use candle_core::{DType, Device, IndexOp as _, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +83,14 @@ pub struct TextVaConfig {
     /// Adapter scale numerator: updates are `lora_alpha / lora_rank · B·A`.
     #[serde(default)]
     pub lora_alpha: f64,
+    /// Independently trained copies of the trained part, whose outputs are averaged ([`ensemble`]).
+    /// With more than one, member k's tensors are stored as `member.{k}.<name>`.
+    #[serde(default = "one_member")]
+    pub members: usize,
+}
+
+fn one_member() -> usize {
+    1
 }
 
 impl TextVaConfig {
@@ -97,10 +107,10 @@ impl TextVaConfig {
     }
 }
 
-/// A base encoder plus our trained top layers and head.
+/// A base encoder plus our trained top layers and head (one per ensemble member).
 pub struct TextVa {
     encoder: FrozenEncoder,
-    head: VaHead,
+    members: Vec<VaHead>,
     config: TextVaConfig,
 }
 
@@ -133,20 +143,26 @@ impl TextVa {
         let weights_path = model_dir.join(MODEL_WEIGHTS_FILE);
         let bytes =
             std::fs::read(&weights_path).map_err(|source| AcquireError::Io { path: weights_path.clone(), source })?;
-        let vb = if config.lora_rank == 0 {
-            VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
-                .map_err(|e| AcquireError::model(&weights_path, e))?
+        let err = |e: candle_core::Error| AcquireError::model(&weights_path, e);
+        let tensors: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(&bytes, device)
+            .and_then(|t| t.into_iter().map(|(n, t)| Ok((n, t.to_dtype(DType::F32)?))).collect())
+            .map_err(err)?;
+        let members = ensemble::split(tensors, config.members).map_err(|e| AcquireError::model(&weights_path, e))?;
+        let lora_layers = if config.lora_rank == 0 {
+            None
         } else {
             let frozen = base.config.num_hidden_layers.saturating_sub(config.trained_layers);
-            let layers = base.top_layers(frozen, device)?;
-            let adapters = candle_core::safetensors::load_buffer(&bytes, device)
-                .and_then(|t| t.into_iter().map(|(n, t)| Ok((n, t.to_dtype(DType::F32)?))).collect())
-                .map_err(|e| AcquireError::model(&weights_path, e))?;
-            let merged = lora::merge(&layers, &adapters, config.lora_scale())
-                .map_err(|e| AcquireError::model(&weights_path, e))?;
-            VarBuilder::from_tensors(merged, DType::F32, device)
+            Some(base.top_layers(frozen, device)?)
         };
-        Self::from_parts(&base, vb, config, device).map_err(|e| match e {
+        let mut trained = Vec::with_capacity(members.len());
+        for member in members {
+            let member = match &lora_layers {
+                Some(layers) => lora::merge(layers, &member, config.lora_scale()).map_err(err)?,
+                None => member,
+            };
+            trained.push(VarBuilder::from_tensors(member, DType::F32, device));
+        }
+        Self::from_parts(&base, trained, config, device).map_err(|e| match e {
             AcquireError::Compute { message, .. } => AcquireError::model(&weights_path, message),
             other => other,
         })
@@ -157,11 +173,11 @@ impl TextVa {
         Self::load(&default_model_dir(), &default_base_dir(), device)
     }
 
-    /// Builds the model from a base folder and a var builder holding the trained part (used by
-    /// training with its variables, and by [`TextVa::load`] with the saved ones).
-    pub fn from_parts(
+    /// Builds the model from a base folder and one var builder per ensemble member holding its
+    /// trained part.
+    fn from_parts(
         base: &BaseFolder,
-        trained: VarBuilder,
+        trained: Vec<VarBuilder>,
         config: TextVaConfig,
         device: &Device,
     ) -> Result<Self, AcquireError> {
@@ -173,9 +189,12 @@ impl TextVa {
             ));
         };
         let encoder = FrozenEncoder::load(base, frozen, config.max_tokens, device)?;
-        let head = VaHead::load(trained, &base.config, config.trained_layers, &Dropout::disabled())
+        let members = trained
+            .into_iter()
+            .map(|vb| VaHead::load(vb, &base.config, config.trained_layers, &Dropout::disabled()))
+            .collect::<candle_core::Result<_>>()
             .map_err(|e| AcquireError::compute("loading the text VA head", e))?;
-        Ok(Self { encoder, head, config })
+        Ok(Self { encoder, members, config })
     }
 
     pub fn config(&self) -> &TextVaConfig {
@@ -184,10 +203,6 @@ impl TextVa {
 
     pub fn encoder(&self) -> &FrozenEncoder {
         &self.encoder
-    }
-
-    pub fn head(&self) -> &VaHead {
-        &self.head
     }
 
     /// Valence, arousal and dominance in [-1, 1] of each sentence, no token features (cheaper
@@ -199,7 +214,8 @@ impl TextVa {
     }
 
     /// Token embeddings `(batch, tokens, hidden)` with their lengths, and `(batch, 3)` outputs.
-    fn run(&self, texts: &[&str]) -> Result<((candle_core::Tensor, Vec<usize>), candle_core::Tensor), AcquireError> {
+    /// An ensemble averages its members' outputs; its token embeddings are the first member's.
+    fn run(&self, texts: &[&str]) -> Result<((Tensor, Vec<usize>), Tensor), AcquireError> {
         let mut ids = Vec::with_capacity(texts.len());
         for text in texts {
             if text.trim().is_empty() {
@@ -209,10 +225,18 @@ impl TextVa {
         }
         let tokens = self.encoder.batch(&ids)?;
         let lower = self.encoder.forward(&tokens)?;
-        let (hidden, out) = self
-            .head
-            .forward(&lower, &tokens.mask, false)
-            .map_err(|e| AcquireError::compute("text VA head forward", e))?;
+        let err = |e| AcquireError::compute("text VA head forward", e);
+        let mut hidden = None;
+        let mut outputs = Vec::with_capacity(self.members.len());
+        for member in &self.members {
+            let (tokens, out) = member.forward(&lower, &tokens.mask, false).map_err(err)?;
+            hidden.get_or_insert(tokens);
+            outputs.push(out);
+        }
+        let Some(hidden) = hidden else {
+            return Err(AcquireError::compute("text VA", "the model has no members"));
+        };
+        let out = Tensor::stack(&outputs, 0).and_then(|o| o.mean(0)).map_err(err)?;
         Ok(((hidden, tokens.lengths), out))
     }
 }

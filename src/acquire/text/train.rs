@@ -181,6 +181,7 @@ pub fn train_text(
         max_tokens: options.max_tokens,
         lora_rank: options.lora_rank,
         lora_alpha: if options.lora_rank == 0 { 0.0 } else { options.lora_alpha },
+        members: 1,
     };
     let frozen = FrozenEncoder::load(&base, layers - options.trained_layers, options.max_tokens, device)?;
 
