@@ -1,6 +1,7 @@
 //! `univa acquire face|voice MEDIA`: VA and features of one clip, printed as text or JSON.
 //! `univa acquire text SENTENCE…`: text VA of sentences.
-//! `univa acquire train-text` / `eval-text`: train a text VA model on EmoBank, score one.
+//! `univa acquire train-text` / `eval-text` / `ensemble-text`: train a text VA model on EmoBank,
+//! score one, combine several.
 //! `univa acquire --dataset D`: fill in a dataset's missing text, vision and audio VA and features.
 
 use std::path::PathBuf;
@@ -245,7 +246,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         None => match &args.fill.dataset {
             Some(dataset) => fill(dataset, &args.fill),
             None => anyhow::bail!(
-                "give --dataset DIR, or a subcommand (face, voice, text, train-text, eval-text); see `univa acquire --help`"
+                "give --dataset DIR, or a subcommand (face, voice, text, train-text, eval-text, ensemble-text); see `univa acquire --help`"
             ),
         },
     }

@@ -723,6 +723,7 @@ fn tiny_text_options() -> univa::acquire::text::train::TrainTextOptions {
         batch_size: 8,
         lr_layers: 1e-3,
         lr_head: 1e-2,
+        lora_rank: 0,
         model_id: "text-va/tiny@test".to_owned(),
         ..Default::default()
     }

