@@ -190,7 +190,9 @@ def speak(u, work: Path) -> Path:
     shaped = work / f"{u['id']}.wav"
     pad = max(0.15, (MIN_SECONDS - duration) / 2 + 0.05)
     effects = [*p["sox"], *tempo, "norm", str(-6 + p["gain"]), "pad", f"{pad:.2f}", f"{pad:.2f}", "rate", "16000"]
-    run(["sox", str(raw), "-c", "1", str(shaped), *effects])
+    # -R: repeatable mode. Without it sox seeds its dither (applied when converting to 16 bit)
+    # from the clock, and every build writes different audio.
+    run(["sox", "-R", str(raw), "-c", "1", str(shaped), *effects])
     return shaped
 
 
