@@ -6,6 +6,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::activation;
 use super::linear::{Linear, RowOp, broadcast_rows};
 use super::norm::softmax_last_dim;
 use super::packing::Packing;
@@ -41,7 +42,7 @@ impl AttentionPool {
     /// mask. Returns `[B, d]`. The energies are computed on the real steps only.
     pub fn forward(&self, tokens: &Tensor, packing: &Packing, mask: &Tensor) -> Result<Tensor> {
         let query = self.query_projection.forward(&self.query)?;
-        let energy = broadcast_rows(&self.step_projection.forward(tokens)?, &query, RowOp::Add)?.tanh()?;
+        let energy = activation::tanh(&broadcast_rows(&self.step_projection.forward(tokens)?, &query, RowOp::Add)?)?;
         let scores = packing.unpack(&self.score.forward(&energy)?)?.squeeze(2)?;
         // m·s + (1 − m)·(−1e9): replaces (not shifts) the score of padded steps.
         let scores = ((scores * mask)? + mask.affine(-MASKED_SCORE, MASKED_SCORE)?)?;

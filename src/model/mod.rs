@@ -8,13 +8,13 @@
 // hands each part its own builder); it is a cheap handle.
 #![allow(clippy::needless_pass_by_value)]
 
+pub mod activation;
 pub mod attention_pool;
 pub mod config;
 pub mod correlation_prior;
 pub mod dropout;
 pub mod encoder;
 pub mod fusion;
-pub mod gelu;
 pub mod kl;
 pub mod linear;
 pub mod norm;

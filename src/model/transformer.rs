@@ -9,8 +9,8 @@ use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::activation::gelu_erf;
 use super::dropout::{Dropout, MaskSource};
-use super::gelu::gelu_erf;
 use super::linear::Linear;
 use super::norm::{LayerNorm, softmax_last_dim};
 use super::packing::Packing;

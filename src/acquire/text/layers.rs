@@ -12,8 +12,8 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
+use crate::model::activation::gelu_erf;
 use crate::model::dropout::Dropout;
-use crate::model::gelu::gelu_erf;
 use crate::model::linear::Linear;
 use crate::model::norm::{LayerNorm, softmax_last_dim};
 
