@@ -110,50 +110,60 @@ mod tests {
 
     use super::*;
     use crate::acquire::text::encoder::additive_attention_mask;
+    use crate::model::dropout::MaskSource;
 
-    fn tiny_config() -> BertConfig {
-        BertConfig {
-            hidden_size: 8,
-            num_hidden_layers: 2,
-            num_attention_heads: 2,
-            intermediate_size: 16,
-            ..BertConfig::default()
-        }
+    /// A two-layer encoder with random weights under Hugging Face BERT names, and a batch of two
+    /// sentences, the second with two padded tokens.
+    struct Fixture {
+        config: BertConfig,
+        varmap: VarMap,
+        xs: Tensor,
+        bias: Tensor,
     }
 
-    /// Random weights under the names of a Hugging Face BERT encoder, as variables.
-    fn random_encoder(config: &BertConfig) -> VarMap {
-        let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        BertLayers::load(vb.pp("encoder"), config, &Dropout::disabled()).unwrap();
-        // LayerNorms start at γ = 1, β = 0; give them values so a mix-up of the two shows.
-        for (name, var) in varmap.data().lock().unwrap().iter() {
-            if name.contains("LayerNorm") {
-                var.set(&Tensor::rand(0.5f32, 1.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
+    impl Fixture {
+        fn new() -> Self {
+            let config = BertConfig {
+                hidden_size: 8,
+                num_hidden_layers: 2,
+                num_attention_heads: 2,
+                intermediate_size: 16,
+                ..BertConfig::default()
+            };
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+            BertLayers::load(vb.pp("encoder"), &config, &Dropout::disabled()).unwrap();
+            // LayerNorms start at γ = 1, β = 0; give them values so a mix-up of the two shows.
+            for (name, var) in varmap.data().lock().unwrap().iter() {
+                if name.contains("LayerNorm") {
+                    var.set(&Tensor::rand(0.5f32, 1.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
+                }
             }
+            let xs = Tensor::randn(0f32, 1.0, (2, 5, 8), &Device::Cpu).unwrap();
+            let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &Device::Cpu).unwrap();
+            let bias = additive_attention_mask(&mask).unwrap();
+            Self { config, varmap, xs, bias }
         }
-        varmap
+
+        fn vb(&self) -> VarBuilder<'static> {
+            VarBuilder::from_varmap(&self.varmap, DType::F32, &Device::Cpu).pp("encoder")
+        }
+
+        fn layers(&self, dropout: &Dropout) -> BertLayers {
+            BertLayers::load(self.vb(), &self.config, dropout).unwrap()
+        }
     }
 
-    fn inputs() -> (Tensor, Tensor) {
-        let xs = Tensor::randn(0f32, 1.0, (2, 5, 8), &Device::Cpu).unwrap();
-        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &Device::Cpu).unwrap();
-        (xs, mask)
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
     }
 
     #[test]
     fn matches_candle_transformers_bert_on_the_same_weights() {
-        let config = tiny_config();
-        let varmap = random_encoder(&config);
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let (xs, mask) = inputs();
-        let bias = additive_attention_mask(&mask).unwrap();
-        let ours = BertLayers::load(vb.pp("encoder"), &config, &Dropout::disabled())
-            .unwrap()
-            .forward(&xs, &bias, false)
-            .unwrap();
-        let theirs = BertEncoder::load(vb.pp("encoder"), &config).unwrap().forward(&xs, &bias).unwrap();
-        let diff = (ours - theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let f = Fixture::new();
+        let ours = f.layers(&Dropout::disabled()).forward(&f.xs, &f.bias, false).unwrap();
+        let theirs = BertEncoder::load(f.vb(), &f.config).unwrap().forward(&f.xs, &f.bias).unwrap();
+        let diff = max_diff(&ours, &theirs);
         assert!(diff < 1e-5, "outputs differ by {diff}");
     }
 
@@ -161,18 +171,11 @@ mod tests {
     /// gradient is missing, so fine-tuning never moved it.
     #[test]
     fn a_loss_on_the_output_reaches_the_bottom_layer() {
-        let config = tiny_config();
-        let varmap = random_encoder(&config);
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let (xs, mask) = inputs();
-        let bias = additive_attention_mask(&mask).unwrap();
-        let out = BertLayers::load(vb.pp("encoder"), &config, &Dropout::disabled())
-            .unwrap()
-            .forward(&xs, &bias, false)
-            .unwrap();
+        let f = Fixture::new();
+        let out = f.layers(&Dropout::disabled()).forward(&f.xs, &f.bias, false).unwrap();
         let target = Tensor::randn(0f32, 1.0, out.shape(), &Device::Cpu).unwrap();
         let grads = (out - target).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
-        let vars = varmap.data().lock().unwrap();
+        let vars = f.varmap.data().lock().unwrap();
         let bottom: &Var = &vars["encoder.layer.0.attention.self.query.weight"];
         let grad = grads.get(bottom).expect("no gradient for the bottom layer's query weight");
         let norm = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
@@ -181,18 +184,11 @@ mod tests {
 
     #[test]
     fn dropout_acts_in_training_passes_only() {
-        use crate::model::dropout::MaskSource;
-        let config = tiny_config();
-        let varmap = random_encoder(&config);
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let (xs, mask) = inputs();
-        let bias = additive_attention_mask(&mask).unwrap();
-        let layers = BertLayers::load(vb.pp("encoder"), &config, &Dropout::new(0.5, &MaskSource::seeded(1))).unwrap();
-        let plain = BertLayers::load(vb.pp("encoder"), &config, &Dropout::disabled()).unwrap();
-        let max_diff =
-            |a: &Tensor, b: &Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-        let inference = layers.forward(&xs, &bias, false).unwrap();
-        assert_eq!(max_diff(&inference, &plain.forward(&xs, &bias, false).unwrap()), 0.0);
-        assert!(max_diff(&inference, &layers.forward(&xs, &bias, true).unwrap()) > 1e-3);
+        let f = Fixture::new();
+        let layers = f.layers(&Dropout::new(0.5, &MaskSource::seeded(1)));
+        let inference = layers.forward(&f.xs, &f.bias, false).unwrap();
+        let plain = f.layers(&Dropout::disabled()).forward(&f.xs, &f.bias, false).unwrap();
+        assert_eq!(max_diff(&inference, &plain), 0.0);
+        assert!(max_diff(&inference, &layers.forward(&f.xs, &f.bias, true).unwrap()) > 1e-3);
     }
 }
