@@ -16,13 +16,14 @@ use univa::dataset::LabelSpec;
 use univa::modality::PerModality;
 use univa::model::va_contrastive::{contrastive_loss, va_positives};
 use univa::model::{Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa, frozen_var_builder};
+/// Inference batches the size `univa eval` uses.
+use univa::train::EVAL_BATCH;
 
 const BATCH: usize = 32;
 const MAX_LEN: usize = 50;
 const DIMS: PerModality<usize> = PerModality { text: 300, vision: 35, audio: 74 };
 /// The MOSEI test split.
 const EVAL_UTTERANCES: usize = 4_659;
-const EVAL_BATCH: usize = 64;
 
 fn shapes() -> PerModality<Option<InputShape>> {
     PerModality::from_fn(|m| Some(InputShape { max_len: MAX_LEN, dim: *DIMS.get(m) }))
@@ -120,7 +121,7 @@ fn eval(c: &mut Criterion) {
     let model = UniVa::new(frozen_var_builder(&varmap, &device).unwrap(), &cfg, &shapes(), &prior()).unwrap();
     let full = batch(EVAL_BATCH, Lengths::Mixed, &device);
     let last = batch(EVAL_UTTERANCES % EVAL_BATCH, Lengths::Mixed, &device);
-    group.bench_function("inference, small preset, 4659 utterances in batches of 64", |b| {
+    group.bench_function(format!("inference, small preset, 4659 utterances in batches of {EVAL_BATCH}"), |b| {
         b.iter(|| {
             for _ in 0..EVAL_UTTERANCES / EVAL_BATCH {
                 black_box(model.forward(&full, false).unwrap());

@@ -243,7 +243,7 @@ pub struct Evaluation {
 }
 
 /// Batch size for inference: large enough to amortise per-op overhead, small enough for memory.
-const EVAL_BATCH: usize = 128;
+pub const EVAL_BATCH: usize = 128;
 
 fn evaluate_split(trained: &TrainedModel, data: &SplitData<'_>, threshold: f32) -> Result<Evaluation, TrainError> {
     let model = trained.inference_model()?;
