@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-  # build: bindgen for ffmpeg-sys, FFmpeg 5.1 libraries, ALSA for rodio
-  pkg-config libclang-dev
+  # build: bindgen for ffmpeg-sys, OpenBLAS for the CPU matrix products, FFmpeg 5.1 libraries, ALSA for rodio
+  pkg-config libclang-dev libopenblas-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
   libasound2-dev
   # tests: the ffmpeg CLI makes test clips; python3 + pip fetch third-party model files

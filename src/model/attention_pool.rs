@@ -7,6 +7,7 @@ use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::activation;
+use super::kernels::matmul::matmul;
 use super::linear::{Linear, RowOp, broadcast_rows};
 use super::norm::softmax_last_dim;
 use super::packing::Packing;
@@ -47,6 +48,6 @@ impl AttentionPool {
         // m·s + (1 − m)·(−1e9): replaces (not shifts) the score of padded steps.
         let scores = ((scores * mask)? + mask.affine(-MASKED_SCORE, MASKED_SCORE)?)?;
         let weights = softmax_last_dim(&scores)?;
-        weights.unsqueeze(1)?.matmul(&packing.unpack(tokens)?)?.squeeze(1)
+        matmul(&weights.unsqueeze(1)?, &packing.unpack(tokens)?)?.squeeze(1)
     }
 }

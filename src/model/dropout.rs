@@ -46,6 +46,17 @@ impl Dropout {
         Self::new(0.0, &MaskSource::seeded(0))
     }
 
+    /// The values a training pass multiplies `n` elements by, or `None` when it keeps all.
+    pub fn sample_mask(&self, n: usize) -> Option<Vec<f32>> {
+        if self.p <= 0.0 {
+            None
+        } else if self.p >= 1.0 {
+            Some(vec![0.0; n])
+        } else {
+            Some(self.masks.mask(n, self.p))
+        }
+    }
+
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         if !train || self.p <= 0.0 {
             return Ok(xs.clone());

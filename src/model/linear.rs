@@ -9,6 +9,8 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use super::kernels;
+
 /// `param` (`[d]` or `[1, d]`, any shape whose elements form one row) repeated `rows` times:
 /// `[rows, numel]`.
 pub fn repeat_rows(param: &Tensor, rows: usize) -> Result<Tensor> {
@@ -42,12 +44,7 @@ impl Linear {
         let dims = xs.dims();
         let (out_dim, in_dim) = self.weight.dims2()?;
         let rows = xs.elem_count() / in_dim.max(1);
-        let flat = xs.reshape((rows, in_dim))?;
-        let ys = flat.matmul(&self.weight.t()?)?;
-        let ys = match &self.bias {
-            Some(bias) => (ys + repeat_rows(bias, rows)?)?,
-            None => ys,
-        };
+        let ys = kernels::matmul::linear(&xs.reshape((rows, in_dim))?, &self.weight, self.bias.as_ref())?;
         let mut out_shape = dims.to_vec();
         if let Some(last) = out_shape.last_mut() {
             *last = out_dim;

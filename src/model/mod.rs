@@ -15,6 +15,7 @@ pub mod correlation_prior;
 pub mod dropout;
 pub mod encoder;
 pub mod fusion;
+pub mod kernels;
 pub mod kl;
 pub mod linear;
 pub mod norm;

@@ -8,7 +8,7 @@
 use candle_core::{D, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::linear::{RowOp, broadcast_rows};
+use super::kernels;
 
 /// `y = (x − mean) / sqrt(var + eps) · γ + β` over the last dimension.
 #[derive(Clone, Debug)]
@@ -30,11 +30,7 @@ impl LayerNorm {
         if xs.is_contiguous() && !(xs.track_op() || self.weight.track_op() || self.bias.track_op()) {
             return candle_nn::ops::layer_norm(xs, &self.weight, &self.bias, self.eps as f32);
         }
-        let mean = xs.mean_keepdim(D::Minus1)?;
-        let centred = xs.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        broadcast_rows(&broadcast_rows(&normed, &self.weight, RowOp::Mul)?, &self.bias, RowOp::Add)
+        kernels::layer_norm::layer_norm(xs, &self.weight, &self.bias, self.eps)
     }
 }
 

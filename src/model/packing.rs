@@ -7,6 +7,8 @@
 
 use candle_core::{DType, Result, Tensor};
 
+use super::kernels::attention::Segment;
+
 #[derive(Clone, Debug)]
 pub struct Packing {
     /// Row of each real step in the flattened `[B·L]` batch, in order (u32, `[N]`).
@@ -15,6 +17,8 @@ pub struct Packing {
     sources: Tensor,
     /// Time index t of each real step (u32, `[N]`), for the position embeddings.
     positions: Tensor,
+    /// Each utterance's real steps as a run of packed rows.
+    segments: Vec<Segment>,
     batch: usize,
     len: usize,
 }
@@ -31,7 +35,15 @@ impl Packing {
         for (k, &row) in (0u32..).zip(&real) {
             sources[row as usize] = k;
         }
+        let mut segments = Vec::with_capacity(batch);
+        let mut start = 0;
+        for utterance in values.chunks(len.max(1)) {
+            let steps = utterance.iter().filter(|m| **m > 0.5).count();
+            segments.push(Segment { start, queries: steps, keys: steps });
+            start += steps;
+        }
         Ok(Self {
+            segments,
             rows: Tensor::from_vec(real, n, mask.device())?,
             sources: Tensor::from_vec(sources, batch * len, mask.device())?,
             positions: Tensor::from_vec(positions, n, mask.device())?,
@@ -47,6 +59,11 @@ impl Packing {
 
     pub fn positions(&self) -> &Tensor {
         &self.positions
+    }
+
+    /// The packed rows of each utterance, as attention segments (every step both query and key).
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
     }
 
     /// `[B, L, k]` → `[N, k]`.
@@ -78,6 +95,8 @@ mod tests {
         let packing = Packing::from_mask(&mask).unwrap();
         assert_eq!(packing.count(), 3);
         assert_eq!(packing.positions().to_vec1::<u32>().unwrap(), vec![0, 1, 0]);
+        let segments = [Segment { start: 0, queries: 2, keys: 2 }, Segment { start: 2, queries: 1, keys: 1 }];
+        assert_eq!(packing.segments(), segments);
         let tokens = packing.pack(&xs).unwrap();
         assert_eq!(tokens.to_vec2::<f32>().unwrap(), vec![vec![0.0, 1.0], vec![2.0, 3.0], vec![6.0, 7.0]]);
         let back = packing.unpack(&tokens).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();

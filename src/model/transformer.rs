@@ -1,9 +1,10 @@
 //! BERT-style post-LayerNorm transformer encoder over frame-level features (DESIGN.md §4.8):
-//! learned absolute positions, GELU (erf), padded steps masked by adding `(1 − m)·−10000` to
-//! the attention scores.
+//! learned absolute positions, GELU (erf), padded steps masked out of the attention.
 //!
-//! Per-step operations run on the packed real steps (`[N, d]`, see [`super::packing`]); only
-//! the attention products see the padded `[B, L]` layout.
+//! Everything runs on the packed real steps (`[N, d]`, see [`super::packing`]): attention
+//! treats each utterance's steps as one segment, so a padded step is never a key. (The
+//! reference adds `(1 − m)·−10000` to padded keys' scores, whose weight after the softmax is
+//! exactly 0 in f32: the same result.)
 
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
@@ -11,12 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::activation::gelu_erf;
 use super::dropout::{Dropout, MaskSource};
+use super::kernels::attention::self_attention;
 use super::linear::Linear;
-use super::norm::{LayerNorm, softmax_last_dim};
+use super::norm::LayerNorm;
 use super::packing::Packing;
-
-/// Added to the attention score of every padded key, as BERT's extended attention mask does.
-const MASKED_SCORE: f64 = -10_000.0;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Config {
@@ -72,9 +71,7 @@ impl Transformer {
         }
         let positions = self.position_embeddings.index_select(packing.positions(), 0)?;
         let xs = self.dropout.forward(&self.norm.forward(&(tokens + positions)?)?, train)?;
-        // [B, 1, 1, L]: one additive bias per key, shared by heads and queries.
-        let bias = mask.affine(-MASKED_SCORE, MASKED_SCORE)?.unsqueeze(1)?.unsqueeze(1)?;
-        self.layers.iter().try_fold(xs, |xs, layer| layer.forward(&xs, packing, &bias, train))
+        self.layers.iter().try_fold(xs, |xs, layer| layer.forward(&xs, packing, train))
     }
 }
 
@@ -101,8 +98,8 @@ impl Layer {
         })
     }
 
-    fn forward(&self, xs: &Tensor, packing: &Packing, bias: &Tensor, train: bool) -> Result<Tensor> {
-        let attended = self.dropout.forward(&self.attention.forward(xs, packing, bias, train)?, train)?;
+    fn forward(&self, xs: &Tensor, packing: &Packing, train: bool) -> Result<Tensor> {
+        let attended = self.dropout.forward(&self.attention.forward(xs, packing, train)?, train)?;
         let xs = self.attention_norm.forward(&(xs + attended)?)?;
         let hidden = gelu_erf(&self.intermediate.forward(&xs)?)?;
         let hidden = self.dropout.forward(&self.output.forward(&hidden)?, train)?;
@@ -117,7 +114,6 @@ struct SelfAttention {
     qkv: Linear,
     output: Linear,
     heads: usize,
-    head_dim: usize,
     dropout: Dropout,
 }
 
@@ -128,25 +124,14 @@ impl SelfAttention {
             qkv: Linear::new(vb.pp("qkv"), d, 3 * d)?,
             output: Linear::new(vb.pp("output"), d, d)?,
             heads: cfg.heads,
-            head_dim: d / cfg.heads,
             dropout: Dropout::new(cfg.dropout, masks),
         })
     }
 
-    /// `xs`: `[N, d]` packed steps → `[N, d]`.
-    fn forward(&self, xs: &Tensor, packing: &Packing, bias: &Tensor, train: bool) -> Result<Tensor> {
-        let (_, d) = xs.dims2()?;
-        // [N, 3d] → [B, L, 3d] → [3, B, H, L, d/H].
-        let qkv = packing.unpack(&self.qkv.forward(xs)?)?;
-        let (b, l, _) = qkv.dims3()?;
-        let qkv = qkv.reshape((b, l, 3, self.heads, self.head_dim))?.permute((2, 0, 3, 1, 4))?;
-        let qkv = qkv.contiguous()?;
-        let q = (qkv.get(0)? / (self.head_dim as f64).sqrt())?;
-        let (k, v) = (qkv.get(1)?, qkv.get(2)?);
-        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-        let probs = self.dropout.forward(&softmax_last_dim(&scores)?, train)?;
-        let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, d))?;
-        self.output.forward(&packing.pack(&context)?)
+    /// `xs`: `[N, d]` packed steps → `[N, d]`; each utterance attends to its own steps.
+    fn forward(&self, xs: &Tensor, packing: &Packing, train: bool) -> Result<Tensor> {
+        let context = self_attention(&self.qkv.forward(xs)?, self.heads, packing.segments(), &self.dropout, train)?;
+        self.output.forward(&context)
     }
 }
 

@@ -8,6 +8,8 @@
 
 use candle_core::{D, DType, Result, Tensor};
 
+use super::kernels::matmul::matmul;
+
 /// `positives[i][j] = 1` iff the VA of samples i and j (`[B, 2]`) lie closer than `delta`.
 /// The diagonal is always 1 (distance 0).
 pub fn va_positives(va: &Tensor, delta: f32) -> Result<Tensor> {
@@ -37,7 +39,7 @@ pub fn contrastive_loss(features: &Tensor, positives: &Tensor, temperature: f32,
         features.clone()
     };
     // Both views are the same rows, so the [B, 2B] similarities are [S, S] with S = H·Hᵀ.
-    let similarity = (features.matmul(&features.t()?)? / f64::from(temperature))?;
+    let similarity = (matmul(&features, &features.t()?)? / f64::from(temperature))?;
     let logits = Tensor::cat(&[&similarity, &similarity], 1)?;
     let logits = logits.broadcast_sub(&logits.max_keepdim(D::Minus1)?.detach())?;
     // Every contrast row except the anchor itself (the diagonal of the first block).

@@ -14,6 +14,7 @@ use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
 use crate::model::activation::gelu_erf;
 use crate::model::dropout::Dropout;
+use crate::model::kernels::matmul::matmul;
 use crate::model::linear::Linear;
 use crate::model::norm::{LayerNorm, softmax_last_dim};
 
@@ -96,8 +97,8 @@ impl BertLayer {
         let q = (split(self.query.forward(xs)?)? / (head_dim as f64).sqrt())?;
         let k = split(self.key.forward(xs)?)?;
         let v = split(self.value.forward(xs)?)?;
-        let scores = q.matmul(&k.t()?)?.broadcast_add(attention_bias)?;
-        let context = self.dropout.forward(&softmax_last_dim(&scores)?, train)?.matmul(&v)?;
+        let scores = matmul(&q, &k.t()?)?.broadcast_add(attention_bias)?;
+        let context = matmul(&self.dropout.forward(&softmax_last_dim(&scores)?, train)?, &v)?;
         context.transpose(1, 2)?.reshape((batch, tokens, hidden))
     }
 }
