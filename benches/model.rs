@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use criterion::{Criterion, criterion_group, criterion_main};
 use univa::dataset::LabelSpec;
 use univa::modality::PerModality;
@@ -18,6 +18,7 @@ use univa::model::va_contrastive::{contrastive_loss, va_positives};
 use univa::model::{Batch, InputShape, LossConfig, ModalityInput, Preset, UniVa, frozen_var_builder};
 /// Inference batches the size `univa eval` uses.
 use univa::train::EVAL_BATCH;
+use univa::train::{AdamW, AdamWParams};
 
 const BATCH: usize = 32;
 const MAX_LEN: usize = 50;
@@ -64,22 +65,26 @@ fn prior() -> Vec<Vec<f32>> {
     univa::va::prior_matrix(&LabelSpec::mosei())
 }
 
-/// Benchmarks forward + loss + backward + AdamW step of `preset` on one batch.
+/// Benchmarks forward + loss + backward + clipping + AdamW step of `preset` on one batch.
 fn train_step(c: &mut Criterion, group: &str, preset: Preset, lengths: Lengths, samples: usize, seconds: u64) {
     let device = Device::Cpu;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
     let model = UniVa::new(vb, &preset.model_config(), &shapes(), &prior()).unwrap();
     let loss_cfg = preset.loss_config();
-    let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW { lr: 7e-5, ..ParamsAdamW::default() }).unwrap();
+    let vars = varmap.data().lock().unwrap().iter().map(|(name, var)| (name.clone(), var.clone())).collect();
+    let mut opt = AdamW::new(vars, AdamWParams::default()).unwrap();
     let batch = batch(BATCH, lengths, &device);
     let mut group = c.benchmark_group(group);
     group.sample_size(samples).measurement_time(Duration::from_secs(seconds));
     group.bench_function(format!("train step, {preset:?} preset, B=32, {lengths:?} lengths"), |b| {
         b.iter(|| {
+            // What `univa train` does per step: forward, loss, backward, clip, AdamW.
             let out = model.forward(&batch, true).unwrap();
             let parts = model.loss(&out, &batch, &loss_cfg).unwrap();
-            opt.backward_step(&parts.total).unwrap();
+            let grads = parts.total.backward().unwrap();
+            let grad_scale = opt.clip_scale(&grads, 1.0).unwrap();
+            opt.step(&grads, 7e-5, grad_scale).unwrap();
             black_box(parts.kl)
         });
     });

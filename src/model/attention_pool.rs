@@ -1,19 +1,17 @@
 //! Additive attention pooling (Bahdanau), the AddAtt of Eqs. 1–2: per step
-//! `score_t = v · tanh(P·h_t + Q·q)` with a learned query q, padded steps set to −1e9 before the
-//! softmax over steps, output `Σ_t α_t h_t`.
+//! `score_t = v · tanh(P·h_t + Q·q)` with a learned query q, a softmax over each utterance's
+//! real steps (padded steps get weight 0, as the reference's −1e9 gives them), output
+//! `Σ_t α_t h_t`.
 
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::activation;
-use super::kernels::matmul::matmul;
-use super::linear::{Linear, RowOp, broadcast_rows};
-use super::norm::softmax_last_dim;
+use super::kernels::activation::Activation;
+use super::kernels::matmul::linear;
+use super::kernels::pooling::segment_softmax_pool;
+use super::linear::Linear;
 use super::packing::Packing;
-
-/// Score of a padded step: its weight after the softmax is exactly zero.
-const MASKED_SCORE: f64 = -1e9;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Config {
@@ -39,15 +37,16 @@ impl AttentionPool {
         })
     }
 
-    /// `tokens`: the `[N, d]` real steps of a batch packed by `packing`; `mask`: its `[B, L]`
-    /// mask. Returns `[B, d]`. The energies are computed on the real steps only.
-    pub fn forward(&self, tokens: &Tensor, packing: &Packing, mask: &Tensor) -> Result<Tensor> {
-        let query = self.query_projection.forward(&self.query)?;
-        let energy = activation::tanh(&broadcast_rows(&self.step_projection.forward(tokens)?, &query, RowOp::Add)?)?;
-        let scores = packing.unpack(&self.score.forward(&energy)?)?.squeeze(2)?;
-        // m·s + (1 − m)·(−1e9): replaces (not shifts) the score of padded steps.
-        let scores = ((scores * mask)? + mask.affine(-MASKED_SCORE, MASKED_SCORE)?)?;
-        let weights = softmax_last_dim(&scores)?;
-        matmul(&weights.unsqueeze(1)?, &packing.unpack(tokens)?)?.squeeze(1)
+    /// `tokens`: the `[N, d]` real steps of a batch packed by `packing`. Returns `[B, d]`.
+    pub fn forward(&self, tokens: &Tensor, packing: &Packing) -> Result<Tensor> {
+        // P·h_t + Q·q: the projected query folds into the step projection's bias.
+        let query = self.query_projection.forward(&self.query)?.squeeze(0)?;
+        let bias = match self.step_projection.bias() {
+            Some(bias) => (bias + query)?,
+            None => query,
+        };
+        let energy = linear(tokens, self.step_projection.weight(), Some(&bias), Some(Activation::Tanh))?;
+        let scores = self.score.forward(&energy)?.squeeze(1)?;
+        segment_softmax_pool(&scores, tokens, packing.segments())
     }
 }

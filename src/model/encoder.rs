@@ -51,9 +51,9 @@ impl Encoder {
         let packing = Packing::from_mask(mask)?;
         let tokens = self.projection.forward(&packing.pack(features)?)?;
         let tokens = match &self.transformer {
-            Some(transformer) => transformer.forward(&tokens, &packing, mask, train)?,
+            Some(transformer) => transformer.forward(&tokens, &packing, train)?,
             None => tokens,
         };
-        self.pool.forward(&tokens, &packing, mask)
+        self.pool.forward(&tokens, &packing)
     }
 }

@@ -8,7 +8,6 @@
 // hands each part its own builder); it is a cheap handle.
 #![allow(clippy::needless_pass_by_value)]
 
-pub mod activation;
 pub mod attention_pool;
 pub mod config;
 pub mod correlation_prior;

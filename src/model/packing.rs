@@ -1,9 +1,11 @@
-//! Packing the real steps of a padded batch into one `[N, ·]` matrix, and back.
+//! Packing the real steps of a padded batch into one `[N, ·]` matrix.
 //!
-//! Every per-step operation of an encoder (projections, feed-forward blocks, LayerNorms) runs on
-//! the N real steps only. Padded steps never reach a real one: as keys they get a −10000 bias,
-//! whose weight after the softmax is exactly 0 in f32, and the pooling gives them weight 0, so
-//! skipping them changes no output. (An utterance without any real step pools to zeros.)
+//! Every operation of an encoder runs on the N real steps only: per-step ones (projections,
+//! feed-forward blocks, LayerNorms) row by row, attention and pooling within each utterance's
+//! run of rows (its [`Segment`]). Padded steps never reach a real one in the reference either:
+//! as keys they get a −10000 bias, whose weight after the softmax is exactly 0 in f32, and the
+//! pooling gives them weight 0, so skipping them changes no output. (An utterance without any
+//! real step pools to zeros.)
 
 use candle_core::{DType, Result, Tensor};
 
@@ -13,8 +15,6 @@ use super::kernels::attention::Segment;
 pub struct Packing {
     /// Row of each real step in the flattened `[B·L]` batch, in order (u32, `[N]`).
     rows: Tensor,
-    /// For each of the B·L steps, its row among the real steps, or N (a zero row) for padding.
-    sources: Tensor,
     /// Time index t of each real step (u32, `[N]`), for the position embeddings.
     positions: Tensor,
     /// Each utterance's real steps as a run of packed rows.
@@ -31,10 +31,6 @@ impl Packing {
         let real: Vec<u32> = (0u32..).zip(&values).filter(|(_, m)| **m > 0.5).map(|(i, _)| i).collect();
         let positions: Vec<u32> = real.iter().map(|&i| i % len as u32).collect();
         let n = real.len();
-        let mut sources = vec![n as u32; values.len()];
-        for (k, &row) in (0u32..).zip(&real) {
-            sources[row as usize] = k;
-        }
         let mut segments = Vec::with_capacity(batch);
         let mut start = 0;
         for utterance in values.chunks(len.max(1)) {
@@ -45,16 +41,15 @@ impl Packing {
         Ok(Self {
             segments,
             rows: Tensor::from_vec(real, n, mask.device())?,
-            sources: Tensor::from_vec(sources, batch * len, mask.device())?,
             positions: Tensor::from_vec(positions, n, mask.device())?,
             batch,
             len,
         })
     }
 
-    /// Number N of real steps.
-    pub fn count(&self) -> usize {
-        self.rows.elem_count()
+    /// Steps L per utterance, padding included.
+    pub fn steps(&self) -> usize {
+        self.len
     }
 
     pub fn positions(&self) -> &Tensor {
@@ -71,15 +66,6 @@ impl Packing {
         let (_, _, k) = xs.dims3()?;
         xs.reshape((self.batch * self.len, k))?.index_select(&self.rows, 0)
     }
-
-    /// `[N, k]` → `[B, L, k]`, zeros at padded steps.
-    pub fn unpack(&self, tokens: &Tensor) -> Result<Tensor> {
-        // A gather from the tokens plus one zero row: its backward is one scatter into [N + 1, k]
-        // (an index_add into a zero [B·L, k] matrix would also accumulate a gradient for it).
-        let (_, k) = tokens.dims2()?;
-        let zero = Tensor::zeros((1, k), tokens.dtype(), tokens.device())?;
-        Tensor::cat(&[tokens, &zero], 0)?.index_select(&self.sources, 0)?.reshape((self.batch, self.len, k))
-    }
 }
 
 #[cfg(test)]
@@ -89,17 +75,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pack_keeps_real_steps_and_unpack_zeroes_padding() {
+    fn pack_keeps_the_real_steps_in_utterance_runs() {
         let xs = Tensor::arange(0f32, 12.0, &Device::Cpu).unwrap().reshape((2, 3, 2)).unwrap();
         let mask = Tensor::new(&[[1f32, 1.0, 0.0], [1.0, 0.0, 0.0]], &Device::Cpu).unwrap();
         let packing = Packing::from_mask(&mask).unwrap();
-        assert_eq!(packing.count(), 3);
+        assert_eq!(packing.steps(), 3);
         assert_eq!(packing.positions().to_vec1::<u32>().unwrap(), vec![0, 1, 0]);
         let segments = [Segment { start: 0, queries: 2, keys: 2 }, Segment { start: 2, queries: 1, keys: 1 }];
         assert_eq!(packing.segments(), segments);
         let tokens = packing.pack(&xs).unwrap();
         assert_eq!(tokens.to_vec2::<f32>().unwrap(), vec![vec![0.0, 1.0], vec![2.0, 3.0], vec![6.0, 7.0]]);
-        let back = packing.unpack(&tokens).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(back, vec![0.0, 1.0, 2.0, 3.0, 0.0, 0.0, 6.0, 7.0, 0.0, 0.0, 0.0, 0.0]);
     }
 }

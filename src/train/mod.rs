@@ -180,10 +180,10 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
                 sink.emit(&TrainEvent::Stopped { epoch, step, reason });
                 return Err(TrainError::NonFiniteLoss { epoch, step, value: loss, run: run_dir });
             }
-            let mut grads = parts.total.backward()?;
-            optimizer.clip_grad_norm(&mut grads, config.train.grad_clip)?;
+            let grads = parts.total.backward()?;
+            let grad_scale = optimizer.clip_scale(&grads, config.train.grad_clip)?;
             let lr = linear_schedule(config.train.learning_rate, state.global_step, warmup_steps, total_steps);
-            optimizer.step(&grads, lr)?;
+            optimizer.step(&grads, lr, grad_scale)?;
             state.global_step += 1;
             loss_sum += f64::from(loss);
             if step % config.train.log_every.max(1) == 0 || step + 1 == steps_per_epoch {
@@ -212,7 +212,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         }
         state.epochs_done = epoch + 1;
         trained.save_weights(&run_dir.join(run::LAST_WEIGHTS))?;
-        run::save_tensors(&run_dir.join(run::OPTIMIZER_STATE), &optimizer.state_tensors())?;
+        run::save_tensors(&run_dir.join(run::OPTIMIZER_STATE), &optimizer.state_tensors()?)?;
         run::write_json(&run_dir.join(run::TRAINER_STATE), &state)?;
         sink.emit(&TrainEvent::Epoch {
             epoch,

@@ -1,10 +1,12 @@
 //! AdamW with global-norm gradient clipping and a linear warm-up/decay schedule, with state
 //! that can be saved and restored (candle's own AdamW keeps its moments private, so a resumed
-//! run could not continue exactly).
+//! run could not continue exactly). The update itself is `model::kernels::adamw`'s, in place.
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Result, Tensor, Var, backprop::GradStore};
+
+use crate::model::kernels::adamw::{AdamWUpdate, adamw_step, sum_of_squares};
 
 /// AdamW hyper-parameters (PyTorch defaults but for the learning rate).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,8 +26,8 @@ impl Default for AdamWParams {
 struct Slot {
     name: String,
     var: Var,
-    first_moment: Var,
-    second_moment: Var,
+    /// `[2, n]`: the first moment of the n elements, then the second.
+    moments: Var,
 }
 
 pub struct AdamW {
@@ -47,8 +49,8 @@ impl AdamW {
         let slots = vars
             .into_iter()
             .map(|(name, var)| {
-                let zeros = || Var::zeros(var.shape(), DType::F32, var.device());
-                Ok(Slot { first_moment: zeros()?, second_moment: zeros()?, name, var })
+                let moments = Var::zeros((2, var.elem_count()), DType::F32, var.device())?;
+                Ok(Slot { moments, name, var })
             })
             .collect::<Result<_>>()?;
         Ok(Self { slots, params, step: 0 })
@@ -58,67 +60,73 @@ impl AdamW {
         self.step
     }
 
-    /// Scales gradients so their global L2 norm is at most `max_norm`; returns the norm before.
-    pub fn clip_grad_norm(&self, grads: &mut GradStore, max_norm: f64) -> Result<f64> {
+    /// The factor that scales the gradients to a global L2 norm of at most `max_norm` (1 when
+    /// they are within it), for [`Self::step`].
+    pub fn clip_scale(&self, grads: &GradStore, max_norm: f64) -> Result<f64> {
         let mut sum_sq = 0.0f64;
         for slot in &self.slots {
             if let Some(g) = grads.get(slot.var.as_tensor()) {
-                sum_sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+                sum_sq += sum_of_squares(g)?;
             }
         }
         let norm = sum_sq.sqrt();
-        if norm.is_finite() && norm > max_norm {
-            let scale = max_norm / (norm + 1e-6);
-            for slot in &self.slots {
-                if let Some(g) = grads.remove(slot.var.as_tensor()) {
-                    grads.insert(slot.var.as_tensor(), (g * scale)?);
-                }
-            }
-        }
-        Ok(norm)
+        Ok(if norm.is_finite() && norm > max_norm { max_norm / (norm + 1e-6) } else { 1.0 })
     }
 
-    /// One AdamW update with learning rate `lr` (decoupled weight decay, bias-corrected moments).
-    pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
+    /// One AdamW update with learning rate `lr` (decoupled weight decay, bias-corrected moments)
+    /// from the gradients times `grad_scale`.
+    pub fn step(&mut self, grads: &GradStore, lr: f64, grad_scale: f64) -> Result<()> {
         self.step += 1;
         let p = self.params;
         let t = self.step as i32;
-        let correction1 = 1.0 - p.beta1.powi(t);
-        let correction2 = 1.0 - p.beta2.powi(t);
+        let update = AdamWUpdate {
+            lr,
+            beta1: p.beta1,
+            beta2: p.beta2,
+            eps: p.eps,
+            weight_decay: p.weight_decay,
+            correction1: 1.0 - p.beta1.powi(t),
+            correction2: 1.0 - p.beta2.powi(t),
+            grad_scale,
+        };
         for slot in &self.slots {
-            let Some(g) = grads.get(slot.var.as_tensor()) else { continue };
-            let m = ((slot.first_moment.as_tensor() * p.beta1)? + (g * (1.0 - p.beta1))?)?;
-            let v = ((slot.second_moment.as_tensor() * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
-            let update = ((&m / correction1)? / ((&v / correction2)?.sqrt()? + p.eps)?)?;
-            let theta = slot.var.as_tensor();
-            let decayed = (theta * (1.0 - lr * p.weight_decay))?;
-            slot.var.set(&(decayed - (update * lr)?)?)?;
-            slot.first_moment.set(&m)?;
-            slot.second_moment.set(&v)?;
+            if let Some(g) = grads.get(slot.var.as_tensor()) {
+                adamw_step(&slot.var, &slot.moments, g, &update)?;
+            }
         }
         Ok(())
     }
 
-    /// Moments as named tensors, for a resumable checkpoint.
-    pub fn state_tensors(&self) -> HashMap<String, Tensor> {
+    /// Moments as named tensors (`m.<name>`, `v.<name>`, each in the parameter's shape), for a
+    /// resumable checkpoint.
+    pub fn state_tensors(&self) -> Result<HashMap<String, Tensor>> {
         let mut map = HashMap::new();
         for slot in &self.slots {
-            map.insert(format!("m.{}", slot.name), slot.first_moment.as_tensor().clone());
-            map.insert(format!("v.{}", slot.name), slot.second_moment.as_tensor().clone());
+            for (row, prefix) in ["m", "v"].into_iter().enumerate() {
+                map.insert(format!("{prefix}.{}", slot.name), slot.moments.get(row)?.reshape(slot.var.shape())?);
+            }
         }
-        map
+        Ok(map)
     }
 
     /// Restores moments saved by [`Self::state_tensors`] and the step count.
     pub fn restore(&mut self, tensors: &HashMap<String, Tensor>, step: usize) -> Result<()> {
         for slot in &self.slots {
-            for (prefix, var) in [("m", &slot.first_moment), ("v", &slot.second_moment)] {
+            let moment = |prefix: &str| {
                 let name = format!("{prefix}.{}", slot.name);
                 let saved = tensors
                     .get(&name)
                     .ok_or_else(|| candle_core::Error::Msg(format!("optimizer state has no tensor {name:?}")))?;
-                var.set(&saved.to_device(var.device())?)?;
-            }
+                if saved.shape() != slot.var.shape() {
+                    candle_core::bail!(
+                        "optimizer state tensor {name:?} is {:?}, the parameter {:?}",
+                        saved.dims(),
+                        slot.var.dims()
+                    )
+                }
+                saved.to_device(slot.var.device())?.to_dtype(DType::F32)?.flatten_all()
+            };
+            slot.moments.set(&Tensor::stack(&[moment("m")?, moment("v")?], 0)?)?;
         }
         self.step = step;
         Ok(())

@@ -12,8 +12,8 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
-use crate::model::activation::gelu_erf;
 use crate::model::dropout::Dropout;
+use crate::model::kernels::activation::Activation;
 use crate::model::kernels::matmul::matmul;
 use crate::model::linear::Linear;
 use crate::model::norm::{LayerNorm, softmax_last_dim};
@@ -79,11 +79,10 @@ impl BertLayer {
         let attended = self.attention_output.forward(&self.attention(xs, attention_bias, train)?)?;
         let attended = self.dropout.forward(&attended, train)?;
         let xs = self.attention_norm.forward(&(xs + attended)?)?;
-        let inner = self.intermediate.forward(&xs)?;
         let inner = match self.activation {
-            HiddenAct::Gelu => gelu_erf(&inner)?,
-            HiddenAct::GeluApproximate => inner.gelu()?,
-            HiddenAct::Relu => inner.relu()?,
+            HiddenAct::Gelu => self.intermediate.forward_activated(&xs, Some(Activation::GeluErf))?,
+            HiddenAct::GeluApproximate => self.intermediate.forward(&xs)?.gelu()?,
+            HiddenAct::Relu => self.intermediate.forward(&xs)?.relu()?,
         };
         let output = self.dropout.forward(&self.output.forward(&inner)?, train)?;
         self.output_norm.forward(&(xs + output)?)

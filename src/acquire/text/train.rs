@@ -228,11 +228,14 @@ pub fn train_text(
             let (lower, mask, target) = pad_batch(&train_cache, batch, device).map_err(err)?;
             let (_, out) = head_for(false)?.forward(&lower, &mask, true).map_err(err)?;
             let loss = vad_loss(&out, &target, options).map_err(err)?;
-            let mut grads = loss.backward().map_err(err)?;
-            layer_opt.clip_grad_norm(&mut grads, 1.0).map_err(err)?;
-            head_opt.clip_grad_norm(&mut grads, 1.0).map_err(err)?;
-            layer_opt.step(&grads, linear_schedule(options.lr_layers, step, warmup, total_steps)).map_err(err)?;
-            head_opt.step(&grads, linear_schedule(options.lr_head, step, warmup, total_steps)).map_err(err)?;
+            let grads = loss.backward().map_err(err)?;
+            let layer_scale = layer_opt.clip_scale(&grads, 1.0).map_err(err)?;
+            let head_scale = head_opt.clip_scale(&grads, 1.0).map_err(err)?;
+            let layer_lr = linear_schedule(options.lr_layers, step, warmup, total_steps);
+            layer_opt.step(&grads, layer_lr, layer_scale).map_err(err)?;
+            head_opt
+                .step(&grads, linear_schedule(options.lr_head, step, warmup, total_steps), head_scale)
+                .map_err(err)?;
             let loss = f64::from(loss.to_scalar::<f32>().map_err(err)?);
             loss_sum += loss;
             step += 1;

@@ -6,6 +6,9 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
+use std::sync::OnceLock;
+
+use super::activation::{self, Activation, apply_in_place};
 use super::blas::{MatRef, blas_layout, sgemm};
 use super::{contiguous_f32, f32_from, on_cpu_f32, output_buffer, pool_threads, run_parallel};
 
@@ -26,11 +29,16 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     blas_readable(a)?.apply_op2(&blas_readable(b)?, MatMul)
 }
 
-/// `xs·Wᵀ + b` for `xs` `[rows, in]`, `weight` `[out, in]`, `bias` `[out]`.
-pub fn linear(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let Some(bias) = bias else { return matmul(xs, &weight.t()?) };
+/// `f(xs·Wᵀ + b)` for `xs` `[rows, in]`, `weight` `[out, in]`, `bias` `[out]` and an optional
+/// activation `f`.
+pub fn linear(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>, activation: Option<Activation>) -> Result<Tensor> {
+    let Some(bias) = bias else {
+        let ys = matmul(xs, &weight.t()?)?;
+        return activation.map_or(Ok(ys.clone()), |f| f.forward(&ys));
+    };
     if !(on_cpu_f32(xs) && on_cpu_f32(weight) && on_cpu_f32(bias)) {
-        return xs.matmul(&weight.t()?)?.broadcast_add(bias);
+        let ys = xs.matmul(&weight.t()?)?.broadcast_add(bias)?;
+        return activation.map_or(Ok(ys.clone()), |f| f.forward(&ys));
     }
     let (_, in_dim) = xs.dims2()?;
     let (out_dim, weight_in) = weight.dims2()?;
@@ -41,7 +49,8 @@ pub fn linear(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Ten
             bias.dims()
         )
     }
-    xs.contiguous()?.apply_op3(&weight.contiguous()?, &bias.contiguous()?, BiasedLinear)
+    let op = BiasedLinear { activation, pre_activation: OnceLock::new() };
+    xs.contiguous()?.apply_op3(&weight.contiguous()?, &bias.contiguous()?, op)
 }
 
 /// `xs` itself if BLAS can read its last two dimensions, else a contiguous copy.
@@ -157,8 +166,13 @@ impl CustomOp2 for MatMul {
     }
 }
 
-/// `xs·Wᵀ + b`: the bias is written into the output first and the product added onto it.
-struct BiasedLinear;
+/// `f(xs·Wᵀ + b)`: the bias is written into the output first, the product added onto it, and
+/// the activation applied in place.
+struct BiasedLinear {
+    activation: Option<Activation>,
+    /// `xs·Wᵀ + b` before an activation whose slope needs it (GELU).
+    pre_activation: OnceLock<Tensor>,
+}
 
 impl CustomOp3 for BiasedLinear {
     fn name(&self) -> &'static str {
@@ -196,6 +210,13 @@ impl CustomOp3 for BiasedLinear {
             c,
         });
         run_products(products.collect(), out_dim, 1.0)?;
+        if let Some(activation) = self.activation {
+            if activation.slope_needs_input() {
+                let pre = Tensor::from_vec(out.clone(), (rows, out_dim), &candle_core::Device::Cpu)?;
+                let _ = self.pre_activation.set(pre);
+            }
+            apply_in_place(&mut out, activation);
+        }
         Ok((CpuStorage::F32(out), Shape::from((rows, out_dim))))
     }
 
@@ -204,9 +225,18 @@ impl CustomOp3 for BiasedLinear {
         xs: &Tensor,
         weight: &Tensor,
         bias: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        // The gradient at the pre-activation.
+        let grad = match self.activation {
+            Some(activation) => {
+                let input = self.pre_activation.get().unwrap_or(res);
+                grad.contiguous()?.apply_op3_no_bwd(input, &res.contiguous()?, &activation::Backward(activation))?
+            }
+            None => grad.clone(),
+        };
+        let grad = &grad;
         let grad_xs = if xs.track_op() { Some(matmul(grad, weight)?) } else { None };
         let grad_weight = if weight.track_op() { Some(matmul(&grad.t()?, xs)?) } else { None };
         let grad_bias = if bias.track_op() { Some(grad.contiguous()?.apply_op1_no_bwd(&ColumnSums)?) } else { None };
@@ -276,15 +306,23 @@ mod tests {
         let xs = Var::randn(0f32, 1.0, (200, 30), &dev).unwrap();
         let weight = Var::randn(0f32, 1.0, (40, 30), &dev).unwrap();
         let bias = Var::randn(0f32, 1.0, 40, &dev).unwrap();
-        let ours = linear(xs.as_tensor(), weight.as_tensor(), Some(bias.as_tensor())).unwrap();
-        let theirs =
-            xs.as_tensor().matmul(&weight.as_tensor().t().unwrap()).unwrap().broadcast_add(bias.as_tensor()).unwrap();
-        assert!(max_diff(&ours, &theirs) < 1e-4);
         let weights = Tensor::randn(0f32, 1.0, (200, 40), &dev).unwrap();
         let grads = |y: Tensor| (y * &weights).unwrap().sum_all().unwrap().backward().unwrap();
-        let (g_ours, g_theirs) = (grads(ours), grads(theirs));
-        for var in [&xs, &weight, &bias] {
-            assert!(max_diff(g_ours.get(var).unwrap(), g_theirs.get(var).unwrap()) < 1e-3);
+        for activation in [None, Some(Activation::GeluErf), Some(Activation::Tanh)] {
+            let ours = linear(xs.as_tensor(), weight.as_tensor(), Some(bias.as_tensor()), activation).unwrap();
+            let theirs = xs.as_tensor().matmul(&weight.as_tensor().t().unwrap()).unwrap();
+            let theirs = theirs.broadcast_add(bias.as_tensor()).unwrap();
+            let theirs = match activation {
+                Some(Activation::GeluErf) => theirs.gelu_erf().unwrap(),
+                Some(Activation::Tanh) => theirs.tanh().unwrap(),
+                None => theirs,
+            };
+            assert!(max_diff(&ours, &theirs) < 1e-4, "{activation:?}");
+            let (g_ours, g_theirs) = (grads(ours), grads(theirs));
+            for var in [&xs, &weight, &bias] {
+                let diff = max_diff(g_ours.get(var).unwrap(), g_theirs.get(var).unwrap());
+                assert!(diff < 2e-3, "{activation:?}: gradient differs by {diff}");
+            }
         }
     }
 

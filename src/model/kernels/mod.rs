@@ -8,10 +8,13 @@
 //! public function falls back to candle's composed ops on other devices and dtypes, so the
 //! `cuda` build runs the same model.
 
+pub mod activation;
+pub mod adamw;
 pub mod attention;
 pub mod blas;
 pub mod layer_norm;
 pub mod matmul;
+pub mod pooling;
 
 use std::sync::{Mutex, PoisonError};
 
