@@ -8,6 +8,8 @@ use candle_core::{Result, Tensor};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::kernels::run_parallel;
+
 /// The generator every [`Dropout`] of one model draws its masks from.
 #[derive(Clone, Debug)]
 pub struct MaskSource(Arc<Mutex<SmallRng>>);
@@ -22,11 +24,20 @@ impl MaskSource {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = SmallRng::seed_from_u64(seed);
     }
 
-    /// `n` mask values: 0 with probability `p`, else `1 / (1 − p)` (inverted dropout).
+    /// `n` mask values: 0 with probability `p`, else `1 / (1 − p)` (inverted dropout). One seed
+    /// is drawn from the shared generator and each block of values gets a generator of its own
+    /// from it, so the blocks fill in parallel and the mask depends only on the seed.
     fn mask(&self, n: usize, p: f32) -> Vec<f32> {
+        const BLOCK: usize = 1 << 14;
         let keep_scale = 1.0 / (1.0 - p);
-        let mut rng = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        (0..n).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep_scale }).collect()
+        let seed: u64 = self.0.lock().unwrap_or_else(PoisonError::into_inner).random();
+        let mut mask = vec![0.0f32; n];
+        let blocks: Vec<_> = mask.chunks_mut(BLOCK).enumerate().collect();
+        run_parallel(blocks, |(i, block)| {
+            let mut rng = SmallRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            block.iter_mut().for_each(|m| *m = if rng.random::<f32>() < p { 0.0 } else { keep_scale });
+        });
+        mask
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
+use super::activation::exp_f32;
 use super::blas::{MatRef, sgemm};
 use super::{contiguous_f32, on_cpu_f32, output_buffer, run_parallel};
 use crate::model::dropout::Dropout;
@@ -121,7 +122,7 @@ fn softmax_rows(probs: &mut [f32], width: usize) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
         for p in row.iter_mut() {
-            *p = (*p - max).exp();
+            *p = exp_f32(*p - max);
             sum += *p;
         }
         row.iter_mut().for_each(|p| *p /= sum);

@@ -32,7 +32,7 @@ fn pool_threads() -> usize {
 
 /// Runs `work` on every task, spread over candle's CPU pool (the caller's thread takes part);
 /// tasks are handed out in order, one at a time.
-fn run_parallel<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
+pub(crate) fn run_parallel<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
     if tasks.len() <= 1 || pool_threads() == 1 {
         tasks.into_iter().for_each(work);
         return;

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
+use super::activation::exp_f32;
 use super::attention::Segment;
 use super::{contiguous_f32, on_cpu_f32, output_buffer, run_parallel};
 
@@ -65,7 +66,7 @@ impl CustomOp2 for Pool {
             let rows = segment.start..segment.start + segment.queries;
             let s = &scores[rows.clone()];
             let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            alpha.iter_mut().zip(s).for_each(|(a, s)| *a = (s - max).exp());
+            alpha.iter_mut().zip(s).for_each(|(a, s)| *a = exp_f32(s - max));
             let sum: f32 = alpha.iter().sum();
             alpha.iter_mut().for_each(|a| *a /= sum);
             for (a, h) in alpha.iter().zip(values[rows.start * d..rows.end * d].chunks_exact(d)) {
