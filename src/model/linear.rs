@@ -24,6 +24,19 @@ impl Linear {
         Ok(Self { weight, bias: Some(bias) })
     }
 
+    /// The maps of `layers` (same input size, all with or all without bias) as one: their
+    /// weights and biases stacked, so their outputs come side by side from one product.
+    pub fn stack(layers: &[Linear]) -> Result<Self> {
+        let weights: Vec<&Tensor> = layers.iter().map(|l| &l.weight).collect();
+        let biases: Option<Vec<&Tensor>> = layers.iter().map(|l| l.bias.as_ref()).collect();
+        let bias = match biases {
+            Some(biases) => Some(Tensor::cat(&biases, 0)?),
+            None if layers.iter().all(|l| l.bias.is_none()) => None,
+            None => candle_core::bail!("linear: cannot stack maps with and without bias"),
+        };
+        Ok(Self { weight: Tensor::cat(&weights, 0)?, bias })
+    }
+
     pub fn new_no_bias(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Self> {
         let weight = vb.get_with_hints((out_dim, in_dim), "weight", candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
         Ok(Self { weight, bias: None })

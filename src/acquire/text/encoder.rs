@@ -263,10 +263,3 @@ impl FrozenEncoder {
         AcquireError::compute(format!("text encoder forward ({})", self.weights_path.display()), e)
     }
 }
-
-/// BERT's additive attention mask: 0 where a token may be attended, a large negative number at
-/// padding, shaped `(batch, 1, 1, tokens)` to broadcast over heads and queries.
-pub fn additive_attention_mask(mask: &Tensor) -> candle_core::Result<Tensor> {
-    let blocked = (mask.ones_like()? - mask)?;
-    (blocked * f64::from(f32::MIN))?.unsqueeze(1)?.unsqueeze(1)
-}

@@ -9,7 +9,6 @@ use candle_core::{D, Tensor};
 use candle_nn::{Linear, Module as _, VarBuilder};
 use candle_transformers::models::bert::Config as BertConfig;
 
-use super::encoder::additive_attention_mask;
 use super::layers::BertLayers;
 use crate::model::dropout::Dropout;
 
@@ -42,7 +41,7 @@ impl VaHead {
     /// the head's `(batch, 3)` outputs in [-1, 1]. `train` switches dropout on.
     pub fn forward(&self, lower: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<(Tensor, Tensor)> {
         let _span = tracing::trace_span!("text-va-head").entered();
-        let tokens = self.top.forward(lower, &additive_attention_mask(mask)?, train)?;
+        let tokens = self.top.forward(lower, mask, train)?;
         let out = self.head.forward(&pool(&tokens, mask)?)?.tanh()?;
         Ok((tokens, out))
     }

@@ -4,19 +4,20 @@
 //! records no backward op: a loss above it sends no gradient into the layers (or into adapters
 //! merged into them), and fine-tuning silently trains the head alone. These layers take the
 //! same weights under the same names (`encoder.layer.{i}.attention.self.query`, …) and use the
-//! crate's differentiable [`LayerNorm`] and softmax, which fall back to the fused kernels when
-//! nothing needs a gradient. In training, dropout follows BERT's: on the attention weights and
-//! on each sublayer's output before the residual sum.
+//! crate's differentiable kernels ([`crate::model::kernels`]): the query, key and value maps run
+//! as one product over their stacked weights, and attention runs per sentence on its real
+//! tokens as keys (what BERT's additive mask computes). In training, dropout follows BERT's: on
+//! the attention weights and on each sublayer's output before the residual sum.
 
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 
 use crate::model::dropout::Dropout;
 use crate::model::kernels::activation::Activation;
-use crate::model::kernels::matmul::matmul;
+use crate::model::kernels::attention::{Segment, self_attention};
 use crate::model::linear::Linear;
-use crate::model::norm::{LayerNorm, softmax_last_dim};
+use crate::model::norm::LayerNorm;
 
 /// A stack of post-LayerNorm BERT layers.
 #[derive(Clone, Debug)]
@@ -34,18 +35,40 @@ impl BertLayers {
         Ok(Self { layers })
     }
 
-    /// `xs`: `(batch, tokens, hidden)`; `attention_bias`: additive, broadcastable to
-    /// `(batch, heads, tokens, tokens)`.
-    pub fn forward(&self, xs: &Tensor, attention_bias: &Tensor, train: bool) -> Result<Tensor> {
-        self.layers.iter().try_fold(xs.clone(), |xs, layer| layer.forward(&xs, attention_bias, train))
+    /// `xs`: `(batch, tokens, hidden)`; `mask`: `(batch, tokens)`, 1 for the real tokens, which
+    /// come first in each row (tokenizers pad on the right).
+    pub fn forward(&self, xs: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        let (batch, tokens, hidden) = xs.dims3()?;
+        let segments = sentence_segments(mask)?;
+        let rows = xs.reshape((batch * tokens, hidden))?;
+        let rows = self.layers.iter().try_fold(rows, |rows, layer| layer.forward(&rows, &segments, train))?;
+        rows.reshape((batch, tokens, hidden))
     }
+}
+
+/// Each sentence's rows of the flattened `(batch · tokens)` layout: all of them query, the real
+/// ones are keys.
+fn sentence_segments(mask: &Tensor) -> Result<Vec<Segment>> {
+    let (batch, tokens) = mask.dims2()?;
+    let values = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    values
+        .iter()
+        .enumerate()
+        .map(|(b, row)| {
+            let real = row.iter().take_while(|&&m| m > 0.5).count();
+            if row[real..].iter().any(|&m| m > 0.5) {
+                candle_core::bail!("attention mask: sentence {b} has padding before a real token; pad on the right")
+            }
+            Ok(Segment { start: b * tokens, queries: tokens, keys: real })
+        })
+        .take(batch)
+        .collect()
 }
 
 #[derive(Clone, Debug)]
 struct BertLayer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// The query, key and value maps stacked: `[3·hidden, hidden]`.
+    qkv: Linear,
     attention_output: Linear,
     attention_norm: LayerNorm,
     intermediate: Linear,
@@ -60,10 +83,12 @@ impl BertLayer {
     fn load(vb: VarBuilder, config: &BertConfig, dropout: Dropout) -> Result<Self> {
         let (hidden, inner, eps) = (config.hidden_size, config.intermediate_size, config.layer_norm_eps);
         let attention = vb.pp("attention");
+        let maps = ["self.query", "self.key", "self.value"]
+            .map(|name| Linear::new(attention.pp(name), hidden, hidden))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            query: Linear::new(attention.pp("self.query"), hidden, hidden)?,
-            key: Linear::new(attention.pp("self.key"), hidden, hidden)?,
-            value: Linear::new(attention.pp("self.value"), hidden, hidden)?,
+            qkv: Linear::stack(&maps)?,
             attention_output: Linear::new(attention.pp("output.dense"), hidden, hidden)?,
             attention_norm: LayerNorm::new(attention.pp("output.LayerNorm"), hidden, eps)?,
             intermediate: Linear::new(vb.pp("intermediate.dense"), hidden, inner)?,
@@ -75,8 +100,10 @@ impl BertLayer {
         })
     }
 
-    fn forward(&self, xs: &Tensor, attention_bias: &Tensor, train: bool) -> Result<Tensor> {
-        let attended = self.attention_output.forward(&self.attention(xs, attention_bias, train)?)?;
+    /// `xs`: `(rows, hidden)`.
+    fn forward(&self, xs: &Tensor, segments: &[Segment], train: bool) -> Result<Tensor> {
+        let context = self_attention(&self.qkv.forward(xs)?, self.heads, segments, &self.dropout, train)?;
+        let attended = self.attention_output.forward(&context)?;
         let attended = self.dropout.forward(&attended, train)?;
         let xs = self.attention_norm.forward(&(xs + attended)?)?;
         let inner = match self.activation {
@@ -87,19 +114,6 @@ impl BertLayer {
         let output = self.dropout.forward(&self.output.forward(&inner)?, train)?;
         self.output_norm.forward(&(xs + output)?)
     }
-
-    /// Multi-head scaled dot-product attention before the output projection.
-    fn attention(&self, xs: &Tensor, attention_bias: &Tensor, train: bool) -> Result<Tensor> {
-        let (batch, tokens, hidden) = xs.dims3()?;
-        let head_dim = hidden / self.heads;
-        let split = |t: Tensor| t.reshape((batch, tokens, self.heads, head_dim))?.transpose(1, 2)?.contiguous();
-        let q = (split(self.query.forward(xs)?)? / (head_dim as f64).sqrt())?;
-        let k = split(self.key.forward(xs)?)?;
-        let v = split(self.value.forward(xs)?)?;
-        let scores = matmul(&q, &k.t()?)?.broadcast_add(attention_bias)?;
-        let context = matmul(&self.dropout.forward(&softmax_last_dim(&scores)?, train)?, &v)?;
-        context.transpose(1, 2)?.reshape((batch, tokens, hidden))
-    }
 }
 
 #[cfg(test)]
@@ -109,7 +123,6 @@ mod tests {
     use candle_transformers::models::bert::BertEncoder;
 
     use super::*;
-    use crate::acquire::text::encoder::additive_attention_mask;
     use crate::model::dropout::MaskSource;
 
     /// A two-layer encoder with random weights under Hugging Face BERT names, and a batch of two
@@ -118,7 +131,7 @@ mod tests {
         config: BertConfig,
         varmap: VarMap,
         xs: Tensor,
-        bias: Tensor,
+        mask: Tensor,
     }
 
     impl Fixture {
@@ -141,8 +154,7 @@ mod tests {
             }
             let xs = Tensor::randn(0f32, 1.0, (2, 5, 8), &Device::Cpu).unwrap();
             let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &Device::Cpu).unwrap();
-            let bias = additive_attention_mask(&mask).unwrap();
-            Self { config, varmap, xs, bias }
+            Self { config, varmap, xs, mask }
         }
 
         fn vb(&self) -> VarBuilder<'static> {
@@ -161,8 +173,11 @@ mod tests {
     #[test]
     fn matches_candle_transformers_bert_on_the_same_weights() {
         let f = Fixture::new();
-        let ours = f.layers(&Dropout::disabled()).forward(&f.xs, &f.bias, false).unwrap();
-        let theirs = BertEncoder::load(f.vb(), &f.config).unwrap().forward(&f.xs, &f.bias).unwrap();
+        let ours = f.layers(&Dropout::disabled()).forward(&f.xs, &f.mask, false).unwrap();
+        // BERT's extended attention mask: f32::MIN added to the scores of padded keys.
+        let bias = (f.mask.ones_like().unwrap() - &f.mask).unwrap().affine(f64::from(f32::MIN), 0.0).unwrap();
+        let bias = bias.unsqueeze(1).unwrap().unsqueeze(1).unwrap();
+        let theirs = BertEncoder::load(f.vb(), &f.config).unwrap().forward(&f.xs, &bias).unwrap();
         let diff = max_diff(&ours, &theirs);
         assert!(diff < 1e-5, "outputs differ by {diff}");
     }
@@ -172,7 +187,7 @@ mod tests {
     #[test]
     fn a_loss_on_the_output_reaches_the_bottom_layer() {
         let f = Fixture::new();
-        let out = f.layers(&Dropout::disabled()).forward(&f.xs, &f.bias, false).unwrap();
+        let out = f.layers(&Dropout::disabled()).forward(&f.xs, &f.mask, false).unwrap();
         let target = Tensor::randn(0f32, 1.0, out.shape(), &Device::Cpu).unwrap();
         let grads = (out - target).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
         let vars = f.varmap.data().lock().unwrap();
@@ -186,9 +201,17 @@ mod tests {
     fn dropout_acts_in_training_passes_only() {
         let f = Fixture::new();
         let layers = f.layers(&Dropout::new(0.5, &MaskSource::seeded(1)));
-        let inference = layers.forward(&f.xs, &f.bias, false).unwrap();
-        let plain = f.layers(&Dropout::disabled()).forward(&f.xs, &f.bias, false).unwrap();
+        let inference = layers.forward(&f.xs, &f.mask, false).unwrap();
+        let plain = f.layers(&Dropout::disabled()).forward(&f.xs, &f.mask, false).unwrap();
         assert_eq!(max_diff(&inference, &plain), 0.0);
-        assert!(max_diff(&inference, &layers.forward(&f.xs, &f.bias, true).unwrap()) > 1e-3);
+        assert!(max_diff(&inference, &layers.forward(&f.xs, &f.mask, true).unwrap()) > 1e-3);
+    }
+
+    #[test]
+    fn left_padding_is_refused() {
+        let f = Fixture::new();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [0., 1., 1., 1., 1.]], &Device::Cpu).unwrap();
+        let err = f.layers(&Dropout::disabled()).forward(&f.xs, &mask, false).unwrap_err();
+        assert!(err.to_string().contains("sentence 1 has padding before a real token"), "{err}");
     }
 }

@@ -123,7 +123,7 @@ pub(super) fn exp_f32(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding and subtracting 1.5·2²³ rounds to the nearest integer without a rounding instruction.
     const ROUND: f32 = 12_582_912.0;
-    const P: [f32; 6] = [1.987_569_2e-4, 1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1];
+    const P: [f32; 6] = [1.987_569_2e-4, 1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5];
     let x = x.clamp(-87.336_54, 88.376_26);
     let k = (x * LOG2_E + ROUND) - ROUND;
     let r = x - k * LN2_HI - k * LN2_LO;
@@ -140,12 +140,13 @@ fn normal_cdf(x: f32) -> f32 {
 
 /// Applies `activation` to every element of `values` in place, over the CPU pool.
 pub(super) fn apply_in_place(values: &mut [f32], activation: Activation) {
-    let tasks = values.chunks_mut(CHUNK).collect();
+    fn map(values: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
+        run_parallel(values.chunks_mut(CHUNK).collect(), |chunk| chunk.iter_mut().for_each(|x| *x = f(*x)));
+    }
+    // One loop per activation, so each compiles to straight vector code.
     match activation {
-        Activation::GeluErf => {
-            run_parallel(tasks, |chunk| chunk.iter_mut().for_each(|x| *x = Activation::GeluErf.apply(*x)))
-        }
-        Activation::Tanh => run_parallel(tasks, |chunk| chunk.iter_mut().for_each(|x| *x = Activation::Tanh.apply(*x))),
+        Activation::GeluErf => map(values, |x| Activation::GeluErf.apply(x)),
+        Activation::Tanh => map(values, |x| Activation::Tanh.apply(x)),
     }
 }
 
