@@ -1,7 +1,10 @@
 //! UniVA speed at MOSEI-GloVe shapes (text 50×300, audio 50×74, vision 50×35, 6 labels), B = 32.
 //!
-//! Baseline: the authors' PyTorch code on the same kind of 2-core machine (DESIGN.md §4.9):
-//! small step 136 ms, paper step 8.8 s, VA-CL of one modality 11 ms.
+//! Baselines: the authors' PyTorch code on the same kind of 2-core machine (DESIGN.md §4.9):
+//! small step 136 ms, paper step 8.8 s, VA-CL of one modality 11 ms. These machines are shared
+//! and their speed drifts by up to 2× between days, so quote each figure as a ratio against
+//! `python3 benches/torch_step.py [--preset paper]` (the same steps in PyTorch, all 50 steps
+//! computed as the reference does) run in the same minutes.
 //! Targets: small step ≤ 90 ms, paper step ≤ 8.8 s, VA-CL ≤ 0.2 ms, eval of 4,659 utterances < 5 s.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot set up should stop loudly

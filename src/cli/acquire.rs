@@ -157,6 +157,10 @@ pub struct TrainTextArgs {
     /// Dropout rate inside the trained layers while training.
     #[arg(long, default_value_t = TrainTextOptions::default().dropout)]
     pub dropout: f32,
+    /// Keep a moving average of the trained weights with this decay per step, scored beside
+    /// them each epoch; the better of the two is kept (0: off).
+    #[arg(long, default_value_t = TrainTextOptions::default().ema_decay)]
+    pub ema: f64,
     /// Model id stored with every VA value the model produces.
     #[arg(long, default_value_t = TrainTextOptions::default().model_id)]
     pub model_id: String,
@@ -441,6 +445,7 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         lora_rank: args.lora_rank,
         lora_alpha: args.lora_alpha,
         dropout: args.dropout,
+        ema_decay: args.ema,
         model_id: args.model_id.clone(),
         ..TrainTextOptions::default()
     };
@@ -462,8 +467,12 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
             bar.set_position(step as u64);
         }
         TrainTextEvent::Epoch(e) => bar.suspend(|| {
+            let average = e
+                .dev_average
+                .map(|a| format!("; averaged weights r_V {:.4} r_A {:.4}", a.pearson_v, a.pearson_a))
+                .unwrap_or_default();
             eprintln!(
-                "epoch {}: train loss {:.4}, dev r_V {:.4} r_A {:.4} ({:.0} s)",
+                "epoch {}: train loss {:.4}, dev r_V {:.4} r_A {:.4}{average} ({:.0} s)",
                 e.epoch, e.train_loss, e.dev.pearson_v, e.dev.pearson_a, e.secs
             );
         }),
@@ -472,8 +481,9 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         .with_context(|| format!("training on {} failed", args.emobank.display()))?;
     bar.finish_and_clear();
     println!(
-        "kept epoch {} of {}; frozen layers cached in {:.0} s; model in {}",
+        "kept epoch {}{} of {}; frozen layers cached in {:.0} s; model in {}",
         report.best_epoch,
+        if report.kept_average { " (averaged weights)" } else { "" },
         report.epochs.len(),
         report.cache_secs,
         args.out.display()

@@ -33,7 +33,8 @@ pub struct ModalityRows {
     pub mask: Vec<f32>,
 }
 
-/// Maps `path` read-only. The one audited use of `unsafe` in the crate (STYLE.md 11).
+/// Maps `path` read-only. One of the crate's few audited uses of `unsafe` (STYLE.md 11;
+/// ARCHITECTURE.md lists them).
 #[allow(unsafe_code)]
 fn map_file(path: &Path) -> Result<memmap2::Mmap, DatasetError> {
     let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;

@@ -65,6 +65,10 @@ pub struct TrainTextOptions {
     /// Dropout rate inside the trained layers while training (BERT fine-tunes with 0.1).
     #[serde(default)]
     pub dropout: f32,
+    /// Decay of an exponential moving average of the trained weights, updated every step and
+    /// scored beside the weights themselves at each epoch's end (0: none).
+    #[serde(default)]
+    pub ema_decay: f64,
 }
 
 /// The recipe of the shipped model's members (models/text-va/README.md): rank-16 adapters over
@@ -89,6 +93,7 @@ impl Default for TrainTextOptions {
             lora_rank: 16,
             lora_alpha: 32.0,
             dropout: 0.1,
+            ema_decay: 0.0,
         }
     }
 }
@@ -107,6 +112,9 @@ pub struct EpochReport {
     pub epoch: usize,
     pub train_loss: f64,
     pub dev: Scores,
+    /// Dev scores of the moving average of the weights, when one is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_average: Option<Scores>,
     pub secs: f64,
 }
 
@@ -119,6 +127,9 @@ pub struct TrainTextReport {
     pub epochs: Vec<EpochReport>,
     /// 1-based epoch whose weights were kept.
     pub best_epoch: usize,
+    /// Whether the kept weights are that epoch's moving average rather than its weights.
+    #[serde(default)]
+    pub kept_average: bool,
 }
 
 /// Progress of [`train_text`].
@@ -210,6 +221,14 @@ pub fn train_text(
     };
     let head_for = |detach: bool| trained.head(&base.config, options.trained_layers, detach, device).map_err(err);
     let params = AdamWParams::default();
+    let average = if options.ema_decay > 0.0 {
+        Some(
+            MovingAverage::new(layer_vars.iter().chain(&head_vars).map(|(_, v)| v.clone()), options.ema_decay)
+                .map_err(err)?,
+        )
+    } else {
+        None
+    };
     let mut layer_opt = AdamW::new(layer_vars, params).map_err(err)?;
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
 
@@ -217,7 +236,8 @@ pub fn train_text(
     let total_steps = steps_per_epoch * options.epochs;
     let warmup = (total_steps as f64 * options.warmup).round() as usize;
     let mut epochs = Vec::new();
-    let mut best: Option<(f64, usize)> = None;
+    // (dev r_V + r_A, epoch, whether the moving average) of the weights saved so far.
+    let mut best: Option<(f64, usize, bool)> = None;
     let mut step = 0;
     for epoch in 1..=options.epochs {
         let epoch_start = Instant::now();
@@ -236,23 +256,40 @@ pub fn train_text(
             head_opt
                 .step(&grads, linear_schedule(options.lr_head, step, warmup, total_steps), head_scale)
                 .map_err(err)?;
+            if let Some(average) = &average {
+                average.update().map_err(err)?;
+            }
             let loss = f64::from(loss.to_scalar::<f32>().map_err(err)?);
             loss_sum += loss;
             step += 1;
             progress(TrainTextEvent::Step { epoch, step: i + 1, steps, loss });
         }
         let dev_scores = score_cached(&head_for(true)?, &dev_cache, options.batch_size * 2, device)?;
+        let quality = |s: &Scores| s.pearson_v + s.pearson_a;
+        let mut dev_average = None;
+        if let Some(average) = &average {
+            // Score (and, if best, save) the averaged weights in place, then train on.
+            let trained_weights = average.swap_in().map_err(err)?;
+            let scores = score_cached(&head_for(true)?, &dev_cache, options.batch_size * 2, device)?;
+            if best.is_none_or(|(q, _, _)| quality(&scores) > q) && quality(&scores) > quality(&dev_scores) {
+                best = Some((quality(&scores), epoch, true));
+                save_model(out, &trained.tensors(options.f16_layers)?, &config)?;
+            }
+            dev_average = Some(scores);
+            average.restore(&trained_weights).map_err(err)?;
+        }
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / steps.max(1) as f64,
             dev: dev_scores,
+            dev_average,
             secs: epoch_start.elapsed().as_secs_f64(),
         };
         progress(TrainTextEvent::Epoch(report.clone()));
         epochs.push(report);
-        let quality = dev_scores.pearson_v + dev_scores.pearson_a;
-        if best.is_none_or(|(q, _)| quality > q) {
-            best = Some((quality, epoch));
+        let raw = quality(&dev_scores);
+        if best.is_none_or(|(q, _, _)| raw > q) {
+            best = Some((raw, epoch, false));
             save_model(out, &trained.tensors(options.f16_layers)?, &config)?;
         }
     }
@@ -261,7 +298,8 @@ pub fn train_text(
         train_sentences: train.len(),
         cache_secs,
         epochs,
-        best_epoch: best.map_or(0, |(_, e)| e),
+        best_epoch: best.map_or(0, |(_, e, _)| e),
+        kept_average: best.is_some_and(|(_, _, average)| average),
     };
     write_json(&out.join(TRAINING_FILE), &report)?;
     Ok(report)
@@ -444,6 +482,45 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
         syy += (b - my).powi(2);
     }
     if sxx == 0.0 || syy == 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
+}
+
+/// An exponential moving average of the trained variables (Polyak averaging), which often
+/// generalises better than the last weights of a fine-tuning run.
+struct MovingAverage {
+    vars: Vec<Var>,
+    averages: Vec<Var>,
+    decay: f64,
+}
+
+impl MovingAverage {
+    fn new(vars: impl Iterator<Item = Var>, decay: f64) -> candle_core::Result<Self> {
+        let vars: Vec<Var> = vars.collect();
+        let averages =
+            vars.iter().map(|v| Var::from_tensor(&v.as_tensor().copy()?)).collect::<candle_core::Result<_>>()?;
+        Ok(Self { vars, averages, decay })
+    }
+
+    /// `average ← decay · average + (1 − decay) · var`, after an optimiser step.
+    fn update(&self) -> candle_core::Result<()> {
+        for (var, average) in self.vars.iter().zip(&self.averages) {
+            average.set(&((average.as_tensor() * self.decay)? + (var.as_tensor() * (1.0 - self.decay))?)?)?;
+        }
+        Ok(())
+    }
+
+    /// Puts the averages into the variables; returns the weights they held.
+    fn swap_in(&self) -> candle_core::Result<Vec<Tensor>> {
+        let held = self.vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
+        for (var, average) in self.vars.iter().zip(&self.averages) {
+            var.set(average)?;
+        }
+        Ok(held)
+    }
+
+    /// Puts `held` (from [`Self::swap_in`]) back.
+    fn restore(&self, held: &[Tensor]) -> candle_core::Result<()> {
+        self.vars.iter().zip(held).try_for_each(|(var, value)| var.set(value))
+    }
 }
 
 /// The variables being trained: the top layers themselves, or low-rank adapters over them.
