@@ -22,8 +22,9 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         && a.rank() == b.rank()
         && a.dims()[..a.rank() - 2] == b.dims()[..b.rank() - 2]
         && a.dims()[a.rank() - 1] == b.dims()[b.rank() - 2];
-    if !(on_cpu_f32(a) && on_cpu_f32(b) && compatible) {
-        // Other devices, and shape errors worded as candle words them.
+    if !(on_cpu_f32(a) && on_cpu_f32(b) && compatible) || a.dims()[a.rank() - 1] == 0 {
+        // Other devices, shape errors worded as candle words them, and empty inner dimensions
+        // (whose strides BLAS may refuse).
         return a.matmul(b);
     }
     blas_readable(a)?.apply_op2(&blas_readable(b)?, MatMul)
