@@ -183,7 +183,8 @@ pub struct EvalTextArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct EnsembleTextArgs {
-    /// Model folders of the members (same base, trained layers and adapter layout).
+    /// Model folders of the members (same base, trained layers and adapter layout); an ensemble
+    /// folder contributes all its members.
     #[arg(required = true, num_args = 2..)]
     pub members: Vec<PathBuf>,
     /// Ensemble model folder to write.

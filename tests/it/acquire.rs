@@ -850,6 +850,19 @@ fn text_va_ensembles_average_their_members() {
     let first = TextVa::load(&members[0], &base, &Device::Cpu).unwrap().predict(&texts).unwrap();
     assert_eq!(ensemble.predict(&texts).unwrap()[1].tokens, first[1].tokens);
 
+    // An ensemble given as a member contributes each of its members, with their records.
+    let three = dir.path().join("three");
+    let config = combine(&[out.clone(), members[0].clone()], &three, "text-va/tiny-ensemble-3@test").unwrap();
+    assert_eq!(config.members, 3);
+    assert!(three.join("training.member2.json").is_file());
+    let got3 = TextVa::load(&three, &base, &Device::Cpu).unwrap().predict_vad(&texts).unwrap();
+    for (i, row) in got3.iter().enumerate() {
+        for j in 0..3 {
+            let mean = (2.0 * each[0][i][j] + each[1][i][j]) / 3.0;
+            assert!((row[j] - mean).abs() < 1e-5, "sentence {i} output {j}: {} vs mean {mean}", row[j]);
+        }
+    }
+
     // Members must share their layout; the odd one out is named.
     let odd = dir.path().join("odd");
     let options =

@@ -4,7 +4,7 @@
 //!
 //! An ensemble is an ordinary model folder whose `config.json` says `members: N` and whose
 //! weights name member k's tensors `member.{k}.<name>`. [`combine`] builds one from model
-//! folders trained with the same base and layout.
+//! folders (single models or ensembles) trained with the same base and layout.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,27 +50,23 @@ pub fn split(tensors: HashMap<String, Tensor>, members: usize) -> Result<Vec<Has
     Ok(out)
 }
 
-/// Writes the ensemble of the model folders `member_dirs` to `out`, under `model_id`. The
-/// members must share base, trained layers, token limit and adapter layout; each member's
-/// training record is kept as `training.member{k}.json`.
+/// Writes the ensemble of the model folders `member_dirs` to `out`, under `model_id`. A folder
+/// that is itself an ensemble contributes each of its members. The members must share base,
+/// trained layers, token limit and adapter layout; each member's training record is kept as
+/// `training.member{k}.json`.
 pub fn combine(member_dirs: &[PathBuf], out: &Path, model_id: &str) -> Result<TextVaConfig, AcquireError> {
     let Some(first_dir) = member_dirs.first() else {
         return Err(AcquireError::compute("ensemble-text", "no member model folders given"));
     };
     let first = TextVaConfig::read(&first_dir.join(MODEL_CONFIG_FILE))?;
     let mut tensors = Vec::new();
-    for (k, dir) in member_dirs.iter().enumerate() {
+    let mut records = Vec::new();
+    for dir in member_dirs {
         let config_path = dir.join(MODEL_CONFIG_FILE);
         let config = TextVaConfig::read(&config_path)?;
         let layout = |c: &TextVaConfig| {
             (c.base.sha256.clone(), c.trained_layers, c.max_tokens, c.lora_rank, c.lora_alpha.to_bits())
         };
-        if config.members != 1 {
-            return Err(AcquireError::model(
-                &config_path,
-                format!("is an ensemble of {}; give single models", config.members),
-            ));
-        }
         if layout(&config) != layout(&first) {
             return Err(AcquireError::model(
                 &config_path,
@@ -83,7 +79,16 @@ pub fn combine(member_dirs: &[PathBuf], out: &Path, model_id: &str) -> Result<Te
         let weights_path = dir.join(MODEL_WEIGHTS_FILE);
         let loaded = candle_core::safetensors::load(&weights_path, &Device::Cpu)
             .map_err(|e| AcquireError::model(&weights_path, e))?;
-        tensors.extend(loaded.into_iter().map(|(name, t)| (format!("{MEMBER_PREFIX}{k}.{name}"), t)));
+        let members = split(loaded, config.members).map_err(|e| AcquireError::model(&weights_path, e))?;
+        for (j, member) in members.into_iter().enumerate() {
+            let k = records.len();
+            tensors.extend(member.into_iter().map(|(name, t)| (format!("{MEMBER_PREFIX}{k}.{name}"), t)));
+            records.push(if config.members == 1 {
+                dir.join(TRAINING_FILE)
+            } else {
+                dir.join(format!("training.member{j}.json"))
+            });
+        }
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     std::fs::create_dir_all(out).map_err(|source| AcquireError::Io { path: out.to_path_buf(), source })?;
@@ -91,14 +96,13 @@ pub fn combine(member_dirs: &[PathBuf], out: &Path, model_id: &str) -> Result<Te
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), None)
         .map_err(|e| AcquireError::model(&weights_path, e))?;
     write_atomic(&weights_path, &bytes).map_err(|source| AcquireError::Io { path: weights_path.clone(), source })?;
-    for (k, dir) in member_dirs.iter().enumerate() {
-        let record = dir.join(TRAINING_FILE);
+    for (k, record) in records.iter().enumerate() {
         if record.is_file() {
             let target = out.join(format!("training.member{k}.json"));
-            std::fs::copy(&record, &target).map_err(|source| AcquireError::Io { path: target, source })?;
+            std::fs::copy(record, &target).map_err(|source| AcquireError::Io { path: target, source })?;
         }
     }
-    let config = TextVaConfig { model_id: model_id.to_owned(), members: member_dirs.len(), ..first };
+    let config = TextVaConfig { model_id: model_id.to_owned(), members: records.len(), ..first };
     let config_path = out.join(MODEL_CONFIG_FILE);
     let text = serde_json::to_string_pretty(&config).map_err(|e| AcquireError::model(&config_path, e))?;
     write_atomic(&config_path, text.as_bytes())
