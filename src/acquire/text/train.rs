@@ -221,7 +221,7 @@ pub fn train_text(
     };
     let head_for = |detach: bool| trained.head(&base.config, options.trained_layers, detach, device).map_err(err);
     let params = AdamWParams::default();
-    let average = if options.ema_decay > 0.0 {
+    let mut average = if options.ema_decay > 0.0 {
         Some(
             MovingAverage::new(layer_vars.iter().chain(&head_vars).map(|(_, v)| v.clone()), options.ema_decay)
                 .map_err(err)?,
@@ -256,7 +256,7 @@ pub fn train_text(
             head_opt
                 .step(&grads, linear_schedule(options.lr_head, step, warmup, total_steps), head_scale)
                 .map_err(err)?;
-            if let Some(average) = &average {
+            if let Some(average) = &mut average {
                 average.update().map_err(err)?;
             }
             let loss = f64::from(loss.to_scalar::<f32>().map_err(err)?);
@@ -490,6 +490,7 @@ struct MovingAverage {
     vars: Vec<Var>,
     averages: Vec<Var>,
     decay: f64,
+    updates: usize,
 }
 
 impl MovingAverage {
@@ -497,13 +498,22 @@ impl MovingAverage {
         let vars: Vec<Var> = vars.collect();
         let averages =
             vars.iter().map(|v| Var::from_tensor(&v.as_tensor().copy()?)).collect::<candle_core::Result<_>>()?;
-        Ok(Self { vars, averages, decay })
+        Ok(Self { vars, averages, decay, updates: 0 })
+    }
+
+    /// The decay of update `t` (1-based): `min(decay, (1 + t) / (10 + t))`, as TensorFlow's
+    /// moving average with `num_updates`. Without the ramp a slow average keeps the untrained
+    /// start for thousands of steps (0.999²⁰⁰⁰ ≈ 0.14).
+    fn decay_at(&self, t: usize) -> f64 {
+        self.decay.min((1.0 + t as f64) / (10.0 + t as f64))
     }
 
     /// `average ← decay · average + (1 − decay) · var`, after an optimiser step.
-    fn update(&self) -> candle_core::Result<()> {
+    fn update(&mut self) -> candle_core::Result<()> {
+        self.updates += 1;
+        let decay = self.decay_at(self.updates);
         for (var, average) in self.vars.iter().zip(&self.averages) {
-            average.set(&((average.as_tensor() * self.decay)? + (var.as_tensor() * (1.0 - self.decay))?)?)?;
+            average.set(&((average.as_tensor() * decay)? + (var.as_tensor() * (1.0 - decay))?)?)?;
         }
         Ok(())
     }
@@ -679,5 +689,24 @@ mod tests {
         let reversed = target.neg().unwrap();
         let wrong = vad_loss(&reversed, &target, &options).unwrap().to_scalar::<f32>().unwrap();
         assert!(perfect < off && off < wrong, "{perfect} {off} {wrong}");
+    }
+
+    #[test]
+    fn moving_average_ramps_its_decay_then_follows_slowly() {
+        let var = Var::new(&[0.0f32], &Device::Cpu).unwrap();
+        let mut average = MovingAverage::new(std::iter::once(var.clone()), 0.9).unwrap();
+        let value = |average: &MovingAverage| average.averages[0].as_tensor().to_vec1::<f32>().unwrap()[0];
+        // Update 1 decays by 2/11, not 0.9: the start weighs 0.18, not 0.9.
+        var.set(&Tensor::new(&[1.0f32], &Device::Cpu).unwrap()).unwrap();
+        average.update().unwrap();
+        assert!((value(&average) - 9.0 / 11.0).abs() < 1e-6, "{}", value(&average));
+        // From update 80 on, (1 + t) / (10 + t) ≥ 0.9 and the configured decay holds.
+        assert!((average.decay_at(79) - 80.0 / 89.0).abs() < 1e-12);
+        assert_eq!(average.decay_at(80), 0.9);
+        // Swapping the average in and restoring leaves the variable as it was.
+        let held = average.swap_in().unwrap();
+        assert!((var.as_tensor().to_vec1::<f32>().unwrap()[0] - 9.0 / 11.0).abs() < 1e-6);
+        average.restore(&held).unwrap();
+        assert_eq!(var.as_tensor().to_vec1::<f32>().unwrap(), vec![1.0]);
     }
 }
