@@ -157,8 +157,9 @@ pub struct TrainTextArgs {
     /// Dropout rate inside the trained layers while training.
     #[arg(long, default_value_t = TrainTextOptions::default().dropout)]
     pub dropout: f32,
-    /// Keep a moving average of the trained weights with this decay per step, scored beside
-    /// them each epoch; the better of the two is kept (0: off).
+    /// Keep a moving average of the trained weights with this decay per step (step t uses at
+    /// most (1 + t) / (10 + t)), scored beside them each epoch; the better of the two is kept
+    /// (0: off).
     #[arg(long, default_value_t = TrainTextOptions::default().ema_decay)]
     pub ema: f64,
     /// Model id stored with every VA value the model produces.

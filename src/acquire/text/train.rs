@@ -65,8 +65,9 @@ pub struct TrainTextOptions {
     /// Dropout rate inside the trained layers while training (BERT fine-tunes with 0.1).
     #[serde(default)]
     pub dropout: f32,
-    /// Decay of an exponential moving average of the trained weights, updated every step and
-    /// scored beside the weights themselves at each epoch's end (0: none).
+    /// Decay of an exponential moving average of the trained weights, updated every step (the
+    /// decay ramps up to this over the first steps) and scored beside the weights themselves at
+    /// each epoch's end (0: none).
     #[serde(default)]
     pub ema_decay: f64,
 }
