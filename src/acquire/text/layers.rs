@@ -49,7 +49,7 @@ impl BertLayers {
 /// Each sentence's rows of the flattened `(batch · tokens)` layout: all of them query, the real
 /// ones are keys.
 fn sentence_segments(mask: &Tensor) -> Result<Vec<Segment>> {
-    let (batch, tokens) = mask.dims2()?;
+    let tokens = mask.dim(1)?;
     let values = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
     values
         .iter()
@@ -61,7 +61,6 @@ fn sentence_segments(mask: &Tensor) -> Result<Vec<Segment>> {
             }
             Ok(Segment { start: b * tokens, queries: tokens, keys: real })
         })
-        .take(batch)
         .collect()
 }
 
