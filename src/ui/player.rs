@@ -428,8 +428,7 @@ fn transport_ui(
             push(Transport::TogglePlay);
         }
         let mut position = position_secs;
-        // The seek slider takes the row's width, less room for its value box and name.
-        ui.spacing_mut().slider_width = (ui.available_width() - theme::SLIDER_VALUE_WIDTH).max(theme::SLIDER_MIN_WIDTH);
+        widen_sliders(ui);
         let slider = egui::Slider::new(&mut position, range).suffix(" s").fixed_decimals(2).text("position");
         let response = ui.add(slider);
         // Only the user's drag or click seeks; the slider follows playback otherwise.
@@ -438,25 +437,36 @@ fn transport_ui(
         }
     });
     ui.horizontal(|ui| {
-        let mut looping = playback.looping;
-        if ui.checkbox(&mut looping, "Loop utterance").on_hover_text("L").changed() {
-            push(Transport::SetLooping(looping));
-        }
+        widen_sliders(ui);
         let mut speed = playback.speed;
         if ui.add(egui::Slider::new(&mut speed, SPEED_RANGE).text("speed").suffix("×").fixed_decimals(2)).changed() {
             push(Transport::SetSpeed(speed));
         }
     });
     ui.horizontal(|ui| {
+        widen_sliders(ui);
+        let mut volume = playback.volume;
+        if ui.add_enabled(!playback.muted, egui::Slider::new(&mut volume, 0.0..=1.0).text("volume")).changed() {
+            push(Transport::SetVolume(volume));
+        }
+    });
+    // The toggles share a row so the sliders above keep the column's width.
+    ui.horizontal(|ui| {
+        let mut looping = playback.looping;
+        if ui.checkbox(&mut looping, "Loop utterance").on_hover_text("L").changed() {
+            push(Transport::SetLooping(looping));
+        }
         let mut muted = playback.muted;
         if ui.checkbox(&mut muted, "Mute").changed() {
             push(Transport::SetMuted(muted));
         }
-        let mut volume = playback.volume;
-        if ui.add_enabled(!muted, egui::Slider::new(&mut volume, 0.0..=1.0).text("volume")).changed() {
-            push(Transport::SetVolume(volume));
-        }
     });
+}
+
+/// Sliders added next in this row take its remaining width, less room for their value box and
+/// name.
+fn widen_sliders(ui: &mut egui::Ui) {
+    ui.spacing_mut().slider_width = (ui.available_width() - theme::SLIDER_VALUE_WIDTH).max(theme::SLIDER_MIN_WIDTH);
 }
 
 /// What the timeline marks, in file seconds.
