@@ -162,6 +162,10 @@ pub struct TrainTextArgs {
     /// (0: off).
     #[arg(long, default_value_t = TrainTextOptions::default().ema_decay)]
     pub ema: f64,
+    /// Train on train + dev and keep the last epoch (its moving average with --ema): a final
+    /// model once the recipe and epoch count are chosen on dev. Dev scores are then in-sample.
+    #[arg(long)]
+    pub refit: bool,
     /// Model id stored with every VA value the model produces.
     #[arg(long, default_value_t = TrainTextOptions::default().model_id)]
     pub model_id: String,
@@ -448,6 +452,7 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         lora_alpha: args.lora_alpha,
         dropout: args.dropout,
         ema_decay: args.ema,
+        refit: args.refit,
         model_id: args.model_id.clone(),
         ..TrainTextOptions::default()
     };
@@ -473,8 +478,9 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
                 .dev_average
                 .map(|a| format!("; averaged weights r_V {:.4} r_A {:.4}", a.pearson_v, a.pearson_a))
                 .unwrap_or_default();
+            let dev = if args.refit { "dev (trained on)" } else { "dev" };
             eprintln!(
-                "epoch {}: train loss {:.4}, dev r_V {:.4} r_A {:.4}{average} ({:.0} s)",
+                "epoch {}: train loss {:.4}, {dev} r_V {:.4} r_A {:.4}{average} ({:.0} s)",
                 e.epoch, e.train_loss, e.dev.pearson_v, e.dev.pearson_a, e.secs
             );
         }),

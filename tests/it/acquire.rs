@@ -808,6 +808,24 @@ fn text_va_trains_low_rank_adapters_that_reload_to_the_same_predictions() {
 }
 
 #[test]
+fn text_va_refit_trains_on_dev_too_and_keeps_the_last_average() {
+    use univa::acquire::text::train::{TrainTextOptions, train_text};
+    let dir = tempfile::tempdir().unwrap();
+    let (base, model_dir, csv) = (dir.path().join("base"), dir.path().join("refit"), dir.path().join("emobank.csv"));
+    tiny_bert(&base, 1);
+    tiny_emobank(&csv);
+    let options = TrainTextOptions { epochs: 3, ema_decay: 0.9, refit: true, ..tiny_text_options() };
+    let report = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    let train = univa::acquire::text::emobank::read(&csv, Some("train")).unwrap().len();
+    let dev = univa::acquire::text::emobank::read(&csv, Some("dev")).unwrap().len();
+    assert_eq!(report.train_sentences, train + dev);
+    assert_eq!((report.best_epoch, report.kept_average), (3, true));
+    let stored: univa::acquire::text::train::TrainTextReport =
+        serde_json::from_str(&std::fs::read_to_string(model_dir.join("training.json")).unwrap()).unwrap();
+    assert!(stored.options.refit);
+}
+
+#[test]
 fn text_va_ensembles_average_their_members() {
     use univa::acquire::text::TextVa;
     use univa::acquire::text::ensemble::combine;

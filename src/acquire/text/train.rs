@@ -5,6 +5,8 @@
 //! head. The loss is the concordance (CCC) loss on valence, arousal and dominance (dominance as
 //! an auxiliary task, weighted lower) plus MSE; the top layers and the head have their own
 //! learning rates (linear warm-up and decay); the epoch with the best dev r_V + r_A is kept.
+//! Once a recipe and its epoch count are chosen that way, a refit trains on train + dev and
+//! keeps the last epoch.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +72,10 @@ pub struct TrainTextOptions {
     /// each epoch's end (0: none).
     #[serde(default)]
     pub ema_decay: f64,
+    /// Train on train + dev and keep the last epoch (its moving average when one is kept)
+    /// instead of picking an epoch on dev; the per-epoch dev scores are then in-sample.
+    #[serde(default)]
+    pub refit: bool,
 }
 
 /// The recipe of the shipped model's members (models/text-va/README.md): rank-16 adapters over
@@ -95,6 +101,7 @@ impl Default for TrainTextOptions {
             lora_alpha: 32.0,
             dropout: 0.1,
             ema_decay: 0.0,
+            refit: false,
         }
     }
 }
@@ -182,8 +189,11 @@ pub fn train_text(
             ),
         ));
     }
-    let train = emobank::read(emobank_csv, Some("train"))?;
+    let mut train = emobank::read(emobank_csv, Some("train"))?;
     let dev = emobank::read(emobank_csv, Some("dev"))?;
+    if options.refit {
+        train.extend(dev.iter().cloned());
+    }
     let config = TextVaConfig {
         model_id: options.model_id.clone(),
         base: BaseRef {
@@ -240,6 +250,7 @@ pub fn train_text(
     // (dev r_V + r_A, epoch, whether the moving average) of the weights saved so far.
     let mut best: Option<(f64, usize, bool)> = None;
     let mut step = 0;
+    let quality = |s: &Scores| s.pearson_v + s.pearson_a;
     for epoch in 1..=options.epochs {
         let epoch_start = Instant::now();
         let mut loss_sum = 0.0;
@@ -266,13 +277,18 @@ pub fn train_text(
             progress(TrainTextEvent::Step { epoch, step: i + 1, steps, loss });
         }
         let dev_scores = score_cached(&head_for(true)?, &dev_cache, options.batch_size * 2, device)?;
-        let quality = |s: &Scores| s.pearson_v + s.pearson_a;
+        let last = epoch == options.epochs;
         let mut dev_average = None;
         if let Some(average) = &average {
-            // Score (and, if best, save) the averaged weights in place, then train on.
+            // Score (and, if kept, save) the averaged weights in place, then train on.
             let trained_weights = average.swap_in().map_err(err)?;
             let scores = score_cached(&head_for(true)?, &dev_cache, options.batch_size * 2, device)?;
-            if best.is_none_or(|(q, _, _)| quality(&scores) > q) && quality(&scores) > quality(&dev_scores) {
+            let keep = if options.refit {
+                last
+            } else {
+                best.is_none_or(|(q, _, _)| quality(&scores) > q) && quality(&scores) > quality(&dev_scores)
+            };
+            if keep {
                 best = Some((quality(&scores), epoch, true));
                 save_model(out, &trained.tensors(options.f16_layers)?, &config)?;
             }
@@ -289,7 +305,8 @@ pub fn train_text(
         progress(TrainTextEvent::Epoch(report.clone()));
         epochs.push(report);
         let raw = quality(&dev_scores);
-        if best.is_none_or(|(q, _, _)| raw > q) {
+        let keep = if options.refit { last && average.is_none() } else { best.is_none_or(|(q, _, _)| raw > q) };
+        if keep {
             best = Some((raw, epoch, false));
             save_model(out, &trained.tensors(options.f16_layers)?, &config)?;
         }
