@@ -164,8 +164,9 @@ struct Cached {
     vad: [f32; 3],
 }
 
-/// Trains on the `train` split of `emobank_csv`, picks the epoch on `dev`, and writes the model
-/// folder `out` (config.json, model.safetensors, training.json).
+/// Trains on the `train` split of `emobank_csv`, picks the epoch on `dev` (with
+/// [`TrainTextOptions::refit`]: trains on both and keeps the last), and writes the model folder
+/// `out` (config.json, model.safetensors, training.json).
 pub fn train_text(
     base_dir: &Path,
     emobank_csv: &Path,
