@@ -729,12 +729,19 @@ fn tiny_text_options() -> univa::acquire::text::train::TrainTextOptions {
     }
 }
 
-/// Trains a text model over a tiny BERT; returns (temp dir, base folder, model folder, csv).
-fn tiny_text_model() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, univa::acquire::text::train::TrainTextReport) {
+/// A temp dir holding a tiny one-layer BERT (`base`) and a tiny EmoBank (`emobank.csv`).
+fn tiny_text_inputs() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let (base, model, csv) = (dir.path().join("base"), dir.path().join("model"), dir.path().join("emobank.csv"));
+    let (base, csv) = (dir.path().join("base"), dir.path().join("emobank.csv"));
     tiny_bert(&base, 1);
     tiny_emobank(&csv);
+    (dir, base, csv)
+}
+
+/// Trains a text model over a tiny BERT; returns (temp dir, base folder, model folder, csv).
+fn tiny_text_model() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, univa::acquire::text::train::TrainTextReport) {
+    let (dir, base, csv) = tiny_text_inputs();
+    let model = dir.path().join("model");
     let report =
         univa::acquire::text::train::train_text(&base, &csv, &model, &tiny_text_options(), &Device::Cpu, &mut |_| {})
             .unwrap();
@@ -780,10 +787,8 @@ fn text_va_trains_on_a_tiny_bert_and_predicts_masked_token_embeddings_in_range()
 fn text_va_trains_low_rank_adapters_that_reload_to_the_same_predictions() {
     use univa::acquire::text::TextVa;
     use univa::acquire::text::train::{TrainTextOptions, train_text};
-    let dir = tempfile::tempdir().unwrap();
-    let (base, model_dir, csv) = (dir.path().join("base"), dir.path().join("lora"), dir.path().join("emobank.csv"));
-    tiny_bert(&base, 1);
-    tiny_emobank(&csv);
+    let (dir, base, csv) = tiny_text_inputs();
+    let model_dir = dir.path().join("lora");
     let options = TrainTextOptions { trained_layers: 3, lora_rank: 2, lora_alpha: 4.0, ..tiny_text_options() };
     let report = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
     let (first, last) = (report.epochs[0].train_loss, report.epochs.last().unwrap().train_loss);
@@ -810,10 +815,8 @@ fn text_va_trains_low_rank_adapters_that_reload_to_the_same_predictions() {
 #[test]
 fn text_va_refit_trains_on_dev_too_and_keeps_the_last_average() {
     use univa::acquire::text::train::{TrainTextOptions, train_text};
-    let dir = tempfile::tempdir().unwrap();
-    let (base, model_dir, csv) = (dir.path().join("base"), dir.path().join("refit"), dir.path().join("emobank.csv"));
-    tiny_bert(&base, 1);
-    tiny_emobank(&csv);
+    let (dir, base, csv) = tiny_text_inputs();
+    let model_dir = dir.path().join("refit");
     let options = TrainTextOptions { epochs: 3, ema_decay: 0.9, refit: true, ..tiny_text_options() };
     let report = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
     let train = univa::acquire::text::emobank::read(&csv, Some("train")).unwrap().len();
@@ -830,10 +833,7 @@ fn text_va_ensembles_average_their_members() {
     use univa::acquire::text::TextVa;
     use univa::acquire::text::ensemble::combine;
     use univa::acquire::text::train::{TrainTextOptions, train_text};
-    let dir = tempfile::tempdir().unwrap();
-    let (base, csv) = (dir.path().join("base"), dir.path().join("emobank.csv"));
-    tiny_bert(&base, 1);
-    tiny_emobank(&csv);
+    let (dir, base, csv) = tiny_text_inputs();
     let members: Vec<PathBuf> = [1, 2].iter().map(|seed| dir.path().join(format!("member{seed}"))).collect();
     for (seed, member) in (1..).zip(&members) {
         let options = TrainTextOptions {
