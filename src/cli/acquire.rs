@@ -166,6 +166,10 @@ pub struct TrainTextArgs {
     /// model once the recipe and epoch count are chosen on dev. Dev scores are then in-sample.
     #[arg(long)]
     pub refit: bool,
+    /// Train on this fraction of the train split (a random subset drawn with the seed; one
+    /// seed's subsets are nested): the points of a learning curve.
+    #[arg(long, default_value_t = TrainTextOptions::default().train_fraction)]
+    pub train_fraction: f64,
     /// Model id stored with every VA value the model produces.
     #[arg(long, default_value_t = TrainTextOptions::default().model_id)]
     pub model_id: String,
@@ -453,6 +457,7 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         dropout: args.dropout,
         ema_decay: args.ema,
         refit: args.refit,
+        train_fraction: args.train_fraction,
         model_id: args.model_id.clone(),
         ..TrainTextOptions::default()
     };

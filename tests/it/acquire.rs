@@ -829,6 +829,21 @@ fn text_va_refit_trains_on_dev_too_and_keeps_the_last_average() {
 }
 
 #[test]
+fn text_va_trains_on_a_fraction_of_the_train_split_and_refuses_an_empty_one() {
+    use univa::acquire::text::train::{TrainTextOptions, train_text};
+    let (dir, base, csv) = tiny_text_inputs();
+    let model_dir = dir.path().join("quarter");
+    let options = TrainTextOptions { epochs: 1, train_fraction: 0.25, ..tiny_text_options() };
+    let report = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    let train = univa::acquire::text::emobank::read(&csv, Some("train")).unwrap().len();
+    assert_eq!(report.train_sentences, train / 4);
+    assert_eq!(report.options.train_fraction, 0.25);
+    let options = TrainTextOptions { train_fraction: 0.0, ..options };
+    let err = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("train fraction"), "{err}");
+}
+
+#[test]
 fn text_va_ensembles_average_their_members() {
     use univa::acquire::text::TextVa;
     use univa::acquire::text::ensemble::combine;

@@ -76,6 +76,14 @@ pub struct TrainTextOptions {
     /// instead of picking an epoch on dev; the per-epoch dev scores are then in-sample.
     #[serde(default)]
     pub refit: bool,
+    /// Train on this fraction of the train split, a random subset drawn with the seed (the
+    /// subsets of one seed are nested): the points of a learning curve.
+    #[serde(default = "whole_split")]
+    pub train_fraction: f64,
+}
+
+fn whole_split() -> f64 {
+    1.0
 }
 
 /// The recipe of the shipped model's members (models/text-va/README.md): rank-16 adapters over
@@ -102,6 +110,7 @@ impl Default for TrainTextOptions {
             dropout: 0.1,
             ema_decay: 0.0,
             refit: false,
+            train_fraction: 1.0,
         }
     }
 }
@@ -181,16 +190,22 @@ pub fn train_text(
         || options.batch_size < 2
         || options.epochs == 0
         || !(0.0..1.0).contains(&options.dropout)
+        || !(options.train_fraction > 0.0 && options.train_fraction <= 1.0)
     {
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch and 0 ≤ dropout < 1; got {} layers, batch {}, {} epochs, dropout {}",
-                options.trained_layers, options.batch_size, options.epochs, options.dropout
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1 and 0 < train fraction ≤ 1; got {} layers, batch {}, {} epochs, dropout {}, fraction {}",
+                options.trained_layers, options.batch_size, options.epochs, options.dropout, options.train_fraction
             ),
         ));
     }
     let mut train = emobank::read(emobank_csv, Some("train"))?;
+    if options.train_fraction < 1.0 {
+        // Its own generator, so the whole split trains exactly as before the option existed.
+        train.shuffle(&mut StdRng::seed_from_u64(options.seed));
+        train.truncate(((train.len() as f64 * options.train_fraction).round() as usize).max(options.batch_size));
+    }
     let dev = emobank::read(emobank_csv, Some("dev"))?;
     if options.refit {
         train.extend(dev.iter().cloned());
