@@ -140,6 +140,10 @@ pub struct TrainTextArgs {
     /// Peak learning rate of the fine-tuned layers.
     #[arg(long, default_value_t = TrainTextOptions::default().lr_layers)]
     pub lr_layers: f64,
+    /// Layer-wise rate decay: each fine-tuned layer learns at this factor times the rate of the
+    /// layer above it (1: one rate for all).
+    #[arg(long, default_value_t = TrainTextOptions::default().lr_layer_decay)]
+    pub lr_layer_decay: f64,
     /// Peak learning rate of the head.
     #[arg(long, default_value_t = TrainTextOptions::default().lr_head)]
     pub lr_head: f64,
@@ -449,6 +453,7 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         epochs: args.epochs,
         batch_size: args.batch_size,
         lr_layers: args.lr_layers,
+        lr_layer_decay: args.lr_layer_decay,
         lr_head: args.lr_head,
         seed: args.seed,
         f16_layers: !args.f32_layers,

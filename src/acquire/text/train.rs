@@ -43,6 +43,10 @@ pub struct TrainTextOptions {
     pub batch_size: usize,
     /// Peak learning rate of the fine-tuned layers.
     pub lr_layers: f64,
+    /// Layer-wise rate decay: each trained layer learns at this factor times the rate of the
+    /// layer above it, the top one at `lr_layers` (1: one rate for all).
+    #[serde(default = "one_rate")]
+    pub lr_layer_decay: f64,
     /// Peak learning rate of the regression head.
     pub lr_head: f64,
     /// Fraction of steps spent warming up.
@@ -86,6 +90,10 @@ fn whole_split() -> f64 {
     1.0
 }
 
+fn one_rate() -> f64 {
+    1.0
+}
+
 /// The recipe of the shipped model's members (models/text-va/README.md): rank-16 adapters over
 /// all six MiniLM layers.
 impl Default for TrainTextOptions {
@@ -95,6 +103,7 @@ impl Default for TrainTextOptions {
             epochs: 4,
             batch_size: 32,
             lr_layers: 5e-4,
+            lr_layer_decay: 1.0,
             lr_head: 2e-3,
             warmup: 0.06,
             dominance_weight: 0.5,
@@ -191,12 +200,18 @@ pub fn train_text(
         || options.epochs == 0
         || !(0.0..1.0).contains(&options.dropout)
         || !(options.train_fraction > 0.0 && options.train_fraction <= 1.0)
+        || !(options.lr_layer_decay > 0.0 && options.lr_layer_decay <= 1.0)
     {
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1 and 0 < train fraction ≤ 1; got {} layers, batch {}, {} epochs, dropout {}, fraction {}",
-                options.trained_layers, options.batch_size, options.epochs, options.dropout, options.train_fraction
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}",
+                options.trained_layers,
+                options.batch_size,
+                options.epochs,
+                options.dropout,
+                options.train_fraction,
+                options.lr_layer_decay
             ),
         ));
     }
@@ -257,6 +272,10 @@ pub fn train_text(
         None
     };
     let mut layer_opt = AdamW::new(layer_vars, params).map_err(err)?;
+    let top = options.trained_layers.saturating_sub(1);
+    layer_opt.scale_learning_rates(|name| {
+        options.lr_layer_decay.powi((top - trained_layer_index(name).unwrap_or(top).min(top)) as i32)
+    });
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
 
     let steps_per_epoch = train_cache.len().div_ceil(options.batch_size);
@@ -337,6 +356,12 @@ pub fn train_text(
     };
     write_json(&out.join(TRAINING_FILE), &report)?;
     Ok(report)
+}
+
+/// The index among the trained layers (0: the lowest) of a trained variable
+/// `encoder.layer.{i}.…`; `None` for any other name.
+fn trained_layer_index(name: &str) -> Option<usize> {
+    name.strip_prefix("encoder.layer.")?.split_once('.')?.0.parse().ok()
 }
 
 /// Runs the frozen layers over every sentence (longest first, in batches of similar length)
@@ -702,6 +727,14 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), AcquireError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trained_variables_name_their_layer() {
+        let (a, _) = lora::adapter_names(4, lora::TARGETS[0]);
+        assert_eq!(trained_layer_index(&a), Some(4));
+        assert_eq!(trained_layer_index("encoder.layer.0.output.dense.weight"), Some(0));
+        assert_eq!(trained_layer_index("head.weight"), None);
+    }
 
     #[test]
     fn pearson_is_one_on_a_line_minus_one_reversed_and_zero_when_constant() {
