@@ -4,6 +4,7 @@
 //! `acquire`, `import`, `ui`; `cli` drives them from the command line.
 
 pub mod acquire;
+pub mod bundle;
 pub mod cli;
 pub mod dataset;
 pub mod fsutil;

