@@ -144,6 +144,11 @@ pub struct TrainTextArgs {
     /// layer above it (1: one rate for all).
     #[arg(long, default_value_t = TrainTextOptions::default().lr_layer_decay)]
     pub lr_layer_decay: f64,
+    /// Also fit each sentence's mean reader and mean writer ratings (EmoBank's
+    /// individual_{reader,writer}_ratings.csv beside the CSV) with an auxiliary head that is not
+    /// saved, its loss weighed by this (0: off).
+    #[arg(long, default_value_t = TrainTextOptions::default().perspective_weight)]
+    pub perspectives: f64,
     /// Peak learning rate of the head.
     #[arg(long, default_value_t = TrainTextOptions::default().lr_head)]
     pub lr_head: f64,
@@ -454,6 +459,7 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         lr_layers: args.lr_layers,
         lr_layer_decay: args.lr_layer_decay,
+        perspective_weight: args.perspectives,
         lr_head: args.lr_head,
         seed: args.seed,
         f16_layers: !args.f32_layers,

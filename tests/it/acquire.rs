@@ -843,6 +843,83 @@ fn text_va_trains_on_a_fraction_of_the_train_split_and_refuses_an_empty_one() {
     assert!(err.contains("train fraction"), "{err}");
 }
 
+/// Largest absolute value of each stored adapter `B` of `layer`.
+fn lora_b_max(model_dir: &Path, layer: usize) -> f32 {
+    let stored = candle_core::safetensors::load(model_dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    let prefix = format!("encoder.layer.{layer}.");
+    stored
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix) && k.ends_with(".lora_b"))
+        .map(|(_, t)| t.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn layer_wise_rates_slow_the_lower_layers_only() {
+    use univa::acquire::text::train::{TrainTextOptions, train_text};
+    let (dir, base, csv) = tiny_text_inputs();
+    let options = TrainTextOptions {
+        trained_layers: 3,
+        lora_rank: 2,
+        lora_alpha: 4.0,
+        epochs: 2,
+        dropout: 0.0,
+        ..tiny_text_options()
+    };
+    let (flat, decayed) = (dir.path().join("flat"), dir.path().join("decayed"));
+    train_text(&base, &csv, &flat, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    let options = TrainTextOptions { lr_layer_decay: 0.1, ..options };
+    let report = train_text(&base, &csv, &decayed, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    assert_eq!(report.options.lr_layer_decay, 0.1);
+    // Adam moves each weight by about its rate per step: the bottom layer (rate × 0.01) barely
+    // moves, the top one (full rate) as much as without the decay.
+    let (flat_bottom, decayed_bottom) = (lora_b_max(&flat, 0), lora_b_max(&decayed, 0));
+    let (flat_top, decayed_top) = (lora_b_max(&flat, 2), lora_b_max(&decayed, 2));
+    assert!(decayed_bottom > 0.0 && decayed_bottom < 0.05 * flat_bottom, "{decayed_bottom} vs {flat_bottom}");
+    assert!(decayed_top > 0.5 * flat_top, "{decayed_top} vs {flat_top}");
+    let options = TrainTextOptions { lr_layer_decay: 0.0, ..options };
+    let err = train_text(&base, &csv, &decayed, &options, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("decay"), "{err}");
+}
+
+#[test]
+fn the_perspective_task_needs_the_rating_files_and_is_not_saved() {
+    use univa::acquire::text::emobank::PERSPECTIVE_FILES;
+    use univa::acquire::text::train::{TrainTextOptions, train_text};
+    let (dir, base, csv) = tiny_text_inputs();
+    let model_dir = dir.path().join("perspectives");
+    let options = TrainTextOptions { epochs: 2, perspective_weight: 0.5, ..tiny_text_options() };
+    let err = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains(PERSPECTIVE_FILES[0]), "{err}");
+    // Readers rate like the gold, writers the reverse valence: two ratings each per sentence.
+    let sentences = univa::acquire::text::emobank::read(&csv, None).unwrap();
+    for (file, flip) in PERSPECTIVE_FILES.into_iter().zip([1.0, -1.0]) {
+        let mut rows = String::from("id,V,A,D\n");
+        for s in &sentences {
+            let rating = |x: f32| 3.0 + 2.0 * x;
+            for _ in 0..2 {
+                rows += &format!("{},{},{},3\n", s.id, rating(flip * s.vad[0]), rating(s.vad[1]));
+            }
+        }
+        std::fs::write(dir.path().join(file), rows).unwrap();
+    }
+    let with = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
+    let without_dir = dir.path().join("without");
+    let without_options = TrainTextOptions { perspective_weight: 0.0, ..options };
+    let without = train_text(&base, &csv, &without_dir, &without_options, &Device::Cpu, &mut |_| {}).unwrap();
+    // The extra task adds its own loss terms; the saved model is the plain one.
+    assert!(with.epochs[0].train_loss > without.epochs[0].train_loss, "{with:?} vs {without:?}");
+    let stored = candle_core::safetensors::load(model_dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    let plain = candle_core::safetensors::load(without_dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    let names = |m: &HashMap<String, Tensor>| {
+        let mut names: Vec<String> = m.keys().cloned().collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&stored), names(&plain));
+    univa::acquire::text::TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
+}
+
 #[test]
 fn text_va_ensembles_average_their_members() {
     use univa::acquire::text::TextVa;

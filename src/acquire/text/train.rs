@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::emobank::{self, EmoBankSentence};
 use super::encoder::{BaseFolder, FrozenEncoder};
-use super::head::{OUTPUTS, VaHead};
+use super::head::{OUTPUTS, VaHead, pool};
 use super::lora;
 use super::{BaseRef, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, TextVa, TextVaConfig};
 use crate::acquire::AcquireError;
@@ -55,6 +55,11 @@ pub struct TrainTextOptions {
     pub dominance_weight: f64,
     /// Weight of the MSE term beside the CCC loss.
     pub mse_weight: f64,
+    /// Weight of an auxiliary task: an extra head (not saved) fits each sentence's mean reader
+    /// and mean writer ratings (EmoBank's per-annotator files), with (1 − CCC) terms weighed
+    /// like the main ones (0: off).
+    #[serde(default)]
+    pub perspective_weight: f64,
     pub max_tokens: usize,
     pub seed: u64,
     /// Written into the model config; stored with every VA value.
@@ -108,6 +113,7 @@ impl Default for TrainTextOptions {
             warmup: 0.06,
             dominance_weight: 0.5,
             mse_weight: 1.0,
+            perspective_weight: 0.0,
             max_tokens: 128,
             seed: 17,
             model_id: "text-va/all-MiniLM-L6-v2+emobank-lora@3".to_owned(),
@@ -176,10 +182,12 @@ pub enum TrainTextEvent {
     Epoch(EpochReport),
 }
 
-/// One sentence's frozen-layer output `(tokens, hidden)` and gold VAD.
+/// One sentence's frozen-layer output `(tokens, hidden)`, gold VAD and (when the auxiliary
+/// task is on) mean reader and writer VAD.
 struct Cached {
     hidden: Tensor,
     vad: [f32; 3],
+    perspectives: [f32; 6],
 }
 
 /// Trains on the `train` split of `emobank_csv`, picks the epoch on `dev` (with
@@ -201,17 +209,19 @@ pub fn train_text(
         || !(0.0..1.0).contains(&options.dropout)
         || !(options.train_fraction > 0.0 && options.train_fraction <= 1.0)
         || !(options.lr_layer_decay > 0.0 && options.lr_layer_decay <= 1.0)
+        || options.perspective_weight < 0.0
     {
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}",
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1 and a perspective weight ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, perspective weight {}",
                 options.trained_layers,
                 options.batch_size,
                 options.epochs,
                 options.dropout,
                 options.train_fraction,
-                options.lr_layer_decay
+                options.lr_layer_decay,
+                options.perspective_weight
             ),
         ));
     }
@@ -243,8 +253,10 @@ pub fn train_text(
     let started = Instant::now();
     let total = train.len() + dev.len();
     let mut report_cache = |done: usize| progress(TrainTextEvent::Caching { done, total });
-    let train_cache = cache_frozen(&frozen, &train, 0, &mut report_cache)?;
-    let dev_cache = cache_frozen(&frozen, &dev, train.len(), &mut report_cache)?;
+    let perspectives =
+        if options.perspective_weight > 0.0 { emobank::read_perspectives(emobank_csv)? } else { HashMap::new() };
+    let train_cache = cache_frozen(&frozen, &train, &perspectives, 0, &mut report_cache)?;
+    let dev_cache = cache_frozen(&frozen, &dev, &perspectives, train.len(), &mut report_cache)?;
     let cache_secs = started.elapsed().as_secs_f64();
 
     let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
@@ -276,6 +288,12 @@ pub fn train_text(
     layer_opt.scale_learning_rates(|name| {
         options.lr_layer_decay.powi((top - trained_layer_index(name).unwrap_or(top).min(top)) as i32)
     });
+    let perspective_head = if options.perspective_weight > 0.0 {
+        Some(PerspectiveHead::new(2 * base.config.hidden_size, &mut rng, device).map_err(err)?)
+    } else {
+        None
+    };
+    let head_vars = head_vars.into_iter().chain(perspective_head.iter().flat_map(PerspectiveHead::vars)).collect();
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
 
     let steps_per_epoch = train_cache.len().div_ceil(options.batch_size);
@@ -293,8 +311,12 @@ pub fn train_text(
         let steps = batches.len();
         for (i, batch) in batches.iter().enumerate() {
             let (lower, mask, target) = pad_batch(&train_cache, batch, device).map_err(err)?;
-            let (_, out) = head_for(false)?.forward(&lower, &mask, true).map_err(err)?;
-            let loss = vad_loss(&out, &target, options).map_err(err)?;
+            let (tokens, out) = head_for(false)?.forward(&lower, &mask, true).map_err(err)?;
+            let mut loss = vad_loss(&out, &target.narrow(1, 0, 3).map_err(err)?, options).map_err(err)?;
+            if let Some(aux) = &perspective_head {
+                let aux_loss = aux.loss(&tokens, &mask, &target.narrow(1, 3, 6).map_err(err)?, options);
+                loss = (loss + (aux_loss.map_err(err)? * options.perspective_weight).map_err(err)?).map_err(err)?;
+            }
             let grads = loss.backward().map_err(err)?;
             let layer_scale = layer_opt.clip_scale(&grads, 1.0).map_err(err)?;
             let head_scale = head_opt.clip_scale(&grads, 1.0).map_err(err)?;
@@ -369,6 +391,7 @@ fn trained_layer_index(name: &str) -> Option<usize> {
 fn cache_frozen(
     frozen: &FrozenEncoder,
     sentences: &[EmoBankSentence],
+    perspectives: &HashMap<String, [f32; 6]>,
     done_before: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Cached>, AcquireError> {
@@ -390,11 +413,22 @@ fn cache_frozen(
         done += chunk.len();
         progress(done_before + done);
     }
-    Ok(hidden
-        .into_iter()
-        .zip(sentences)
-        .filter_map(|(hidden, s)| hidden.map(|hidden| Cached { hidden, vad: s.vad }))
-        .collect())
+    let mut cached = Vec::with_capacity(sentences.len());
+    for (hidden, s) in hidden.into_iter().zip(sentences) {
+        let Some(hidden) = hidden else { continue };
+        let perspectives = if perspectives.is_empty() {
+            [0.0; 6]
+        } else {
+            *perspectives.get(&s.id).ok_or_else(|| {
+                AcquireError::compute(
+                    "train-text",
+                    format!("sentence {} has no reader and writer ratings in {:?}", s.id, emobank::PERSPECTIVE_FILES),
+                )
+            })?
+        };
+        cached.push(Cached { hidden, vad: s.vad, perspectives });
+    }
+    Ok(cached)
 }
 
 /// Variables by name, as the optimiser takes them.
@@ -453,7 +487,7 @@ fn shuffled_batches(cache: &[Cached], size: usize, rng: &mut StdRng) -> Vec<Vec<
 }
 
 /// Zero-padded `(batch, tokens, hidden)` frozen outputs, their `(batch, tokens)` mask and the
-/// `(batch, 3)` targets.
+/// `(batch, 9)` targets: VAD, then reader and writer VAD.
 fn pad_batch(cache: &[Cached], batch: &[usize], device: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let width = batch.iter().map(|&i| cache[i].hidden.dim(0)).collect::<candle_core::Result<Vec<_>>>()?;
     let max = width.iter().copied().max().unwrap_or(1);
@@ -464,16 +498,23 @@ fn pad_batch(cache: &[Cached], batch: &[usize], device: &Device) -> candle_core:
         .collect::<candle_core::Result<Vec<_>>>()?;
     let lower = Tensor::stack(&rows, 0)?;
     let mask: Vec<f32> = width.iter().flat_map(|&len| (0..max).map(move |t| if t < len { 1.0 } else { 0.0 })).collect();
-    let target: Vec<f32> = batch.iter().flat_map(|&i| cache[i].vad).collect();
+    let target: Vec<f32> = batch.iter().flat_map(|&i| cache[i].vad.into_iter().chain(cache[i].perspectives)).collect();
     Ok((
         lower,
         Tensor::from_vec(mask, (batch.len(), max), device)?,
-        Tensor::from_vec(target, (batch.len(), 3), device)?,
+        Tensor::from_vec(target, (batch.len(), 9), device)?,
     ))
 }
 
 /// Weighted (1 − CCC) over valence, arousal, dominance, plus weighted MSE.
 fn vad_loss(pred: &Tensor, target: &Tensor, options: &TrainTextOptions) -> candle_core::Result<Tensor> {
+    let ccc_loss = ccc_loss(pred, target, &[1.0, 1.0, options.dominance_weight as f32])?;
+    let mse = (pred - target)?.sqr()?.mean_all()?;
+    ccc_loss + (mse * options.mse_weight)?
+}
+
+/// Σ weight · (1 − CCC) over the columns of `(batch, columns)` predictions and targets.
+fn ccc_loss(pred: &Tensor, target: &Tensor, weights: &[f32]) -> candle_core::Result<Tensor> {
     let pred_mean = pred.mean_keepdim(0)?;
     let target_mean = target.mean_keepdim(0)?;
     let dp = pred.broadcast_sub(&pred_mean)?;
@@ -483,10 +524,45 @@ fn vad_loss(pred: &Tensor, target: &Tensor, options: &TrainTextOptions) -> candl
     let var_t = dt.sqr()?.mean(0)?;
     let shift = (pred_mean - target_mean)?.sqr()?.squeeze(0)?;
     let ccc = ((cov * 2.0)? / ((var_p + var_t)? + shift)?.affine(1.0, 1e-6)?)?;
-    let weights = Tensor::new(&[1.0f32, 1.0, options.dominance_weight as f32], pred.device())?;
-    let ccc_loss = (ccc.affine(-1.0, 1.0)? * weights)?.sum_all()?;
-    let mse = (pred - target)?.sqr()?.mean_all()?;
-    ccc_loss + (mse * options.mse_weight)?
+    let weights = Tensor::new(weights, pred.device())?;
+    (ccc.affine(-1.0, 1.0)? * weights)?.sum_all()
+}
+
+/// The auxiliary task's head: pooled tokens → linear → tanh → reader VAD, writer VAD. Trained
+/// beside the main head and dropped with the run.
+struct PerspectiveHead {
+    weight: Var,
+    bias: Var,
+}
+
+impl PerspectiveHead {
+    fn new(inputs: usize, rng: &mut StdRng, device: &Device) -> candle_core::Result<Self> {
+        let normal = Normal::new(0.0f32, 0.02).map_err(candle_core::Error::wrap)?;
+        let weight: Vec<f32> = (0..6 * inputs).map(|_| normal.sample(rng)).collect();
+        Ok(Self {
+            weight: Var::from_tensor(&Tensor::from_vec(weight, (6, inputs), device)?)?,
+            bias: Var::zeros(6, DType::F32, device)?,
+        })
+    }
+
+    fn vars(&self) -> [(String, Var); 2] {
+        [("perspectives.weight".to_owned(), self.weight.clone()), ("perspectives.bias".to_owned(), self.bias.clone())]
+    }
+
+    /// The auxiliary loss of token embeddings `(batch, tokens, hidden)` against `(batch, 6)`
+    /// reader and writer VAD, each side weighed like the main task (dominance at half).
+    fn loss(
+        &self,
+        tokens: &Tensor,
+        mask: &Tensor,
+        target: &Tensor,
+        options: &TrainTextOptions,
+    ) -> candle_core::Result<Tensor> {
+        let linear = candle_nn::Linear::new(self.weight.as_tensor().clone(), Some(self.bias.as_tensor().clone()));
+        let pred = candle_nn::Module::forward(&linear, &pool(tokens, mask)?)?.tanh()?;
+        let d = options.dominance_weight as f32;
+        ccc_loss(&pred, target, &[1.0, 1.0, d, 1.0, 1.0, d])
+    }
 }
 
 fn score_cached(head: &VaHead, cache: &[Cached], batch: usize, device: &Device) -> Result<Scores, AcquireError> {
