@@ -73,7 +73,7 @@ pub enum Command {
     /// Text VA of sentences (the trained text model over its BERT-architecture base).
     Text(TextArgs),
     /// Train a text VA model on EmoBank: frozen lower layers cached, top layers + head tuned.
-    TrainText(TrainTextArgs),
+    TrainText(Box<TrainTextArgs>),
     /// Pearson r of a text VA model on an EmoBank split.
     EvalText(EvalTextArgs),
     /// Combine text VA models trained over the same base into one ensemble model folder.
@@ -149,6 +149,17 @@ pub struct TrainTextArgs {
     /// saved, its loss weighed by this (0: off).
     #[arg(long, default_value_t = TrainTextOptions::default().perspective_weight)]
     pub perspectives: f64,
+    /// Sentence polarity CSV (`text,label[,source]`, label 0/1) for an auxiliary task whose head
+    /// is not saved: one batch of it beside every EmoBank batch. `models/fetch.sh
+    /// movie-review-polarity` fetches Pang & Lee's Rotten Tomatoes sentences.
+    #[arg(long)]
+    pub polarity: Option<PathBuf>,
+    /// Use only the polarity rows of this source (e.g. rotten_tomatoes).
+    #[arg(long, requires = "polarity")]
+    pub polarity_source: Option<String>,
+    /// Weight of the polarity task's logistic loss.
+    #[arg(long, default_value_t = TrainTextOptions::default().polarity_weight, requires = "polarity")]
+    pub polarity_weight: f64,
     /// Peak learning rate of the head.
     #[arg(long, default_value_t = TrainTextOptions::default().lr_head)]
     pub lr_head: f64,
@@ -460,6 +471,9 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         lr_layers: args.lr_layers,
         lr_layer_decay: args.lr_layer_decay,
         perspective_weight: args.perspectives,
+        polarity_csv: args.polarity.clone(),
+        polarity_source: args.polarity_source.clone(),
+        polarity_weight: args.polarity_weight,
         lr_head: args.lr_head,
         seed: args.seed,
         f16_layers: !args.f32_layers,

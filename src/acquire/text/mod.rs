@@ -20,6 +20,7 @@ pub mod ensemble;
 pub mod head;
 pub mod layers;
 pub mod lora;
+pub mod polarity;
 pub mod train;
 
 use std::collections::HashMap;

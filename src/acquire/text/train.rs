@@ -25,6 +25,7 @@ use super::emobank::{self, EmoBankSentence};
 use super::encoder::{BaseFolder, FrozenEncoder};
 use super::head::{OUTPUTS, VaHead, pool};
 use super::lora;
+use super::polarity;
 use super::{BaseRef, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, TextVa, TextVaConfig};
 use crate::acquire::AcquireError;
 use crate::fsutil::write_atomic;
@@ -60,6 +61,17 @@ pub struct TrainTextOptions {
     /// like the main ones (0: off).
     #[serde(default)]
     pub perspective_weight: f64,
+    /// Sentence polarity data (`text,label[,source]`, see [`polarity`]) for a second auxiliary
+    /// task: an extra head (not saved) tells positive from negative sentences, one batch of
+    /// them beside every EmoBank batch.
+    #[serde(default)]
+    pub polarity_csv: Option<PathBuf>,
+    /// Only the polarity rows of this `source` (e.g. `rotten_tomatoes`).
+    #[serde(default)]
+    pub polarity_source: Option<String>,
+    /// Weight of the polarity task's logistic loss.
+    #[serde(default = "half")]
+    pub polarity_weight: f64,
     pub max_tokens: usize,
     pub seed: u64,
     /// Written into the model config; stored with every VA value.
@@ -99,6 +111,10 @@ fn one_rate() -> f64 {
     1.0
 }
 
+fn half() -> f64 {
+    0.5
+}
+
 /// The recipe of the shipped model's members (models/text-va/README.md): rank-16 adapters over
 /// all six MiniLM layers.
 impl Default for TrainTextOptions {
@@ -114,6 +130,9 @@ impl Default for TrainTextOptions {
             dominance_weight: 0.5,
             mse_weight: 1.0,
             perspective_weight: 0.0,
+            polarity_csv: None,
+            polarity_source: None,
+            polarity_weight: 0.5,
             max_tokens: 128,
             seed: 17,
             model_id: "text-va/all-MiniLM-L6-v2+emobank-lora@3".to_owned(),
@@ -182,12 +201,12 @@ pub enum TrainTextEvent {
     Epoch(EpochReport),
 }
 
-/// One sentence's frozen-layer output `(tokens, hidden)`, gold VAD and (when the auxiliary
-/// task is on) mean reader and writer VAD.
+/// One sentence's frozen-layer output `(tokens, hidden)` and its targets: an EmoBank
+/// sentence's VAD (then, with the perspective task, its mean reader and writer VAD), or a
+/// polarity sentence's ±1.
 struct Cached {
     hidden: Tensor,
-    vad: [f32; 3],
-    perspectives: [f32; 6],
+    target: Vec<f32>,
 }
 
 /// Trains on the `train` split of `emobank_csv`, picks the epoch on `dev` (with
@@ -210,18 +229,20 @@ pub fn train_text(
         || !(options.train_fraction > 0.0 && options.train_fraction <= 1.0)
         || !(options.lr_layer_decay > 0.0 && options.lr_layer_decay <= 1.0)
         || options.perspective_weight < 0.0
+        || options.polarity_weight < 0.0
     {
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1 and a perspective weight ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, perspective weight {}",
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1 and auxiliary weights ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, weights {} and {}",
                 options.trained_layers,
                 options.batch_size,
                 options.epochs,
                 options.dropout,
                 options.train_fraction,
                 options.lr_layer_decay,
-                options.perspective_weight
+                options.perspective_weight,
+                options.polarity_weight
             ),
         ));
     }
@@ -251,12 +272,19 @@ pub fn train_text(
     let frozen = FrozenEncoder::load(&base, layers - options.trained_layers, options.max_tokens, device)?;
 
     let started = Instant::now();
-    let total = train.len() + dev.len();
-    let mut report_cache = |done: usize| progress(TrainTextEvent::Caching { done, total });
     let perspectives =
-        if options.perspective_weight > 0.0 { emobank::read_perspectives(emobank_csv)? } else { HashMap::new() };
-    let train_cache = cache_frozen(&frozen, &train, &perspectives, 0, &mut report_cache)?;
-    let dev_cache = cache_frozen(&frozen, &dev, &perspectives, train.len(), &mut report_cache)?;
+        if options.perspective_weight > 0.0 { Some(emobank::read_perspectives(emobank_csv)?) } else { None };
+    let polar = match &options.polarity_csv {
+        Some(path) => polarity::read(path, options.polarity_source.as_deref())?,
+        None => Vec::new(),
+    };
+    let total = train.len() + dev.len() + polar.len();
+    let mut report_cache = |done: usize| progress(TrainTextEvent::Caching { done, total });
+    let train_cache = cache_frozen(&frozen, &emobank_targets(&train, perspectives.as_ref())?, 0, &mut report_cache)?;
+    let dev_cache =
+        cache_frozen(&frozen, &emobank_targets(&dev, perspectives.as_ref())?, train.len(), &mut report_cache)?;
+    let polar_targets: Vec<(&str, Vec<f32>)> = polar.iter().map(|s| (s.text.as_str(), vec![s.polarity])).collect();
+    let polar_cache = cache_frozen(&frozen, &polar_targets, train.len() + dev.len(), &mut report_cache)?;
     let cache_secs = started.elapsed().as_secs_f64();
 
     let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
@@ -288,12 +316,22 @@ pub fn train_text(
     layer_opt.scale_learning_rates(|name| {
         options.lr_layer_decay.powi((top - trained_layer_index(name).unwrap_or(top).min(top)) as i32)
     });
-    let perspective_head = if options.perspective_weight > 0.0 {
-        Some(PerspectiveHead::new(2 * base.config.hidden_size, &mut rng, device).map_err(err)?)
+    // The auxiliary heads draw from their own generator, so runs without them stay as before.
+    let mut aux_rng = StdRng::seed_from_u64(options.seed.wrapping_add(1));
+    let pooled = 2 * base.config.hidden_size;
+    let perspective_head = if perspectives.is_some() {
+        Some(AuxHead::new("perspectives", pooled, 6, &mut aux_rng, device).map_err(err)?)
     } else {
         None
     };
-    let head_vars = head_vars.into_iter().chain(perspective_head.iter().flat_map(PerspectiveHead::vars)).collect();
+    let polarity_head = if polar_cache.is_empty() {
+        None
+    } else {
+        Some(AuxHead::new("polarity", pooled, 1, &mut aux_rng, device).map_err(err)?)
+    };
+    let head_vars =
+        head_vars.into_iter().chain(perspective_head.iter().chain(&polarity_head).flat_map(AuxHead::vars)).collect();
+    let mut polar_batches: Vec<Vec<usize>> = Vec::new();
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
 
     let steps_per_epoch = train_cache.len().div_ceil(options.batch_size);
@@ -311,11 +349,26 @@ pub fn train_text(
         let steps = batches.len();
         for (i, batch) in batches.iter().enumerate() {
             let (lower, mask, target) = pad_batch(&train_cache, batch, device).map_err(err)?;
-            let (tokens, out) = head_for(false)?.forward(&lower, &mask, true).map_err(err)?;
+            let head = head_for(false)?;
+            let (tokens, out) = head.forward(&lower, &mask, true).map_err(err)?;
             let mut loss = vad_loss(&out, &target.narrow(1, 0, 3).map_err(err)?, options).map_err(err)?;
             if let Some(aux) = &perspective_head {
-                let aux_loss = aux.loss(&tokens, &mask, &target.narrow(1, 3, 6).map_err(err)?, options);
-                loss = (loss + (aux_loss.map_err(err)? * options.perspective_weight).map_err(err)?).map_err(err)?;
+                let d = options.dominance_weight as f32;
+                let pred = aux.forward(&tokens, &mask).and_then(|p| p.tanh()).map_err(err)?;
+                let target = target.narrow(1, 3, 6).map_err(err)?;
+                let aux_loss = ccc_loss(&pred, &target, &[1.0, 1.0, d, 1.0, 1.0, d]).map_err(err)?;
+                loss = (loss + (aux_loss * options.perspective_weight).map_err(err)?).map_err(err)?;
+            }
+            if let Some(aux) = &polarity_head {
+                if polar_batches.is_empty() {
+                    polar_batches = shuffled_batches(&polar_cache, options.batch_size, &mut aux_rng);
+                }
+                let polar_batch = polar_batches.pop().unwrap_or_default();
+                let (lower, mask, sign) = pad_batch(&polar_cache, &polar_batch, device).map_err(err)?;
+                let (tokens, _) = head.forward(&lower, &mask, true).map_err(err)?;
+                let logit = aux.forward(&tokens, &mask).map_err(err)?;
+                let aux_loss = logistic_loss(&logit, &sign).map_err(err)?;
+                loss = (loss + (aux_loss * options.polarity_weight).map_err(err)?).map_err(err)?;
             }
             let grads = loss.backward().map_err(err)?;
             let layer_scale = layer_opt.clip_scale(&grads, 1.0).map_err(err)?;
@@ -386,16 +439,43 @@ fn trained_layer_index(name: &str) -> Option<usize> {
     name.strip_prefix("encoder.layer.")?.split_once('.')?.0.parse().ok()
 }
 
-/// Runs the frozen layers over every sentence (longest first, in batches of similar length)
-/// and keeps each sentence's `(tokens, hidden)` output.
+/// Each EmoBank sentence with its targets: VAD, then (when `perspectives` are given) its mean
+/// reader and writer VAD.
+fn emobank_targets<'a>(
+    sentences: &'a [EmoBankSentence],
+    perspectives: Option<&HashMap<String, [f32; 6]>>,
+) -> Result<Vec<(&'a str, Vec<f32>)>, AcquireError> {
+    sentences
+        .iter()
+        .map(|s| {
+            let mut target = s.vad.to_vec();
+            if let Some(perspectives) = perspectives {
+                let sides = perspectives.get(&s.id).ok_or_else(|| {
+                    AcquireError::compute(
+                        "train-text",
+                        format!(
+                            "sentence {} has no reader and writer ratings in {:?}",
+                            s.id,
+                            emobank::PERSPECTIVE_FILES
+                        ),
+                    )
+                })?;
+                target.extend(sides);
+            }
+            Ok((s.text.as_str(), target))
+        })
+        .collect()
+}
+
+/// Runs the frozen layers over every `(text, target)` (longest first, in batches of similar
+/// length) and keeps each text's `(tokens, hidden)` output beside its target.
 fn cache_frozen(
     frozen: &FrozenEncoder,
-    sentences: &[EmoBankSentence],
-    perspectives: &HashMap<String, [f32; 6]>,
+    sentences: &[(&str, Vec<f32>)],
     done_before: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Cached>, AcquireError> {
-    let ids = sentences.iter().map(|s| frozen.token_ids(&s.text)).collect::<Result<Vec<_>, _>>()?;
+    let ids = sentences.iter().map(|(text, _)| frozen.token_ids(text)).collect::<Result<Vec<_>, _>>()?;
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
     let mut hidden: Vec<Option<Tensor>> = vec![None; ids.len()];
@@ -413,22 +493,11 @@ fn cache_frozen(
         done += chunk.len();
         progress(done_before + done);
     }
-    let mut cached = Vec::with_capacity(sentences.len());
-    for (hidden, s) in hidden.into_iter().zip(sentences) {
-        let Some(hidden) = hidden else { continue };
-        let perspectives = if perspectives.is_empty() {
-            [0.0; 6]
-        } else {
-            *perspectives.get(&s.id).ok_or_else(|| {
-                AcquireError::compute(
-                    "train-text",
-                    format!("sentence {} has no reader and writer ratings in {:?}", s.id, emobank::PERSPECTIVE_FILES),
-                )
-            })?
-        };
-        cached.push(Cached { hidden, vad: s.vad, perspectives });
-    }
-    Ok(cached)
+    Ok(hidden
+        .into_iter()
+        .zip(sentences)
+        .filter_map(|(hidden, (_, target))| hidden.map(|hidden| Cached { hidden, target: target.clone() }))
+        .collect())
 }
 
 /// Variables by name, as the optimiser takes them.
@@ -487,7 +556,7 @@ fn shuffled_batches(cache: &[Cached], size: usize, rng: &mut StdRng) -> Vec<Vec<
 }
 
 /// Zero-padded `(batch, tokens, hidden)` frozen outputs, their `(batch, tokens)` mask and the
-/// `(batch, 9)` targets: VAD, then reader and writer VAD.
+/// `(batch, targets)` targets.
 fn pad_batch(cache: &[Cached], batch: &[usize], device: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let width = batch.iter().map(|&i| cache[i].hidden.dim(0)).collect::<candle_core::Result<Vec<_>>>()?;
     let max = width.iter().copied().max().unwrap_or(1);
@@ -498,11 +567,12 @@ fn pad_batch(cache: &[Cached], batch: &[usize], device: &Device) -> candle_core:
         .collect::<candle_core::Result<Vec<_>>>()?;
     let lower = Tensor::stack(&rows, 0)?;
     let mask: Vec<f32> = width.iter().flat_map(|&len| (0..max).map(move |t| if t < len { 1.0 } else { 0.0 })).collect();
-    let target: Vec<f32> = batch.iter().flat_map(|&i| cache[i].vad.into_iter().chain(cache[i].perspectives)).collect();
+    let targets = batch.first().map_or(0, |&i| cache[i].target.len());
+    let target: Vec<f32> = batch.iter().flat_map(|&i| cache[i].target.iter().copied()).collect();
     Ok((
         lower,
         Tensor::from_vec(mask, (batch.len(), max), device)?,
-        Tensor::from_vec(target, (batch.len(), 9), device)?,
+        Tensor::from_vec(target, (batch.len(), targets), device)?,
     ))
 }
 
@@ -528,40 +598,46 @@ fn ccc_loss(pred: &Tensor, target: &Tensor, weights: &[f32]) -> candle_core::Res
     (ccc.affine(-1.0, 1.0)? * weights)?.sum_all()
 }
 
-/// The auxiliary task's head: pooled tokens → linear → tanh → reader VAD, writer VAD. Trained
-/// beside the main head and dropped with the run.
-struct PerspectiveHead {
+/// Mean logistic loss of `(batch, 1)` logits against ±1 labels: softplus(−label · logit),
+/// computed as relu(x) + ln(1 + e^−|x|) so it cannot overflow.
+fn logistic_loss(logit: &Tensor, sign: &Tensor) -> candle_core::Result<Tensor> {
+    let x = (logit * sign)?.neg()?;
+    let softplus = (x.relu()? + x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
+    softplus.mean_all()
+}
+
+/// An auxiliary task's head: pooled tokens → linear. Trained beside the main head and dropped
+/// with the run.
+struct AuxHead {
+    name: &'static str,
     weight: Var,
     bias: Var,
 }
 
-impl PerspectiveHead {
-    fn new(inputs: usize, rng: &mut StdRng, device: &Device) -> candle_core::Result<Self> {
+impl AuxHead {
+    fn new(
+        name: &'static str,
+        inputs: usize,
+        outputs: usize,
+        rng: &mut StdRng,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
         let normal = Normal::new(0.0f32, 0.02).map_err(candle_core::Error::wrap)?;
-        let weight: Vec<f32> = (0..6 * inputs).map(|_| normal.sample(rng)).collect();
+        let weight: Vec<f32> = (0..outputs * inputs).map(|_| normal.sample(rng)).collect();
         Ok(Self {
-            weight: Var::from_tensor(&Tensor::from_vec(weight, (6, inputs), device)?)?,
-            bias: Var::zeros(6, DType::F32, device)?,
+            name,
+            weight: Var::from_tensor(&Tensor::from_vec(weight, (outputs, inputs), device)?)?,
+            bias: Var::zeros(outputs, DType::F32, device)?,
         })
     }
 
     fn vars(&self) -> [(String, Var); 2] {
-        [("perspectives.weight".to_owned(), self.weight.clone()), ("perspectives.bias".to_owned(), self.bias.clone())]
+        [(format!("{}.weight", self.name), self.weight.clone()), (format!("{}.bias", self.name), self.bias.clone())]
     }
 
-    /// The auxiliary loss of token embeddings `(batch, tokens, hidden)` against `(batch, 6)`
-    /// reader and writer VAD, each side weighed like the main task (dominance at half).
-    fn loss(
-        &self,
-        tokens: &Tensor,
-        mask: &Tensor,
-        target: &Tensor,
-        options: &TrainTextOptions,
-    ) -> candle_core::Result<Tensor> {
-        let linear = candle_nn::Linear::new(self.weight.as_tensor().clone(), Some(self.bias.as_tensor().clone()));
-        let pred = candle_nn::Module::forward(&linear, &pool(tokens, mask)?)?.tanh()?;
-        let d = options.dominance_weight as f32;
-        ccc_loss(&pred, target, &[1.0, 1.0, d, 1.0, 1.0, d])
+    /// `(batch, outputs)` of token embeddings `(batch, tokens, hidden)` under `mask`.
+    fn forward(&self, tokens: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        pool(tokens, mask)?.matmul(&self.weight.as_tensor().t()?)?.broadcast_add(self.bias.as_tensor())
     }
 }
 
@@ -575,7 +651,7 @@ fn score_cached(head: &VaHead, cache: &[Cached], batch: usize, device: &Device) 
         let rows: Vec<Vec<f32>> = out.detach().to_vec2().map_err(err)?;
         pred.extend(rows.into_iter().map(|r| [r[0], r[1], r[2]]));
     }
-    let gold: Vec<[f32; 3]> = cache.iter().map(|c| c.vad).collect();
+    let gold: Vec<[f32; 3]> = cache.iter().map(|c| [c.target[0], c.target[1], c.target[2]]).collect();
     Ok(scores(&pred, &gold))
 }
 
@@ -832,6 +908,19 @@ mod tests {
         let reversed = target.neg().unwrap();
         let wrong = vad_loss(&reversed, &target, &options).unwrap().to_scalar::<f32>().unwrap();
         assert!(perfect < off && off < wrong, "{perfect} {off} {wrong}");
+    }
+
+    #[test]
+    fn logistic_loss_is_ln2_when_unsure_and_finite_when_sure() {
+        let loss = |logit: f32, sign: f32| {
+            let logit = Tensor::new(&[[logit]], &Device::Cpu).unwrap();
+            let sign = Tensor::new(&[[sign]], &Device::Cpu).unwrap();
+            logistic_loss(&logit, &sign).unwrap().to_scalar::<f32>().unwrap()
+        };
+        assert!((loss(0.0, 1.0) - std::f32::consts::LN_2).abs() < 1e-6);
+        assert!(loss(1000.0, 1.0).abs() < 1e-6 && loss(-1000.0, -1.0).abs() < 1e-6);
+        assert!((loss(1000.0, -1.0) - 1000.0).abs() < 1e-3);
+        assert!(loss(2.0, 1.0) < loss(-2.0, 1.0));
     }
 
     #[test]
