@@ -144,11 +144,6 @@ pub struct TrainTextArgs {
     /// layer above it (1: one rate for all).
     #[arg(long, default_value_t = TrainTextOptions::default().lr_layer_decay)]
     pub lr_layer_decay: f64,
-    /// Also fit each sentence's mean reader and mean writer ratings (EmoBank's
-    /// individual_{reader,writer}_ratings.csv beside the CSV) with an auxiliary head that is not
-    /// saved, its loss weighed by this (0: off).
-    #[arg(long, default_value_t = TrainTextOptions::default().perspective_weight)]
-    pub perspectives: f64,
     /// Sentence polarity CSV (`text,label[,source]`, label 0/1) for an auxiliary task whose head
     /// is not saved: one batch of it beside every EmoBank batch. `models/fetch.sh
     /// movie-review-polarity` fetches Pang & Lee's Rotten Tomatoes sentences.
@@ -470,7 +465,6 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         lr_layers: args.lr_layers,
         lr_layer_decay: args.lr_layer_decay,
-        perspective_weight: args.perspectives,
         polarity_csv: args.polarity.clone(),
         polarity_source: args.polarity_source.clone(),
         polarity_weight: args.polarity_weight,

@@ -883,44 +883,6 @@ fn layer_wise_rates_slow_the_lower_layers_only() {
 }
 
 #[test]
-fn the_perspective_task_needs_the_rating_files_and_is_not_saved() {
-    use univa::acquire::text::emobank::PERSPECTIVE_FILES;
-    use univa::acquire::text::train::{TrainTextOptions, train_text};
-    let (dir, base, csv) = tiny_text_inputs();
-    let model_dir = dir.path().join("perspectives");
-    let options = TrainTextOptions { epochs: 2, perspective_weight: 0.5, ..tiny_text_options() };
-    let err = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains(PERSPECTIVE_FILES[0]), "{err}");
-    // Readers rate like the gold, writers the reverse valence: two ratings each per sentence.
-    let sentences = univa::acquire::text::emobank::read(&csv, None).unwrap();
-    for (file, flip) in PERSPECTIVE_FILES.into_iter().zip([1.0, -1.0]) {
-        let mut rows = String::from("id,V,A,D\n");
-        for s in &sentences {
-            let rating = |x: f32| 3.0 + 2.0 * x;
-            for _ in 0..2 {
-                rows += &format!("{},{},{},3\n", s.id, rating(flip * s.vad[0]), rating(s.vad[1]));
-            }
-        }
-        std::fs::write(dir.path().join(file), rows).unwrap();
-    }
-    let with = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
-    let without_dir = dir.path().join("without");
-    let without_options = TrainTextOptions { perspective_weight: 0.0, ..options };
-    let without = train_text(&base, &csv, &without_dir, &without_options, &Device::Cpu, &mut |_| {}).unwrap();
-    // The extra task adds its own loss terms; the saved model is the plain one.
-    assert!(with.epochs[0].train_loss > without.epochs[0].train_loss, "{with:?} vs {without:?}");
-    let stored = candle_core::safetensors::load(model_dir.join("model.safetensors"), &Device::Cpu).unwrap();
-    let plain = candle_core::safetensors::load(without_dir.join("model.safetensors"), &Device::Cpu).unwrap();
-    let names = |m: &HashMap<String, Tensor>| {
-        let mut names: Vec<String> = m.keys().cloned().collect();
-        names.sort();
-        names
-    };
-    assert_eq!(names(&stored), names(&plain));
-    univa::acquire::text::TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
-}
-
-#[test]
 fn the_polarity_task_trains_beside_emobank_and_bad_polarity_files_are_named() {
     use univa::acquire::text::train::{TrainTextOptions, train_text};
     let (dir, base, csv) = tiny_text_inputs();

@@ -56,13 +56,7 @@ pub struct TrainTextOptions {
     pub dominance_weight: f64,
     /// Weight of the MSE term beside the CCC loss.
     pub mse_weight: f64,
-    /// Weight of an auxiliary task: an extra head (not saved) fits each sentence's mean reader
-    /// and mean writer ratings (EmoBank's per-annotator files), with (1 − CCC) terms weighed
-    /// like the main ones (0: off).
-    #[serde(default)]
-    pub perspective_weight: f64,
-    /// Sentence polarity data (`text,label[,source]`, see [`polarity`]) for a second auxiliary
-    /// task: an extra head (not saved) tells positive from negative sentences, one batch of
+    /// Sentence polarity data (`text,label[,source]`, see [`polarity`]) for an auxiliary task: an extra head (not saved) tells positive from negative sentences, one batch of
     /// them beside every EmoBank batch.
     #[serde(default)]
     pub polarity_csv: Option<PathBuf>,
@@ -129,7 +123,6 @@ impl Default for TrainTextOptions {
             warmup: 0.06,
             dominance_weight: 0.5,
             mse_weight: 1.0,
-            perspective_weight: 0.0,
             polarity_csv: None,
             polarity_source: None,
             polarity_weight: 0.5,
@@ -202,8 +195,7 @@ pub enum TrainTextEvent {
 }
 
 /// One sentence's frozen-layer output `(tokens, hidden)` and its targets: an EmoBank
-/// sentence's VAD (then, with the perspective task, its mean reader and writer VAD), or a
-/// polarity sentence's ±1.
+/// sentence's VAD or a polarity sentence's ±1.
 struct Cached {
     hidden: Tensor,
     target: Vec<f32>,
@@ -228,20 +220,18 @@ pub fn train_text(
         || !(0.0..1.0).contains(&options.dropout)
         || !(options.train_fraction > 0.0 && options.train_fraction <= 1.0)
         || !(options.lr_layer_decay > 0.0 && options.lr_layer_decay <= 1.0)
-        || options.perspective_weight < 0.0
         || options.polarity_weight < 0.0
     {
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1 and auxiliary weights ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, weights {} and {}",
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1 and a polarity weight ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, polarity weight {}",
                 options.trained_layers,
                 options.batch_size,
                 options.epochs,
                 options.dropout,
                 options.train_fraction,
                 options.lr_layer_decay,
-                options.perspective_weight,
                 options.polarity_weight
             ),
         ));
@@ -272,17 +262,14 @@ pub fn train_text(
     let frozen = FrozenEncoder::load(&base, layers - options.trained_layers, options.max_tokens, device)?;
 
     let started = Instant::now();
-    let perspectives =
-        if options.perspective_weight > 0.0 { Some(emobank::read_perspectives(emobank_csv)?) } else { None };
     let polar = match &options.polarity_csv {
         Some(path) => polarity::read(path, options.polarity_source.as_deref())?,
         None => Vec::new(),
     };
     let total = train.len() + dev.len() + polar.len();
     let mut report_cache = |done: usize| progress(TrainTextEvent::Caching { done, total });
-    let train_cache = cache_frozen(&frozen, &emobank_targets(&train, perspectives.as_ref())?, 0, &mut report_cache)?;
-    let dev_cache =
-        cache_frozen(&frozen, &emobank_targets(&dev, perspectives.as_ref())?, train.len(), &mut report_cache)?;
+    let train_cache = cache_frozen(&frozen, &emobank_targets(&train), 0, &mut report_cache)?;
+    let dev_cache = cache_frozen(&frozen, &emobank_targets(&dev), train.len(), &mut report_cache)?;
     let polar_targets: Vec<(&str, Vec<f32>)> = polar.iter().map(|s| (s.text.as_str(), vec![s.polarity])).collect();
     let polar_cache = cache_frozen(&frozen, &polar_targets, train.len() + dev.len(), &mut report_cache)?;
     let cache_secs = started.elapsed().as_secs_f64();
@@ -316,21 +303,14 @@ pub fn train_text(
     layer_opt.scale_learning_rates(|name| {
         options.lr_layer_decay.powi((top - trained_layer_index(name).unwrap_or(top).min(top)) as i32)
     });
-    // The auxiliary heads draw from their own generator, so runs without them stay as before.
-    let mut aux_rng = StdRng::seed_from_u64(options.seed.wrapping_add(1));
-    let pooled = 2 * base.config.hidden_size;
-    let perspective_head = if perspectives.is_some() {
-        Some(AuxHead::new("perspectives", pooled, 6, &mut aux_rng, device).map_err(err)?)
-    } else {
-        None
-    };
+    // The polarity task draws from its own generator, so runs without it stay as before.
+    let mut polar_rng = StdRng::seed_from_u64(options.seed.wrapping_add(1));
     let polarity_head = if polar_cache.is_empty() {
         None
     } else {
-        Some(AuxHead::new("polarity", pooled, 1, &mut aux_rng, device).map_err(err)?)
+        Some(PolarityHead::new(2 * base.config.hidden_size, &mut polar_rng, device).map_err(err)?)
     };
-    let head_vars =
-        head_vars.into_iter().chain(perspective_head.iter().chain(&polarity_head).flat_map(AuxHead::vars)).collect();
+    let head_vars = head_vars.into_iter().chain(polarity_head.iter().flat_map(PolarityHead::vars)).collect();
     let mut polar_batches: Vec<Vec<usize>> = Vec::new();
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
 
@@ -350,18 +330,11 @@ pub fn train_text(
         for (i, batch) in batches.iter().enumerate() {
             let (lower, mask, target) = pad_batch(&train_cache, batch, device).map_err(err)?;
             let head = head_for(false)?;
-            let (tokens, out) = head.forward(&lower, &mask, true).map_err(err)?;
-            let mut loss = vad_loss(&out, &target.narrow(1, 0, 3).map_err(err)?, options).map_err(err)?;
-            if let Some(aux) = &perspective_head {
-                let d = options.dominance_weight as f32;
-                let pred = aux.forward(&tokens, &mask).and_then(|p| p.tanh()).map_err(err)?;
-                let target = target.narrow(1, 3, 6).map_err(err)?;
-                let aux_loss = ccc_loss(&pred, &target, &[1.0, 1.0, d, 1.0, 1.0, d]).map_err(err)?;
-                loss = (loss + (aux_loss * options.perspective_weight).map_err(err)?).map_err(err)?;
-            }
+            let (_, out) = head.forward(&lower, &mask, true).map_err(err)?;
+            let mut loss = vad_loss(&out, &target, options).map_err(err)?;
             if let Some(aux) = &polarity_head {
                 if polar_batches.is_empty() {
-                    polar_batches = shuffled_batches(&polar_cache, options.batch_size, &mut aux_rng);
+                    polar_batches = shuffled_batches(&polar_cache, options.batch_size, &mut polar_rng);
                 }
                 let polar_batch = polar_batches.pop().unwrap_or_default();
                 let (lower, mask, sign) = pad_batch(&polar_cache, &polar_batch, device).map_err(err)?;
@@ -439,32 +412,9 @@ fn trained_layer_index(name: &str) -> Option<usize> {
     name.strip_prefix("encoder.layer.")?.split_once('.')?.0.parse().ok()
 }
 
-/// Each EmoBank sentence with its targets: VAD, then (when `perspectives` are given) its mean
-/// reader and writer VAD.
-fn emobank_targets<'a>(
-    sentences: &'a [EmoBankSentence],
-    perspectives: Option<&HashMap<String, [f32; 6]>>,
-) -> Result<Vec<(&'a str, Vec<f32>)>, AcquireError> {
-    sentences
-        .iter()
-        .map(|s| {
-            let mut target = s.vad.to_vec();
-            if let Some(perspectives) = perspectives {
-                let sides = perspectives.get(&s.id).ok_or_else(|| {
-                    AcquireError::compute(
-                        "train-text",
-                        format!(
-                            "sentence {} has no reader and writer ratings in {:?}",
-                            s.id,
-                            emobank::PERSPECTIVE_FILES
-                        ),
-                    )
-                })?;
-                target.extend(sides);
-            }
-            Ok((s.text.as_str(), target))
-        })
-        .collect()
+/// Each EmoBank sentence with its VAD target.
+fn emobank_targets(sentences: &[EmoBankSentence]) -> Vec<(&str, Vec<f32>)> {
+    sentences.iter().map(|s| (s.text.as_str(), s.vad.to_vec())).collect()
 }
 
 /// Runs the frozen layers over every `(text, target)` (longest first, in batches of similar
@@ -606,36 +556,28 @@ fn logistic_loss(logit: &Tensor, sign: &Tensor) -> candle_core::Result<Tensor> {
     softplus.mean_all()
 }
 
-/// An auxiliary task's head: pooled tokens → linear. Trained beside the main head and dropped
-/// with the run.
-struct AuxHead {
-    name: &'static str,
+/// The polarity task's head: pooled tokens → linear → one logit. Trained beside the main head
+/// and dropped with the run.
+struct PolarityHead {
     weight: Var,
     bias: Var,
 }
 
-impl AuxHead {
-    fn new(
-        name: &'static str,
-        inputs: usize,
-        outputs: usize,
-        rng: &mut StdRng,
-        device: &Device,
-    ) -> candle_core::Result<Self> {
+impl PolarityHead {
+    fn new(inputs: usize, rng: &mut StdRng, device: &Device) -> candle_core::Result<Self> {
         let normal = Normal::new(0.0f32, 0.02).map_err(candle_core::Error::wrap)?;
-        let weight: Vec<f32> = (0..outputs * inputs).map(|_| normal.sample(rng)).collect();
+        let weight: Vec<f32> = (0..inputs).map(|_| normal.sample(rng)).collect();
         Ok(Self {
-            name,
-            weight: Var::from_tensor(&Tensor::from_vec(weight, (outputs, inputs), device)?)?,
-            bias: Var::zeros(outputs, DType::F32, device)?,
+            weight: Var::from_tensor(&Tensor::from_vec(weight, (1, inputs), device)?)?,
+            bias: Var::zeros(1, DType::F32, device)?,
         })
     }
 
     fn vars(&self) -> [(String, Var); 2] {
-        [(format!("{}.weight", self.name), self.weight.clone()), (format!("{}.bias", self.name), self.bias.clone())]
+        [("polarity.weight".to_owned(), self.weight.clone()), ("polarity.bias".to_owned(), self.bias.clone())]
     }
 
-    /// `(batch, outputs)` of token embeddings `(batch, tokens, hidden)` under `mask`.
+    /// `(batch, 1)` logits of token embeddings `(batch, tokens, hidden)` under `mask`.
     fn forward(&self, tokens: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         pool(tokens, mask)?.matmul(&self.weight.as_tensor().t()?)?.broadcast_add(self.bias.as_tensor())
     }
