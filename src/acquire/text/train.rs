@@ -56,8 +56,9 @@ pub struct TrainTextOptions {
     pub dominance_weight: f64,
     /// Weight of the MSE term beside the CCC loss.
     pub mse_weight: f64,
-    /// Sentence polarity data (`text,label[,source]`, see [`polarity`]) for an auxiliary task: an extra head (not saved) tells positive from negative sentences, one batch of
-    /// them beside every EmoBank batch.
+    /// Sentence polarity data (`text,label[,source]`, see [`polarity`]) for an auxiliary task:
+    /// an extra head (not saved) tells positive from negative sentences, one batch of them
+    /// beside every EmoBank batch.
     #[serde(default)]
     pub polarity_csv: Option<PathBuf>,
     /// Only the polarity rows of this `source` (e.g. `rotten_tomatoes`).
@@ -225,7 +226,7 @@ pub fn train_text(
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1 and a polarity weight ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, polarity weight {}",
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1, 0 < layer-wise rate decay ≤ 1 and a polarity weight ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, polarity weight {}",
                 options.trained_layers,
                 options.batch_size,
                 options.epochs,
@@ -528,13 +529,6 @@ fn pad_batch(cache: &[Cached], batch: &[usize], device: &Device) -> candle_core:
 
 /// Weighted (1 − CCC) over valence, arousal, dominance, plus weighted MSE.
 fn vad_loss(pred: &Tensor, target: &Tensor, options: &TrainTextOptions) -> candle_core::Result<Tensor> {
-    let ccc_loss = ccc_loss(pred, target, &[1.0, 1.0, options.dominance_weight as f32])?;
-    let mse = (pred - target)?.sqr()?.mean_all()?;
-    ccc_loss + (mse * options.mse_weight)?
-}
-
-/// Σ weight · (1 − CCC) over the columns of `(batch, columns)` predictions and targets.
-fn ccc_loss(pred: &Tensor, target: &Tensor, weights: &[f32]) -> candle_core::Result<Tensor> {
     let pred_mean = pred.mean_keepdim(0)?;
     let target_mean = target.mean_keepdim(0)?;
     let dp = pred.broadcast_sub(&pred_mean)?;
@@ -544,8 +538,10 @@ fn ccc_loss(pred: &Tensor, target: &Tensor, weights: &[f32]) -> candle_core::Res
     let var_t = dt.sqr()?.mean(0)?;
     let shift = (pred_mean - target_mean)?.sqr()?.squeeze(0)?;
     let ccc = ((cov * 2.0)? / ((var_p + var_t)? + shift)?.affine(1.0, 1e-6)?)?;
-    let weights = Tensor::new(weights, pred.device())?;
-    (ccc.affine(-1.0, 1.0)? * weights)?.sum_all()
+    let weights = Tensor::new(&[1.0f32, 1.0, options.dominance_weight as f32], pred.device())?;
+    let ccc_loss = (ccc.affine(-1.0, 1.0)? * weights)?.sum_all()?;
+    let mse = (pred - target)?.sqr()?.mean_all()?;
+    ccc_loss + (mse * options.mse_weight)?
 }
 
 /// Mean logistic loss of `(batch, 1)` logits against ±1 labels: softplus(−label · logit),
