@@ -73,7 +73,7 @@ pub enum Command {
     /// Text VA of sentences (the trained text model over its BERT-architecture base).
     Text(TextArgs),
     /// Train a text VA model on EmoBank: frozen lower layers cached, top layers + head tuned.
-    TrainText(Box<TrainTextArgs>),
+    TrainText(TrainTextArgs),
     /// Pearson r of a text VA model on an EmoBank split.
     EvalText(EvalTextArgs),
     /// Combine text VA models trained over the same base into one ensemble model folder.
@@ -144,17 +144,6 @@ pub struct TrainTextArgs {
     /// layer above it (1: one rate for all).
     #[arg(long, default_value_t = TrainTextOptions::default().lr_layer_decay)]
     pub lr_layer_decay: f64,
-    /// Sentence polarity CSV (`text,label[,source]`, label 0/1) for an auxiliary task whose head
-    /// is not saved: one batch of it beside every EmoBank batch. `models/fetch.sh
-    /// movie-review-polarity` fetches Pang & Lee's Rotten Tomatoes sentences.
-    #[arg(long)]
-    pub polarity: Option<PathBuf>,
-    /// Use only the polarity rows of this source (e.g. rotten_tomatoes).
-    #[arg(long, requires = "polarity")]
-    pub polarity_source: Option<String>,
-    /// Weight of the polarity task's logistic loss.
-    #[arg(long, default_value_t = TrainTextOptions::default().polarity_weight, requires = "polarity")]
-    pub polarity_weight: f64,
     /// Peak learning rate of the head.
     #[arg(long, default_value_t = TrainTextOptions::default().lr_head)]
     pub lr_head: f64,
@@ -465,9 +454,6 @@ fn train_text_cmd(args: &TrainTextArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         lr_layers: args.lr_layers,
         lr_layer_decay: args.lr_layer_decay,
-        polarity_csv: args.polarity.clone(),
-        polarity_source: args.polarity_source.clone(),
-        polarity_weight: args.polarity_weight,
         lr_head: args.lr_head,
         seed: args.seed,
         f16_layers: !args.f32_layers,

@@ -883,39 +883,6 @@ fn layer_wise_rates_slow_the_lower_layers_only() {
 }
 
 #[test]
-fn the_polarity_task_trains_beside_emobank_and_bad_polarity_files_are_named() {
-    use univa::acquire::text::train::{TrainTextOptions, train_text};
-    let (dir, base, csv) = tiny_text_inputs();
-    let polar = dir.path().join("reviews.csv");
-    let mut rows = String::from("text,label,source\n");
-    for (words, label) in [(["happy", "good", "great"], 1), (["sad", "bad", "awful"], 0)] {
-        for w in words {
-            rows += &format!("a {w} film,{label},rotten_tomatoes\nthe film is so {w},{label},rotten_tomatoes\n");
-        }
-    }
-    rows += "a long review that the source filter drops,7,imdb\n";
-    std::fs::write(&polar, rows).unwrap();
-    let model_dir = dir.path().join("polar");
-    let options = TrainTextOptions {
-        epochs: 2,
-        polarity_csv: Some(polar.clone()),
-        polarity_source: Some("rotten_tomatoes".to_owned()),
-        ..tiny_text_options()
-    };
-    let with = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap();
-    let plain = TrainTextOptions { polarity_csv: None, polarity_source: None, ..options.clone() };
-    let without = train_text(&base, &csv, &dir.path().join("plain"), &plain, &Device::Cpu, &mut |_| {}).unwrap();
-    // The polarity loss (about ln 2 at the start) is added to every step's loss.
-    assert!(with.epochs[0].train_loss > without.epochs[0].train_loss + 0.1, "{with:?} vs {without:?}");
-    assert_eq!(with.options.polarity_source.as_deref(), Some("rotten_tomatoes"));
-    univa::acquire::text::TextVa::load(&model_dir, &base, &Device::Cpu).unwrap();
-    // Without the source filter, the IMDB row's label 7 is an error naming the file and line.
-    let options = TrainTextOptions { polarity_source: None, ..options };
-    let err = train_text(&base, &csv, &model_dir, &options, &Device::Cpu, &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("reviews.csv:14") && err.contains("\"7\""), "{err}");
-}
-
-#[test]
 fn text_va_ensembles_average_their_members() {
     use univa::acquire::text::TextVa;
     use univa::acquire::text::ensemble::combine;

@@ -20,7 +20,6 @@ pub mod ensemble;
 pub mod head;
 pub mod layers;
 pub mod lora;
-pub mod polarity;
 pub mod train;
 
 use std::collections::HashMap;

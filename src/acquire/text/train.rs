@@ -23,9 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use super::emobank::{self, EmoBankSentence};
 use super::encoder::{BaseFolder, FrozenEncoder};
-use super::head::{OUTPUTS, VaHead, pool};
+use super::head::{OUTPUTS, VaHead};
 use super::lora;
-use super::polarity;
 use super::{BaseRef, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, TextVa, TextVaConfig};
 use crate::acquire::AcquireError;
 use crate::fsutil::write_atomic;
@@ -56,17 +55,6 @@ pub struct TrainTextOptions {
     pub dominance_weight: f64,
     /// Weight of the MSE term beside the CCC loss.
     pub mse_weight: f64,
-    /// Sentence polarity data (`text,label[,source]`, see [`polarity`]) for an auxiliary task:
-    /// an extra head (not saved) tells positive from negative sentences, one batch of them
-    /// beside every EmoBank batch.
-    #[serde(default)]
-    pub polarity_csv: Option<PathBuf>,
-    /// Only the polarity rows of this `source` (e.g. `rotten_tomatoes`).
-    #[serde(default)]
-    pub polarity_source: Option<String>,
-    /// Weight of the polarity task's logistic loss.
-    #[serde(default = "half")]
-    pub polarity_weight: f64,
     pub max_tokens: usize,
     pub seed: u64,
     /// Written into the model config; stored with every VA value.
@@ -106,10 +94,6 @@ fn one_rate() -> f64 {
     1.0
 }
 
-fn half() -> f64 {
-    0.5
-}
-
 /// The recipe of the shipped model's members (models/text-va/README.md): rank-16 adapters over
 /// all six MiniLM layers.
 impl Default for TrainTextOptions {
@@ -124,9 +108,6 @@ impl Default for TrainTextOptions {
             warmup: 0.06,
             dominance_weight: 0.5,
             mse_weight: 1.0,
-            polarity_csv: None,
-            polarity_source: None,
-            polarity_weight: 0.5,
             max_tokens: 128,
             seed: 17,
             model_id: "text-va/all-MiniLM-L6-v2+emobank-lora@3".to_owned(),
@@ -195,11 +176,10 @@ pub enum TrainTextEvent {
     Epoch(EpochReport),
 }
 
-/// One sentence's frozen-layer output `(tokens, hidden)` and its targets: an EmoBank
-/// sentence's VAD or a polarity sentence's ±1.
+/// One sentence's frozen-layer output `(tokens, hidden)` and gold VAD.
 struct Cached {
     hidden: Tensor,
-    target: Vec<f32>,
+    vad: [f32; 3],
 }
 
 /// Trains on the `train` split of `emobank_csv`, picks the epoch on `dev` (with
@@ -221,19 +201,17 @@ pub fn train_text(
         || !(0.0..1.0).contains(&options.dropout)
         || !(options.train_fraction > 0.0 && options.train_fraction <= 1.0)
         || !(options.lr_layer_decay > 0.0 && options.lr_layer_decay <= 1.0)
-        || options.polarity_weight < 0.0
     {
         return Err(AcquireError::compute(
             "train-text",
             format!(
-                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1, 0 < layer-wise rate decay ≤ 1 and a polarity weight ≥ 0; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}, polarity weight {}",
+                "need 0 ≤ trained layers ≤ {layers} (the base's), a batch of at least 2, an epoch, 0 ≤ dropout < 1, 0 < train fraction ≤ 1 and 0 < layer-wise rate decay ≤ 1; got {} layers, batch {}, {} epochs, dropout {}, fraction {}, decay {}",
                 options.trained_layers,
                 options.batch_size,
                 options.epochs,
                 options.dropout,
                 options.train_fraction,
-                options.lr_layer_decay,
-                options.polarity_weight
+                options.lr_layer_decay
             ),
         ));
     }
@@ -263,16 +241,10 @@ pub fn train_text(
     let frozen = FrozenEncoder::load(&base, layers - options.trained_layers, options.max_tokens, device)?;
 
     let started = Instant::now();
-    let polar = match &options.polarity_csv {
-        Some(path) => polarity::read(path, options.polarity_source.as_deref())?,
-        None => Vec::new(),
-    };
-    let total = train.len() + dev.len() + polar.len();
+    let total = train.len() + dev.len();
     let mut report_cache = |done: usize| progress(TrainTextEvent::Caching { done, total });
-    let train_cache = cache_frozen(&frozen, &emobank_targets(&train), 0, &mut report_cache)?;
-    let dev_cache = cache_frozen(&frozen, &emobank_targets(&dev), train.len(), &mut report_cache)?;
-    let polar_targets: Vec<(&str, Vec<f32>)> = polar.iter().map(|s| (s.text.as_str(), vec![s.polarity])).collect();
-    let polar_cache = cache_frozen(&frozen, &polar_targets, train.len() + dev.len(), &mut report_cache)?;
+    let train_cache = cache_frozen(&frozen, &train, 0, &mut report_cache)?;
+    let dev_cache = cache_frozen(&frozen, &dev, train.len(), &mut report_cache)?;
     let cache_secs = started.elapsed().as_secs_f64();
 
     let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
@@ -304,15 +276,6 @@ pub fn train_text(
     layer_opt.scale_learning_rates(|name| {
         options.lr_layer_decay.powi((top - trained_layer_index(name).unwrap_or(top).min(top)) as i32)
     });
-    // The polarity task draws from its own generator, so runs without it stay as before.
-    let mut polar_rng = StdRng::seed_from_u64(options.seed.wrapping_add(1));
-    let polarity_head = if polar_cache.is_empty() {
-        None
-    } else {
-        Some(PolarityHead::new(2 * base.config.hidden_size, &mut polar_rng, device).map_err(err)?)
-    };
-    let head_vars = head_vars.into_iter().chain(polarity_head.iter().flat_map(PolarityHead::vars)).collect();
-    let mut polar_batches: Vec<Vec<usize>> = Vec::new();
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
 
     let steps_per_epoch = train_cache.len().div_ceil(options.batch_size);
@@ -330,20 +293,8 @@ pub fn train_text(
         let steps = batches.len();
         for (i, batch) in batches.iter().enumerate() {
             let (lower, mask, target) = pad_batch(&train_cache, batch, device).map_err(err)?;
-            let head = head_for(false)?;
-            let (_, out) = head.forward(&lower, &mask, true).map_err(err)?;
-            let mut loss = vad_loss(&out, &target, options).map_err(err)?;
-            if let Some(aux) = &polarity_head {
-                if polar_batches.is_empty() {
-                    polar_batches = shuffled_batches(&polar_cache, options.batch_size, &mut polar_rng);
-                }
-                let polar_batch = polar_batches.pop().unwrap_or_default();
-                let (lower, mask, sign) = pad_batch(&polar_cache, &polar_batch, device).map_err(err)?;
-                let (tokens, _) = head.forward(&lower, &mask, true).map_err(err)?;
-                let logit = aux.forward(&tokens, &mask).map_err(err)?;
-                let aux_loss = logistic_loss(&logit, &sign).map_err(err)?;
-                loss = (loss + (aux_loss * options.polarity_weight).map_err(err)?).map_err(err)?;
-            }
+            let (_, out) = head_for(false)?.forward(&lower, &mask, true).map_err(err)?;
+            let loss = vad_loss(&out, &target, options).map_err(err)?;
             let grads = loss.backward().map_err(err)?;
             let layer_scale = layer_opt.clip_scale(&grads, 1.0).map_err(err)?;
             let head_scale = head_opt.clip_scale(&grads, 1.0).map_err(err)?;
@@ -413,20 +364,15 @@ fn trained_layer_index(name: &str) -> Option<usize> {
     name.strip_prefix("encoder.layer.")?.split_once('.')?.0.parse().ok()
 }
 
-/// Each EmoBank sentence with its VAD target.
-fn emobank_targets(sentences: &[EmoBankSentence]) -> Vec<(&str, Vec<f32>)> {
-    sentences.iter().map(|s| (s.text.as_str(), s.vad.to_vec())).collect()
-}
-
-/// Runs the frozen layers over every `(text, target)` (longest first, in batches of similar
-/// length) and keeps each text's `(tokens, hidden)` output beside its target.
+/// Runs the frozen layers over every sentence (longest first, in batches of similar length)
+/// and keeps each sentence's `(tokens, hidden)` output.
 fn cache_frozen(
     frozen: &FrozenEncoder,
-    sentences: &[(&str, Vec<f32>)],
+    sentences: &[EmoBankSentence],
     done_before: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Cached>, AcquireError> {
-    let ids = sentences.iter().map(|(text, _)| frozen.token_ids(text)).collect::<Result<Vec<_>, _>>()?;
+    let ids = sentences.iter().map(|s| frozen.token_ids(&s.text)).collect::<Result<Vec<_>, _>>()?;
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
     let mut hidden: Vec<Option<Tensor>> = vec![None; ids.len()];
@@ -447,7 +393,7 @@ fn cache_frozen(
     Ok(hidden
         .into_iter()
         .zip(sentences)
-        .filter_map(|(hidden, (_, target))| hidden.map(|hidden| Cached { hidden, target: target.clone() }))
+        .filter_map(|(hidden, s)| hidden.map(|hidden| Cached { hidden, vad: s.vad }))
         .collect())
 }
 
@@ -507,7 +453,7 @@ fn shuffled_batches(cache: &[Cached], size: usize, rng: &mut StdRng) -> Vec<Vec<
 }
 
 /// Zero-padded `(batch, tokens, hidden)` frozen outputs, their `(batch, tokens)` mask and the
-/// `(batch, targets)` targets.
+/// `(batch, 3)` targets.
 fn pad_batch(cache: &[Cached], batch: &[usize], device: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let width = batch.iter().map(|&i| cache[i].hidden.dim(0)).collect::<candle_core::Result<Vec<_>>>()?;
     let max = width.iter().copied().max().unwrap_or(1);
@@ -518,12 +464,11 @@ fn pad_batch(cache: &[Cached], batch: &[usize], device: &Device) -> candle_core:
         .collect::<candle_core::Result<Vec<_>>>()?;
     let lower = Tensor::stack(&rows, 0)?;
     let mask: Vec<f32> = width.iter().flat_map(|&len| (0..max).map(move |t| if t < len { 1.0 } else { 0.0 })).collect();
-    let targets = batch.first().map_or(0, |&i| cache[i].target.len());
-    let target: Vec<f32> = batch.iter().flat_map(|&i| cache[i].target.iter().copied()).collect();
+    let target: Vec<f32> = batch.iter().flat_map(|&i| cache[i].vad).collect();
     Ok((
         lower,
         Tensor::from_vec(mask, (batch.len(), max), device)?,
-        Tensor::from_vec(target, (batch.len(), targets), device)?,
+        Tensor::from_vec(target, (batch.len(), 3), device)?,
     ))
 }
 
@@ -544,41 +489,6 @@ fn vad_loss(pred: &Tensor, target: &Tensor, options: &TrainTextOptions) -> candl
     ccc_loss + (mse * options.mse_weight)?
 }
 
-/// Mean logistic loss of `(batch, 1)` logits against ±1 labels: softplus(−label · logit),
-/// computed as relu(x) + ln(1 + e^−|x|) so it cannot overflow.
-fn logistic_loss(logit: &Tensor, sign: &Tensor) -> candle_core::Result<Tensor> {
-    let x = (logit * sign)?.neg()?;
-    let softplus = (x.relu()? + x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
-    softplus.mean_all()
-}
-
-/// The polarity task's head: pooled tokens → linear → one logit. Trained beside the main head
-/// and dropped with the run.
-struct PolarityHead {
-    weight: Var,
-    bias: Var,
-}
-
-impl PolarityHead {
-    fn new(inputs: usize, rng: &mut StdRng, device: &Device) -> candle_core::Result<Self> {
-        let normal = Normal::new(0.0f32, 0.02).map_err(candle_core::Error::wrap)?;
-        let weight: Vec<f32> = (0..inputs).map(|_| normal.sample(rng)).collect();
-        Ok(Self {
-            weight: Var::from_tensor(&Tensor::from_vec(weight, (1, inputs), device)?)?,
-            bias: Var::zeros(1, DType::F32, device)?,
-        })
-    }
-
-    fn vars(&self) -> [(String, Var); 2] {
-        [("polarity.weight".to_owned(), self.weight.clone()), ("polarity.bias".to_owned(), self.bias.clone())]
-    }
-
-    /// `(batch, 1)` logits of token embeddings `(batch, tokens, hidden)` under `mask`.
-    fn forward(&self, tokens: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        pool(tokens, mask)?.matmul(&self.weight.as_tensor().t()?)?.broadcast_add(self.bias.as_tensor())
-    }
-}
-
 fn score_cached(head: &VaHead, cache: &[Cached], batch: usize, device: &Device) -> Result<Scores, AcquireError> {
     let err = |e: candle_core::Error| AcquireError::compute("scoring the dev split", e);
     let mut pred = Vec::with_capacity(cache.len());
@@ -589,7 +499,7 @@ fn score_cached(head: &VaHead, cache: &[Cached], batch: usize, device: &Device) 
         let rows: Vec<Vec<f32>> = out.detach().to_vec2().map_err(err)?;
         pred.extend(rows.into_iter().map(|r| [r[0], r[1], r[2]]));
     }
-    let gold: Vec<[f32; 3]> = cache.iter().map(|c| [c.target[0], c.target[1], c.target[2]]).collect();
+    let gold: Vec<[f32; 3]> = cache.iter().map(|c| c.vad).collect();
     Ok(scores(&pred, &gold))
 }
 
@@ -846,19 +756,6 @@ mod tests {
         let reversed = target.neg().unwrap();
         let wrong = vad_loss(&reversed, &target, &options).unwrap().to_scalar::<f32>().unwrap();
         assert!(perfect < off && off < wrong, "{perfect} {off} {wrong}");
-    }
-
-    #[test]
-    fn logistic_loss_is_ln2_when_unsure_and_finite_when_sure() {
-        let loss = |logit: f32, sign: f32| {
-            let logit = Tensor::new(&[[logit]], &Device::Cpu).unwrap();
-            let sign = Tensor::new(&[[sign]], &Device::Cpu).unwrap();
-            logistic_loss(&logit, &sign).unwrap().to_scalar::<f32>().unwrap()
-        };
-        assert!((loss(0.0, 1.0) - std::f32::consts::LN_2).abs() < 1e-6);
-        assert!(loss(1000.0, 1.0).abs() < 1e-6 && loss(-1000.0, -1.0).abs() < 1e-6);
-        assert!((loss(1000.0, -1.0) - 1000.0).abs() < 1e-3);
-        assert!(loss(2.0, 1.0) < loss(-2.0, 1.0));
     }
 
     #[test]
