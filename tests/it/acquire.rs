@@ -843,7 +843,7 @@ fn text_va_trains_on_a_fraction_of_the_train_split_and_refuses_an_empty_one() {
     assert!(err.contains("train fraction"), "{err}");
 }
 
-/// Largest absolute value of each stored adapter `B` of `layer`.
+/// Largest absolute value over the stored adapters `B` of `layer`.
 fn lora_b_max(model_dir: &Path, layer: usize) -> f32 {
     let stored = candle_core::safetensors::load(model_dir.join("model.safetensors"), &Device::Cpu).unwrap();
     let prefix = format!("encoder.layer.{layer}.");
