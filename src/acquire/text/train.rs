@@ -272,9 +272,11 @@ pub fn train_text(
         None
     };
     let mut layer_opt = AdamW::new(layer_vars, params).map_err(err)?;
+    // A layer's rate shrinks by the decay once per trained layer above it.
     let top = options.trained_layers.saturating_sub(1);
     layer_opt.scale_learning_rates(|name| {
-        options.lr_layer_decay.powi((top - trained_layer_index(name).unwrap_or(top).min(top)) as i32)
+        let above = top.saturating_sub(trained_layer_index(name).unwrap_or(top));
+        options.lr_layer_decay.powi(above as i32)
     });
     let mut head_opt = AdamW::new(head_vars, params).map_err(err)?;
 
