@@ -25,7 +25,8 @@ impl Linear {
     }
 
     /// The maps of `layers` (same input size, all with or all without bias) as one: their
-    /// weights and biases stacked, so their outputs come side by side from one product.
+    /// weights and biases stacked, so their outputs come side by side from one product. The
+    /// stack is a copy: it does not follow later in-place updates of the maps' variables.
     pub fn stack(layers: &[Linear]) -> Result<Self> {
         let weights: Vec<&Tensor> = layers.iter().map(|l| &l.weight).collect();
         let biases: Option<Vec<&Tensor>> = layers.iter().map(|l| l.bias.as_ref()).collect();

@@ -991,7 +991,12 @@ fn bad_text_folders_are_refused_naming_the_file() {
 
 #[test]
 fn eval_text_prints_pearson_json() {
-    let (_dir, base, model_dir, csv, _) = tiny_text_model();
+    // Stored in f16, the tiny model still scores as training scored it; the test split holds
+    // the dev split's sentences.
+    let (_dir, base, model_dir, csv, report) = tiny_text_model();
+    let kept = &report.epochs[report.best_epoch - 1].dev;
+    assert!(kept.pearson_v > 0.8, "planted valence is learned: {kept:?}");
+
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_univa"))
         .args(["acquire", "eval-text", "--model"])
         .arg(&model_dir)
@@ -1005,11 +1010,10 @@ fn eval_text_prints_pearson_json() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["n"], 24);
-    for key in ["pearson_v", "pearson_a"] {
+    for (key, expected) in [("pearson_v", kept.pearson_v), ("pearson_a", kept.pearson_a)] {
         let r = json[key].as_f64().unwrap();
-        assert!((-1.0..=1.0).contains(&r), "{key} {r}");
+        assert!((r - expected).abs() < 1e-3, "{key}: eval-text {r}, training {expected}");
     }
-    assert!(json["pearson_v"].as_f64().unwrap() > 0.3, "planted valence is learned: {json}");
 }
 
 #[test]

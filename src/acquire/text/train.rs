@@ -251,11 +251,13 @@ pub fn train_text(
     let mut rng = StdRng::seed_from_u64(options.seed);
     let dropout = Dropout::new(options.dropout, &MaskSource::seeded(options.seed));
     let (trained, layer_vars, head_vars) = if options.lora_rank == 0 {
+        // Loading the head once into a var map creates its variables under their names.
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-        let head = VaHead::load(vb, &base.config, options.trained_layers, &dropout).map_err(err)?;
+        VaHead::load(vb, &base.config, options.trained_layers, &dropout).map_err(err)?;
         let (layer_vars, head_vars) = init_trained(&varmap, &base, layers - options.trained_layers, &mut rng, device)?;
-        (Trained::Layers { varmap, head }, layer_vars, head_vars)
+        let vars = layer_vars.iter().chain(&head_vars).cloned().collect();
+        (Trained::Layers { vars, dropout }, layer_vars, head_vars)
     } else {
         let (layers, adapters, head) = init_lora(&base, options, &mut rng, device)?;
         let scale = config.lora_scale();
@@ -597,8 +599,9 @@ impl MovingAverage {
 /// The variables being trained: the top layers themselves, or low-rank adapters over them.
 enum Trained {
     Layers {
-        varmap: VarMap,
-        head: VaHead,
+        /// The top layers' and the head's variables.
+        vars: NamedVars,
+        dropout: Dropout,
     },
     Lora {
         /// The base's top layers (constants), renamed from `encoder.layer.0`.
@@ -611,8 +614,9 @@ enum Trained {
 }
 
 impl Trained {
-    /// The head to run. Full layers: the one head over the variables. Adapters: rebuilt from
-    /// the merged weights each step (detached for scoring, so no graph is kept).
+    /// The head to run, rebuilt from the variables' current values (detached for scoring, so
+    /// no graph is kept). Rebuilt on every call because loading stacks the query, key and value
+    /// weights into one new tensor, which would not follow the optimiser's updates.
     fn head(
         &self,
         config: &BertConfig,
@@ -620,32 +624,29 @@ impl Trained {
         detach: bool,
         device: &Device,
     ) -> candle_core::Result<VaHead> {
-        match self {
-            Self::Layers { head, .. } => Ok(head.clone()),
+        let current = |vars: &mut dyn Iterator<Item = &(String, Var)>| -> HashMap<String, Tensor> {
+            vars.map(|(name, var)| {
+                let tensor = if detach { var.as_tensor().detach() } else { var.as_tensor().clone() };
+                (name.clone(), tensor)
+            })
+            .collect()
+        };
+        let (weights, dropout) = match self {
+            Self::Layers { vars, dropout } => (current(&mut vars.iter()), dropout),
             Self::Lora { layers, adapters, head, scale, dropout } => {
-                let current: HashMap<String, Tensor> = adapters
-                    .iter()
-                    .chain(head)
-                    .map(|(name, var)| {
-                        let tensor = if detach { var.as_tensor().detach() } else { var.as_tensor().clone() };
-                        (name.clone(), tensor)
-                    })
-                    .collect();
-                let merged = lora::merge(layers, &current, *scale)?;
-                VaHead::load(VarBuilder::from_tensors(merged, DType::F32, device), config, trained_layers, dropout)
+                (lora::merge(layers, &current(&mut adapters.iter().chain(head)), *scale)?, dropout)
             }
-        }
+        };
+        VaHead::load(VarBuilder::from_tensors(weights, DType::F32, device), config, trained_layers, dropout)
     }
 
     /// What a model folder stores, sorted by name (full layers optionally as f16).
     fn tensors(&self, f16_layers: bool) -> Result<Vec<(String, Tensor)>, AcquireError> {
         let err = |e: candle_core::Error| AcquireError::compute("train-text", e);
         let mut tensors: Vec<(String, Tensor)> = match self {
-            Self::Layers { varmap, .. } => {
-                let vars =
-                    varmap.data().lock().map_err(|_| AcquireError::compute("train-text", "variables lock poisoned"))?;
+            Self::Layers { vars, .. } => {
                 let mut out = Vec::with_capacity(vars.len());
-                for (name, var) in vars.iter() {
+                for (name, var) in vars {
                     let tensor = var.as_tensor().detach();
                     let tensor = if f16_layers && name.starts_with("encoder.") {
                         tensor.to_dtype(DType::F16).map_err(err)?
