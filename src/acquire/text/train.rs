@@ -624,17 +624,10 @@ impl Trained {
         detach: bool,
         device: &Device,
     ) -> candle_core::Result<VaHead> {
-        let current = |vars: &mut dyn Iterator<Item = &(String, Var)>| -> HashMap<String, Tensor> {
-            vars.map(|(name, var)| {
-                let tensor = if detach { var.as_tensor().detach() } else { var.as_tensor().clone() };
-                (name.clone(), tensor)
-            })
-            .collect()
-        };
         let (weights, dropout) = match self {
-            Self::Layers { vars, dropout } => (current(&mut vars.iter()), dropout),
+            Self::Layers { vars, dropout } => (current_values(vars.iter(), detach), dropout),
             Self::Lora { layers, adapters, head, scale, dropout } => {
-                (lora::merge(layers, &current(&mut adapters.iter().chain(head)), *scale)?, dropout)
+                (lora::merge(layers, &current_values(adapters.iter().chain(head), detach), *scale)?, dropout)
             }
         };
         VaHead::load(VarBuilder::from_tensors(weights, DType::F32, device), config, trained_layers, dropout)
@@ -664,6 +657,15 @@ impl Trained {
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(tensors)
     }
+}
+
+/// The variables' values by name, as tensors that carry gradients back to them unless detached.
+fn current_values<'a>(vars: impl Iterator<Item = &'a (String, Var)>, detach: bool) -> HashMap<String, Tensor> {
+    vars.map(|(name, var)| {
+        let tensor = if detach { var.as_tensor().detach() } else { var.as_tensor().clone() };
+        (name.clone(), tensor)
+    })
+    .collect()
 }
 
 /// The base's top layers as constants, adapters for each of their linear maps (A uniform in
