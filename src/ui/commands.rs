@@ -42,6 +42,8 @@ pub enum Command {
     ComputeEmbedding(EmbeddingRequest),
     StopEmbedding,
     SetEmbeddingColour(EmbeddingColour),
+    /// Highlight the utterances whose gold labels include this one (by index).
+    SetEmbeddingLabel(usize),
     SetEmbeddingMaxPoints(usize),
     /// Save the selected utterance's case card as PNG, to the path given or one asked for.
     ExportCaseCardPng(Option<PathBuf>),
@@ -98,6 +100,7 @@ impl StudioApp {
             Command::ComputeEmbedding(request) => self.start_embedding(request),
             Command::StopEmbedding => self.view.embedding.stop(),
             Command::SetEmbeddingColour(colour) => self.settings.embedding_colour = colour,
+            Command::SetEmbeddingLabel(label) => self.settings.embedding_label = label,
             Command::SetEmbeddingMaxPoints(points) => self.settings.embedding_max_points = points.clamp(4, 2000),
             Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),

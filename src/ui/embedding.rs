@@ -1,6 +1,7 @@
 //! The embedding tab (paper Fig. 3): a t-SNE map of the attached run's unimodal representations,
-//! computed on the worker thread with progress, coloured by modality, first gold label or VA
-//! quadrant; hover names the utterance and a click selects it in the browser.
+//! computed on the worker thread with progress, coloured by modality, by whether the gold labels
+//! include a chosen label, or by VA quadrant; hover names the utterance and a click selects it in
+//! the browser.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +25,8 @@ use super::{theme, va_plane};
 pub enum EmbeddingColour {
     #[default]
     Modality,
-    /// The utterance's first gold label.
+    /// Whether the utterance's gold labels include the chosen one
+    /// ([`ViewSettings::embedding_label`]): multi-label utterances belong to several labels.
     Label,
     /// The quadrant of the point's own modality VA.
     Quadrant,
@@ -195,15 +197,19 @@ pub fn embedding_ui(
                     }
                 });
         }
-        ui.separator();
+    });
+    ui.horizontal_wrapped(|ui| {
         ui.label("Colour by");
         for (colour, name) in [
             (EmbeddingColour::Modality, "modality"),
-            (EmbeddingColour::Label, "first gold label"),
+            (EmbeddingColour::Label, "gold label"),
             (EmbeddingColour::Quadrant, "VA quadrant"),
         ] {
             if ui.selectable_label(settings.embedding_colour == colour, name).clicked() {
                 commands.push(Command::SetEmbeddingColour(colour));
+            }
+            if colour == EmbeddingColour::Label && settings.embedding_colour == colour {
+                label_choice(ui, session, settings, commands);
             }
         }
     });
@@ -220,7 +226,7 @@ pub fn embedding_ui(
         return;
     }
     ui.label(format!("{} points", embedding.points.len()));
-    let groups = groups(session, &embedding.points, settings.embedding_colour);
+    let groups = groups(session, &embedding.points, &Classing::new(session, settings));
     let selected: Vec<[f64; 2]> = embedding
         .points
         .iter()
@@ -262,6 +268,28 @@ pub fn embedding_ui(
     }
 }
 
+/// The label whose gold holders the map highlights.
+fn label_choice(ui: &mut egui::Ui, session: &Session, settings: &ViewSettings, commands: &mut Vec<Command>) {
+    let Some(current) = highlighted_label(session, settings) else { return };
+    egui::ComboBox::from_id_salt("embedding_label").selected_text(session.label_names[current].as_str()).show_ui(
+        ui,
+        |ui| {
+            for (j, name) in session.label_names.iter().enumerate() {
+                if ui.selectable_label(j == current, name.as_str()).clicked() {
+                    commands.push(Command::SetEmbeddingLabel(j));
+                }
+            }
+        },
+    );
+}
+
+/// The chosen label, kept within this dataset's labels (the setting outlives the dataset);
+/// `None` for a dataset without labels.
+fn highlighted_label(session: &Session, settings: &ViewSettings) -> Option<usize> {
+    let count = session.label_names.len();
+    (count > 0).then(|| settings.embedding_label.min(count - 1))
+}
+
 /// The utterance of the map point nearest to `at` within `radius` (map units).
 pub fn nearest(points: &[EmbeddedPoint], at: PlotPoint, radius: f64) -> Option<usize> {
     points
@@ -292,40 +320,73 @@ fn hover_label(
     Some(text)
 }
 
-/// The class of a point under `colour`, as (name, colour).
-fn class_of(session: &Session, point: &EmbeddedPoint, colour: EmbeddingColour) -> (String, Color32) {
-    let utterance = session.utterance(point.utterance);
-    match colour {
-        EmbeddingColour::Modality => (point.modality.name().to_owned(), theme::modality_color(point.modality)),
-        EmbeddingColour::Label => match utterance.and_then(|u| u.labels.first().copied()) {
-            Some(j) => {
-                (session.label_names.get(j).cloned().unwrap_or_else(|| format!("label {j}")), theme::label_color(j))
+/// How the map's points are classed: the colouring, and for [`EmbeddingColour::Label`] the
+/// highlighted label with its name.
+enum Classing<'a> {
+    Modality,
+    Label(Option<(usize, &'a str)>),
+    Quadrant,
+}
+
+impl<'a> Classing<'a> {
+    fn new(session: &'a Session, settings: &ViewSettings) -> Self {
+        match settings.embedding_colour {
+            EmbeddingColour::Modality => Self::Modality,
+            EmbeddingColour::Label => {
+                Self::Label(highlighted_label(session, settings).map(|j| (j, session.label_names[j].as_str())))
             }
-            None => ("no label".to_owned(), theme::ANCHOR),
-        },
-        EmbeddingColour::Quadrant => match utterance.and_then(|u| *u.va.get(point.modality)) {
-            Some(va) => {
-                let q = va_plane::quadrant(va.valence, va.arousal);
-                (va_plane::quadrant_name(q).to_owned(), theme::quadrant_color(q))
+            EmbeddingColour::Quadrant => Self::Quadrant,
+        }
+    }
+
+    /// The classes drawn first, in this order, whether or not a point falls in them: the
+    /// modalities in their fixed order, or the label's non-holders under its holders.
+    fn fixed_classes(&self) -> Vec<(String, Color32)> {
+        match self {
+            Self::Modality => {
+                Modality::ALL.into_iter().map(|m| (m.name().to_owned(), theme::modality_color(m))).collect()
             }
-            None => ("no VA".to_owned(), theme::ANCHOR),
-        },
+            Self::Label(Some((j, name))) => {
+                vec![(format!("not {name}"), theme::ANCHOR), ((*name).to_owned(), theme::label_color(*j))]
+            }
+            Self::Label(None) | Self::Quadrant => Vec::new(),
+        }
+    }
+
+    /// The class of a point, as (name, colour).
+    fn class_of(&self, session: &Session, point: &EmbeddedPoint) -> (String, Color32) {
+        let utterance = session.utterance(point.utterance);
+        match self {
+            Self::Modality => (point.modality.name().to_owned(), theme::modality_color(point.modality)),
+            Self::Label(Some((j, name))) => {
+                if utterance.is_some_and(|u| u.labels.contains(j)) {
+                    ((*name).to_owned(), theme::label_color(*j))
+                } else {
+                    (format!("not {name}"), theme::ANCHOR)
+                }
+            }
+            Self::Label(None) => ("no label".to_owned(), theme::ANCHOR),
+            Self::Quadrant => match utterance.and_then(|u| *u.va.get(point.modality)) {
+                Some(va) => {
+                    let q = va_plane::quadrant(va.valence, va.arousal);
+                    (va_plane::quadrant_name(q).to_owned(), theme::quadrant_color(q))
+                }
+                None => ("no VA".to_owned(), theme::ANCHOR),
+            },
+        }
     }
 }
 
-/// Points grouped by class, in order of first appearance (modalities in their fixed order).
-fn groups(session: &Session, points: &[EmbeddedPoint], colour: EmbeddingColour) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    if colour == EmbeddingColour::Modality {
-        groups.extend(Modality::ALL.into_iter().map(|m| Group {
-            name: m.name().to_owned(),
-            color: theme::modality_color(m),
-            positions: Vec::new(),
-            members: Vec::new(),
-        }));
-    }
+/// Points grouped by class: the fixed classes first, then the others in order of first
+/// appearance; empty groups are left out.
+fn groups(session: &Session, points: &[EmbeddedPoint], classing: &Classing<'_>) -> Vec<Group> {
+    let mut groups: Vec<Group> = classing
+        .fixed_classes()
+        .into_iter()
+        .map(|(name, color)| Group { name, color, positions: Vec::new(), members: Vec::new() })
+        .collect();
     for (i, point) in points.iter().enumerate() {
-        let (name, color) = class_of(session, point, colour);
+        let (name, color) = classing.class_of(session, point);
         let position = [f64::from(point.position[0]), f64::from(point.position[1])];
         match groups.iter_mut().find(|g| g.name == name) {
             Some(group) => {

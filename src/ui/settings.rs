@@ -56,6 +56,8 @@ pub struct ViewSettings {
     pub detail_tab: DetailTab,
     /// What colours the points of the embedding map.
     pub embedding_colour: EmbeddingColour,
+    /// The label whose gold holders the map highlights under [`EmbeddingColour::Label`].
+    pub embedding_label: usize,
     /// Most points (utterances × modalities) the embedding map projects.
     pub embedding_max_points: usize,
     pub playback: PlaybackSettings,
@@ -72,6 +74,7 @@ impl Default for ViewSettings {
             cloud_modalities: [true; 3],
             detail_tab: DetailTab::default(),
             embedding_colour: EmbeddingColour::default(),
+            embedding_label: 0,
             embedding_max_points: 2000,
             playback: PlaybackSettings::default(),
             recent: Vec::new(),

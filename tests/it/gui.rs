@@ -406,11 +406,21 @@ fn embedding_tab_projects_the_run_and_selects_by_click() {
     assert!(points.iter().all(|p| p.position.iter().all(|v| v.is_finite())));
     harness.get_by_label("150 points");
     harness.get_by_label("Recompute");
-    for (colour, name) in [(EmbeddingColour::Label, "first gold label"), (EmbeddingColour::Quadrant, "VA quadrant")] {
+    for (colour, name) in [(EmbeddingColour::Label, "gold label"), (EmbeddingColour::Quadrant, "VA quadrant")] {
         harness.get_by_label(name).click();
         harness.run_steps(2);
         assert_eq!(harness.state().settings.embedding_colour, colour);
     }
+    // By gold label: one label's holders against the rest, so multi-label utterances count for
+    // every label they hold.
+    harness.get_by_label("gold label").click();
+    harness.state_mut().handle(Command::SetEmbeddingLabel(1));
+    harness.run_steps(2);
+    let app = harness.state();
+    let sad = app.session.as_ref().unwrap().label_names.iter().position(|n| n == "sad");
+    assert_eq!(sad, Some(1), "the demo's second label");
+    harness.get_by_label("not sad");
+    assert!(harness.query_by_label("not happy").is_none());
 
     // Click a point that is on screen, inside the map's frame, with no other point within 12
     // screen points, and whose utterance is not selected yet.
