@@ -251,7 +251,7 @@ pub fn embedding_ui(
                 plot.points(
                     Points::new("selected utterance", selected.clone())
                         .radius(6.0)
-                        .color(theme::SELECTED_RING)
+                        .color(theme::MAP_SELECTED_RING)
                         .filled(false),
                 );
             }

@@ -27,6 +27,9 @@ pub const THRESHOLD: Color32 = Color32::from_rgb(230, 120, 20);
 pub const BAR: Color32 = Color32::from_rgb(90, 130, 190);
 pub const BAR_PREDICTED: Color32 = Color32::from_rgb(60, 150, 220);
 pub const SELECTED_RING: Color32 = Color32::from_rgb(255, 200, 0);
+/// The embedding map's selection ring: white, since its points take the first label's and the
+/// first quadrant's yellow, which hides [`SELECTED_RING`] among them.
+pub const MAP_SELECTED_RING: Color32 = Color32::WHITE;
 pub const ERROR_TEXT: Color32 = Color32::from_rgb(230, 80, 70);
 
 /// Distinct colours for labels (cycled past eight), for the embedding map.
