@@ -27,7 +27,8 @@ pub struct BertLayers {
 
 impl BertLayers {
     /// Loads `config.num_hidden_layers` layers from `vb` (`layer.{i}.…` below it); `dropout`
-    /// applies when `forward` is told it is training.
+    /// applies when `forward` is told it is training. The stacked query, key and value weights
+    /// are a copy taken now: after an optimiser updates the variables, load again.
     pub fn load(vb: VarBuilder, config: &BertConfig, dropout: &Dropout) -> Result<Self> {
         let layers = (0..config.num_hidden_layers)
             .map(|i| BertLayer::load(vb.pp(format!("layer.{i}")), config, dropout.clone()))
