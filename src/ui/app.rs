@@ -213,9 +213,16 @@ impl StudioApp {
             .show(ui, |ui| predictions::predictions_ui(ui, session, view, settings, commands));
         egui::CentralPanel::default_margins().show(ui, |ui| {
             player_section_ui(ui, player, settings.playback, commands);
-            let plane_height = (ui.available_height() * 0.55).max(240.0);
-            va_plane::va_plane_ui(ui, session, view, settings, plane_height, commands);
-            ui.separator();
+            // The VA plane's panel trades room with the detail tabs below it: drag its lower edge.
+            // A fixed default, since the room on the first frame (before the player's picture)
+            // is not the room after.
+            let largest = (ui.available_height() - theme::DETAILS_MIN_HEIGHT).max(theme::PLANE_PANEL_MIN_HEIGHT);
+            egui::Panel::top("va_plane")
+                .frame(egui::Frame::NONE)
+                .resizable(true)
+                .default_size(theme::PLANE_PANEL_DEFAULT_HEIGHT)
+                .size_range(theme::PLANE_PANEL_MIN_HEIGHT..=largest)
+                .show(ui, |ui| va_plane::va_plane_ui(ui, session, view, settings, commands));
             detail_tabs_ui(ui, settings.detail_tab, commands);
             egui::ScrollArea::both().id_salt("details").show(ui, |ui| match settings.detail_tab {
                 DetailTab::CaseCard => {

@@ -82,6 +82,11 @@ pub const PLAYER_PICTURE_HEIGHT_SHARE: f32 = 0.2;
 pub const PLAYER_SIDE_BY_SIDE_WIDTH: f32 = 600.0;
 pub const PLAYER_EMPTY_HEIGHT: f32 = 28.0;
 pub const TIMELINE_HEIGHT: f32 = 44.0;
+/// The VA plane's panel: its header rows and the smallest plane under them.
+pub const PLANE_PANEL_MIN_HEIGHT: f32 = 260.0;
+pub const PLANE_PANEL_DEFAULT_HEIGHT: f32 = 360.0;
+/// Room always left below the VA plane for the detail tabs' bar and a few rows.
+pub const DETAILS_MIN_HEIGHT: f32 = 120.0;
 /// Room a slider's value box and name take, and the narrowest a stretched slider gets.
 pub const SLIDER_VALUE_WIDTH: f32 = 140.0;
 pub const SLIDER_MIN_WIDTH: f32 = 100.0;

@@ -58,7 +58,6 @@ pub fn va_plane_ui(
     session: &Session,
     view: &ViewState,
     settings: &ViewSettings,
-    height: f32,
     commands: &mut Vec<Command>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -81,9 +80,9 @@ pub fn va_plane_ui(
     let selected = view.selected.and_then(|i| session.utterance(i));
     let cloud = &view.cloud;
     let shown = shown_modalities(settings);
-    // The data frame is square, so that the whole [-1.1, 1.1]² fits at aspect 1; the widget adds
-    // the axes' room to it.
-    let side = (height - X_AXIS_HEIGHT).min(ui.available_width() - Y_AXIS_WIDTH).max(MIN_SIDE);
+    // The data frame is square, so that the whole [-1.1, 1.1]² fits at aspect 1 in the room left;
+    // the widget adds the axes' room to it.
+    let side = (ui.available_height() - X_AXIS_HEIGHT).min(ui.available_width() - Y_AXIS_WIDTH).max(MIN_SIDE);
     let response = Plot::new("va_plane")
         .id(va_plane_id())
         .data_aspect(1.0)

@@ -245,6 +245,32 @@ fn click_at(harness: &mut Harness<'static, StudioApp>, pos: egui::Pos2) {
 }
 
 #[test]
+fn dragging_the_va_planes_lower_edge_gives_its_room_to_the_detail_tabs() {
+    let mut harness = studio_with_run();
+    harness.run_steps(2);
+    let plane_height = |harness: &Harness<'static, StudioApp>| {
+        egui_plot::PlotMemory::load(&harness.ctx, univa::ui::va_plane_id()).unwrap().transform().frame().height()
+    };
+    let before = plane_height(&harness);
+    // The panel's edge lies just above the detail tabs' bar.
+    let tabs_top = harness.get_by_label("Case card").rect().top();
+    let edge = egui::pos2(harness.get_by_label("Case card").rect().center().x, tabs_top - 3.0);
+    harness.hover_at(edge);
+    harness.run_steps(1);
+    harness.drag_at(edge);
+    harness.run_steps(1);
+    for step in 1..=4 {
+        harness.hover_at(edge - egui::vec2(0.0, 25.0 * step as f32));
+        harness.run_steps(1);
+    }
+    harness.drop_at(edge - egui::vec2(0.0, 100.0));
+    harness.run_steps(2);
+    let after = plane_height(&harness);
+    assert!(after < before - 60.0, "plane {before} -> {after}");
+    assert!(harness.get_by_label("Case card").rect().top() < tabs_top - 60.0);
+}
+
+#[test]
 fn clicking_a_cloud_point_selects_its_utterance() {
     let mut harness = studio_with_run();
     harness.get_by_label("Cloud of all utterances").click();
