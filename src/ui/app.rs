@@ -189,6 +189,10 @@ impl StudioApp {
                 }
             });
         }
+        // Closing goes through eframe, which saves the view settings and egui's memory on the way out.
+        if ui.input_mut(|i| i.consume_shortcut(&QUIT_SHORTCUT)) {
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+        }
         for command in commands {
             self.handle(command);
         }
@@ -250,6 +254,8 @@ impl eframe::App for StudioApp {
     }
 }
 
+const QUIT_SHORTCUT: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Q);
+
 fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, commands: &mut Vec<Command>) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
@@ -269,6 +275,11 @@ fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, co
                     }
                 }
             });
+            ui.separator();
+            let quit = egui::Button::new("Quit").shortcut_text(ui.ctx().format_shortcut(&QUIT_SHORTCUT));
+            if ui.add(quit).clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
         });
         ui.menu_button("View", |ui| {
             let mut show_cloud = settings.show_cloud;

@@ -92,6 +92,28 @@ fn welcome_screen_without_a_dataset() {
 }
 
 #[test]
+fn quit_from_the_menu_or_ctrl_q_closes_the_window() {
+    let closes = |harness: &Harness<'static, StudioApp>| {
+        harness.output().viewport_output.values().any(|v| v.commands.contains(&egui::ViewportCommand::Close))
+    };
+    let mut harness = studio_with_run();
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label_contains("Quit").click();
+    harness.step();
+    assert!(closes(&harness));
+
+    let mut harness = studio_with_run();
+    harness.run();
+    assert!(!closes(&harness));
+    // Only the press: the harness steps once per queued event, and the output is the last step's.
+    let modifiers = egui::Modifiers::COMMAND;
+    harness.event(egui::Event::Key { key: egui::Key::Q, physical_key: None, pressed: true, repeat: false, modifiers });
+    harness.step();
+    assert!(closes(&harness));
+}
+
+#[test]
 fn a_folder_that_is_not_a_dataset_shows_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let harness = studio(Some((dir.path().join("missing"), None)));
