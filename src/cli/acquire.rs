@@ -152,7 +152,7 @@ pub struct TrainTextArgs {
     /// Keep the fine-tuned layers in f32 (twice the size) instead of f16.
     #[arg(long)]
     pub f32_layers: bool,
-    /// Train low-rank adapters of this rank over the top layers instead of the layers (0: off).
+    /// Train low-rank adapters of this rank over the top layers (0: fine-tune the layers themselves).
     #[arg(long, default_value_t = TrainTextOptions::default().lora_rank)]
     pub lora_rank: usize,
     /// Adapter scale numerator (updates are alpha / rank · B·A).
