@@ -3,54 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::dataset::Split;
-use crate::metrics::Metrics;
-
 use super::case_card::PngExport;
 use super::cloud::Cloud;
 use super::commands::Command;
-use super::embedding::EmbeddingView;
-use super::filter::Filter;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
 use super::session::Session;
 use super::settings::{DetailTab, PlaybackSettings, ViewSettings};
+use super::state::{Notice, ViewState};
 use super::worker::{JobResult, Worker};
 use super::{browser, case_card, correlation, embedding, predictions, theme, va_plane, welcome};
-
-/// A message in the status bar.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Notice {
-    pub text: String,
-    pub is_error: bool,
-}
-
-impl Notice {
-    pub fn info(text: impl Into<String>) -> Self {
-        Self { text: text.into(), is_error: false }
-    }
-
-    pub fn error(text: impl Into<String>) -> Self {
-        Self { text: text.into(), is_error: true }
-    }
-}
-
-/// State of the open session's views that is not persisted (it belongs to one dataset).
-#[derive(Debug, Default)]
-pub struct ViewState {
-    pub filter: Filter,
-    /// Utterance indices the browser lists, after the filter.
-    pub rows: Vec<usize>,
-    pub selected: Option<usize>,
-    /// Scroll the browser to the selection on the next frame (set by keyboard and plot clicks).
-    pub scroll_to_selected: bool,
-    /// Run metrics on the metrics split at the current threshold.
-    pub metrics: Option<Metrics>,
-    pub sweep: Vec<(f32, Metrics)>,
-    /// The split `sweep` was computed for (the sweep does not depend on the threshold).
-    pub sweep_split: Option<Split>,
-    pub cloud: Cloud,
-    pub embedding: EmbeddingView,
-}
 
 pub struct StudioApp {
     pub settings: ViewSettings,

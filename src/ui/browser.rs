@@ -4,10 +4,10 @@ use egui::{Align2, Color32, FontId, Rect, Sense, Vec2};
 
 use crate::dataset::Split;
 
-use super::app::ViewState;
 use super::commands::Command;
 use super::filter::{ErrorFilter, Filter};
 use super::session::Session;
+use super::state::ViewState;
 use super::theme;
 
 const HEADERS: [&str; 7] = ["id", "video", "split", "transcript", "gold", "predicted", "hit"];

@@ -2,17 +2,20 @@
 //! state and push [`Command`]s; [`StudioApp::handle`] applies them after the frame's drawing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use crate::dataset::Split;
 use crate::modality::Modality;
-use crate::projection::EmbeddingRequest;
+use crate::projection::{EmbeddingRequest, Stage};
 
-use super::app::{Notice, StudioApp};
+use super::app::StudioApp;
 use super::case_card::PngExport;
-use super::embedding::EmbeddingColour;
+use super::embedding::{self, EmbeddingColour, EmbeddingStatus};
 use super::filter::Filter;
 use super::player::Transport;
 use super::settings::DetailTab;
+use super::state::Notice;
 use super::worker::Job;
 use super::{case_card, worker::Worker};
 
@@ -211,5 +214,29 @@ impl StudioApp {
             Ok(()) => Notice::info(format!("Saved the case card to {}", path.display())),
             Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
         });
+    }
+}
+
+impl StudioApp {
+    /// Starts projecting the attached run's representations on the worker thread.
+    pub(super) fn start_embedding(&mut self, request: EmbeddingRequest) {
+        let Some(session) = &self.session else { return };
+        let Some(run) = &session.run else {
+            self.notice = Some(Notice::error("Attach a trained run (File → Open run…) to compute its embedding."));
+            return;
+        };
+        let (dataset, run) = (session.dataset.root.clone(), run.dir.clone());
+        self.view.embedding.stop();
+        let Some(worker) = self.started_worker() else { return };
+        let request_id = embedding::next_request_id();
+        let stop = Arc::new(AtomicBool::new(false));
+        let job = Job::Embed { request_id, dataset, run, request, stop: Arc::clone(&stop) };
+        match worker.submit(job) {
+            Ok(()) => {
+                self.view.embedding.status =
+                    EmbeddingStatus::Running { request_id, stage: Stage::Encoding, fraction: 0.0, stop };
+            }
+            Err(error) => self.notice = Some(Notice::error(error)),
+        }
     }
 }

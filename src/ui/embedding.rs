@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::modality::Modality;
 use crate::projection::{EmbeddedPoint, EmbeddingRequest, Stage};
 
-use super::app::{Notice, StudioApp, ViewState};
 use super::commands::Command;
 use super::session::Session;
 use super::settings::ViewSettings;
-use super::worker::{EmbeddingUpdate, Job};
+use super::state::{Notice, ViewState};
+use super::worker::EmbeddingUpdate;
 use super::{theme, va_plane};
 
 /// What colours the map's points.
@@ -45,6 +45,10 @@ const CLICK_RADIUS: f32 = 8.0;
 /// Request ids are unique for the process, so an answer to a request made for a dataset that has
 /// since been closed can never match a new one.
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+pub(super) fn next_request_id() -> u64 {
+    NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+}
 
 #[derive(Debug, Default)]
 pub enum EmbeddingStatus {
@@ -114,30 +118,6 @@ impl EmbeddingView {
 impl Drop for EmbeddingView {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-impl StudioApp {
-    /// Starts projecting the attached run's representations on the worker thread.
-    pub(super) fn start_embedding(&mut self, request: EmbeddingRequest) {
-        let Some(session) = &self.session else { return };
-        let Some(run) = &session.run else {
-            self.notice = Some(Notice::error("Attach a trained run (File → Open run…) to compute its embedding."));
-            return;
-        };
-        let (dataset, run) = (session.dataset.root.clone(), run.dir.clone());
-        self.view.embedding.stop();
-        let Some(worker) = self.started_worker() else { return };
-        let request_id = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
-        let stop = Arc::new(AtomicBool::new(false));
-        let job = Job::Embed { request_id, dataset, run, request, stop: Arc::clone(&stop) };
-        match worker.submit(job) {
-            Ok(()) => {
-                self.view.embedding.status =
-                    EmbeddingStatus::Running { request_id, stage: Stage::Encoding, fraction: 0.0, stop };
-            }
-            Err(error) => self.notice = Some(Notice::error(error)),
-        }
     }
 }
 

@@ -14,6 +14,7 @@ mod player;
 mod predictions;
 mod session;
 mod settings;
+mod state;
 mod theme;
 mod va_plane;
 mod welcome;
@@ -21,7 +22,7 @@ mod worker;
 
 use std::path::PathBuf;
 
-pub use app::{Notice, StudioApp, ViewState};
+pub use app::StudioApp;
 pub use case_card::markdown as case_card_markdown;
 pub use cloud::Cloud;
 pub use commands::Command;
@@ -30,6 +31,7 @@ pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
 pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, ViewSettings};
+pub use state::{Notice, ViewState};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// What to open at launch: a dataset folder and optionally a trained run.

@@ -7,10 +7,10 @@ use egui_plot::{Legend, Line, Plot, VLine};
 use crate::dataset::Split;
 use crate::metrics::Metrics;
 
-use super::app::ViewState;
 use super::commands::Command;
 use super::session::Session;
 use super::settings::ViewSettings;
+use super::state::ViewState;
 use super::theme;
 
 pub fn predictions_ui(

@@ -6,11 +6,11 @@ use egui_plot::{HoverPosition, MarkerShape, Plot, PlotPoint, Points, Polygon, Te
 
 use crate::modality::Modality;
 
-use super::app::ViewState;
 use super::cloud::Cloud;
 use super::commands::Command;
 use super::session::Session;
 use super::settings::ViewSettings;
+use super::state::ViewState;
 use super::theme;
 
 /// The plane's plot id, fixed so that its zoom survives layout changes (and tests can read its
