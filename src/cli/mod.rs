@@ -13,6 +13,7 @@ mod play;
 mod predict;
 mod synth;
 mod train;
+mod va_prior;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +53,8 @@ pub enum Command {
     BenchMedia(bench_media::Args),
     /// VA and features of a clip from real face and voice models.
     Acquire(acquire::Args),
+    /// Print a dataset's labels and the VA emotion-correlation prior M (Eq. 8).
+    VaPrior(va_prior::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -73,6 +76,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
+        Command::VaPrior(args) => va_prior::run(&args),
     }
 }
 
