@@ -1,6 +1,8 @@
 //! The valence-arousal space: label anchors, the VA emotion-correlation prior (Eq. 8), the
 //! empirical label co-occurrence, and per-modality VA normalisation for contrastive pairing.
 
+pub mod agreement;
+
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{LabelSpec, Utterance, Va};
