@@ -1,5 +1,6 @@
 //! The valence-arousal space: label anchors, the VA emotion-correlation prior (Eq. 8), the
-//! empirical label co-occurrence, and per-modality VA normalisation for contrastive pairing.
+//! empirical label co-occurrence, and per-modality VA normalisation for contrastive pairing;
+//! `agreement`: inter-rater agreement on ratings.
 
 pub mod agreement;
 
