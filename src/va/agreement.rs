@@ -136,10 +136,10 @@ pub fn agreement(ratings: &[Rating]) -> Result<Agreement, AgreementError> {
         return Err(AgreementError::NotFinite { index, unit: r.unit.clone(), value: r.value });
     }
     let units = group_by_unit(ratings);
-    let values: Vec<Vec<f64>> =
-        units.members.iter().map(|m| m.iter().map(|&i| ratings[i].value).collect()).collect();
+    let values: Vec<Vec<f64>> = units.members.iter().map(|m| m.iter().map(|&i| ratings[i].value).collect()).collect();
     // Rater checks first: "one rater" is the clearer message when it applies.
-    let identified = if ratings.iter().all(|r| r.rater.is_some()) { Some(rater_agreement(ratings, &units)?) } else { None };
+    let identified =
+        if ratings.iter().all(|r| r.rater.is_some()) { Some(rater_agreement(ratings, &units)?) } else { None };
     let one_way = one_way(&values)?;
     let alpha_interval = krippendorff_alpha_interval(&values)?;
     Ok(Agreement {
@@ -225,7 +225,8 @@ pub fn one_way(units: &[Vec<f64>]) -> Result<OneWay, AgreementError> {
         "ICC(1,1)",
         "MSB + (k0 − 1)·MSW is 0",
     )?;
-    let icc1_k = ratio(ms_between - ms_within, ms_between, scale, "ICC(1,k)", "the unit means do not differ (MSB = 0)")?;
+    let icc1_k =
+        ratio(ms_between - ms_within, ms_between, scale, "ICC(1,k)", "the unit means do not differ (MSB = 0)")?;
     Ok(OneWay { icc1_1, icc1_k, k0 })
 }
 
@@ -376,7 +377,11 @@ fn rater_agreement(ratings: &[Rating], units: &Units<'_>) -> Result<RaterAgreeme
     }
     let pair_mean = |statistic: &'static str, f: fn(&Moments) -> Option<f64>| {
         let values: Vec<f64> = pairs.values().filter_map(f).collect();
-        if values.is_empty() { Err(AgreementError::NoRaterPairs { statistic }) } else { Ok((mean(&values), values.len())) }
+        if values.is_empty() {
+            Err(AgreementError::NoRaterPairs { statistic })
+        } else {
+            Ok((mean(&values), values.len()))
+        }
     };
     let (ccc_pairwise, n_ccc_pairs) = pair_mean("CCC", Moments::ccc)?;
     let (pearson_pairwise, n_pearson_pairs) = pair_mean("Pearson r", Moments::pearson)?;
@@ -498,10 +503,10 @@ mod tests {
     fn one_way_unbalanced_uses_k0() {
         // Units a: 1, 3; b: 4, 6, 8; c: 9. N = 6, n = 3, Σnᵢ² = 14, k0 = (6 − 14/6)/2 = 11/6.
         // Grand mean 31/6; unit means 2, 6, 9. SSB = 2(2 − 31/6)² + 3(6 − 31/6)² + (9 − 31/6)²
-        // = 245/6; SSW = 2 + 8 = 10. MSB = 245/12, MSW = 10/3.
+        // = (722 + 75 + 529)/36 = 221/6; SSW = 2 + 8 = 10. MSB = 221/12, MSW = 10/3.
         let units = vec![vec![1.0, 3.0], vec![4.0, 6.0, 8.0], vec![9.0]];
         let got = one_way(&units).unwrap();
-        let (msb, msw, k0) = (245.0 / 12.0, 10.0 / 3.0, 11.0 / 6.0);
+        let (msb, msw, k0) = (221.0 / 12.0, 10.0 / 3.0, 11.0 / 6.0);
         assert!(close(got.k0, k0));
         assert!(close(got.icc1_1, (msb - msw) / (msb + (k0 - 1.0) * msw)), "{got:?}");
         assert!(close(got.icc1_k, (msb - msw) / msb));
@@ -596,14 +601,8 @@ mod tests {
             agreement(&rated(&[("a", "x", 1.0), ("b", "x", 2.0)])),
             Err(AgreementError::OneRater { rater: "x".into() })
         );
-        assert_eq!(
-            agreement(&unrated(&[("a", 1.0), ("a", 2.0)])),
-            Err(AgreementError::TooFewUnits { units: 1 })
-        );
-        assert_eq!(
-            agreement(&unrated(&[("a", 1.0), ("b", 2.0)])),
-            Err(AgreementError::OneRatingPerUnit { units: 2 })
-        );
+        assert_eq!(agreement(&unrated(&[("a", 1.0), ("a", 2.0)])), Err(AgreementError::TooFewUnits { units: 1 }));
+        assert_eq!(agreement(&unrated(&[("a", 1.0), ("b", 2.0)])), Err(AgreementError::OneRatingPerUnit { units: 2 }));
         assert_eq!(
             agreement(&unrated(&[("a", 3.0), ("a", 3.0), ("b", 3.0), ("b", 3.0)])),
             Err(AgreementError::NoVariance { ratings: 4, value: 3.0 })

@@ -24,8 +24,8 @@ fn reference() -> serde_json::Value {
 }
 
 fn emobank(name: &str) -> PathBuf {
-    let dir = std::env::var_os("UNIVA_EMOBANK_DIR")
-        .map_or_else(|| repo().join("../shared/data/emobank"), PathBuf::from);
+    let dir =
+        std::env::var_os("UNIVA_EMOBANK_DIR").map_or_else(|| repo().join("../shared/data/emobank"), PathBuf::from);
     let path = dir.join(format!("individual_{name}_ratings.csv"));
     assert!(path.is_file(), "{} is missing: set UNIVA_EMOBANK_DIR to the folder with EmoBank's files", path.display());
     path
@@ -76,7 +76,8 @@ fn emobank_cli_json_matches_the_reference() {
     for file in ["reader", "writer"] {
         let path = emobank(file);
         for dim in ["V", "A"] {
-            let out = univa(&["agreement", "--ratings", path.to_str().unwrap(), "--unit", "id", "--value", dim, "--json"]);
+            let out =
+                univa(&["agreement", "--ratings", path.to_str().unwrap(), "--unit", "id", "--value", dim, "--json"]);
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             for key in ["n_units", "n_ratings", "alpha_interval", "icc1_1", "icc1_k"] {

@@ -95,14 +95,13 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
         };
         let unit = cell(unit_at, &columns.unit)?.to_owned();
         let value_text = record.get(value_at).unwrap_or_default().trim();
-        let value = value_text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-            RatingsFileError::NotANumber {
+        let value =
+            value_text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| RatingsFileError::NotANumber {
                 path: path.to_path_buf(),
                 at,
                 column: columns.value.clone(),
                 cell: value_text.to_owned(),
-            }
-        })?;
+            })?;
         let rater = match (rater_at, &columns.rater) {
             (Some(index), Some(column)) => Some(cell(index, column)?.to_owned()),
             _ => None,
