@@ -127,7 +127,9 @@ fn group_by_unit(ratings: &[Rating]) -> Units<'_> {
 
 /// All the agreement statistics of `ratings`; the rater statistics when every rating names
 /// its rater. Degenerate input (no ratings, fewer than 2 units, no unit rated twice, no
-/// variance, one rater) is an error, never NaN.
+/// variance, one rater) is an error, never NaN. When only the rater statistics fail (e.g.
+/// fewer than 2 units rated by every rater), the same ratings with `rater: None` still give the
+/// rest.
 pub fn agreement(ratings: &[Rating]) -> Result<Agreement, AgreementError> {
     if ratings.is_empty() {
         return Err(AgreementError::NoRatings);

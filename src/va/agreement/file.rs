@@ -48,8 +48,8 @@ pub enum RatingsFileError {
     NotANumber { path: PathBuf, at: Row, column: String, cell: String },
     #[error("{}: {at}, column {column:?}: the cell is empty", path.display())]
     EmptyCell { path: PathBuf, at: Row, column: String },
-    #[error("{}: rows {first} and {second}, column {column:?}: {problem}", path.display())]
-    Duplicate { path: PathBuf, first: usize, second: usize, column: String, problem: AgreementError },
+    #[error("{}: rows {first} and {second}, column {column:?}: rater {rater:?} rated unit {unit:?} twice", path.display())]
+    Duplicate { path: PathBuf, first: usize, second: usize, column: String, rater: String, unit: String },
     #[error("{}, column {column:?}: {problem}", path.display())]
     Agreement { path: PathBuf, column: String, problem: AgreementError },
 }
@@ -125,14 +125,14 @@ pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, Ra
             AgreementError::OneRater { .. }
             | AgreementError::TooFewCompleteUnits { .. }
             | AgreementError::NoRaterPairs { .. } => rater_column,
-            AgreementError::DuplicateRating { first, second, .. } => {
-                let (first, second) = (first + 1, second + 1);
+            AgreementError::DuplicateRating { rater, unit, first, second } => {
                 return RatingsFileError::Duplicate {
                     path: path.to_path_buf(),
-                    first,
-                    second,
+                    first: first + 1,
+                    second: second + 1,
                     column: rater_column,
-                    problem,
+                    rater: rater.clone(),
+                    unit: unit.clone(),
                 };
             }
             AgreementError::NoRatings
