@@ -43,6 +43,8 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Inter-rater agreement of a ratings CSV: Krippendorff's alpha, ICCs, CCC, Pearson r.
+    Agreement(agreement::Args),
     /// Open the workbench window on a dataset (and optionally a trained run).
     Gui(gui::Args),
     /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
@@ -53,8 +55,6 @@ pub enum Command {
     BenchMedia(bench_media::Args),
     /// VA and features of a clip from real face and voice models.
     Acquire(acquire::Args),
-    /// Inter-rater agreement of a ratings CSV: Krippendorff's alpha, ICCs, CCC, Pearson r.
-    Agreement(agreement::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -71,12 +71,12 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Agreement(args) => agreement::run(&args),
         Command::Gui(args) => gui::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
-        Command::Agreement(args) => agreement::run(&args),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The valence-arousal space: label anchors, the VA emotion-correlation prior (Eq. 8), the
-//! empirical label co-occurrence, and per-modality VA normalisation for contrastive pairing;
-//! `agreement`: inter-rater agreement on ratings.
+//! empirical label co-occurrence, and per-modality VA normalisation for contrastive pairing.
 
+/// Inter-rater agreement on ratings (no egui).
 pub mod agreement;
 
 use serde::{Deserialize, Serialize};
