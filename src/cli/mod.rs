@@ -4,6 +4,7 @@
 //! only lists them and dispatches.
 
 mod acquire;
+mod agreement;
 mod bench_media;
 mod eval;
 mod gui;
@@ -43,6 +44,8 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Inter-rater agreement of a ratings CSV: Krippendorff's alpha, ICCs, CCC, Pearson r.
+    Agreement(agreement::Args),
     /// Open the workbench window on a dataset (and optionally a trained run).
     Gui(gui::Args),
     /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
@@ -71,6 +74,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Agreement(args) => agreement::run(&args),
         Command::Gui(args) => gui::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Play(args) => play::run(&args),

@@ -2,6 +2,9 @@
 //! rule that scales label VA for it, the empirical label co-occurrence, and per-modality VA
 //! normalisation for contrastive pairing.
 
+/// Inter-rater agreement on ratings (no egui).
+pub mod agreement;
+
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{LabelSpec, Utterance, Va};
