@@ -14,7 +14,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             // One line a user can act on: the error chain joined, no backtrace.
-            eprintln!("univa: {error:#}");
+            eprintln!("univa: {}", univa::cli::error_line(&error));
             std::process::ExitCode::FAILURE
         }
     }

@@ -84,7 +84,46 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// An error and its causes as one line, `outer: cause: root`, leaving out a cause whose text
+/// the line already holds (library errors often print their source in their own message).
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// `univa` with no arguments: the workbench on the bundled demo, or its welcome screen.
 pub fn run_default() -> anyhow::Result<()> {
     gui::run_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Wrapped {
+        path: &'static str,
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let error = anyhow::Error::new(Wrapped { path: "/tmp/manifest.toml", source: io });
+        assert_eq!(error_line(&error), "/tmp/manifest.toml: No such file or directory (os error 2)");
+        let error = error.context("opening the run");
+        assert_eq!(error_line(&error), "opening the run: /tmp/manifest.toml: No such file or directory (os error 2)");
+    }
 }

@@ -106,7 +106,11 @@ impl Dataset {
         if !root.is_dir() {
             return Err(DatasetError::invalid(&root, None, "is not a dataset folder (no such directory)"));
         }
-        let manifest = Manifest::load(&root.join(MANIFEST_FILE))?;
+        let manifest_path = root.join(MANIFEST_FILE);
+        if !manifest_path.is_file() {
+            return Err(DatasetError::invalid(&root, None, format!("is not a dataset folder (no {MANIFEST_FILE})")));
+        }
+        let manifest = Manifest::load(&manifest_path)?;
         let utterances = table::load(&root, &manifest)?;
         let mut features = Vec::new();
         for split in Split::ALL {

@@ -75,3 +75,30 @@ fn bad_dataset_is_one_line_naming_the_file() {
     let err = stderr(&output);
     assert!(err.contains("manifest.toml") && err.lines().count() == 1, "{err}");
 }
+
+/// Every subcommand that reads a dataset says the same one line for a folder that is not one,
+/// with no cause printed twice.
+#[test]
+fn a_folder_without_a_manifest_is_not_a_dataset_for_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let expected = format!("univa: {folder}: is not a dataset folder (no manifest.toml)\n");
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let runs: [&[&str]; 4] = [
+        &["validate", folder],
+        &["train", "--dataset", folder, "--out", out],
+        &["va-prior", "--dataset", folder],
+        &["predict", "--run", "models/demo", "--dataset", folder, "--out", out],
+    ];
+    for args in runs {
+        let output = Command::new(env!("CARGO_BIN_EXE_univa"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("UNIVA_AUDIO", "off")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        assert_eq!(stderr(&output), expected, "{args:?}");
+    }
+}
