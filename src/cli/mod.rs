@@ -11,6 +11,7 @@ mod import;
 mod metrics;
 mod play;
 mod predict;
+mod runs;
 mod synth;
 mod train;
 mod validate;
@@ -52,13 +53,15 @@ pub enum Command {
     BenchMedia(bench_media::Args),
     /// VA and features of a clip from real face and voice models.
     Acquire(acquire::Args),
+    /// Compare run folders: the ablation table, and other systems' predictions imported as runs.
+    Runs(runs::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
 pub fn run(command: Command) -> anyhow::Result<()> {
     // Only for the model-heavy batch commands: long-running media playback under these
     // thresholds kept its freed frame buffers and grew (see `runtime`).
-    if matches!(command, Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_)) {
+    if matches!(command, Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_) | Command::Runs(_)) {
         crate::runtime::tune_allocator_for_tensors();
     }
     match command {
@@ -73,6 +76,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
+        Command::Runs(args) => runs::run(&args),
     }
 }
 

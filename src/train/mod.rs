@@ -14,7 +14,7 @@ pub use config::{ConfigError, RunConfig, TrainConfig};
 pub use device::select_device;
 pub use events::{CollectEvents, EventSink, FanOut, NoEvents, TrainEvent};
 pub use optim::{AdamW, AdamWParams, linear_schedule};
-pub use run::{RunInfo, TrainedModel, TrainerState};
+pub use run::{BEST_WEIGHTS, CONFIG_FILE, RunInfo, TRAINER_STATE, TrainedModel, TrainerState};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,6 +108,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
             &dataset.utterances.iter().filter(|u| u.split == Split::Train).collect::<Vec<_>>(),
         ),
         dataset_name: dataset.manifest.name.clone(),
+        dataset_path: Some(std::fs::canonicalize(&dataset.root).unwrap_or_else(|_| dataset.root.clone())),
         config: config.clone(),
         best_epoch: None,
         best_valid: None,

@@ -12,4 +12,5 @@ mod import;
 mod media;
 mod metrics;
 mod model;
+mod runs;
 mod train;
