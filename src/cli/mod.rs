@@ -61,7 +61,10 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<()> {
     // Only for the model-heavy batch commands: long-running media playback under these
     // thresholds kept its freed frame buffers and grew (see `runtime`).
-    if matches!(command, Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_) | Command::Runs(_)) {
+    if matches!(
+        command,
+        Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_) | Command::Runs(_)
+    ) {
         crate::runtime::tune_allocator_for_tensors();
     }
     match command {

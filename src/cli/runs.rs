@@ -131,8 +131,7 @@ fn import(args: &ImportArgs) -> anyhow::Result<()> {
     let request =
         ImportRequest { name: &args.name, csv: &args.csv, dataset: &dataset, out: &out, threshold: args.threshold };
     let coverage = runs::import_predictions(&request)?;
-    let covered: Vec<String> =
-        coverage.iter().map(|c| format!("{} {}/{}", c.split, c.covered, c.total)).collect();
+    let covered: Vec<String> = coverage.iter().map(|c| format!("{} {}/{}", c.split, c.covered, c.total)).collect();
     println!("imported {} as run {} (covers {})", args.name.trim(), out.display(), covered.join(", "));
     warn_partial(&out, &coverage);
     Ok(())

@@ -83,7 +83,8 @@ impl ImportedPredictions {
     pub fn load(dir: &Path) -> Result<Self, RunsError> {
         let config = dir.join(super::CONFIG_FILE);
         let info: ImportedInfo = super::read_config(&config).and_then(|value| {
-            serde_json::from_value(value).map_err(|e| RunsError::Config { path: config.clone(), problem: e.to_string() })
+            serde_json::from_value(value)
+                .map_err(|e| RunsError::Config { path: config.clone(), problem: e.to_string() })
         })?;
         Self::load_with(dir, info)
     }
@@ -94,7 +95,11 @@ impl ImportedPredictions {
         if file.labels != info.labels {
             return Err(RunsError::Config {
                 path,
-                problem: format!("has labels {} but config.json says {}", file.labels.join(", "), info.labels.join(", ")),
+                problem: format!(
+                    "has labels {} but config.json says {}",
+                    file.labels.join(", "),
+                    info.labels.join(", ")
+                ),
             });
         }
         Ok(Self { dir: dir.to_path_buf(), info, rows: file.rows })
@@ -130,7 +135,8 @@ impl ImportedPredictions {
             pred.push(row.iter().map(|&v| v > self.info.cut()).collect());
         }
         let label_names: Vec<String> = self.info.labels.clone();
-        metrics::compute(&gold, &pred, &label_names).map_err(|source| RunsError::Metrics { run: self.dir.clone(), source })
+        metrics::compute(&gold, &pred, &label_names)
+            .map_err(|source| RunsError::Metrics { run: self.dir.clone(), source })
     }
 }
 
@@ -207,7 +213,8 @@ pub fn import_predictions(request: &ImportRequest<'_>) -> Result<Vec<Coverage>, 
     if file.order.is_empty() {
         return Err(RunsError::Import { path: csv.to_path_buf(), problem: "has no rows".to_owned() });
     }
-    let bytes = text.into_inner().map_err(|e| RunsError::Write { path: out.join(PREDICTIONS_FILE), problem: e.to_string() })?;
+    let bytes =
+        text.into_inner().map_err(|e| RunsError::Write { path: out.join(PREDICTIONS_FILE), problem: e.to_string() })?;
 
     let info = ImportedInfo {
         kind: ImportedKind::ImportedPredictions,

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use serde_json::Value;
 
-pub use config::{ConfigChange, FlatConfig, diff, differing_fields, display_value, flatten, sweep_series, swept_fields};
+pub use config::{
+    ConfigChange, FlatConfig, diff, differing_fields, display_value, flatten, sweep_series, swept_fields,
+};
 pub use imported::{Coverage, ImportRequest, ImportedInfo, ImportedPredictions, PredictionValues, import_predictions};
 pub use table::{AblationTable, MetricKey, TableRow, best_marks};
 
@@ -26,7 +28,7 @@ use crate::metrics::{Metrics, MetricsError};
 use crate::train::{self, RunInfo, TrainError, TrainerState};
 
 /// A run folder's description, trained or imported.
-pub const CONFIG_FILE: &str = train::CONFIG_FILE;
+pub const CONFIG_FILE: &str = train::run::CONFIG_FILE;
 /// How deep below the runs directory run folders are looked for.
 const MAX_DEPTH: usize = 6;
 /// What a trained run's rows call the system.
@@ -116,8 +118,10 @@ impl Run {
         let kind = if value.get("kind").and_then(Value::as_str) == Some(imported::IMPORTED_KIND) {
             RunKind::Imported(Box::new(serde_json::from_value(value).map_err(problem)?))
         } else {
-            let info: RunInfo = serde_json::from_value(value)
-                .map_err(|e| RunsError::Config { path: path.clone(), problem: format!("not a run of this version: {e}") })?;
+            let info: RunInfo = serde_json::from_value(value).map_err(|e| RunsError::Config {
+                path: path.clone(),
+                problem: format!("not a run of this version: {e}"),
+            })?;
             let progress = progress(dir, &info);
             RunKind::Trained { info: Box::new(info), progress }
         };
@@ -177,7 +181,9 @@ impl Run {
     /// The configuration as dotted keys, plus `system` and `dataset` (the dataset's name).
     pub fn flat_config(&self) -> FlatConfig {
         let mut flat = match &self.kind {
-            RunKind::Trained { info, .. } => serde_json::to_value(&info.config).map(|v| flatten(&v)).unwrap_or_default(),
+            RunKind::Trained { info, .. } => {
+                serde_json::to_value(&info.config).map(|v| flatten(&v)).unwrap_or_default()
+            }
             RunKind::Imported(_) => FlatConfig::new(),
         };
         flat.insert("system".to_owned(), Value::String(self.system().to_owned()));
@@ -199,10 +205,10 @@ impl Run {
 }
 
 fn progress(dir: &Path, info: &RunInfo) -> Progress {
-    if !dir.join(train::BEST_WEIGHTS).is_file() {
+    if !dir.join(train::run::BEST_WEIGHTS).is_file() {
         return Progress::NoModel;
     }
-    let state = std::fs::read_to_string(dir.join(train::TRAINER_STATE))
+    let state = std::fs::read_to_string(dir.join(train::run::TRAINER_STATE))
         .ok()
         .and_then(|text| serde_json::from_str::<TrainerState>(&text).ok());
     match state {
@@ -268,7 +274,14 @@ impl Evaluator {
     /// the call `univa eval` makes (`train::evaluate` at the run's threshold ζ), so the numbers
     /// are the ones `univa eval --json` prints; an imported run's come from its predictions.
     pub fn metrics(&mut self, run: &Run, dataset: &Path, split: Split) -> Result<Metrics, RunsError> {
-        let data = self.dataset(run, dataset)?;
+        if !self.datasets.contains_key(dataset) {
+            let opened =
+                Dataset::open(dataset).map_err(|source| RunsError::Dataset { run: run.dir.clone(), source })?;
+            self.datasets.insert(dataset.to_path_buf(), opened);
+        }
+        let Some(data) = self.datasets.get(dataset) else {
+            return Err(RunsError::DatasetMissing { run: run.dir.clone(), dataset: dataset.to_path_buf() });
+        };
         match &run.kind {
             RunKind::Trained { .. } => {
                 let wrap = |source| RunsError::Train { run: run.dir.clone(), source };
@@ -278,16 +291,6 @@ impl Evaluator {
             }
             RunKind::Imported(info) => ImportedPredictions::load_with(&run.dir, (**info).clone())?.metrics(data, split),
         }
-    }
-
-    fn dataset(&mut self, run: &Run, path: &Path) -> Result<&Dataset, RunsError> {
-        if !self.datasets.contains_key(path) {
-            let dataset = Dataset::open(path).map_err(|source| RunsError::Dataset { run: run.dir.clone(), source })?;
-            self.datasets.insert(path.to_path_buf(), dataset);
-        }
-        self.datasets
-            .get(path)
-            .ok_or_else(|| RunsError::DatasetMissing { run: run.dir.clone(), dataset: path.to_path_buf() })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::config::{FlatConfig, display_value, differing_fields};
+use super::config::{FlatConfig, differing_fields, display_value};
 use crate::metrics::Metrics;
 
 /// The five headline metrics, keyed as `univa eval --json` prints them.
@@ -124,7 +124,8 @@ impl AblationTable {
     pub fn to_plain(&self) -> String {
         let mut header: Vec<String> = vec!["run".to_owned()];
         header.extend(self.fields.iter().cloned());
-        header.extend(MetricKey::ALL.iter().map(|m| m.heading().to_owned()));
+        // A trailing space keeps headings over the digits, clear of the best-value mark.
+        header.extend(MetricKey::ALL.iter().map(|m| format!("{} ", m.heading())));
         let best: Vec<Vec<bool>> = MetricKey::ALL.iter().map(|&m| self.best(m)).collect();
         let mut lines: Vec<Vec<String>> = vec![header];
         for (r, row) in self.rows.iter().enumerate() {
@@ -148,7 +149,11 @@ impl AblationTable {
                 .map(|(c, cell)| {
                     let pad = widths[c] - cell.chars().count();
                     // Text left, numbers right.
-                    if c >= metric_start { format!("{}{cell}", " ".repeat(pad)) } else { format!("{cell}{}", " ".repeat(pad)) }
+                    if c >= metric_start {
+                        format!("{}{cell}", " ".repeat(pad))
+                    } else {
+                        format!("{cell}{}", " ".repeat(pad))
+                    }
                 })
                 .collect();
             out.push_str(cells.join("  ").trim_end());
@@ -201,8 +206,10 @@ mod tests {
         );
         let plain = table.to_plain();
         let lines: Vec<&str> = plain.lines().collect();
-        assert_eq!(lines[0], "run   loss.delta     Acc  subset Acc       HL    miF1    maF1");
-        assert_eq!(lines[1], "a     0.1         0.5000*     0.2500*  0.2000   0.6000   0.3000");
-        assert_eq!(lines[3], "mult  —           0.3000      0.1500   0.3000   0.5000   0.2500");
+        assert_eq!(lines[0], "run   loss.delta     Acc   subset Acc       HL     miF1     maF1");
+        assert_eq!(lines[1], "a     0.1         0.5000*      0.2500*  0.2000   0.6000   0.3000");
+        assert_eq!(lines[2], "b     0.3         0.4000       0.2000   0.1000*  0.7000*  0.3500*");
+        assert_eq!(lines[3], "mult  —           0.3000       0.1500   0.3000   0.5000   0.2500");
+        assert_eq!(lines[4], "* best per metric (HL: lowest)");
     }
 }

@@ -7,14 +7,14 @@ mod config;
 mod device;
 mod events;
 mod optim;
-mod run;
+pub mod run;
 
 pub use batches::SplitData;
 pub use config::{ConfigError, RunConfig, TrainConfig};
 pub use device::select_device;
 pub use events::{CollectEvents, EventSink, FanOut, NoEvents, TrainEvent};
 pub use optim::{AdamW, AdamWParams, linear_schedule};
-pub use run::{BEST_WEIGHTS, CONFIG_FILE, RunInfo, TRAINER_STATE, TrainedModel, TrainerState};
+pub use run::{RunInfo, TrainedModel, TrainerState};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

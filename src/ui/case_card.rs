@@ -76,12 +76,7 @@ fn hit_text(hit: Option<bool>) -> &'static str {
 
 /// The card as a Markdown table (paper Table 6 columns), then one row per compared system, or
 /// `None` for an unknown index.
-pub fn markdown(
-    session: &Session,
-    index: usize,
-    threshold: f32,
-    systems: &[&ImportedPredictions],
-) -> Option<String> {
+pub fn markdown(session: &Session, index: usize, threshold: f32, systems: &[&ImportedPredictions]) -> Option<String> {
     let card = Card::of(session, index, threshold, systems)?;
     let mut out = String::new();
     let _ = writeln!(out, "**{}** (video {}, {} split, threshold {threshold:.2})\n", card.id, card.video, card.split);

@@ -10,8 +10,8 @@ use crate::metrics::Metrics;
 use crate::runs::{self, AblationTable, FlatConfig, MetricKey, Run, display_value};
 
 use super::commands::Command;
-use super::state::{MetricsStatus, RunEntry, RunsCommand, RunsState, RunsTab};
 use super::settings::ViewSettings;
+use super::state::{MetricsStatus, RunEntry, RunsCommand, RunsState, RunsTab};
 use super::theme;
 
 fn send(commands: &mut Vec<Command>, command: RunsCommand) {
@@ -25,9 +25,11 @@ pub fn runs_browser_ui(ui: &mut egui::Ui, runs: &RunsState, settings: &ViewSetti
         .resizable(true)
         .default_size(theme::RUNS_LIST_WIDTH)
         .show(ui, |ui| runs_list_ui(ui, runs, settings, commands));
-    egui::CentralPanel::default_margins().show(ui, |ui| {
+    egui::CentralPanel::no_frame().show(ui, |ui| {
         ui.horizontal(|ui| {
-            for (tab, name) in [(RunsTab::Table, "Ablation table"), (RunsTab::Compare, "Compare two"), (RunsTab::Sweep, "Sweep plot")] {
+            for (tab, name) in
+                [(RunsTab::Table, "Ablation table"), (RunsTab::Compare, "Compare two"), (RunsTab::Sweep, "Sweep plot")]
+            {
                 if ui.selectable_label(settings.runs_browser.tab == tab, name).clicked() {
                     send(commands, RunsCommand::SetTab(tab));
                 }
@@ -178,10 +180,14 @@ fn table_ui(ui: &mut egui::Ui, runs: &RunsState, split: Split) {
         ui.label("No finished run has metrics yet.");
         return;
     }
-    let table =
-        AblationTable::new(finished.iter().map(|(entry, m)| (entry.name.clone(), &entry.config, (*m).clone())).collect());
+    let table = AblationTable::new(
+        finished.iter().map(|(entry, m)| (entry.name.clone(), &entry.config, (*m).clone())).collect(),
+    );
     ui.horizontal_wrapped(|ui| {
-        ui.label(format!("{} runs on the {split} split; the best value per metric in bold (HL: lowest).", table.rows.len()));
+        ui.label(format!(
+            "{} runs on the {split} split; the best value per metric in bold (HL: lowest).",
+            table.rows.len()
+        ));
         if left_out > 0 {
             ui.weak(format!("{left_out} not finished or without metrics (see the list)."));
         }
@@ -208,7 +214,11 @@ fn table_ui(ui: &mut egui::Ui, runs: &RunsState, split: Split) {
             for (m, metric) in MetricKey::ALL.iter().enumerate() {
                 let text = format!("{:.4}", metric.value(&row.metrics));
                 let is_best = best[m][r];
-                let rich = if is_best { RichText::new(&text).strong().background_color(theme::BEST_VALUE_BG) } else { RichText::new(&text) };
+                let rich = if is_best {
+                    RichText::new(&text).strong().background_color(theme::BEST_VALUE_BG)
+                } else {
+                    RichText::new(&text)
+                };
                 let name = format!("{} {} {text}{}", row.run, metric.heading(), if is_best { " best" } else { "" });
                 ui.label(rich).widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
             }
@@ -304,10 +314,12 @@ fn sweep_ui(ui: &mut egui::Ui, runs: &RunsState, settings: &ViewSettings, comman
     let configs: Vec<&FlatConfig> = finished.iter().map(|(e, _)| &e.config).collect();
     let fields = runs::swept_fields(&configs);
     let Some(first) = fields.first() else {
-        ui.label("No sweep among the finished runs: a sweep is two or more runs that differ in one numeric field only.");
+        ui.label(
+            "No sweep among the finished runs: a sweep is two or more runs that differ in one numeric field only.",
+        );
         return;
     };
-    let chosen = settings.runs_browser.sweep_field.as_ref().filter(|f| fields.contains(f)).unwrap_or(first);
+    let chosen = settings.runs_browser.sweep_field.as_ref().filter(|f| fields.contains(*f)).unwrap_or(first);
     let metric = settings.runs_browser.sweep_metric;
     ui.horizontal(|ui| {
         let label = ui.label("Field");

@@ -28,7 +28,8 @@ impl StudioApp {
                 self.rescan_runs();
             }
             RunsCommand::AddRunFolderDialog => {
-                if let Some(dir) = rfd::FileDialog::new().set_title("Add a run folder (or a folder of runs)").pick_folder()
+                if let Some(dir) =
+                    rfd::FileDialog::new().set_title("Add a run folder (or a folder of runs)").pick_folder()
                 {
                     self.handle_runs(RunsCommand::AddRunFolder(dir));
                 }
@@ -176,9 +177,9 @@ impl StudioApp {
         if run.is_imported() {
             self.set_in_case_card(run.dir.clone(), true);
             let open = self.session.as_ref().map(|s| s.dataset.root.as_path());
-            let same = open.zip(std::fs::canonicalize(&dataset).ok()).is_some_and(|(open, wanted)| {
-                std::fs::canonicalize(open).is_ok_and(|open| open == wanted)
-            });
+            let same = open
+                .zip(std::fs::canonicalize(&dataset).ok())
+                .is_some_and(|(open, wanted)| std::fs::canonicalize(open).is_ok_and(|open| open == wanted));
             if !same {
                 self.handle(Command::Open { dataset, run: None });
             }

@@ -174,17 +174,42 @@ fn imported_predictions_are_a_run_beside_ours() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, out) = (dir.path().join("mult.csv"), dir.path().join("imported/mult"));
     other_system_csv(f, &csv);
-    let said = univa(&["runs", "import-predictions", "--name", "MulT", "--csv", s(&csv), "--dataset", s(&f.data), "--out", s(&out)]);
+    let said = univa(&[
+        "runs",
+        "import-predictions",
+        "--name",
+        "MulT",
+        "--csv",
+        s(&csv),
+        "--dataset",
+        s(&f.data),
+        "--out",
+        s(&out),
+    ]);
     let said = String::from_utf8_lossy(&said.stdout).into_owned();
     let tests = Dataset::open(&f.data).unwrap().split_indices(Split::Test).len();
     assert!(said.contains("imported MulT as run") && said.contains(&format!("test {tests}/{tests}")), "{said}");
     let info: Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
-    assert_eq!((info["kind"].as_str(), info["name"].as_str(), info["values"].as_str()), (Some("imported-predictions"), Some("MulT"), Some("labels")));
+    assert_eq!(
+        (info["kind"].as_str(), info["name"].as_str(), info["values"].as_str()),
+        (Some("imported-predictions"), Some("MulT"), Some("labels"))
+    );
 
     // Probabilities from `univa predict` import too.
     let (predicted, ours) = (dir.path().join("p.csv"), dir.path().join("imported/ours"));
     univa(&["predict", "--run", s(&f.runs[1]), "--dataset", s(&f.data), "--split", "test", "--out", s(&predicted)]);
-    univa(&["runs", "import-predictions", "--name", "UniVA csv", "--csv", s(&predicted), "--dataset", s(&f.data), "--out", s(&ours)]);
+    univa(&[
+        "runs",
+        "import-predictions",
+        "--name",
+        "UniVA csv",
+        "--csv",
+        s(&predicted),
+        "--dataset",
+        s(&f.data),
+        "--out",
+        s(&ours),
+    ]);
 
     let rows = json_of(&univa(&["runs", "table", s(&f.runs[0]), s(&f.runs[1]), s(&out), s(&ours), "--json"]));
     let rows = rows.as_array().unwrap();
@@ -204,7 +229,18 @@ fn imported_predictions_are_a_run_beside_ours() {
     assert_eq!(rows[1]["micro_f1"], eval_json(&f.runs[1], &f.data)["micro_f1"]);
 
     // Importing over an existing run is refused.
-    let err = failing(&["runs", "import-predictions", "--name", "MulT", "--csv", s(&csv), "--dataset", s(&f.data), "--out", s(&out)]);
+    let err = failing(&[
+        "runs",
+        "import-predictions",
+        "--name",
+        "MulT",
+        "--csv",
+        s(&csv),
+        "--dataset",
+        s(&f.data),
+        "--out",
+        s(&out),
+    ]);
     assert!(err.contains("already holds a run") && err.lines().count() == 1, "{err}");
 }
 
@@ -212,23 +248,67 @@ fn imported_predictions_are_a_run_beside_ours() {
 fn bad_prediction_csvs_give_one_line_errors_naming_file_row_and_column() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    let first_id = std::fs::read_to_string(&f.gold).unwrap().lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let first_id =
+        std::fs::read_to_string(&f.gold).unwrap().lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
     let header = "id,p_happy,p_sad,p_anger,p_surprise,p_disgust,p_fear";
     let cases = [
-        ("unknown-id.csv", format!("{header}\n{first_id},0.1,0.2,0.3,0.1,0.1,0.2\nnobody,0.1,0.2,0.3,0.1,0.1,0.2\n"), "row 3, column \"id\": \"nobody\" is not an utterance of dataset"),
-        ("no-fear.csv", format!("id,p_happy,p_sad,p_anger,p_surprise,p_disgust\n{first_id},0.1,0.2,0.3,0.1,0.1\n"), "has no column for label \"fear\" (expected `p_fear` or `fear`)"),
-        ("text.csv", format!("{header}\n{first_id},0.1,high,0.3,0.1,0.1,0.2\n"), "row 2, column \"p_sad\": \"high\" is not a number"),
-        ("range.csv", format!("{header}\n{first_id},0.1,0.2,1.5,0.1,0.1,0.2\n"), "row 2, column \"p_anger\": 1.5 is not a probability in [0, 1]"),
-        ("joy.csv", format!("{header},p_joy\n{first_id},0.1,0.2,0.3,0.1,0.1,0.2,0.5\n"), "column \"p_joy\" is not a label of dataset"),
-        ("binary.csv", format!("id,happy,sad,anger,surprise,disgust,fear\n{first_id},1,0,0.5,0,0,0\n"), "row 2, column \"anger\": 0.5 is not a 0/1 label"),
-        ("mixed.csv", format!("id,p_happy,sad,anger,surprise,disgust,fear\n{first_id},0.5,0,0,0,0,0\n"), "mixes `p_<label>` probability columns with 0/1 label columns"),
+        (
+            "unknown-id.csv",
+            format!("{header}\n{first_id},0.1,0.2,0.3,0.1,0.1,0.2\nnobody,0.1,0.2,0.3,0.1,0.1,0.2\n"),
+            "row 3, column \"id\": \"nobody\" is not an utterance of dataset",
+        ),
+        (
+            "no-fear.csv",
+            format!("id,p_happy,p_sad,p_anger,p_surprise,p_disgust\n{first_id},0.1,0.2,0.3,0.1,0.1\n"),
+            "has no column for label \"fear\" (expected `p_fear` or `fear`)",
+        ),
+        (
+            "text.csv",
+            format!("{header}\n{first_id},0.1,high,0.3,0.1,0.1,0.2\n"),
+            "row 2, column \"p_sad\": \"high\" is not a number",
+        ),
+        (
+            "range.csv",
+            format!("{header}\n{first_id},0.1,0.2,1.5,0.1,0.1,0.2\n"),
+            "row 2, column \"p_anger\": 1.5 is not a probability in [0, 1]",
+        ),
+        (
+            "joy.csv",
+            format!("{header},p_joy\n{first_id},0.1,0.2,0.3,0.1,0.1,0.2,0.5\n"),
+            "column \"p_joy\" is not a label of dataset",
+        ),
+        (
+            "binary.csv",
+            format!("id,happy,sad,anger,surprise,disgust,fear\n{first_id},1,0,0.5,0,0,0\n"),
+            "row 2, column \"anger\": 0.5 is not a 0/1 label",
+        ),
+        (
+            "mixed.csv",
+            format!("id,p_happy,sad,anger,surprise,disgust,fear\n{first_id},0.5,0,0,0,0,0\n"),
+            "mixes `p_<label>` probability columns with 0/1 label columns",
+        ),
     ];
     for (name, text, expected) in cases {
         let csv = dir.path().join(name);
         std::fs::write(&csv, text).unwrap();
         let out = dir.path().join(format!("out-{name}"));
-        let err = failing(&["runs", "import-predictions", "--name", "X", "--csv", s(&csv), "--dataset", s(&f.data), "--out", s(&out)]);
-        assert!(err.contains(&format!("{name}: {expected}")) || err.contains(&format!("{name}: row")) && err.contains(expected), "{name}: {err}");
+        let err = failing(&[
+            "runs",
+            "import-predictions",
+            "--name",
+            "X",
+            "--csv",
+            s(&csv),
+            "--dataset",
+            s(&f.data),
+            "--out",
+            s(&out),
+        ]);
+        assert!(
+            err.contains(&format!("{name}: {expected}"))
+                || err.contains(&format!("{name}: row")) && err.contains(expected),
+            "{name}: {err}"
+        );
         assert_eq!(err.lines().count(), 1, "{name}: {err}");
         assert!(!out.join("config.json").exists(), "{name}: nothing written");
     }
@@ -261,7 +341,9 @@ fn browser_lists_runs_and_its_table_shows_eval_metrics_with_the_best_marked() {
     let app = harness.state();
     assert_eq!(app.runs.entries.len(), 3);
     for run in &f.runs {
-        let Some(MetricsStatus::Done(metrics)) = app.runs.status(run) else { panic!("no metrics for {}", run.display()) };
+        let Some(MetricsStatus::Done(metrics)) = app.runs.status(run) else {
+            panic!("no metrics for {}", run.display())
+        };
         let eval = eval_json(run, &f.data);
         assert_eq!(serde_json::to_value(metrics).unwrap(), eval, "the browser's metrics are `univa eval`'s");
         // The table's cell, named by run and metric.
@@ -269,7 +351,10 @@ fn browser_lists_runs_and_its_table_shows_eval_metrics_with_the_best_marked() {
         assert!(harness.query_by_label_contains(&cell).is_some(), "no cell {cell}");
     }
     harness.get_by_label("loss.delta");
-    let best: Vec<_> = harness.query_all_by_label_contains("miF1").filter(|n| n.label().is_some_and(|l| l.ends_with(" best"))).collect();
+    let best: Vec<_> = harness
+        .query_all_by_label_contains("miF1")
+        .filter(|n| n.label().is_some_and(|l| l.ends_with(" best")))
+        .collect();
     assert!(!best.is_empty(), "the best micro-F1 is marked");
 }
 
@@ -323,7 +408,18 @@ fn an_imported_system_gets_a_row_in_the_case_card() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, out) = (dir.path().join("mult.csv"), dir.path().join("mult"));
     other_system_csv(f, &csv);
-    univa(&["runs", "import-predictions", "--name", "MulT", "--csv", s(&csv), "--dataset", s(&f.data), "--out", s(&out)]);
+    univa(&[
+        "runs",
+        "import-predictions",
+        "--name",
+        "MulT",
+        "--csv",
+        s(&csv),
+        "--dataset",
+        s(&f.data),
+        "--out",
+        s(&out),
+    ]);
 
     let mut harness = browser();
     harness.state_mut().handle(UiCommand::Runs(RunsCommand::AddRunFolder(dir.path().to_path_buf())));
