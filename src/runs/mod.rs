@@ -181,9 +181,13 @@ impl Run {
     /// The configuration as dotted keys, plus `system` and `dataset` (the dataset's name).
     pub fn flat_config(&self) -> FlatConfig {
         let mut flat = match &self.kind {
-            RunKind::Trained { info, .. } => {
-                serde_json::to_value(&info.config).map(|v| flatten(&v)).unwrap_or_default()
-            }
+            // Through text, as config.json stores it: `to_value` would widen an f32 such as
+            // δ = 0.05 to 0.05000000074505806.
+            RunKind::Trained { info, .. } => serde_json::to_string(&info.config)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                .map(|v| flatten(&v))
+                .unwrap_or_default(),
             RunKind::Imported(_) => FlatConfig::new(),
         };
         flat.insert("system".to_owned(), Value::String(self.system().to_owned()));

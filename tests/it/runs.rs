@@ -351,11 +351,16 @@ fn browser_lists_runs_and_its_table_shows_eval_metrics_with_the_best_marked() {
         assert!(harness.query_by_label_contains(&cell).is_some(), "no cell {cell}");
     }
     harness.get_by_label("loss.delta");
-    let best: Vec<_> = harness
-        .query_all_by_label_contains("miF1")
-        .filter(|n| n.label().is_some_and(|l| l.ends_with(" best")))
-        .collect();
-    assert!(!best.is_empty(), "the best micro-F1 is marked");
+    // The best micro-F1 is marked, and only there.
+    let f1 = |run: &PathBuf| match app.runs.status(run) {
+        Some(MetricsStatus::Done(m)) => m.micro_f1,
+        _ => unreachable!(),
+    };
+    let best = f.runs.iter().map(f1).fold(f64::MIN, f64::max);
+    for run in &f.runs {
+        let cell = format!("{} miF1 {:.4} best", name_of(run), f1(run));
+        assert_eq!(harness.query_by_label(&cell).is_some(), f1(run) == best, "{cell}");
+    }
 }
 
 #[test]
