@@ -1,6 +1,6 @@
 //! The Runs room: every run folder under the runs folder (and those added by hand), their
 //! metrics side by side, the config diff of two picked runs, the ablation table with the best
-//! value of each metric in bold, and a sweep plot of a metric against a swept field.
+//! value of each metric in strong, highlighted text, and a sweep plot of a metric against a swept field.
 
 use egui::RichText;
 use egui_plot::{Legend, Line, Plot, Points};
@@ -185,7 +185,7 @@ fn table_ui(ui: &mut egui::Ui, runs: &RunsState, split: Split) {
     );
     ui.horizontal_wrapped(|ui| {
         ui.label(format!(
-            "{} runs on the {split} split; the best value per metric in bold (HL: lowest).",
+            "{} runs on the {split} split; the best value per metric is highlighted (HL: lowest).",
             table.rows.len()
         ));
         if left_out > 0 {
@@ -351,18 +351,23 @@ fn sweep_ui(ui: &mut egui::Ui, runs: &RunsState, settings: &ViewSettings, comman
     let points_of = |points: &[(f64, usize)]| -> Vec<[f64; 2]> {
         points.iter().map(|&(x, i)| [x, metric.value(finished[i].1)]).collect()
     };
-    Plot::new("runs_sweep")
-        .legend(Legend::default())
+    let mut plot = Plot::new("runs_sweep")
         .height(theme::SWEEP_PLOT_HEIGHT)
+        .set_margin_fraction(egui::vec2(0.08, 0.15))
         .x_axis_label(chosen.as_str())
-        .y_axis_label(metric.heading())
-        .show(ui, |plot| {
-            for (k, points) in series.iter().enumerate() {
-                let name = if series.len() == 1 { metric.heading().to_owned() } else { format!("group {}", k + 1) };
-                plot.line(Line::new(name.clone(), points_of(points)));
-                plot.points(Points::new(name, points_of(points)).radius(4.0));
-            }
-        });
+        .y_axis_label(metric.heading());
+    // One group needs no legend; several are told apart by it.
+    if series.len() > 1 {
+        plot = plot.legend(Legend::default());
+    }
+    plot.show(ui, |plot| {
+        for (k, points) in series.iter().enumerate() {
+            let name = format!("group {}", k + 1);
+            let color = theme::label_color(k);
+            plot.line(Line::new(name.clone(), points_of(points)).color(color));
+            plot.points(Points::new(name, points_of(points)).radius(4.0).color(color));
+        }
+    });
     egui::Grid::new("sweep_points").striped(true).spacing([18.0, 2.0]).show(ui, |ui| {
         if series.len() > 1 {
             ui.strong("group");
