@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(names, ["delta-sweep/loss.delta=0.1", "delta-sweep/loss.delta=0.3", "plain"]);
         // A run folder given as the root is itself the one run.
         let plain = root.path().join("plain");
-        assert_eq!(discover(&plain), [plain.clone()]);
+        assert_eq!(discover(&plain), std::slice::from_ref(&plain));
         assert_eq!(display_name(root.path(), &plain), "plain");
         assert_eq!(display_name(&plain, root.path()), root.path().display().to_string());
     }

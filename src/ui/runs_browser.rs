@@ -227,7 +227,7 @@ fn table_ui(ui: &mut egui::Ui, runs: &RunsState, split: Split) {
     });
 }
 
-fn picked_run<'a>(runs: &'a RunsState, index: usize) -> Option<(&'a RunEntry, &'a Run)> {
+fn picked_run(runs: &RunsState, index: usize) -> Option<(&RunEntry, &Run)> {
     let entry = runs.entry(runs.picked.get(index)?)?;
     Some((entry, entry.run.as_ref().ok()?))
 }

@@ -433,7 +433,7 @@ fn an_imported_system_gets_a_row_in_the_case_card() {
     assert_eq!(harness.state().runs.entries.len(), 4);
     harness.get_by_label("Compare in case card").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().settings.runs_browser.in_case_card, [out.clone()]);
+    assert_eq!(harness.state().settings.runs_browser.in_case_card, std::slice::from_ref(&out));
     // Open our run beside it, and pick a test utterance the system predicted (an even row).
     harness.state_mut().handle(UiCommand::Open { dataset: f.data.clone(), run: Some(f.runs[0].clone()) });
     harness.state_mut().handle(UiCommand::SetRoom(Room::Workbench));
