@@ -326,6 +326,31 @@ mod tests {
     }
 
     #[test]
+    fn progress_reads_the_checkpoint_and_trainer_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = std::fs::read(crate::bundle::path("models/demo/config.json")).unwrap();
+        crate::fsutil::write_atomic(&dir.path().join(CONFIG_FILE), &shipped).unwrap();
+        let progress = || match Run::load(dir.path()).unwrap().kind {
+            RunKind::Trained { progress, .. } => progress,
+            RunKind::Imported(_) => unreachable!(),
+        };
+        assert_eq!(progress(), Progress::NoModel);
+        crate::fsutil::write_atomic(&dir.path().join(train::run::BEST_WEIGHTS), b"").unwrap();
+        // No trainer state, as in shipped runs: finished.
+        assert_eq!(progress(), Progress::Finished);
+        let state = br#"{"epochs_done": 3, "global_step": 30, "best_micro_f1": 0.5, "best_epoch": 2}"#;
+        crate::fsutil::write_atomic(&dir.path().join(train::run::TRAINER_STATE), state).unwrap();
+        assert_eq!(progress(), Progress::Partial { epochs_done: 3, epochs: 40 });
+        let run = Run::load(dir.path()).unwrap();
+        assert!(!run.is_finished());
+        assert_eq!(run.status(), "3 of 40 epochs");
+        // The shipped run records its dataset relative to its folder.
+        assert_eq!(run.recorded_dataset(), Some(dir.path().join("../../assets/demo")));
+        assert_eq!(run.flat_config()["loss.delta"], serde_json::json!(0.1));
+        assert_eq!(run.flat_config()["system"], serde_json::json!(UNIVA_SYSTEM));
+    }
+
+    #[test]
     fn a_config_that_is_neither_kind_of_run_is_a_one_line_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         crate::fsutil::write_atomic(&dir.path().join(CONFIG_FILE), br#"{"hidden_size": 8}"#).unwrap();
