@@ -1,7 +1,7 @@
 //! UniVA Studio: multimodal multi-label emotion recognition with valence-arousal.
 //!
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
-//! `acquire`, `import`, `ui`; `cli` drives them from the command line.
+//! `acquire`, `import`, `runs`, `ui`; `cli` drives them from the command line.
 
 pub mod acquire;
 pub mod bundle;
@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod modality;
 pub mod model;
 pub mod projection;
+pub mod runs;
 pub mod runtime;
 pub mod train;
 pub mod ui;

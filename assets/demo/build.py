@@ -329,6 +329,10 @@ def train_model(univa: str) -> None:
     # Only the best weights and the config are shipped; the resume state is not.
     for name in ("last.safetensors", "optimizer.safetensors", "trainer_state.json"):
         (run_dir / name).unlink(missing_ok=True)
+    # The recorded dataset folder, relative to the run folder, so the bundle can move.
+    config = json.loads((run_dir / "config.json").read_text())
+    config["dataset_path"] = "../../assets/demo"
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     metrics = run([univa, "eval", "--run", str(run_dir), "--dataset", str(DEMO), "--split", "test", "--json"])
     (run_dir / "test_metrics.json").write_text(metrics.stdout)
     write_model_card(run_dir, json.loads(metrics.stdout))

@@ -1,9 +1,8 @@
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, label_file};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,57 +19,9 @@ pub struct Args {
     pub json: bool,
 }
 
-/// A label file: label names in column order and each id's row of values.
-struct LabelFile {
-    labels: Vec<String>,
-    rows: HashMap<String, Vec<f32>>,
-    order: Vec<String>,
-    probabilities: bool,
-}
-
-fn read_label_file(path: &Path) -> anyhow::Result<LabelFile> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("{}", path.display()))?;
-    let header = reader.headers().with_context(|| format!("{}", path.display()))?.clone();
-    if header.get(0) != Some("id") {
-        bail!("{}: the first column must be `id`", path.display());
-    }
-    let columns: Vec<(usize, String)> = header
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, name)| *name != "predicted")
-        .map(|(i, name)| (i, name.to_owned()))
-        .collect();
-    let probabilities = !columns.is_empty() && columns.iter().all(|(_, name)| name.starts_with("p_"));
-    let labels: Vec<String> = columns
-        .iter()
-        .map(|(_, name)| name.strip_prefix("p_").filter(|_| probabilities).unwrap_or(name).to_owned())
-        .collect();
-    let mut rows = HashMap::new();
-    let mut order = Vec::new();
-    for (line, record) in reader.records().enumerate() {
-        let record = record.with_context(|| format!("{}", path.display()))?;
-        let id = record.get(0).unwrap_or_default().to_owned();
-        let values = columns
-            .iter()
-            .map(|(i, name)| {
-                let cell = record.get(*i).unwrap_or_default().trim();
-                cell.parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-                    anyhow::anyhow!("{}: row {}, column {name:?}: {cell:?} is not a number", path.display(), line + 2)
-                })
-            })
-            .collect::<anyhow::Result<Vec<f32>>>()?;
-        if rows.insert(id.clone(), values).is_some() {
-            bail!("{}: row {}: id {id:?} appears twice", path.display(), line + 2);
-        }
-        order.push(id);
-    }
-    Ok(LabelFile { labels, rows, order, probabilities })
-}
-
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let gold = read_label_file(&args.gold)?;
-    let pred = read_label_file(&args.pred)?;
+    let gold = label_file::read(&args.gold)?;
+    let pred = label_file::read(&args.pred)?;
     if gold.labels != pred.labels {
         bail!(
             "{}: labels {} differ from the gold file's {}",

@@ -12,6 +12,7 @@ mod import;
 mod metrics;
 mod play;
 mod predict;
+mod runs;
 mod synth;
 mod train;
 mod va_prior;
@@ -56,6 +57,8 @@ pub enum Command {
     BenchMedia(bench_media::Args),
     /// VA and features of a clip from real face and voice models.
     Acquire(acquire::Args),
+    /// Compare run folders: the ablation table, and other systems' predictions imported as runs.
+    Runs(runs::Args),
     /// Print a dataset's labels and the VA emotion-correlation prior M (Eq. 8).
     VaPrior(va_prior::Args),
 }
@@ -64,7 +67,10 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<()> {
     // Only for the model-heavy batch commands: long-running media playback under these
     // thresholds kept its freed frame buffers and grew (see `runtime`).
-    if matches!(command, Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_)) {
+    if matches!(
+        command,
+        Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_) | Command::Runs(_)
+    ) {
         crate::runtime::tune_allocator_for_tensors();
     }
     match command {
@@ -80,6 +86,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
+        Command::Runs(args) => runs::run(&args),
         Command::VaPrior(args) => va_prior::run(&args),
     }
 }

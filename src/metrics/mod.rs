@@ -7,6 +7,8 @@
 //! - F1 follows scikit-learn: micro-F1 pools TP/FP/FN over labels, macro-F1 averages per-label
 //!   F1; any 0/0 is 0.
 
+pub mod label_file;
+
 use serde::{Deserialize, Serialize};
 
 /// Metrics of one label.

@@ -7,7 +7,7 @@ mod config;
 mod device;
 mod events;
 mod optim;
-mod run;
+pub mod run;
 
 pub use batches::SplitData;
 pub use config::{ConfigError, RunConfig, TrainConfig};
@@ -110,6 +110,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
             &dataset.utterances.iter().filter(|u| u.split == Split::Train).collect::<Vec<_>>(),
         ),
         dataset_name: dataset.manifest.name.clone(),
+        dataset_path: Some(std::fs::canonicalize(&dataset.root).unwrap_or_else(|_| dataset.root.clone())),
         config: config.clone(),
         best_epoch: None,
         best_valid: None,

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! RUN/
-//!   config.json            RunInfo: the run configuration, labels, input shapes, VA statistics, best epoch
+//!   config.json            RunInfo: the run configuration, labels, input shapes, VA statistics, dataset, best epoch
 //!   model.safetensors      weights of the best epoch (validation micro-F1)
 //!   last.safetensors       weights after the last finished epoch   } for --resume
 //!   optimizer.safetensors  AdamW moments after the last epoch      }
@@ -11,7 +11,7 @@
 //! Every file is written through a temporary file and a rename.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
@@ -40,6 +40,10 @@ pub struct RunInfo {
     pub inputs: PerModality<Option<InputShape>>,
     pub va_normalizer: VaNormalizer,
     pub dataset_name: String,
+    /// The dataset folder trained on (absolute; a relative path is relative to the run folder).
+    /// Runs written before it was recorded have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_path: Option<PathBuf>,
     pub best_epoch: Option<usize>,
     pub best_valid: Option<Metrics>,
 }

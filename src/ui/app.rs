@@ -8,10 +8,10 @@ use super::cloud::Cloud;
 use super::commands::Command;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
 use super::session::Session;
-use super::settings::{DetailTab, PlaybackSettings, ViewSettings};
-use super::state::{Notice, ViewState};
+use super::settings::{DetailTab, PlaybackSettings, Room, ViewSettings};
+use super::state::{Notice, RunsState, ViewState};
 use super::worker::{JobResult, Worker};
-use super::{browser, case_card, correlation, embedding, predictions, theme, va_plane, welcome};
+use super::{browser, case_card, correlation, embedding, predictions, runs_browser, theme, va_plane, welcome};
 
 pub struct StudioApp {
     pub settings: ViewSettings,
@@ -19,6 +19,8 @@ pub struct StudioApp {
     pub view: ViewState,
     pub notice: Option<Notice>,
     pub player: PlayerPanel,
+    /// The run browser (the Runs room).
+    pub runs: RunsState,
     pub(super) worker: Option<Worker>,
     pub(super) png_export: Option<PngExport>,
 }
@@ -30,15 +32,18 @@ impl StudioApp {
 
     /// [`Self::new`] with a given player panel (e.g. one that never opens a sound output).
     pub fn with_player(settings: ViewSettings, player: PlayerPanel) -> Self {
-        Self {
+        let mut app = Self {
             settings,
             session: None,
             view: ViewState::default(),
             notice: None,
             player,
+            runs: RunsState::default(),
             worker: None,
             png_export: None,
-        }
+        };
+        app.load_case_card_systems();
+        app
     }
 
     /// Created by eframe: restores persisted view settings, then queues the launch dataset.
@@ -86,6 +91,10 @@ impl StudioApp {
                 if let Some(&first) = self.view.rows.first() {
                     self.view.selected = Some(first);
                 }
+                // Runs that record no dataset may be evaluable on this one.
+                if self.runs.scanned {
+                    self.request_run_metrics(true);
+                }
             }
             JobResult::Failed(message) => self.notice = Some(Notice::error(message)),
             JobResult::Embedding { request_id, update } => {
@@ -93,6 +102,7 @@ impl StudioApp {
                     self.notice = Some(notice);
                 }
             }
+            JobResult::RunMetrics { request_id, update } => self.runs.apply(request_id, update),
         }
     }
 
@@ -126,6 +136,9 @@ impl StudioApp {
     /// The per-frame work that draws nothing: results, drops, playback, repaint while loading.
     pub fn tick(&mut self, ctx: &egui::Context) {
         self.poll_worker();
+        if self.settings.room == Room::Runs && !self.runs.scanned {
+            self.rescan_runs();
+        }
         self.dropped_files(ctx);
         self.player.tick(ctx, self.session.as_ref(), self.view.selected, self.settings.playback);
         if self.is_loading() {
@@ -162,6 +175,11 @@ impl StudioApp {
     fn layout_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), commands));
         egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, self.notice.as_ref(), self.is_loading(), commands));
+        if self.settings.room == Room::Runs {
+            egui::CentralPanel::default_margins()
+                .show(ui, |ui| runs_browser::runs_browser_ui(ui, &self.runs, &self.settings, commands));
+            return;
+        }
         let Some(session) = &self.session else {
             egui::CentralPanel::default_margins()
                 .show(ui, |ui| welcome::welcome_ui(ui, &self.settings.recent, self.is_loading(), commands));
@@ -169,6 +187,7 @@ impl StudioApp {
         };
         let settings = &self.settings;
         let view = &self.view;
+        let systems = self.runs.systems_for(session);
         let player = &mut self.player;
         egui::Panel::left("browser")
             .default_size(theme::PANEL_BROWSER_WIDTH)
@@ -191,7 +210,7 @@ impl StudioApp {
             detail_tabs_ui(ui, settings.detail_tab, commands);
             egui::ScrollArea::both().id_salt("details").show(ui, |ui| match settings.detail_tab {
                 DetailTab::CaseCard => {
-                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, commands);
+                    case_card::case_card_ui(ui, session, view.selected, settings.threshold, &systems, commands);
                 }
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
@@ -246,6 +265,14 @@ fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, co
             let mut show_cloud = settings.show_cloud;
             if ui.checkbox(&mut show_cloud, "Cloud of all utterances").changed() {
                 commands.push(Command::SetShowCloud(show_cloud));
+            }
+        });
+        // The rooms, at the right end (laid out right to left).
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            for (room, name) in [(Room::Runs, "Runs"), (Room::Workbench, "Workbench")] {
+                if ui.selectable_label(settings.room == room, name).clicked() {
+                    commands.push(Command::SetRoom(room));
+                }
             }
         });
     });

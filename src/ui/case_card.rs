@@ -1,11 +1,14 @@
 //! The case card of one utterance, laid out like the paper's Table 6: transcript, VA per
-//! modality, gold, prediction and hit/miss. Exports as Markdown, and as PNG: a screenshot
+//! modality, gold, prediction and hit/miss, and one row per other system whose imported
+//! predictions the run browser attached ("Compare in case card"). Exports as Markdown, and as PNG: a screenshot
 //! (`ViewportCommand::Screenshot`) of a frame with the card drawn whole on top, cropped to it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
+
+use crate::runs::ImportedPredictions;
 
 use super::commands::Command;
 use super::session::Session;
@@ -21,10 +24,21 @@ struct Card {
     va: Vec<(String, String)>,
     gold: Vec<String>,
     predicted: Option<Vec<String>>,
+    /// (system, its predicted labels; `None` where it has no prediction for the utterance).
+    systems: Vec<(String, Option<Vec<String>>)>,
+}
+
+/// Whether `predicted` is exactly `gold`; `None` without a prediction.
+fn hit_of(predicted: Option<&Vec<String>>, gold: &[String]) -> Option<bool> {
+    let mut a = predicted?.clone();
+    let mut b = gold.to_vec();
+    a.sort();
+    b.sort();
+    Some(a == b)
 }
 
 impl Card {
-    fn of(session: &Session, index: usize, threshold: f32) -> Option<Self> {
+    fn of(session: &Session, index: usize, threshold: f32, systems: &[&ImportedPredictions]) -> Option<Self> {
         let u = session.utterance(index)?;
         let names = |labels: &[usize]| labels.iter().filter_map(|&j| session.label_names.get(j).cloned()).collect();
         Some(Self {
@@ -43,16 +57,12 @@ impl Card {
                 .collect(),
             gold: names(&u.labels),
             predicted: session.predicted(index, threshold).map(|p| names(&p)),
+            systems: systems.iter().map(|s| (s.info.name.clone(), s.predicted(&u.id).map(|p| names(&p)))).collect(),
         })
     }
 
     fn hit(&self) -> Option<bool> {
-        let predicted = self.predicted.as_ref()?;
-        let mut a = predicted.clone();
-        let mut b = self.gold.clone();
-        a.sort();
-        b.sort();
-        Some(a == b)
+        hit_of(self.predicted.as_ref(), &self.gold)
     }
 }
 
@@ -64,9 +74,10 @@ fn hit_text(hit: Option<bool>) -> &'static str {
     }
 }
 
-/// The card as a Markdown table (paper Table 6 columns), or `None` for an unknown index.
-pub fn markdown(session: &Session, index: usize, threshold: f32) -> Option<String> {
-    let card = Card::of(session, index, threshold)?;
+/// The card as a Markdown table (paper Table 6 columns), then one row per compared system, or
+/// `None` for an unknown index.
+pub fn markdown(session: &Session, index: usize, threshold: f32, systems: &[&ImportedPredictions]) -> Option<String> {
+    let card = Card::of(session, index, threshold, systems)?;
     let mut out = String::new();
     let _ = writeln!(out, "**{}** (video {}, {} split, threshold {threshold:.2})\n", card.id, card.video, card.split);
     let _ = writeln!(out, "| Transcript | VA (text) | VA (vision) | VA (audio) | Gold | Prediction | Result |");
@@ -83,6 +94,18 @@ pub fn markdown(session: &Session, index: usize, threshold: f32) -> Option<Strin
         card.predicted.as_ref().map_or_else(|| "—".to_owned(), |p| p.join(", ")),
         hit_text(card.hit()),
     );
+    if !card.systems.is_empty() {
+        let _ = writeln!(out, "\n| System | Prediction | Result |");
+        let _ = writeln!(out, "|---|---|---|");
+        if let Some(predicted) = &card.predicted {
+            let _ = writeln!(out, "| UniVA (this run) | {} | {} |", predicted.join(", "), hit_text(card.hit()));
+        }
+        for (name, predicted) in &card.systems {
+            let shown = predicted.as_ref().map_or_else(|| "—".to_owned(), |p| p.join(", "));
+            let name = name.replace('|', "\\|");
+            let _ = writeln!(out, "| {name} | {shown} | {} |", hit_text(hit_of(predicted.as_ref(), &card.gold)));
+        }
+    }
     Some(out)
 }
 
@@ -91,9 +114,10 @@ pub fn case_card_ui(
     session: &Session,
     selected: Option<usize>,
     threshold: f32,
+    systems: &[&ImportedPredictions],
     commands: &mut Vec<Command>,
 ) {
-    let Some(card) = selected.and_then(|i| Card::of(session, i, threshold)) else {
+    let Some(card) = selected.and_then(|i| Card::of(session, i, threshold, systems)) else {
         ui.label("Select an utterance to see its case card.");
         return;
     };
@@ -108,7 +132,7 @@ pub fn case_card_ui(
         }
         if ui.button("Copy Markdown").clicked()
             && let Some(index) = selected
-            && let Some(text) = markdown(session, index, threshold)
+            && let Some(text) = markdown(session, index, threshold, systems)
         {
             ui.ctx().copy_text(text);
         }
@@ -123,8 +147,9 @@ pub(super) fn export_card_ui(
     session: &Session,
     index: usize,
     threshold: f32,
+    systems: &[&ImportedPredictions],
 ) -> Option<egui::Rect> {
-    let card = Card::of(session, index, threshold)?;
+    let card = Card::of(session, index, threshold, systems)?;
     let area = egui::Area::new(egui::Id::unique("case_card_png"))
         .order(egui::Order::Tooltip)
         .fixed_pos(ctx.content_rect().min + egui::vec2(theme::CARD_PNG_MARGIN, theme::CARD_PNG_MARGIN))
@@ -163,6 +188,18 @@ fn card_grid_ui(ui: &mut egui::Ui, card: &Card) {
         let color = if hit == Some(true) { theme::HIT } else { theme::MISS };
         ui.colored_label(color, hit_text(hit));
         ui.end_row();
+        for (name, predicted) in &card.systems {
+            ui.strong(format!("Prediction ({name})"));
+            let hit = hit_of(predicted.as_ref(), &card.gold);
+            let color = if hit == Some(true) { theme::HIT } else { theme::MISS };
+            ui.horizontal(|ui| {
+                ui.label(predicted.as_ref().map_or_else(|| "— (no prediction)".to_owned(), |p| p.join(", ")));
+                if predicted.is_some() {
+                    ui.colored_label(color, hit_text(hit));
+                }
+            });
+            ui.end_row();
+        }
     });
 }
 

@@ -14,7 +14,8 @@ use super::case_card::PngExport;
 use super::embedding::{self, EmbeddingColour, EmbeddingStatus};
 use super::filter::Filter;
 use super::player::Transport;
-use super::settings::DetailTab;
+use super::runs_state::RunsCommand;
+use super::settings::{DetailTab, Room};
 use super::state::Notice;
 use super::worker::Job;
 use super::{case_card, worker::Worker};
@@ -53,6 +54,10 @@ pub enum Command {
     /// Play/pause, seek, loop, speed, volume of the player panel.
     Transport(Transport),
     DismissNotice,
+    /// Show another room of the window (the workbench, the run browser).
+    SetRoom(Room),
+    /// What the run browser asks for (`runs_commands.rs` applies it).
+    Runs(RunsCommand),
 }
 
 impl StudioApp {
@@ -108,6 +113,8 @@ impl StudioApp {
             Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
+            Command::SetRoom(room) => self.settings.room = room,
+            Command::Runs(command) => self.handle_runs(command),
         }
     }
 
@@ -195,8 +202,10 @@ impl StudioApp {
         }
         // Drawn until the screenshot arrives: a renderer may capture a frame after the request.
         let card = self.session.as_ref().zip(self.view.selected);
-        match card.and_then(|(session, index)| case_card::export_card_ui(ctx, session, index, self.settings.threshold))
-        {
+        let threshold = self.settings.threshold;
+        match card.and_then(|(session, index)| {
+            case_card::export_card_ui(ctx, session, index, threshold, &self.runs.systems_for(session))
+        }) {
             Some(region) => export.drawn(ctx, region),
             None => {
                 self.png_export = None;
@@ -207,7 +216,8 @@ impl StudioApp {
 
     fn export_case_card(&mut self) {
         let (Some(session), Some(index)) = (&self.session, self.view.selected) else { return };
-        let Some(markdown) = case_card::markdown(session, index, self.settings.threshold) else { return };
+        let systems = self.runs.systems_for(session);
+        let Some(markdown) = case_card::markdown(session, index, self.settings.threshold, &systems) else { return };
         let name = session.utterance(index).map_or_else(|| "case".to_owned(), |u| u.id.clone());
         let Some(path) = rfd::FileDialog::new().set_file_name(format!("{name}.md")).save_file() else { return };
         self.notice = Some(match crate::fsutil::write_atomic(&path, markdown.as_bytes()) {

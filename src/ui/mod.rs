@@ -1,4 +1,5 @@
-//! The workbench GUI (eframe/egui). Panels draw from borrowed state and send [`Command`]s to
+//! The workbench GUI (eframe/egui): the workbench and the run browser, each a room of the
+//! window. Panels draw from borrowed state and send [`Command`]s to
 //! one handler; loading runs on a named worker thread; only view settings are persisted.
 
 mod app;
@@ -12,6 +13,9 @@ mod filter;
 pub mod play_window;
 mod player;
 mod predictions;
+mod runs_browser;
+mod runs_commands;
+mod runs_state;
 mod session;
 mod settings;
 mod state;
@@ -30,8 +34,8 @@ pub use embedding::{EmbeddingColour, EmbeddingStatus, EmbeddingView, embedding_p
 pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
-pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, ViewSettings};
-pub use state::{Notice, ViewState};
+pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Room, ViewSettings, default_runs_dir};
+pub use state::{MetricsStatus, Notice, RunEntry, RunsBrowserSettings, RunsCommand, RunsState, RunsTab, ViewState};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// What to open at launch: a dataset folder and optionally a trained run.

@@ -7,11 +7,26 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::Split;
 
 use super::embedding::EmbeddingColour;
+use super::runs_state::RunsBrowserSettings;
 
 /// Default decision threshold ζ (DESIGN.md §4.4).
 pub const DEFAULT_THRESHOLD: f32 = 0.18;
 /// How many recently opened datasets the welcome screen and File menu list.
 pub const RECENT_LIMIT: usize = 8;
+
+/// The room the window shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Room {
+    #[default]
+    Workbench,
+    Runs,
+}
+
+/// Where the run browser looks for run folders unless the user picks another folder.
+pub fn default_runs_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "UniVA Studio")
+        .map_or_else(|| PathBuf::from("runs"), |d| d.data_dir().join("runs"))
+}
 
 /// The tab shown under the VA plane.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +78,10 @@ pub struct ViewSettings {
     pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
+    pub room: Room,
+    /// The folder the run browser lists runs under (searched recursively).
+    pub runs_dir: PathBuf,
+    pub runs_browser: RunsBrowserSettings,
 }
 
 impl Default for ViewSettings {
@@ -78,6 +97,9 @@ impl Default for ViewSettings {
             embedding_max_points: 2000,
             playback: PlaybackSettings::default(),
             recent: Vec::new(),
+            room: Room::default(),
+            runs_dir: default_runs_dir(),
+            runs_browser: RunsBrowserSettings::default(),
         }
     }
 }

@@ -123,3 +123,9 @@ pub fn diverging(value: f32) -> Color32 {
         Color32::from_rgb(fade(-v * 0.85), fade(-v * 0.85), 255)
     }
 }
+
+/// The run browser: its list's width and the sweep plot's height (points); the best value of a
+/// table column is strong text on this background (egui's fonts have no bold face).
+pub const RUNS_LIST_WIDTH: f32 = 380.0;
+pub const SWEEP_PLOT_HEIGHT: f32 = 320.0;
+pub const BEST_VALUE_BG: Color32 = Color32::from_rgba_premultiplied(30, 90, 40, 110);

@@ -1,5 +1,5 @@
-//! The background worker: opens datasets, evaluates runs and projects representations on a
-//! named thread so the UI never blocks. Jobs and results travel over bounded channels; dropping
+//! The background worker: opens datasets, evaluates runs, computes the run browser's metrics
+//! and projects representations on a named thread so the UI never blocks. Jobs and results travel over bounded channels; dropping
 //! the worker closes the job channel, which ends the thread after its current job. Long jobs
 //! report progress between their final answers and stop when their stop flag is set.
 
@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Split};
+use crate::metrics::Metrics;
 use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, Stage, TsneError};
+use crate::runs::{Evaluator, Run};
 use crate::train;
 
 use super::session::Session;
@@ -29,6 +31,13 @@ pub enum Job {
         request: EmbeddingRequest,
         stop: Arc<AtomicBool>,
     },
+    /// Metrics of runs on a split, for the run browser; each run with the dataset to use.
+    RunMetrics {
+        request_id: u64,
+        runs: Vec<(Run, PathBuf)>,
+        split: Split,
+        stop: Arc<AtomicBool>,
+    },
 }
 
 #[derive(Debug)]
@@ -36,6 +45,15 @@ pub enum JobResult {
     Opened { dataset: PathBuf, session: Box<Session> },
     Failed(String),
     Embedding { request_id: u64, update: EmbeddingUpdate },
+    RunMetrics { request_id: u64, update: RunMetricsUpdate },
+}
+
+#[derive(Debug)]
+pub enum RunMetricsUpdate {
+    /// Not an answer: one run's metrics, or why they could not be computed.
+    Run { dir: PathBuf, result: Result<Metrics, String> },
+    /// Every run answered, or the job was stopped.
+    Done,
 }
 
 #[derive(Debug)]
@@ -53,7 +71,11 @@ pub enum EmbeddingUpdate {
 impl JobResult {
     /// Progress reports come between a job's submission and its one final answer.
     fn is_final(&self) -> bool {
-        !matches!(self, Self::Embedding { update: EmbeddingUpdate::Progress { .. }, .. })
+        !matches!(
+            self,
+            Self::Embedding { update: EmbeddingUpdate::Progress { .. }, .. }
+                | Self::RunMetrics { update: RunMetricsUpdate::Run { .. }, .. }
+        )
     }
 }
 
@@ -155,6 +177,22 @@ fn run_job(job: Job, results: &SyncSender<JobResult>) -> JobResult {
                 Err(error) => EmbeddingUpdate::Failed(error.to_string()),
             };
             JobResult::Embedding { request_id, update }
+        }
+        Job::RunMetrics { request_id, runs, split, stop } => {
+            let _span = tracing::info_span!("run_metrics", runs = runs.len()).entered();
+            let mut evaluator = Evaluator::new(candle_core::Device::Cpu);
+            for (run, dataset) in runs {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let result = evaluator.metrics(&run, &dataset, split).map_err(|e| e.to_string());
+                // Each run's answer must arrive (unlike progress), so this send waits for room.
+                let update = RunMetricsUpdate::Run { dir: run.dir, result };
+                if results.send(JobResult::RunMetrics { request_id, update }).is_err() {
+                    break;
+                }
+            }
+            JobResult::RunMetrics { request_id, update: RunMetricsUpdate::Done }
         }
     }
 }

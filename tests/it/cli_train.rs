@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-fn univa(args: &[&str]) -> std::process::Output {
+pub fn univa(args: &[&str]) -> std::process::Output {
     let output = Command::new(env!("CARGO_BIN_EXE_univa")).args(args).output().unwrap();
     assert!(output.status.success(), "univa {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     output

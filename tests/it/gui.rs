@@ -62,7 +62,7 @@ fn studio(open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioAp
     harness_of(StudioApp::new(ViewSettings::default()), open)
 }
 
-fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
+pub fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
     if let Some((dataset, run)) = open {
         app.handle(Command::Open { dataset, run });
         app.wait_for_worker();
@@ -241,7 +241,7 @@ fn case_card_and_correlation_tabs() {
     harness.get_by_label("Export Markdown…");
     let app = harness.state();
     let session = app.session.as_ref().unwrap();
-    let markdown = univa::ui::case_card_markdown(session, 0, app.settings.threshold).unwrap();
+    let markdown = univa::ui::case_card_markdown(session, 0, app.settings.threshold, &[]).unwrap();
     assert!(markdown.contains(&session.utterance(0).unwrap().id));
     assert!(markdown.contains("| Transcript | VA (text) | VA (vision) | VA (audio) | Gold | Prediction | Result |"));
     harness.get_by_label("Correlation").click();

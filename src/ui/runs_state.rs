@@ -1,0 +1,222 @@
+//! State of the run browser (the Runs room): the runs listed, their metrics as the worker
+//! answers, the two runs picked for comparison, and the imported systems the case card shows.
+//! Plain data, no egui; [`RunsCommand`]s change it (applied in `runs_commands.rs`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Split;
+use crate::metrics::Metrics;
+use crate::runs::{self, FlatConfig, ImportedPredictions, MetricKey, Run};
+
+use super::session::Session;
+use super::worker::RunMetricsUpdate;
+
+/// The view of the Runs room.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunsTab {
+    #[default]
+    Table,
+    Compare,
+    Sweep,
+}
+
+/// The run browser's persisted choices (part of the view settings).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunsBrowserSettings {
+    /// Run folders added by hand, listed beside those found under the runs folder.
+    pub added: Vec<PathBuf>,
+    /// Imported runs whose predictions the case card shows, one row per system.
+    pub in_case_card: Vec<PathBuf>,
+    /// The split the metrics are computed on.
+    pub split: Split,
+    pub tab: RunsTab,
+    pub sweep_field: Option<String>,
+    pub sweep_metric: MetricKey,
+}
+
+impl Default for RunsBrowserSettings {
+    fn default() -> Self {
+        Self {
+            added: Vec::new(),
+            in_case_card: Vec::new(),
+            split: Split::Test,
+            tab: RunsTab::default(),
+            sweep_field: None,
+            sweep_metric: MetricKey::default(),
+        }
+    }
+}
+
+/// What the run browser asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunsCommand {
+    /// List the runs again (runs folder and hand-added folders) and recompute their metrics.
+    Rescan,
+    /// Ask for another runs folder with the native dialog.
+    ChooseRunsDirDialog,
+    SetRunsDir(PathBuf),
+    /// Ask for a run folder (or a folder of runs) to list beside the runs folder's.
+    AddRunFolderDialog,
+    AddRunFolder(PathBuf),
+    /// Stop listing a hand-added folder.
+    RemoveRunFolder(PathBuf),
+    SetSplit(Split),
+    SetTab(RunsTab),
+    /// Pick a run for the side-by-side comparison (two at most; a third replaces the oldest),
+    /// or unpick it.
+    TogglePicked(PathBuf),
+    /// Show an imported system's predictions in the case card, or stop showing them.
+    SetInCaseCard(PathBuf, bool),
+    /// Open the run's dataset in the workbench with the run attached (imported runs: shown in
+    /// the case card).
+    OpenInWorkbench(PathBuf),
+    SetSweepField(String),
+    SetSweepMetric(MetricKey),
+}
+
+/// A run's metrics on the browser's split.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricsStatus {
+    Pending,
+    Done(Metrics),
+    Failed(String),
+}
+
+/// One listed run folder.
+#[derive(Clone, Debug)]
+pub struct RunEntry {
+    pub dir: PathBuf,
+    /// Its path under the runs folder, or its whole path.
+    pub name: String,
+    /// The run, or why its config.json could not be read.
+    pub run: Result<Run, String>,
+    /// The flattened config (empty when the run could not be read).
+    pub config: FlatConfig,
+    /// Found under a hand-added folder rather than the runs folder.
+    pub added: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct RunsState {
+    pub entries: Vec<RunEntry>,
+    /// Whether the runs have been listed since the room was first shown.
+    pub scanned: bool,
+    /// Metrics per run folder on `metrics_split`.
+    pub metrics: HashMap<PathBuf, MetricsStatus>,
+    pub metrics_split: Option<Split>,
+    /// The metrics request the answers must carry; older answers are dropped.
+    pub request_id: u64,
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Up to two run folders for the comparison, oldest first.
+    pub picked: Vec<PathBuf>,
+    /// Imported systems loaded for the case card.
+    pub case_card_systems: Vec<ImportedPredictions>,
+}
+
+impl RunsState {
+    /// Lists the runs under `runs_dir` and under each hand-added folder (each folder once).
+    pub fn scan(&mut self, runs_dir: &Path, added: &[PathBuf]) {
+        let mut entries: Vec<RunEntry> = Vec::new();
+        let mut push = |dir: PathBuf, name: String, added: bool| {
+            if entries.iter().any(|e| e.dir == dir) {
+                return;
+            }
+            let run = Run::load(&dir).map_err(|e| e.to_string());
+            let config = run.as_ref().map(Run::flat_config).unwrap_or_default();
+            entries.push(RunEntry { dir, name, run, config, added });
+        };
+        for dir in runs::discover(runs_dir) {
+            let name = runs::display_name(runs_dir, &dir);
+            push(dir, name, false);
+        }
+        for folder in added {
+            for dir in runs::discover(folder) {
+                let name = dir.display().to_string();
+                push(dir, name, true);
+            }
+        }
+        self.entries = entries;
+        self.picked.retain(|p| self.entries.iter().any(|e| &e.dir == p));
+        self.scanned = true;
+    }
+
+    pub fn entry(&self, dir: &Path) -> Option<&RunEntry> {
+        self.entries.iter().find(|e| e.dir == dir)
+    }
+
+    pub fn status(&self, dir: &Path) -> Option<&MetricsStatus> {
+        self.metrics.get(dir)
+    }
+
+    pub fn done(&self, dir: &Path) -> Option<&Metrics> {
+        match self.metrics.get(dir) {
+            Some(MetricsStatus::Done(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Finished runs with metrics, in listing order: the rows of the table and the sweep plot.
+    pub fn finished(&self) -> Vec<(&RunEntry, &Metrics)> {
+        self.entries
+            .iter()
+            .filter(|e| e.run.as_ref().is_ok_and(Run::is_finished))
+            .filter_map(|e| self.done(&e.dir).map(|m| (e, m)))
+            .collect()
+    }
+
+    /// Whether the worker still owes answers to the current request.
+    pub fn computing(&self) -> bool {
+        self.metrics.values().any(|s| *s == MetricsStatus::Pending)
+    }
+
+    /// Stops the current metrics request (its remaining runs stay pending until asked again).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Applies a worker answer to request `request_id`.
+    pub fn apply(&mut self, request_id: u64, update: RunMetricsUpdate) {
+        if request_id != self.request_id {
+            return;
+        }
+        match update {
+            RunMetricsUpdate::Run { dir, result } => {
+                let status = match result {
+                    Ok(metrics) => MetricsStatus::Done(metrics),
+                    Err(error) => MetricsStatus::Failed(error),
+                };
+                self.metrics.insert(dir, status);
+            }
+            RunMetricsUpdate::Done => {
+                self.stop = None;
+                // A stopped request leaves runs unanswered; they are asked again on the next scan.
+                self.metrics.retain(|_, s| *s != MetricsStatus::Pending);
+            }
+        }
+    }
+
+    /// The imported systems to show in the case card of `session`'s dataset.
+    pub fn systems_for<'a>(&'a self, session: &Session) -> Vec<&'a ImportedPredictions> {
+        self.case_card_systems.iter().filter(|s| s.info.dataset_name == session.dataset.manifest.name).collect()
+    }
+}
+
+/// The dataset to evaluate `run` on: the one it records, else the workbench's open dataset when
+/// its name is the run's (runs written before the dataset path was recorded).
+pub fn dataset_for(run: &Run, session: Option<&Session>) -> Result<PathBuf, String> {
+    match run.dataset(None) {
+        Ok(path) => Ok(path),
+        Err(error) => match session {
+            Some(session) if session.dataset.manifest.name == run.dataset_name() => Ok(session.dataset.root.clone()),
+            _ => Err(error.to_string()),
+        },
+    }
+}
