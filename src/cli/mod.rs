@@ -4,6 +4,7 @@
 //! only lists them and dispatches.
 
 mod acquire;
+mod audit;
 mod bench_media;
 mod eval;
 mod gui;
@@ -52,6 +53,8 @@ pub enum Command {
     BenchMedia(bench_media::Args),
     /// VA and features of a clip from real face and voice models.
     Acquire(acquire::Args),
+    /// Export audited VA (an overlay for `train --va-overlay`) and the audit event log.
+    Audit(audit::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -73,6 +76,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
+        Command::Audit(args) => audit::run(&args),
     }
 }
 
