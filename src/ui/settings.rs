@@ -21,6 +21,7 @@ pub enum DetailTab {
     Correlation,
     Sweep,
     Embedding,
+    Audit,
 }
 
 /// How clips play in the player panel; kept across clips and launches.
@@ -63,6 +64,8 @@ pub struct ViewSettings {
     pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
+    /// Who audited last, chosen again when auditing starts (the annotators live in the store).
+    pub last_annotator: Option<String>,
 }
 
 impl Default for ViewSettings {
@@ -78,6 +81,7 @@ impl Default for ViewSettings {
             embedding_max_points: 2000,
             playback: PlaybackSettings::default(),
             recent: Vec::new(),
+            last_annotator: None,
         }
     }
 }
