@@ -260,7 +260,7 @@ fn points_ui(
         for m in Modality::ALL {
             let Some(model) = *u.va.get(m) else { continue };
             let armed = audit.armed == Some(m);
-            let name = RichText::new(m.name()).color(theme::modality_color(m));
+            let name = RichText::new(format!("{m} point")).color(theme::modality_color(m));
             if ui.selectable_label(armed, name).on_hover_text("arm for the arrow keys").clicked() {
                 push(AuditCommand::Arm(if armed { None } else { Some(m) }));
             }

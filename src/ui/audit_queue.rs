@@ -76,10 +76,11 @@ pub fn ordered(session: &Session, rows: &[usize], settings: QueueSettings, thres
     queue
 }
 
-/// The utterance after `current` in `queue` that `wanted` accepts, wrapping around once;
-/// the first wanted one when `current` is not in the queue.
-pub fn next(queue: &[usize], current: Option<usize>, wanted: impl Fn(usize) -> bool) -> Option<usize> {
-    let start = current.and_then(|c| queue.iter().position(|&i| i == c)).map_or(0, |p| p + 1);
+/// The next utterance of `queue` other than `current` that `wanted` accepts: from the top
+/// when `from_top` (the queue is the work left), else after `current`, wrapping around once.
+pub fn next(queue: &[usize], current: Option<usize>, from_top: bool, wanted: impl Fn(usize) -> bool) -> Option<usize> {
+    let after = current.and_then(|c| queue.iter().position(|&i| i == c)).map_or(0, |p| p + 1);
+    let start = if from_top { 0 } else { after };
     let len = queue.len();
     (0..len).map(|k| queue[(start + k) % len]).find(|&i| Some(i) != current && wanted(i))
 }
@@ -91,12 +92,15 @@ mod tests {
     #[test]
     fn next_wraps_and_skips_what_is_not_wanted() {
         let queue = [4, 2, 9, 7];
-        assert_eq!(next(&queue, Some(2), |_| true), Some(9));
-        assert_eq!(next(&queue, Some(7), |_| true), Some(4));
-        assert_eq!(next(&queue, Some(2), |i| i != 9), Some(7));
-        assert_eq!(next(&queue, None, |i| i != 4), Some(2));
-        assert_eq!(next(&queue, Some(5), |_| true), Some(4));
-        assert_eq!(next(&queue, Some(2), |i| i == 2), None, "only the current one is left");
-        assert_eq!(next(&[], None, |_| true), None);
+        assert_eq!(next(&queue, Some(2), false, |_| true), Some(9));
+        assert_eq!(next(&queue, Some(7), false, |_| true), Some(4));
+        assert_eq!(next(&queue, Some(2), false, |i| i != 9), Some(7));
+        assert_eq!(next(&queue, None, false, |i| i != 4), Some(2));
+        assert_eq!(next(&queue, Some(5), false, |_| true), Some(4));
+        assert_eq!(next(&queue, Some(2), false, |i| i == 2), None, "only the current one is left");
+        assert_eq!(next(&[], None, false, |_| true), None);
+        // From the top: the first wanted one that is not the current.
+        assert_eq!(next(&queue, Some(9), true, |_| true), Some(4));
+        assert_eq!(next(&queue, Some(4), true, |i| i != 2), Some(9));
     }
 }

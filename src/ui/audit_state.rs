@@ -402,7 +402,8 @@ impl AuditState {
     fn next(&self, session: &Session, selected: Option<usize>, rows: &[usize], threshold: f32) -> AuditOutcome {
         let queue = self.queue_of(session, rows, threshold);
         let wanted = |i: usize| !self.queue.unaudited_only || !self.audited_by_me(session, i);
-        match audit_queue::next(&queue, selected, wanted) {
+        // "Unaudited only" makes the queue the work left, taken from the top.
+        match audit_queue::next(&queue, selected, self.queue.unaudited_only, wanted) {
             Some(index) => AuditOutcome { select: Some(index), ..AuditOutcome::default() },
             None => {
                 let (done, total) = self.progress(session, rows);

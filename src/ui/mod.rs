@@ -27,7 +27,7 @@ mod worker;
 use std::path::PathBuf;
 
 pub use app::StudioApp;
-pub use audit_queue::{QueueOrder, QueueSettings};
+pub use audit_queue::{QueueOrder, QueueSettings, ordered as audit_order};
 pub use audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
 pub use case_card::markdown as case_card_markdown;
 pub use cloud::Cloud;

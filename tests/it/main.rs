@@ -9,6 +9,7 @@ mod cli_train;
 mod dataset;
 mod demo;
 mod gui;
+mod gui_audit;
 mod import;
 mod media;
 mod metrics;
