@@ -441,7 +441,7 @@ impl Store {
                 "SELECT valence, arousal, status, unsure, reason FROM judgments
                  WHERE annotator_id = ?1 AND utterance_id = ?2 AND modality = ?3",
                 params![change.annotator, change.utterance, change.modality.name()],
-                |r| Ok((r.get::<_, f64>(0)?, r.get::<_, f64>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?, r.get(4)?)),
+                |r| Ok((r.get::<_, f64>(0)?, r.get::<_, f64>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?, r.get::<_, String>(4)?)),
             )
             .optional()
             .map_err(sqlite)?;

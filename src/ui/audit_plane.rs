@@ -50,7 +50,7 @@ pub fn audit_points_ui(plot: &mut PlotUi<'_>, session: &Session, audit: &AuditSt
         };
         plot.points(Points::new(m.name(), vec![plot_point(shown)]).radius(5.0).shape(shape).color(colour));
         if judgment.is_some_and(|j| j.unsure) {
-            let at = PlotPoint::new(shown.valence.into(), f64::from(shown.arousal) + 0.05);
+            let at = PlotPoint::new(shown.valence, f64::from(shown.arousal) + 0.05);
             plot.text(Text::new("", at, "?").color(theme::AUDIT_UNSURE));
         }
     }
@@ -104,7 +104,7 @@ pub fn audit_pointer<R>(
             .into_iter()
             .filter_map(|m| {
                 let va = audit.shown(session, index, m)?;
-                let at = transform.position_from_point(&PlotPoint::new(va.valence.into(), va.arousal.into()));
+                let at = transform.position_from_point(&PlotPoint::new(va.valence, va.arousal));
                 Some((m, at.distance(pos)))
             })
             .filter(|&(_, d)| d <= GRAB_RADIUS)
@@ -112,7 +112,7 @@ pub fn audit_pointer<R>(
             .map(|(m, _)| m)
     };
     let pointer = ctx.input(|i| i.pointer.latest_pos());
-    let audit_command = |c| Command::Audit(c);
+    let audit_command = Command::Audit;
     if plane.drag_started_by(egui::PointerButton::Primary) {
         let origin = ctx.input(|i| i.pointer.press_origin());
         if let (Some(m), Some(pos)) = (origin.and_then(grabbed), pointer) {
