@@ -59,7 +59,11 @@ impl VaOverlay {
                 return Err(DatasetError::invalid(path, at(0), "expected an utterance id"));
             }
             if let Some(first) = seen.insert(id.clone(), row_number) {
-                return Err(DatasetError::invalid(path, at(0), format!("id {id:?} appears twice (rows {first} and {row_number})")));
+                return Err(DatasetError::invalid(
+                    path,
+                    at(0),
+                    format!("id {id:?} appears twice (rows {first} and {row_number})"),
+                ));
             }
             let number = |c: usize| -> Result<Option<f32>, DatasetError> {
                 let text = cell(c);
@@ -77,8 +81,12 @@ impl VaOverlay {
                 *va.get_mut(modality) = match (number(vc)?, number(ac)?) {
                     (Some(v), Some(a)) => Some(Va::new(v, a)),
                     (None, None) => None,
-                    (Some(_), None) => return Err(DatasetError::invalid(path, at(ac), "valence is given but arousal is empty")),
-                    (None, Some(_)) => return Err(DatasetError::invalid(path, at(vc), "arousal is given but valence is empty")),
+                    (Some(_), None) => {
+                        return Err(DatasetError::invalid(path, at(ac), "valence is given but arousal is empty"));
+                    }
+                    (None, Some(_)) => {
+                        return Err(DatasetError::invalid(path, at(vc), "arousal is given but valence is empty"));
+                    }
                 };
             }
             rows.push(OverlayRow { id, va, provenance: cell(7).to_owned() });
@@ -116,7 +124,11 @@ impl VaOverlay {
                 return Err(DatasetError::invalid(
                     &self.path,
                     Some(format!("row {}, column \"id\"", i + 2)),
-                    format!("unknown utterance id {:?}; dataset {} has no such utterance", row.id, dataset.root.display()),
+                    format!(
+                        "unknown utterance id {:?}; dataset {} has no such utterance",
+                        row.id,
+                        dataset.root.display()
+                    ),
                 ));
             };
             targets.push(target);

@@ -24,7 +24,12 @@ pub enum OverlaySource {
 
 /// The overlay of `source` over `dataset`: one row per utterance with at least one judgment, in
 /// table order; judgments of utterances the dataset no longer has are an error.
-pub fn overlay_of(store: &Store, dataset: &Dataset, source: &OverlaySource, out: &Path) -> Result<VaOverlay, StoreError> {
+pub fn overlay_of(
+    store: &Store,
+    dataset: &Dataset,
+    source: &OverlaySource,
+    out: &Path,
+) -> Result<VaOverlay, StoreError> {
     let all = store.judgments()?;
     let (provenance, chosen): (String, Vec<AnnotatorId>) = match source {
         OverlaySource::Annotator(name) => {
@@ -55,7 +60,10 @@ pub fn overlay_of(store: &Store, dataset: &Dataset, source: &OverlaySource, out:
         let Some(&index) = known.get(utterance) else {
             return Err(StoreError::Invalid {
                 path: store.path().to_path_buf(),
-                problem: format!("judgments of utterance {utterance:?}, which dataset {} does not have", dataset.root.display()),
+                problem: format!(
+                    "judgments of utterance {utterance:?}, which dataset {} does not have",
+                    dataset.root.display()
+                ),
             });
         };
         let combined = match source {

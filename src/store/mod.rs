@@ -175,7 +175,8 @@ impl StoreLocation {
     /// The store of the dataset at `dataset_root`: `explicit` if given, else beside the dataset,
     /// else (folder not writable) in the user's data folder.
     pub fn resolve(dataset_root: &Path, explicit: Option<&Path>) -> Result<Self, StoreError> {
-        let data_dir = directories::ProjectDirs::from("org", "UniVA", "UniVA Studio").map(|d| d.data_dir().to_path_buf());
+        let data_dir =
+            directories::ProjectDirs::from("org", "UniVA", "UniVA Studio").map(|d| d.data_dir().to_path_buf());
         Self::resolve_with(dataset_root, explicit, data_dir.as_deref(), is_writable_dir)
     }
 
@@ -296,11 +297,9 @@ impl Store {
             .optional()
             .map_err(self.sqlite())?;
         match found {
-            Some(found) if found != dataset => Err(StoreError::OtherDataset {
-                path: self.path.clone(),
-                found,
-                expected: dataset.to_owned(),
-            }),
+            Some(found) if found != dataset => {
+                Err(StoreError::OtherDataset { path: self.path.clone(), found, expected: dataset.to_owned() })
+            }
             Some(_) => Ok(()),
             None => self
                 .conn
@@ -346,7 +345,10 @@ impl Store {
     pub fn create_annotator(&self, name: &str, note: &str) -> Result<Annotator, StoreError> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(StoreError::Invalid { path: self.path.clone(), problem: "an annotator needs a name".to_owned() });
+            return Err(StoreError::Invalid {
+                path: self.path.clone(),
+                problem: "an annotator needs a name".to_owned(),
+            });
         }
         if self.annotator_named(name)?.is_some() {
             return Err(StoreError::Invalid {
@@ -441,7 +443,15 @@ impl Store {
                 "SELECT valence, arousal, status, unsure, reason FROM judgments
                  WHERE annotator_id = ?1 AND utterance_id = ?2 AND modality = ?3",
                 params![change.annotator, change.utterance, change.modality.name()],
-                |r| Ok((r.get::<_, f64>(0)?, r.get::<_, f64>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?, r.get::<_, String>(4)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, f64>(0)?,
+                        r.get::<_, f64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, bool>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
             )
             .optional()
             .map_err(sqlite)?;

@@ -32,9 +32,13 @@ fn edits_undo_and_redo_are_events_and_leave_the_right_judgment() {
     assert!(store.create_annotator("alice", "").is_err(), "names are unique");
     assert!(store.create_annotator("  ", "").is_err());
 
-    let first = store.record(&change(alice.id, "u1", EventKind::Correct, Some(judgment(0.5, -0.25, Status::Corrected)))).unwrap();
+    let first = store
+        .record(&change(alice.id, "u1", EventKind::Correct, Some(judgment(0.5, -0.25, Status::Corrected))))
+        .unwrap();
     assert_eq!(first.old, None);
-    let second = store.record(&change(alice.id, "u1", EventKind::Correct, Some(judgment(0.75, -0.25, Status::Corrected)))).unwrap();
+    let second = store
+        .record(&change(alice.id, "u1", EventKind::Correct, Some(judgment(0.75, -0.25, Status::Corrected))))
+        .unwrap();
     assert_eq!(second.old.as_ref().unwrap().va, Va::new(0.5, -0.25));
     store.record(&change(bob.id, "u1", EventKind::Accept, Some(judgment(0.1, 0.2, Status::Accepted)))).unwrap();
 
@@ -54,14 +58,21 @@ fn edits_undo_and_redo_are_events_and_leave_the_right_judgment() {
     assert_eq!(judgments[&alice.id][&("u1".to_owned(), Modality::Vision)].va, Va::new(0.5, -0.25));
     assert_eq!(judgments[&bob.id][&("u1".to_owned(), Modality::Vision)].status, Status::Accepted);
     let kinds: Vec<EventKind> = store.events().unwrap().iter().map(|e| e.kind).collect();
-    use EventKind::*;
-    assert_eq!(kinds, [Correct, Correct, Accept, Undo, Undo, Redo]);
+    let expected =
+        [EventKind::Correct, EventKind::Correct, EventKind::Accept, EventKind::Undo, EventKind::Undo, EventKind::Redo];
+    assert_eq!(kinds, expected);
     let event = &store.events().unwrap()[0];
-    assert_eq!((event.reason.as_str(), event.source_model.as_str(), event.utterance.as_str()), ("looks sad", "fer@1", "u1"));
+    assert_eq!(
+        (event.reason.as_str(), event.source_model.as_str(), event.utterance.as_str()),
+        ("looks sad", "fer@1", "u1")
+    );
     assert!(event.time_utc.ends_with('Z') && event.time_utc.len() == 24, "{}", event.time_utc);
     let csv = String::from_utf8(events_csv(&store).unwrap()).unwrap();
     assert_eq!(csv.lines().count(), 7);
-    assert!(csv.lines().nth(1).unwrap().contains(",alice,u1,vision,correct,,,,,0.5,-0.25,corrected,0,looks sad,fer@1,"), "{csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().contains(",alice,u1,vision,correct,,,,,0.5,-0.25,corrected,0,looks sad,fer@1,"),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -93,7 +104,11 @@ fn an_old_store_is_migrated_keeping_its_data() {
     assert_eq!(store.annotators().unwrap()[0].name, "old");
     let index: i64 = store
         .conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_by_utterance'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_by_utterance'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(index, 1);
 }

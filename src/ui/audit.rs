@@ -306,7 +306,9 @@ fn review_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState, index: us
     let judged: Vec<_> = audit
         .annotators
         .iter()
-        .filter(|a| audit.judgments.get(&a.id).is_some_and(|p| Modality::ALL.iter().any(|&m| p.contains_key(&(index, m)))))
+        .filter(|a| {
+            audit.judgments.get(&a.id).is_some_and(|p| Modality::ALL.iter().any(|&m| p.contains_key(&(index, m))))
+        })
         .collect();
     if judged.is_empty() {
         ui.label("No annotator has audited this utterance yet.");

@@ -35,7 +35,10 @@ pub struct AuditDraft {
 pub enum AuditCommand {
     /// Open the dataset's store (at `store`, or where it belongs) and continue as the
     /// `remembered` annotator if the store has one of that name.
-    Start { store: Option<PathBuf>, remembered: Option<String> },
+    Start {
+        store: Option<PathBuf>,
+        remembered: Option<String>,
+    },
     /// Ask for a store file with the native dialog, then start with it.
     PickStoreDialog,
     Choose(AnnotatorId),
@@ -48,7 +51,10 @@ pub enum AuditCommand {
     SetDraft(AuditDraft),
     /// Select a modality's point for arrow-key nudges (`None` releases it).
     Arm(Option<Modality>),
-    Nudge { valence: f32, arousal: f32 },
+    Nudge {
+        valence: f32,
+        arousal: f32,
+    },
     /// The point follows a drag (nothing is saved until [`Self::DragEnd`]).
     DragTo(Modality, Va),
     DragEnd,
@@ -435,8 +441,7 @@ fn model_va(session: &Session, index: usize, modality: Modality) -> Option<Va> {
     *session.utterance(index)?.va.get(modality)
 }
 
-/// Onto the VA square, rounded to 1e-4 so that nudges add up without float dust.
+/// Onto the VA square.
 fn clamp(va: Va) -> Va {
-    let c = |x: f32| ((x.clamp(-1.0, 1.0) * 10_000.0).round() / 10_000.0).clamp(-1.0, 1.0);
-    Va::new(c(va.valence), c(va.arousal))
+    Va::new(va.valence.clamp(-1.0, 1.0), va.arousal.clamp(-1.0, 1.0))
 }

@@ -2,7 +2,7 @@
 //! exported overlay, bad overlays, and the durability kill test (a writer SIGKILLed at random
 //! moments loses no acknowledged edit and leaves a store that opens cleanly).
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -98,7 +98,12 @@ fn export_events_and_train_over_the_overlay() {
     // Training reads the overlay: the run's VA statistics are those of the corrected data.
     let config = path("c.toml");
     std::fs::File::create(&config)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, b"[model]\nhidden = 16\nheads = 2\nintermediate = 32\n[train]\nbatch_size = 32\n"))
+        .and_then(|mut f| {
+            std::io::Write::write_all(
+                &mut f,
+                b"[model]\nhidden = 16\nheads = 2\nintermediate = 32\n[train]\nbatch_size = 32\n",
+            )
+        })
         .unwrap();
     let run = path("run");
     let printed =
@@ -130,7 +135,11 @@ fn a_bad_overlay_is_refused_naming_file_row_and_column() {
     let run = dir.path().join("run").to_str().unwrap().to_owned();
     let header = "id,text_v,text_a,vision_v,vision_a,audio_v,audio_a,provenance\n";
     let cases = [
-        (format!("{header}{},0.1,0.2,,,,,audit:a\nnope,0.1,0.2,,,,,audit:a\n", ids[0]), "row 3, column \"id\"", "unknown utterance id \"nope\""),
+        (
+            format!("{header}{},0.1,0.2,,,,,audit:a\nnope,0.1,0.2,,,,,audit:a\n", ids[0]),
+            "row 3, column \"id\"",
+            "unknown utterance id \"nope\"",
+        ),
         (format!("{header}{},0.1,high,,,,,audit:a\n", ids[0]), "row 2, column \"text_a\"", "\"high\" is not a number"),
         (format!("{header}{},,,1.5,0.0,,,audit:a\n", ids[0]), "row 2, column \"vision_v\"", "in [-1, 1]"),
         (format!("{header}{},,,,,0.3,,audit:a\n", ids[0]), "row 2, column \"audio_a\"", "arousal is empty"),
@@ -141,7 +150,10 @@ fn a_bad_overlay_is_refused_naming_file_row_and_column() {
         std::fs::File::create(&file).and_then(|mut f| std::io::Write::write_all(&mut f, csv.as_bytes())).unwrap();
         let error = fails(&["train", "--dataset", &data, "--out", &run, "--va-overlay", file.to_str().unwrap()]);
         assert_eq!(error.lines().count(), 1, "{error}");
-        assert!(error.contains(&format!("bad{i}.csv")) && error.contains(location) && error.contains(problem), "{error}");
+        assert!(
+            error.contains(&format!("bad{i}.csv")) && error.contains(location) && error.contains(problem),
+            "{error}"
+        );
     }
     // No store yet: a clear error, and no store is created.
     let empty = dir.path().join("empty");
@@ -152,15 +164,20 @@ fn a_bad_overlay_is_refused_naming_file_row_and_column() {
     assert!(!empty.join(univa::store::STORE_FILE).exists());
 }
 
-/// Starts the stress writer on `store` and SIGKILLs it after a random delay, `trials` times;
-/// after each kill every acknowledged edit must be in the store, which must pass
-/// `PRAGMA integrity_check`. Returns (trials, acknowledged edits, edits lost).
+/// Starts the stress writer on `store` and SIGKILLs it at a random moment, `trials` times: a
+/// quarter of the kills come anywhere in its start-up (opening and migrating the store), the
+/// rest at a random time after its first acknowledged edit. After each kill every acknowledged
+/// edit must be in the store, which must pass `PRAGMA integrity_check`.
+/// Returns (trials, acknowledged edits, edits lost).
 fn kill_trials(trials: usize, seed: u64) -> (usize, usize, usize) {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("stress.sqlite");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (mut acknowledged, mut lost, mut next) = (0usize, 0usize, 0u64);
+    // How long the writer took to its first acknowledgement, last time.
+    let mut start_up = std::time::Duration::from_millis(50);
     for _ in 0..trials {
+        let started = std::time::Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_univa"))
             .args(["audit", "stress-writer", "--store", store_path.to_str().unwrap()])
             .args(["--from", &next.to_string(), "--count", "100000"])
@@ -168,21 +185,31 @@ fn kill_trials(trials: usize, seed: u64) -> (usize, usize, usize) {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Anywhere from before the store is opened to well into the writing.
-        std::thread::sleep(std::time::Duration::from_micros(rng.random_range(0..120_000)));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut acks = Vec::new();
+        if rng.random_range(0..4) == 0 {
+            std::thread::sleep(start_up.mul_f64(rng.random_range(0.0..1.0)));
+        } else {
+            let mut first = String::new();
+            stdout.read_line(&mut first).unwrap();
+            start_up = started.elapsed();
+            acks.push(first);
+            std::thread::sleep(std::time::Duration::from_micros(rng.random_range(0..30_000)));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
-        let acks: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok).collect();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        acks.extend(rest.split_inclusive('\n').map(str::to_owned));
         let store = Store::open(&store_path, "stress-test").unwrap();
         store.integrity_check().unwrap();
         let events: std::collections::HashMap<i64, univa::store::Event> =
             store.events().unwrap().into_iter().map(|e| (e.id, e)).collect();
         for ack in &acks {
-            let fields: Vec<&str> = ack.split(' ').collect();
-            // A line cut off by the kill was not an acknowledgement.
-            if fields.len() != 7 || fields[0] != "ack" {
-                continue;
-            }
+            // A line cut off by the kill (no newline) was not an acknowledgement.
+            let Some(line) = ack.strip_suffix('\n') else { continue };
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert!(fields.len() == 7 && fields[0] == "ack", "{line:?}");
             acknowledged += 1;
             let seq: u64 = fields[1].parse().unwrap();
             next = next.max(seq + 1);

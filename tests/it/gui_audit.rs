@@ -9,7 +9,7 @@ use egui_kittest::kittest::Queryable as _;
 use univa::dataset::Va;
 use univa::modality::Modality;
 use univa::store::{EventKind, Status, Store};
-use univa::ui::{AuditCommand, AuditDraft, Command, DetailTab, QueueOrder, QueueSettings, StudioApp, ViewSettings};
+use univa::ui::{AuditCommand, AuditDraft, Command, DetailTab, QueueOrder, QueueSettings, StudioApp};
 
 use super::gui::{fixture, harness_of, screen_position, studio};
 
@@ -111,7 +111,10 @@ fn start_create_switch_and_remember_annotators() {
     harness.run_steps(2);
     start_as(&mut harness, "bob");
     assert!(mine(&harness, 0, Modality::Audio).is_none());
-    assert_eq!(harness.state().view.audit.shown(harness.state().session.as_ref().unwrap(), 0, Modality::Audio), Some(model(&harness, 0, Modality::Audio)));
+    assert_eq!(
+        harness.state().view.audit.shown(harness.state().session.as_ref().unwrap(), 0, Modality::Audio),
+        Some(model(&harness, 0, Modality::Audio))
+    );
     audit(&mut harness, AuditCommand::Set(Modality::Audio, Va::new(-0.5, 0.25)));
     harness.get_by_label("Switch annotator").click();
     harness.run_steps(2);
@@ -151,7 +154,7 @@ fn dragging_a_point_corrects_it_and_leaves_the_model_as_a_ghost() {
     // Towards the centre, so that the target stays inside the plane.
     let target_va = Va::new(from.valence * 0.5, from.arousal * 0.5 + 0.1);
     let end = screen_position(&harness, plane, target_va.valence.into(), target_va.arousal.into());
-    let bounds_before = egui_plot::PlotMemory::load(&harness.ctx, plane).unwrap().bounds().clone();
+    let bounds_before = *egui_plot::PlotMemory::load(&harness.ctx, plane).unwrap().bounds();
     harness.hover_at(start);
     harness.run_steps(1);
     harness.drag_at(start);
@@ -176,7 +179,7 @@ fn dragging_a_point_corrects_it_and_leaves_the_model_as_a_ghost() {
     let source = harness.state().session.as_ref().unwrap().utterance(index).unwrap().va_model.vision.clone();
     assert_eq!(event.source_model, source);
     // The drag moved the point, not the view; the model's value is still the dataset's.
-    assert_eq!(egui_plot::PlotMemory::load(&harness.ctx, plane).unwrap().bounds().clone(), bounds_before);
+    assert_eq!(*egui_plot::PlotMemory::load(&harness.ctx, plane).unwrap().bounds(), bounds_before);
     assert_eq!(model(&harness, index, Modality::Vision), from);
     // Other points of the utterance are untouched.
     assert!(mine(&harness, index, Modality::Text).is_none());
@@ -324,14 +327,27 @@ fn the_queue_orders_by_disagreement_and_enter_accepts_and_moves_on() {
     let app = harness.state();
     let session = app.session.as_ref().unwrap();
     let rows = app.view.rows.clone();
-    let random = |seed| univa::ui::audit_order(session, &rows, QueueSettings { order: QueueOrder::Random, unaudited_only: false, seed }, 0.18);
+    let random = |seed| {
+        univa::ui::audit_order(
+            session,
+            &rows,
+            QueueSettings { order: QueueOrder::Random, unaudited_only: false, seed },
+            0.18,
+        )
+    };
     assert_eq!(random(3), random(3));
     assert_ne!(random(3), random(4));
     let mut sorted = random(3);
     sorted.sort_unstable();
     assert_eq!(sorted, rows);
     // Least confidence first: the first has a label probability nearest the threshold.
-    let least = univa::ui::audit_order(session, &rows, QueueSettings { order: QueueOrder::LeastConfidence, unaudited_only: false, seed: 0 }, 0.18);
-    let margin = |i: usize| session.probabilities(i).unwrap().iter().map(|p| (p - 0.18).abs()).fold(f32::INFINITY, f32::min);
+    let least = univa::ui::audit_order(
+        session,
+        &rows,
+        QueueSettings { order: QueueOrder::LeastConfidence, unaudited_only: false, seed: 0 },
+        0.18,
+    );
+    let margin =
+        |i: usize| session.probabilities(i).unwrap().iter().map(|p| (p - 0.18).abs()).fold(f32::INFINITY, f32::min);
     assert!(least.windows(2).all(|w| margin(w[0]) <= margin(w[1])));
 }
