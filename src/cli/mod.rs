@@ -4,6 +4,7 @@
 //! only lists them and dispatches.
 
 mod acquire;
+mod agreement;
 mod audit;
 mod bench_media;
 mod eval;
@@ -14,6 +15,7 @@ mod play;
 mod predict;
 mod synth;
 mod train;
+mod va_prior;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +45,8 @@ pub enum Command {
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
     Validate(validate::Args),
+    /// Inter-rater agreement of a ratings CSV: Krippendorff's alpha, ICCs, CCC, Pearson r.
+    Agreement(agreement::Args),
     /// Open the workbench window on a dataset (and optionally a trained run).
     Gui(gui::Args),
     /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
@@ -53,6 +57,8 @@ pub enum Command {
     BenchMedia(bench_media::Args),
     /// VA and features of a clip from real face and voice models.
     Acquire(acquire::Args),
+    /// Print a dataset's labels and the VA emotion-correlation prior M (Eq. 8).
+    VaPrior(va_prior::Args),
     /// Export audited VA (an overlay for `train --va-overlay`) and the audit event log.
     Audit(audit::Args),
 }
@@ -71,11 +77,13 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Agreement(args) => agreement::run(&args),
         Command::Gui(args) => gui::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
+        Command::VaPrior(args) => va_prior::run(&args),
         Command::Audit(args) => audit::run(&args),
     }
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::modality::{Modality, PerModality};
+use crate::va::PriorRule;
 
 /// Size of the model and which modalities it reads.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -31,6 +32,15 @@ pub struct ModelConfig {
     /// Whether the correlation matrix M of Eq. 8 is trained (as the reference code does) or
     /// stays fixed at its VA prior.
     pub train_prior: bool,
+    /// How label VA is scaled for M's initial value (and its fixed value without
+    /// `train_prior`). A run folder written before this field existed used the centred rule,
+    /// so that is what a missing field means; presets and TOML overrides always set it.
+    #[serde(default = "legacy_prior_rule")]
+    pub prior_rule: PriorRule,
+}
+
+fn legacy_prior_rule() -> PriorRule {
+    PriorRule::Centred
 }
 
 impl Default for ModelConfig {
@@ -178,6 +188,7 @@ impl Preset {
             layer_norm_eps: 1e-12,
             modalities: Modality::ALL.to_vec(),
             train_prior: true,
+            prior_rule: PriorRule::LabelSetMinMax,
         };
         match self {
             Self::Small => ModelConfig {

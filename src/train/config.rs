@@ -16,6 +16,8 @@ pub struct TrainConfig {
     /// Global gradient-norm clip.
     pub grad_clip: f64,
     pub weight_decay: f64,
+    /// AdamW's ε.
+    pub adam_eps: f64,
     /// Seed of parameter initialisation and batch shuffling.
     pub seed: u64,
     /// Decision threshold ζ on softmax probabilities.
@@ -32,7 +34,8 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     /// Epochs, learning rate and batch of DESIGN.md §4.7; the CPU-sized `small` preset trains
-    /// longer with a larger rate, as small models do.
+    /// longer with a larger rate, as small models do. The paper presets take the reference
+    /// code's optimiser: `transformers.AdamW` with its defaults (ε = 1e-6) and no weight decay.
     pub fn for_preset(preset: Preset) -> Self {
         let (epochs, learning_rate, batch_size) = match preset {
             Preset::Small => (15, 1e-3, 32),
@@ -41,13 +44,18 @@ impl TrainConfig {
             Preset::M3edRoberta => (10, 5e-5, 22),
             Preset::M3edGlove => (15, 5e-5, 32),
         };
+        let (weight_decay, adam_eps) = match preset {
+            Preset::Small => (0.01, 1e-8),
+            _ => (0.0, 1e-6),
+        };
         Self {
             epochs,
             learning_rate,
             batch_size,
             warmup_fraction: 0.1,
             grad_clip: 1.0,
-            weight_decay: 0.01,
+            weight_decay,
+            adam_eps,
             seed: 1111,
             threshold: 0.18,
             log_every: 10,
@@ -112,5 +120,37 @@ fn merge_tables(base: &mut toml::Table, overrides: toml::Table) {
                 base.insert(key, value);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::va::PriorRule;
+
+    #[test]
+    fn prior_rule_is_the_reference_unless_a_config_names_the_centred_one() {
+        assert_eq!(RunConfig::preset(Preset::Small).model.prior_rule, PriorRule::LabelSetMinMax);
+        let over = RunConfig::from_toml_over(Preset::Small, "[model]\ndropout = 0.2\n").unwrap();
+        assert_eq!(over.model.prior_rule, PriorRule::LabelSetMinMax);
+        let centred = RunConfig::from_toml_over(Preset::Small, "[model]\nprior_rule = \"centred\"\n").unwrap();
+        assert_eq!(centred.model.prior_rule, PriorRule::Centred);
+        assert!(RunConfig::from_toml_over(Preset::Small, "[model]\nprior_rule = \"cosine\"\n").is_err());
+    }
+
+    #[test]
+    fn a_run_saved_before_the_rule_existed_keeps_the_centred_rule() {
+        let mut json = serde_json::to_value(RunConfig::preset(Preset::MoseiGlove)).unwrap();
+        json["model"].as_object_mut().unwrap().remove("prior_rule");
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.model.prior_rule, PriorRule::Centred);
+    }
+
+    #[test]
+    fn paper_presets_use_the_reference_optimiser() {
+        let glove = TrainConfig::for_preset(Preset::MoseiGlove);
+        assert_eq!((glove.weight_decay, glove.adam_eps), (0.0, 1e-6));
+        let small = TrainConfig::for_preset(Preset::Small);
+        assert_eq!((small.weight_decay, small.adam_eps), (0.01, 1e-8));
     }
 }

@@ -43,6 +43,8 @@ pub enum TrainError {
     Tensor(#[from] candle_core::Error),
     #[error(transparent)]
     Metrics(#[from] metrics::MetricsError),
+    #[error("correlation prior: {0}")]
+    Prior(#[from] crate::va::PriorError),
     #[error(
         "loss became {value} at epoch {epoch}, step {step}; training stopped. The last good checkpoint is kept in {}. \
          Try a lower learning rate or gradient clip.",
@@ -119,8 +121,10 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
     let named_vars =
         trained.varmap.data().lock().map(|vars| vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect());
     let named_vars = named_vars.map_err(|_| TrainError::Data("model variables are poisoned".to_owned()))?;
-    let mut optimizer =
-        AdamW::new(named_vars, AdamWParams { weight_decay: config.train.weight_decay, ..Default::default() })?;
+    let mut optimizer = AdamW::new(
+        named_vars,
+        AdamWParams { weight_decay: config.train.weight_decay, eps: config.train.adam_eps, ..Default::default() },
+    )?;
 
     let batch_size = config.train.batch_size.max(1);
     let steps_per_epoch = train_data.len().div_ceil(batch_size);

@@ -44,6 +44,14 @@ pub struct RunInfo {
     pub best_valid: Option<Metrics>,
 }
 
+impl RunInfo {
+    /// The prior M of Eq. 8 for the run's labels, by the run's rule: what training initialises
+    /// M from (and keeps it at without `train_prior`).
+    pub fn prior(&self) -> Result<Vec<Vec<f32>>, crate::va::PriorError> {
+        crate::va::prior_matrix(&self.labels, self.config.model.prior_rule)
+    }
+}
+
 /// Where a resumed run picks up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainerState {
@@ -74,8 +82,7 @@ impl TrainedModel {
         let varmap = VarMap::new();
         let init = SeededInit::new(&varmap, info.config.train.seed);
         let vb = VarBuilder::from_backend(Box::new(init), DType::F32, device.clone());
-        let prior = crate::va::prior_matrix(&info.labels);
-        let model = UniVa::new(vb, &info.config.model, &info.inputs, &prior)?;
+        let model = UniVa::new(vb, &info.config.model, &info.inputs, &info.prior()?)?;
         Ok(Self { model, varmap, info, device: device.clone() })
     }
 
@@ -113,7 +120,7 @@ impl TrainedModel {
     /// after the weights change.
     pub fn inference_model(&self) -> Result<UniVa, TrainError> {
         let vb = crate::model::frozen_var_builder(&self.varmap, &self.device)?;
-        Ok(UniVa::new(vb, &self.info.config.model, &self.info.inputs, &crate::va::prior_matrix(&self.info.labels))?)
+        Ok(UniVa::new(vb, &self.info.config.model, &self.info.inputs, &self.info.prior()?)?)
     }
 
     pub fn parameter_count(&self) -> usize {

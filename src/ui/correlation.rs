@@ -8,6 +8,8 @@ use std::f32::consts::FRAC_PI_2;
 use egui::epaint::TextShape;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
+use crate::va::PriorRule;
+
 use super::session::Session;
 use super::theme;
 
@@ -53,8 +55,14 @@ pub fn correlation_ui(ui: &mut egui::Ui, session: &Session) {
         ui.label("The dataset has no labels.");
         return;
     }
-    let mut matrices: Vec<(&str, &[Vec<f32>])> =
-        vec![("VA prior M (Eq. 8)", &session.prior), ("Empirical co-occurrence P(col | row)", &session.cooccurrence)];
+    let mut matrices: Vec<(&str, &[Vec<f32>])> = Vec::new();
+    match &session.prior {
+        Ok(prior) => matrices.push(("VA prior M (Eq. 8)", prior)),
+        Err(error) => {
+            ui.colored_label(theme::ERROR_TEXT, format!("No VA prior M: {error}"));
+        }
+    }
+    matrices.push(("Empirical co-occurrence P(col | row)", &session.cooccurrence));
     match &session.run {
         Some(run) => matrices.push(("Learned M (run)", &run.learned)),
         None => {
@@ -62,6 +70,7 @@ pub fn correlation_ui(ui: &mut egui::Ui, session: &Session) {
         }
     }
     let scale = SharedScale::of(&matrices.iter().map(|(_, m)| *m).collect::<Vec<_>>());
+    ui.weak(prior_rule_note(session.prior_rule));
     colour_bar_ui(ui, &scale);
     ui.add_space(4.0);
 
@@ -83,6 +92,18 @@ pub fn correlation_ui(ui: &mut egui::Ui, session: &Session) {
             }
         });
         ui.add_space(theme::HEATMAP_GAP);
+    }
+}
+
+/// How the prior's label VA was scaled, under the matrices.
+fn prior_rule_note(rule: PriorRule) -> &'static str {
+    match rule {
+        PriorRule::LabelSetMinMax => {
+            "M: cosines of the labels' NRC-VAD valence and arousal, each min-max scaled to [-1, 1] over this label set (the reference code)."
+        }
+        PriorRule::Centred => {
+            "M: cosines of the labels' NRC-VAD valence and arousal mapped by 2x − 1 (the run's centred rule, not the reference)."
+        }
     }
 }
 

@@ -33,6 +33,8 @@ pub struct RunResults {
     pub probabilities: Vec<Option<Vec<f32>>>,
     /// Threshold the run was trained with.
     pub trained_threshold: f32,
+    /// The rule the run built its prior M with.
+    pub prior_rule: va::PriorRule,
 }
 
 /// The open dataset and everything that does not depend on view settings.
@@ -41,8 +43,10 @@ pub struct Session {
     pub dataset: Dataset,
     pub label_names: Vec<String>,
     pub anchors: Vec<Va>,
-    /// VA prior M (Eq. 8).
-    pub prior: Vec<Vec<f32>>,
+    /// VA prior M (Eq. 8) by `prior_rule`, or why the labels have none.
+    pub prior: Result<Vec<Vec<f32>>, va::PriorError>,
+    /// The attached run's rule for M, else the reference rule.
+    pub prior_rule: va::PriorRule,
     /// Empirical label co-occurrence over the whole dataset.
     pub cooccurrence: Vec<Vec<f32>>,
     pub run: Option<RunResults>,
@@ -66,11 +70,12 @@ impl Session {
         let labels = &dataset.manifest.labels;
         let label_names = labels.iter().map(|l| l.name.clone()).collect();
         let anchors = labels.iter().map(va::label_anchor).collect();
-        let prior = va::prior_matrix(labels);
+        let prior_rule = run.as_ref().map_or_else(va::PriorRule::default, |r| r.prior_rule);
+        let prior = va::prior_matrix(labels, prior_rule);
         let all: Vec<&Utterance> = dataset.utterances.iter().collect();
         let cooccurrence = va::cooccurrence(&all, labels.len());
         let disagreement = dataset.utterances.iter().map(disagreement).collect();
-        Self { dataset, label_names, anchors, prior, cooccurrence, run, disagreement }
+        Self { dataset, label_names, anchors, prior, prior_rule, cooccurrence, run, disagreement }
     }
 
     pub fn utterance(&self, index: usize) -> Option<&Utterance> {
@@ -156,7 +161,8 @@ fn evaluate_run(dataset: &Dataset, dir: &Path) -> Result<RunResults, OpenError> 
             }
         }
     }
-    Ok(RunResults { dir: dir.to_path_buf(), learned, probabilities, trained_threshold: threshold })
+    let prior_rule = trained.info.config.model.prior_rule;
+    Ok(RunResults { dir: dir.to_path_buf(), learned, probabilities, trained_threshold: threshold, prior_rule })
 }
 
 /// Largest pairwise distance between the utterance's available modality VA points.

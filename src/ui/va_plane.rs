@@ -175,7 +175,10 @@ fn legend_ui(ui: &mut egui::Ui) {
             ui.label(modality.name());
         }
         swatch_ui(ui, theme::ANCHOR, true);
-        ui.label("label anchor");
+        ui.label("label anchor").on_hover_text(
+            "NRC-VAD valence and arousal mapped from [0, 1] by 2x − 1, the scale of the modality points. \
+             The prior M (Correlation tab) scales over the label set instead.",
+        );
         let (rect, _) = ui.allocate_exact_size(Vec2::splat(14.0), Sense::hover());
         ui.painter().circle_stroke(rect.center(), 5.5, egui::Stroke::new(2.0, theme::SELECTED_RING));
         ui.label("selected utterance");

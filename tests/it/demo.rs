@@ -80,3 +80,30 @@ fn demo_evaluates_from_the_command_line() {
         serde_json::from_str(&std::fs::read_to_string(repo("models/demo/test_metrics.json")).unwrap()).unwrap();
     assert_eq!(printed, stated);
 }
+
+/// `univa va-prior`, the matrix training starts M from, and the workbench's Correlation tab all
+/// show the reference code's prior on the demo (labels min-max scaled over the label set).
+#[test]
+fn demo_prior_is_the_reference_matrix_everywhere() {
+    let output = Command::new(env!("CARGO_BIN_EXE_univa"))
+        .args(["va-prior", "--dataset", "assets/demo", "--json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let labels: Vec<String> = serde_json::from_value(printed["labels"].clone()).unwrap();
+    assert_eq!(labels, ["happy", "sad", "anger", "surprise", "disgust", "fear"]);
+    let matrix: Vec<Vec<f32>> = serde_json::from_value(printed["matrix"].clone()).unwrap();
+    // sad–anger and sad–disgust, where the centred rule gave 0.19 and 0.46.
+    assert!((matrix[1][2] - -0.332_193_9).abs() < 1e-6, "{matrix:?}");
+    assert!((matrix[1][4] - 0.002_873_4).abs() < 1e-6, "{matrix:?}");
+
+    let info = train::load_run(&repo("models/demo"), &Device::Cpu).unwrap().info;
+    assert_eq!(info.config.model.prior_rule, univa::va::PriorRule::LabelSetMinMax);
+    assert_eq!(info.prior().unwrap(), matrix);
+    let initial = train::TrainedModel::new(info, &Device::Cpu).unwrap();
+    assert_eq!(initial.model.correlation_matrix().unwrap(), matrix);
+    let session = univa::ui::Session::open(&repo("assets/demo"), None).unwrap();
+    assert_eq!(session.prior.as_ref().unwrap(), &matrix);
+}

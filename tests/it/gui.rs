@@ -249,6 +249,9 @@ fn case_card_and_correlation_tabs() {
     assert_eq!(harness.state().settings.detail_tab, DetailTab::Correlation);
     harness.get_by_label("Learned M (run)");
     harness.get_by_label("VA prior M (Eq. 8)");
+    let rule = harness.state().session.as_ref().unwrap().prior_rule;
+    assert_eq!(rule, univa::va::PriorRule::LabelSetMinMax, "a run trained now uses the reference rule");
+    harness.get_by_label_contains("min-max scaled to [-1, 1] over this label set");
 }
 
 /// Screen position of a plot point, from the transform egui_plot remembers for the plot `id`.

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
 mod acquire;
+mod agreement;
 mod audit;
 mod cli;
 mod cli_train;

@@ -144,7 +144,7 @@ fn eta_gradient_is_finite_with_equal_columns() {
 
 #[test]
 fn correlation_matrix_starts_at_the_va_prior() {
-    let prior = univa::va::prior_matrix(&LabelSpec::mosei());
+    let prior = mosei_prior();
     let model = tiny_model(&tiny_config(), &VarMap::new());
     assert_eq!(model.correlation_matrix().unwrap(), prior);
 }
@@ -202,7 +202,7 @@ fn shapes() -> PerModality<Option<InputShape>> {
 
 fn tiny_model(cfg: &ModelConfig, varmap: &VarMap) -> UniVa {
     let vb = VarBuilder::from_varmap(varmap, DType::F32, &cpu());
-    UniVa::new(vb, cfg, &shapes(), &univa::va::prior_matrix(&LabelSpec::mosei())).unwrap()
+    UniVa::new(vb, cfg, &shapes(), &mosei_prior()).unwrap()
 }
 
 /// Deterministic pseudo-random values in [-1, 1].
@@ -313,7 +313,7 @@ fn fused_inference_matches_the_differentiable_path() {
     let trained = tiny_model(&cfg, &varmap);
     // Plain (non-variable) copies of the weights take the fused LayerNorm/softmax kernels.
     let vb = frozen_var_builder(&varmap, &cpu()).unwrap();
-    let frozen = UniVa::new(vb, &cfg, &shapes(), &univa::va::prior_matrix(&LabelSpec::mosei())).unwrap();
+    let frozen = UniVa::new(vb, &cfg, &shapes(), &mosei_prior()).unwrap();
     let b = batch(0);
     let a = trained.forward(&b, false).unwrap();
     let f = frozen.forward(&b, false).unwrap();
@@ -370,7 +370,7 @@ fn one_adamw_step_reduces_the_loss_and_reaches_every_parameter() {
     let after = model.loss(&model.forward(&b, true).unwrap(), &b, &loss_cfg).unwrap();
     assert!(scalar(&after.total) < scalar(&before.total), "{} -> {}", scalar(&before.total), scalar(&after.total));
     // M is trained with the model.
-    assert_ne!(model.correlation_matrix().unwrap(), univa::va::prior_matrix(&LabelSpec::mosei()));
+    assert_ne!(model.correlation_matrix().unwrap(), mosei_prior());
 }
 
 #[test]
@@ -379,7 +379,7 @@ fn fixed_prior_is_not_a_parameter() {
     let varmap = VarMap::new();
     let model = tiny_model(&cfg, &varmap);
     assert!(!varmap.data().lock().unwrap().keys().any(|k| k.starts_with("correlation")));
-    assert_eq!(model.correlation_matrix().unwrap(), univa::va::prior_matrix(&LabelSpec::mosei()));
+    assert_eq!(model.correlation_matrix().unwrap(), mosei_prior());
 }
 
 #[test]
@@ -423,7 +423,7 @@ fn every_ablation_runs() {
 
 #[test]
 fn configuration_errors_name_the_problem() {
-    let prior = univa::va::prior_matrix(&LabelSpec::mosei());
+    let prior = mosei_prior();
     let vb = || VarBuilder::zeros(DType::F32, &cpu());
 
     let none = ModelConfig { modalities: vec![], ..tiny_config() };
@@ -502,4 +502,9 @@ fn parameter_count_matches_the_built_model() {
     let glove = PerModality { text: Some(300), vision: Some(35), audio: Some(74) };
     let paper = Preset::MoseiGlove.model_config().parameter_count(&glove, 6);
     assert!((105_000_000..115_000_000).contains(&paper), "{paper}");
+}
+
+/// The MOSEI labels' prior M by the reference rule, what every preset builds.
+fn mosei_prior() -> Vec<Vec<f32>> {
+    univa::va::prior_matrix(&LabelSpec::mosei(), univa::va::PriorRule::default()).unwrap()
 }

@@ -1,0 +1,199 @@
+//! Ratings from a CSV file with a header row, one rating per row: a unit column, a value
+//! column and optionally a rater column (what `univa agreement` reads).
+//!
+//! Errors name the file, the row and the column. Rows are counted as **data rows from 1**, the
+//! header not counted, and the file line is given beside it (they differ by one, more when a
+//! quoted cell spans lines): `ratings.csv: row 3 (line 4), column "V": "x" is not a number`.
+
+use std::path::{Path, PathBuf};
+
+use super::{Agreement, AgreementError, Rating, agreement};
+
+/// Which columns hold what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Columns {
+    pub unit: String,
+    pub value: String,
+    pub rater: Option<String>,
+}
+
+/// Where in the file: a 1-based data row and its file line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Row {
+    pub row: usize,
+    pub line: u64,
+}
+
+impl std::fmt::Display for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row {} (line {})", self.row, self.line)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RatingsFileError {
+    // The inner errors are fields, not `#[source]`s: the message already holds them, and
+    // `{:#}` would print them twice.
+    #[error("{}: cannot read: {error}", path.display())]
+    Open { path: PathBuf, error: csv::Error },
+    #[error("{}: the file is empty (no header row)", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: there is a header but no ratings (no data rows)", path.display())]
+    NoRows { path: PathBuf },
+    #[error("{}: there is no column {column:?} (the header has {})", path.display(), found.join(", "))]
+    MissingColumn { path: PathBuf, column: String, found: Vec<String> },
+    #[error("{}: {at}: malformed CSV: {error}", path.display())]
+    Malformed { path: PathBuf, at: Row, error: csv::Error },
+    #[error("{}: {at}, column {column:?}: {cell:?} is not a number", path.display())]
+    NotANumber { path: PathBuf, at: Row, column: String, cell: String },
+    #[error("{}: {at}, column {column:?}: the cell is empty", path.display())]
+    EmptyCell { path: PathBuf, at: Row, column: String },
+    #[error("{}: rows {first} and {second}, column {column:?}: rater {rater:?} rated unit {unit:?} twice", path.display())]
+    Duplicate { path: PathBuf, first: usize, second: usize, column: String, rater: String, unit: String },
+    #[error("{}, column {column:?}: {problem}", path.display())]
+    Agreement { path: PathBuf, column: String, problem: AgreementError },
+}
+
+/// Reads the ratings, one per data row and in file order (so rating i is data row i + 1).
+pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, RatingsFileError> {
+    let open = |error| RatingsFileError::Open { path: path.to_path_buf(), error };
+    let mut reader = csv::Reader::from_path(path).map_err(open)?;
+    let header = reader.headers().map_err(open)?.clone();
+    if header.is_empty() || (header.len() == 1 && header.get(0).is_some_and(|h| h.trim().is_empty())) {
+        return Err(RatingsFileError::Empty { path: path.to_path_buf() });
+    }
+    let find = |name: &str| {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| RatingsFileError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_owned(),
+            found: header.iter().map(|h| format!("{h:?}")).collect(),
+        })
+    };
+    let unit_at = find(&columns.unit)?;
+    let value_at = find(&columns.value)?;
+    let rater_at = columns.rater.as_deref().map(find).transpose()?;
+    let mut ratings = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let at = Row { row: ratings.len() + 1, line: reader.position().line() };
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                let line = error.position().map_or(at.line, csv::Position::line);
+                return Err(RatingsFileError::Malformed { path: path.to_path_buf(), at: Row { line, ..at }, error });
+            }
+        }
+        let at = Row { line: record.position().map_or(at.line, csv::Position::line), ..at };
+        let cell = |index: usize, column: &str| {
+            let text = record.get(index).unwrap_or_default().trim();
+            if text.is_empty() {
+                Err(RatingsFileError::EmptyCell { path: path.to_path_buf(), at, column: column.to_owned() })
+            } else {
+                Ok(text)
+            }
+        };
+        let unit = cell(unit_at, &columns.unit)?.to_owned();
+        let value_text = record.get(value_at).unwrap_or_default().trim();
+        let value =
+            value_text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| RatingsFileError::NotANumber {
+                path: path.to_path_buf(),
+                at,
+                column: columns.value.clone(),
+                cell: value_text.to_owned(),
+            })?;
+        let rater = match (rater_at, &columns.rater) {
+            (Some(index), Some(column)) => Some(cell(index, column)?.to_owned()),
+            _ => None,
+        };
+        ratings.push(Rating { unit, rater, value });
+    }
+    if ratings.is_empty() {
+        return Err(RatingsFileError::NoRows { path: path.to_path_buf() });
+    }
+    Ok(ratings)
+}
+
+/// Reads the file and computes its agreement; an agreement error names the file and the
+/// column it concerns (and the rows, for a rater who rated a unit twice).
+pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, RatingsFileError> {
+    let ratings = read_ratings(path, columns)?;
+    agreement(&ratings).map_err(|problem| {
+        let rater_column = columns.rater.clone().unwrap_or_default();
+        let column = match &problem {
+            AgreementError::TooFewUnits { .. } | AgreementError::OneRatingPerUnit { .. } => columns.unit.clone(),
+            AgreementError::OneRater { .. }
+            | AgreementError::TooFewCompleteUnits { .. }
+            | AgreementError::NoRaterPairs { .. } => rater_column,
+            AgreementError::DuplicateRating { rater, unit, first, second } => {
+                return RatingsFileError::Duplicate {
+                    path: path.to_path_buf(),
+                    first: first + 1,
+                    second: second + 1,
+                    column: rater_column,
+                    rater: rater.clone(),
+                    unit: unit.clone(),
+                };
+            }
+            AgreementError::NoRatings
+            | AgreementError::NotFinite { .. }
+            | AgreementError::NoVariance { .. }
+            | AgreementError::Undefined { .. } => columns.value.clone(),
+        };
+        RatingsFileError::Agreement { path: path.to_path_buf(), column, problem }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(rater: Option<&str>) -> Columns {
+        Columns { unit: "id".into(), value: "V".into(), rater: rater.map(Into::into) }
+    }
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ratings.csv");
+        crate::fsutil::write_atomic(&path, text.as_bytes()).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn reads_ratings_in_file_order() {
+        let (_dir, path) = file("id,who,V\na,x,1\na,y, 2.5 \nb,x,3\n");
+        let ratings = read_ratings(&path, &columns(Some("who"))).unwrap();
+        assert_eq!(ratings.len(), 3);
+        assert_eq!(ratings[1], Rating { unit: "a".into(), rater: Some("y".into()), value: 2.5 });
+        assert!(read_ratings(&path, &columns(None)).unwrap().iter().all(|r| r.rater.is_none()));
+    }
+
+    #[test]
+    fn bad_input_names_file_row_and_column() {
+        let message = |text: &str, rater: Option<&str>| {
+            let (_dir, path) = file(text);
+            agreement_of_file(&path, &columns(rater)).unwrap_err().to_string()
+        };
+        let m = message("id,A\na,1\n", None);
+        assert!(m.contains("ratings.csv: there is no column \"V\" (the header has \"id\", \"A\")"), "{m}");
+        let m = message("id,V\na,1\na,2\nb,x\n", None);
+        assert!(m.contains("ratings.csv: row 3 (line 4), column \"V\": \"x\" is not a number"), "{m}");
+        let m = message("id,V\na,1\n,2\n", None);
+        assert!(m.contains("row 2 (line 3), column \"id\": the cell is empty"), "{m}");
+        // A quoted cell over two lines: the data row and the file line part.
+        let m = message("id,V\n\"a\nb\",1\nc,NaN\n", None);
+        assert!(m.contains("row 2 (line 4), column \"V\": \"NaN\" is not a number"), "{m}");
+        let m = message("id,who,V\na,x,1\nb,x,2\n", Some("who"));
+        assert!(m.contains("ratings.csv, column \"who\": only one rater (\"x\")"), "{m}");
+        let m = message("id,who,V\na,x,1\na,y,2\nb,x,2\na,x,3\n", Some("who"));
+        assert!(m.contains("ratings.csv: rows 1 and 4, column \"who\": rater \"x\" rated unit \"a\" twice"), "{m}");
+        let m = message("id,V\na,1\nb,2\n", None);
+        assert!(m.contains("ratings.csv, column \"id\": every one of the 2 units has a single rating"), "{m}");
+        let m = message("id,V\na,1,9\n", None);
+        assert!(m.contains("ratings.csv: row 1 (line 2): malformed CSV"), "{m}");
+        let m = message("", None);
+        assert!(m.contains("ratings.csv: the file is empty"), "{m}");
+        let m = message("id,V\n", None);
+        assert!(m.contains("ratings.csv: there is a header but no ratings"), "{m}");
+    }
+}
