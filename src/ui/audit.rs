@@ -8,6 +8,7 @@ use crate::dataset::Va;
 use crate::modality::Modality;
 use crate::store::{Judgment, Status};
 
+use super::audit_agreement;
 use super::audit_queue::{QueueOrder, QueueSettings};
 use super::audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
 use super::commands::Command;
@@ -88,6 +89,7 @@ pub fn audit_ui(
     }
     let Some(me) = &audit.me else {
         annotator_picker_ui(ui, audit, settings, &mut push);
+        agreement_section_ui(ui, session, audit);
         return;
     };
     ui.horizontal_wrapped(|ui| {
@@ -113,10 +115,12 @@ pub fn audit_ui(
     }
     let Some(index) = view.selected else {
         ui.label("Select an utterance to audit it.");
+        agreement_section_ui(ui, session, audit);
         return;
     };
     if audit.review {
         review_ui(ui, session, audit, index);
+        agreement_section_ui(ui, session, audit);
         return;
     }
     points_ui(ui, session, audit, index, &mut push);
@@ -146,6 +150,14 @@ pub fn audit_ui(
         None => "Drag a point in the VA plane, or click one to arm it for the arrow keys. Enter accepts what is left and goes to the next.".to_owned(),
     };
     ui.weak(hint);
+    agreement_section_ui(ui, session, audit);
+}
+
+/// Agreement across annotators and against the model, folded away until asked for.
+fn agreement_section_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState) {
+    egui::CollapsingHeader::new("Agreement").id_salt("audit agreement section").show(ui, |ui| {
+        audit_agreement::agreement_ui(ui, session, audit);
+    });
 }
 
 fn annotator_picker_ui(

@@ -351,3 +351,56 @@ fn the_queue_orders_by_disagreement_and_enter_accepts_and_moves_on() {
         |i: usize| session.probabilities(i).unwrap().iter().map(|p| (p - 0.18).abs()).fold(f32::INFINITY, f32::min);
     assert!(least.windows(2).all(|w| margin(w[0]) <= margin(w[1])));
 }
+
+#[test]
+fn the_agreement_panel_compares_annotators_and_each_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let mut harness = auditing(&store, "alice");
+    let alice = [(0.1, 0.2), (0.4, -0.1), (-0.3, 0.5), (0.8, 0.0)];
+    let bob = [(0.2, 0.1), (0.3, 0.0), (-0.2, 0.6), (0.6, -0.2)];
+    let judge = |harness: &mut Harness<'static, StudioApp>, points: &[(f32, f32)]| {
+        for (index, &(v, a)) in points.iter().enumerate() {
+            harness.state_mut().handle(Command::Select(index));
+            audit(harness, AuditCommand::Set(Modality::Text, Va::new(v, a)));
+        }
+    };
+    judge(&mut harness, &alice);
+    audit(&mut harness, AuditCommand::SwitchAnnotator);
+    start_as(&mut harness, "bob");
+    judge(&mut harness, &bob);
+    harness.get_by_label("Agreement").click();
+    harness.run_steps(2);
+
+    let app = harness.state();
+    let session = app.session.as_ref().unwrap();
+    let rows = univa::ui::agreement_rows(session, &app.view.audit);
+    assert_eq!(rows.len(), 2, "text V and text A: only text was judged");
+    let valence = rows.iter().find(|r| r.modality == Modality::Text && r.dimension == "V").unwrap();
+    // The same statistics computed here from the values set above.
+    let id = |i: usize| session.utterance(i).unwrap().id.clone();
+    let ratings: Vec<univa::va::agreement::Rating> = [("alice", &alice), ("bob", &bob)]
+        .into_iter()
+        .flat_map(|(rater, points)| {
+            points.iter().enumerate().map(move |(i, &(v, _))| univa::va::agreement::Rating {
+                unit: id(i),
+                rater: Some(rater.to_owned()),
+                value: f64::from(v),
+            })
+        })
+        .collect();
+    let expected = univa::va::agreement::agreement(&ratings).unwrap();
+    let across = valence.across.as_ref().unwrap();
+    assert_eq!(across, &expected);
+    assert!(across.identified.is_some(), "both annotators judged every unit: the two-way ICCs are there");
+    let alpha = format!("{:.3}", expected.alpha_interval);
+    assert!(harness.query_all_by_label(&alpha).next().is_some(), "α {alpha} is shown");
+    // Each annotator against the model, over the points they judged.
+    let model_v: Vec<f64> = (0..4).map(|i| f64::from(session.utterance(i).unwrap().va.text.unwrap().valence)).collect();
+    let alice_v: Vec<f64> = alice.iter().map(|&(v, _)| f64::from(v)).collect();
+    let against = valence.against_model.iter().find(|a| a.annotator == "alice").unwrap();
+    assert_eq!(against.n, 4);
+    assert_eq!(against.ccc, univa::va::agreement::ccc(&alice_v, &model_v));
+    assert_eq!(against.pearson, univa::va::agreement::pearson(&alice_v, &model_v));
+    harness.get_by_label("Each annotator against the model:");
+}
