@@ -62,6 +62,8 @@ pub enum StoreError {
 
 pub type AnnotatorId = i64;
 pub type EventId = i64;
+/// Every annotator's current judgments: annotator → (utterance id, modality) → judgment.
+pub type StoredJudgments = HashMap<AnnotatorId, HashMap<(String, Modality), Judgment>>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Annotator {
@@ -366,7 +368,7 @@ impl Store {
     }
 
     /// Every annotator's current judgments: annotator → (utterance id, modality) → judgment.
-    pub fn judgments(&self) -> Result<HashMap<AnnotatorId, HashMap<(String, Modality), Judgment>>, StoreError> {
+    pub fn judgments(&self) -> Result<StoredJudgments, StoreError> {
         let mut statement = self
             .conn
             .prepare(
@@ -374,7 +376,7 @@ impl Store {
             )
             .map_err(self.sqlite())?;
         let mut rows = statement.query([]).map_err(self.sqlite())?;
-        let mut all: HashMap<AnnotatorId, HashMap<(String, Modality), Judgment>> = HashMap::new();
+        let mut all = StoredJudgments::new();
         while let Some(row) = rows.next().map_err(self.sqlite())? {
             let annotator: AnnotatorId = row.get(0).map_err(self.sqlite())?;
             let utterance: String = row.get(1).map_err(self.sqlite())?;
