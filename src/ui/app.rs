@@ -156,6 +156,10 @@ impl StudioApp {
         if ui.input_mut(|i| i.consume_shortcut(&QUIT_SHORTCUT)) {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }
+        // The frame was drawn before the commands changed anything: draw the result too.
+        if !commands.is_empty() {
+            ui.ctx().request_repaint();
+        }
         for command in commands {
             self.handle(command);
         }

@@ -56,7 +56,8 @@ pub fn audit_keys(ctx: &egui::Context, audit: &AuditState, commands: &mut Vec<Co
             (egui::Modifiers::NONE, egui::Key::ArrowDown, 0.0, -s),
         ];
         for (modifiers, key, valence, arousal) in keys {
-            while input.consume_key(modifiers, key) {
+            // Presses that came within one frame are each a nudge (and an event of their own).
+            for _ in 0..input.count_and_consume_key(modifiers, key) {
                 push(AuditCommand::Nudge { valence, arousal });
             }
         }

@@ -15,6 +15,8 @@ use super::theme;
 
 /// How far (screen points) from a point a press still grabs it.
 const GRAB_RADIUS: f32 = 12.0;
+/// Room (screen points) between an arrow's head and the corrected point's centre.
+const ARROW_GAP: f64 = 8.0;
 
 fn plot_point(va: Va) -> [f64; 2] {
     [f64::from(va.valence), f64::from(va.arousal)]
@@ -29,6 +31,12 @@ pub fn audit_points_ui(plot: &mut PlotUi<'_>, session: &Session, audit: &AuditSt
         let colour = theme::modality_color(m);
         let judgment = audit.mine(index, m);
         if shown != model {
+            // The arrow stops at the marker's edge, so that its head shows.
+            let [dx, dy] = plot.transform().dvalue_dpos();
+            let (ex, ey) = (f64::from(shown.valence - model.valence), f64::from(shown.arousal - model.arousal));
+            let length_points = (ex / dx.abs()).hypot(ey / dy.abs());
+            let keep = (1.0 - ARROW_GAP / length_points.max(ARROW_GAP)).max(0.0);
+            let tip = [f64::from(model.valence) + ex * keep, f64::from(model.arousal) + ey * keep];
             plot.points(
                 Points::new(format!("{m} model"), vec![plot_point(model)])
                     .radius(6.0)
@@ -36,7 +44,7 @@ pub fn audit_points_ui(plot: &mut PlotUi<'_>, session: &Session, audit: &AuditSt
                     .color(colour.gamma_multiply(theme::AUDIT_GHOST_ALPHA)),
             );
             plot.arrows(
-                Arrows::new("", vec![plot_point(model)], vec![plot_point(shown)])
+                Arrows::new("", vec![plot_point(model)], vec![tip])
                     .color(colour.gamma_multiply(theme::AUDIT_ARROW_ALPHA))
                     .tip_length(9.0),
             );
@@ -51,7 +59,7 @@ pub fn audit_points_ui(plot: &mut PlotUi<'_>, session: &Session, audit: &AuditSt
         plot.points(Points::new(m.name(), vec![plot_point(shown)]).radius(5.0).shape(shape).color(colour));
         if judgment.is_some_and(|j| j.unsure) {
             let at = PlotPoint::new(shown.valence, f64::from(shown.arousal) + 0.05);
-            plot.text(Text::new("", at, "?").color(theme::AUDIT_UNSURE));
+            plot.text(Text::new("", at, egui::RichText::new("?").strong().size(16.0)).color(theme::AUDIT_UNSURE));
         }
     }
 }

@@ -404,3 +404,20 @@ fn the_agreement_panel_compares_annotators_and_each_with_the_model() {
     assert_eq!(against.pearson, univa::va::agreement::pearson(&alice_v, &model_v));
     harness.get_by_label("Each annotator against the model:");
 }
+
+#[test]
+fn every_arrow_press_is_a_nudge_and_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let mut harness = auditing(&store, "alice");
+    let index = harness.state().view.selected.unwrap();
+    let audio = model(&harness, index, Modality::Audio);
+    audit(&mut harness, AuditCommand::Arm(Some(Modality::Audio)));
+    for _ in 0..3 {
+        harness.key_press(egui::Key::ArrowLeft);
+    }
+    harness.run_steps(2);
+    let nudged = mine(&harness, index, Modality::Audio).unwrap().va;
+    assert!(close(nudged, Va::new((audio.valence - 0.03).max(-1.0), audio.arousal), 1e-5), "{nudged:?} from {audio:?}");
+    assert_eq!(kinds(&store), [EventKind::Correct; 3]);
+}
