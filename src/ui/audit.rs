@@ -9,6 +9,7 @@ use crate::modality::Modality;
 use crate::store::{Judgment, Status};
 
 use super::audit_agreement;
+use super::audit_plane::REVIEW_MARKERS;
 use super::audit_queue::{QueueOrder, QueueSettings};
 use super::audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
 use super::commands::Command;
@@ -327,11 +328,20 @@ fn review_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState, index: us
         ui.label("No annotator has audited this utterance yet.");
         return;
     }
+    ui.weak(
+        "In the plane: the model's point is a ring, each annotator's a marker of their own, in the modality's colour.",
+    );
     egui::Grid::new("audit review").num_columns(judged.len() + 2).striped(true).show(ui, |ui| {
         ui.weak("");
-        ui.weak("model");
-        for (k, a) in judged.iter().enumerate() {
-            ui.label(RichText::new(&a.name).color(theme::annotator_color(k)));
+        ui.weak("model (ring)");
+        for a in &judged {
+            // The marker follows the annotator's place among all of the store's annotators.
+            let k = audit.annotators.iter().position(|b| b.id == a.id).unwrap_or(0);
+            let marker = REVIEW_MARKERS[k % REVIEW_MARKERS.len()].1;
+            ui.horizontal(|ui| {
+                ui.strong(&a.name);
+                ui.weak(marker);
+            });
         }
         ui.end_row();
         for m in Modality::ALL {

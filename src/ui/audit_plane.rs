@@ -64,17 +64,19 @@ pub fn audit_points_ui(plot: &mut PlotUi<'_>, session: &Session, audit: &AuditSt
     }
 }
 
+/// The review's marker of the `k`-th annotator (cycled), with its name for the table.
+pub const REVIEW_MARKERS: [(MarkerShape, &str); 6] = [
+    (MarkerShape::Square, "square"),
+    (MarkerShape::Diamond, "diamond"),
+    (MarkerShape::Up, "triangle up"),
+    (MarkerShape::Down, "triangle down"),
+    (MarkerShape::Cross, "cross"),
+    (MarkerShape::Asterisk, "asterisk"),
+];
+
 /// Review: the model's point (a ring) and each annotator's (a marker of their own) per modality.
 pub fn review_points_ui(plot: &mut PlotUi<'_>, session: &Session, audit: &AuditState, index: usize) {
     let Some(u) = session.utterance(index) else { return };
-    const SHAPES: [MarkerShape; 6] = [
-        MarkerShape::Square,
-        MarkerShape::Diamond,
-        MarkerShape::Up,
-        MarkerShape::Down,
-        MarkerShape::Cross,
-        MarkerShape::Asterisk,
-    ];
     for (m, model) in u.va.iter() {
         let Some(model) = *model else { continue };
         let colour = theme::modality_color(m);
@@ -84,7 +86,7 @@ pub fn review_points_ui(plot: &mut PlotUi<'_>, session: &Session, audit: &AuditS
             plot.points(
                 Points::new(format!("{m} {}", annotator.name), vec![plot_point(j.va)])
                     .radius(5.0)
-                    .shape(SHAPES[k % SHAPES.len()])
+                    .shape(REVIEW_MARKERS[k % REVIEW_MARKERS.len()].0)
                     .color(colour),
             );
         }

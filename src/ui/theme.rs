@@ -38,11 +38,6 @@ pub const AUDIT_ARMED_RING: Color32 = Color32::WHITE;
 pub const AUDIT_CORRECTED: Color32 = Color32::from_rgb(90, 160, 230);
 pub const AUDIT_UNSURE: Color32 = Color32::from_rgb(230, 140, 30);
 
-/// A colour per annotator in the review (cycled).
-pub fn annotator_color(annotator: usize) -> Color32 {
-    label_color(annotator + 1)
-}
-
 pub const ERROR_TEXT: Color32 = Color32::from_rgb(230, 80, 70);
 
 /// Distinct colours for labels (cycled past eight), for the embedding map.
