@@ -1,4 +1,5 @@
 use super::*;
+use crate::dataset::VaOverlay;
 
 fn judgment(v: f32, a: f32, status: Status) -> Judgment {
     Judgment { va: Va::new(v, a), status, unsure: false, reason: String::new() }
@@ -195,4 +196,47 @@ fn the_store_sits_beside_the_dataset_or_falls_back_when_the_folder_is_read_only(
     assert!(StoreLocation::resolve_with(&dataset, None, None, |_| false).is_err());
     assert!(is_writable_dir(&dataset));
     assert!(!is_writable_dir(&dataset.join("missing")));
+}
+
+#[test]
+fn overlays_of_one_annotator_or_the_mean_and_median_of_all() {
+    use crate::dataset::synth::{SynthConfig, write_synthetic};
+    use crate::modality::PerModality;
+    let dir = tempfile::tempdir().unwrap();
+    let config = SynthConfig {
+        utterances: 12,
+        shapes: PerModality { text: (2, 2), vision: (2, 2), audio: (2, 2) },
+        ..SynthConfig::default()
+    };
+    write_synthetic(&dir.path().join("data"), &config).unwrap();
+    let dataset = crate::dataset::Dataset::open(dir.path().join("data")).unwrap();
+    let (first, second) = (dataset.utterances[0].id.clone(), dataset.utterances[1].id.clone());
+    let mut store = Store::open(&dir.path().join("s.sqlite"), &dataset.manifest.name).unwrap();
+    let ids: Vec<AnnotatorId> = ["a", "b", "c"].iter().map(|n| store.create_annotator(n, "").unwrap().id).collect();
+    for (&id, v) in ids.iter().zip([0.1f32, 0.2, 0.6]) {
+        store.record(&change(id, &first, EventKind::Correct, Some(judgment(v, -v, Status::Corrected)))).unwrap();
+    }
+    store.record(&change(ids[0], &second, EventKind::Accept, Some(judgment(0.5, 0.5, Status::Accepted)))).unwrap();
+    let out = dir.path().join("o.csv");
+    let mean = overlay_of(&store, &dataset, &OverlaySource::Consensus(Consensus::Mean), &out).unwrap();
+    // Rows in table order, one per judged utterance; only the judged modality is given.
+    assert_eq!(mean.rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [first.as_str(), second.as_str()]);
+    let va = mean.rows[0].va.vision.unwrap();
+    assert!((va.valence - 0.3).abs() < 1e-6 && (va.arousal + 0.3).abs() < 1e-6, "{va:?}");
+    assert_eq!((mean.rows[0].va.text, mean.rows[0].provenance.as_str()), (None, "audit:consensus"));
+    let median = overlay_of(&store, &dataset, &OverlaySource::Consensus(Consensus::Median), &out).unwrap();
+    assert_eq!(median.rows[0].va.vision, Some(Va::new(0.2, -0.2)));
+    let b = overlay_of(&store, &dataset, &OverlaySource::Annotator("b".to_owned()), &out).unwrap();
+    assert_eq!(
+        (b.rows.len(), b.rows[0].va.vision, b.rows[0].provenance.as_str()),
+        (1, Some(Va::new(0.2, -0.2)), "audit:b")
+    );
+    // The CSV reads back as it was written.
+    let path = dir.path().join("mean.csv");
+    std::fs::File::create(&path).and_then(|mut f| std::io::Write::write_all(&mut f, &mean.to_csv().unwrap())).unwrap();
+    assert_eq!(VaOverlay::read(&path).unwrap().rows, mean.rows);
+    // Judgments of an utterance the dataset does not have are an error, not dropped.
+    store.record(&change(ids[0], "gone", EventKind::Correct, Some(judgment(0.0, 0.0, Status::Corrected)))).unwrap();
+    let error = overlay_of(&store, &dataset, &OverlaySource::Annotator("a".to_owned()), &out).unwrap_err();
+    assert!(error.to_string().contains("\"gone\""), "{error}");
 }
