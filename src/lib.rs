@@ -1,7 +1,7 @@
 //! UniVA Studio: multimodal multi-label emotion recognition with valence-arousal.
 //!
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
-//! `acquire`, `import`, `runs`, `ui`; `cli` drives them from the command line.
+//! `acquire`, `import`, `runs`, `store`, `ui`; `cli` drives them from the command line.
 
 pub mod acquire;
 pub mod bundle;
@@ -16,6 +16,7 @@ pub mod model;
 pub mod projection;
 pub mod runs;
 pub mod runtime;
+pub mod store;
 pub mod train;
 pub mod ui;
 pub mod va;

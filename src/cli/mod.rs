@@ -5,6 +5,7 @@
 
 mod acquire;
 mod agreement;
+mod audit;
 mod bench_media;
 mod eval;
 mod gui;
@@ -61,6 +62,8 @@ pub enum Command {
     Runs(runs::Args),
     /// Print a dataset's labels and the VA emotion-correlation prior M (Eq. 8).
     VaPrior(va_prior::Args),
+    /// Export audited VA (an overlay for `train --va-overlay`) and the audit event log.
+    Audit(audit::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -88,6 +91,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Acquire(args) => acquire::run(&args),
         Command::Runs(args) => runs::run(&args),
         Command::VaPrior(args) => va_prior::run(&args),
+        Command::Audit(args) => audit::run(&args),
     }
 }
 

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, VaOverlay};
 use crate::model::Preset;
 use crate::train::{self, EventSink, FanOut, RunConfig, TrainEvent, TrainRequest};
 
@@ -34,6 +34,10 @@ pub struct Args {
     /// Print nothing but errors (no progress bar).
     #[arg(long)]
     pub quiet: bool,
+    /// A VA overlay CSV (`univa audit export`) whose values replace the dataset's per-modality
+    /// VA for this run; the dataset's files are not changed.
+    #[arg(long)]
+    pub va_overlay: Option<PathBuf>,
 }
 
 /// Draws training progress with indicatif.
@@ -96,7 +100,13 @@ impl EventSink for JsonLines {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let dataset = Dataset::open(&args.dataset)?;
+    let mut dataset = Dataset::open(&args.dataset)?;
+    if let Some(path) = &args.va_overlay {
+        let replaced = VaOverlay::read(path)?.apply(&mut dataset)?;
+        if !args.quiet {
+            println!("{}: {replaced} VA points replace the dataset's", path.display());
+        }
+    }
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;

@@ -17,6 +17,7 @@
 mod error;
 mod features;
 mod manifest;
+mod overlay;
 pub mod synth;
 mod table;
 mod writer;
@@ -24,6 +25,7 @@ mod writer;
 pub use error::DatasetError;
 pub use features::{FeatureSplit, ModalityRows};
 pub use manifest::{FORMAT_NAME, FORMAT_VERSION, FeatureSpec, LabelSpec, Manifest};
+pub use overlay::{OVERLAY_COLUMNS, OverlayRow, VaOverlay};
 pub use table::{MediaRef, Utterance, Va};
 pub use writer::{DatasetWriter, SplitFeatures};
 

@@ -11,7 +11,7 @@ use super::session::Session;
 use super::settings::{DetailTab, PlaybackSettings, Room, ViewSettings};
 use super::state::{Notice, RunsState, ViewState};
 use super::worker::{JobResult, Worker};
-use super::{browser, case_card, correlation, embedding, predictions, runs_browser, theme, va_plane, welcome};
+use super::{audit, browser, case_card, correlation, embedding, predictions, runs_browser, theme, va_plane, welcome};
 
 pub struct StudioApp {
     pub settings: ViewSettings,
@@ -149,7 +149,9 @@ impl StudioApp {
     /// Draws the whole workbench and applies the commands its panels sent.
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
-        // Before the panels draw, so a focused button does not also take the space bar.
+        // Before the panels draw, so a focused button does not also take the space bar; the
+        // audit's first, so that an armed point takes the arrows from the player.
+        audit::audit_keys(ui.ctx(), &self.view.audit, &mut commands);
         playback_keys(ui.ctx(), &mut commands);
         self.layout_ui(ui, &mut commands);
         self.drive_png_export(ui.ctx());
@@ -166,6 +168,10 @@ impl StudioApp {
         // Closing goes through eframe, which saves the view settings and egui's memory on the way out.
         if ui.input_mut(|i| i.consume_shortcut(&QUIT_SHORTCUT)) {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        // The frame was drawn before the commands changed anything: draw the result too.
+        if !commands.is_empty() {
+            ui.ctx().request_repaint();
         }
         for command in commands {
             self.handle(command);
@@ -215,6 +221,7 @@ impl StudioApp {
                 DetailTab::Correlation => correlation::correlation_ui(ui, session),
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
                 DetailTab::Embedding => embedding::embedding_ui(ui, session, view, settings, commands),
+                DetailTab::Audit => audit::audit_ui(ui, session, view, settings, commands),
             });
         });
     }
@@ -303,6 +310,7 @@ fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Comm
             (DetailTab::Correlation, "Correlation"),
             (DetailTab::Sweep, "Threshold sweep"),
             (DetailTab::Embedding, "Embedding"),
+            (DetailTab::Audit, "Audit"),
         ] {
             if ui.selectable_label(current == tab, name).clicked() {
                 commands.push(Command::SetDetailTab(tab));

@@ -10,6 +10,7 @@ use crate::modality::Modality;
 use crate::projection::{EmbeddingRequest, Stage};
 
 use super::app::StudioApp;
+use super::audit_state::AuditCommand;
 use super::case_card::PngExport;
 use super::embedding::{self, EmbeddingColour, EmbeddingStatus};
 use super::filter::Filter;
@@ -53,6 +54,8 @@ pub enum Command {
     ExportCaseCardPng(Option<PathBuf>),
     /// Play/pause, seek, loop, speed, volume of the player panel.
     Transport(Transport),
+    /// Annotators, corrections, undo/redo and the queue of the audit.
+    Audit(AuditCommand),
     DismissNotice,
     /// Show another room of the window (the workbench, the run browser).
     SetRoom(Room),
@@ -115,6 +118,33 @@ impl StudioApp {
             Command::DismissNotice => self.notice = None,
             Command::SetRoom(room) => self.settings.room = room,
             Command::Runs(command) => self.handle_runs(command),
+            Command::Audit(command) => self.audit(command),
+        }
+    }
+
+    fn audit(&mut self, command: AuditCommand) {
+        let command = match command {
+            AuditCommand::PickStoreDialog => {
+                let picked = rfd::FileDialog::new()
+                    .set_title("Choose or create an audit store")
+                    .add_filter("UniVA store", &["sqlite"])
+                    .save_file();
+                let Some(store) = picked else { return };
+                AuditCommand::Start { store: Some(store), remembered: self.settings.last_annotator.clone() }
+            }
+            other => other,
+        };
+        let Some(session) = &self.session else { return };
+        let outcome =
+            self.view.audit.apply(command, session, self.view.selected, &self.view.rows, self.settings.threshold);
+        if let Some(name) = outcome.annotator {
+            self.settings.last_annotator = Some(name);
+        }
+        if let Some(notice) = outcome.notice {
+            self.notice = Some(notice);
+        }
+        if let Some(index) = outcome.select {
+            self.handle(Command::Select(index));
         }
     }
 

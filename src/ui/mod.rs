@@ -3,6 +3,11 @@
 //! one handler; loading runs on a named worker thread; only view settings are persisted.
 
 mod app;
+mod audit;
+mod audit_agreement;
+mod audit_plane;
+mod audit_queue;
+mod audit_state;
 mod browser;
 mod case_card;
 mod cloud;
@@ -27,6 +32,9 @@ mod worker;
 use std::path::PathBuf;
 
 pub use app::StudioApp;
+pub use audit_agreement::{AgainstModel, AgreementRow, agreement_rows};
+pub use audit_queue::{QueueOrder, QueueSettings, ordered as audit_order};
+pub use audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
 pub use case_card::markdown as case_card_markdown;
 pub use cloud::Cloud;
 pub use commands::Command;

@@ -36,6 +36,7 @@ pub enum DetailTab {
     Correlation,
     Sweep,
     Embedding,
+    Audit,
 }
 
 /// How clips play in the player panel; kept across clips and launches.
@@ -82,6 +83,8 @@ pub struct ViewSettings {
     /// The folder the run browser lists runs under (searched recursively).
     pub runs_dir: PathBuf,
     pub runs_browser: RunsBrowserSettings,
+    /// Who audited last, chosen again when auditing starts (the annotators live in the store).
+    pub last_annotator: Option<String>,
 }
 
 impl Default for ViewSettings {
@@ -100,6 +103,7 @@ impl Default for ViewSettings {
             room: Room::default(),
             runs_dir: default_runs_dir(),
             runs_browser: RunsBrowserSettings::default(),
+            last_annotator: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 use crate::dataset::Split;
 use crate::metrics::Metrics;
 
+use super::audit_state::AuditState;
 use super::cloud::Cloud;
 use super::embedding::EmbeddingView;
 use super::filter::Filter;
@@ -43,4 +44,6 @@ pub struct ViewState {
     pub sweep_split: Option<Split>,
     pub cloud: Cloud,
     pub embedding: EmbeddingView,
+    /// The audit: store, annotator, judgments, undo history, queue.
+    pub audit: AuditState,
 }

@@ -30,6 +30,14 @@ pub const SELECTED_RING: Color32 = Color32::from_rgb(255, 200, 0);
 /// The embedding map's selection ring: white, since its points take the first label's and the
 /// first quadrant's yellow, which hides [`SELECTED_RING`] among them.
 pub const MAP_SELECTED_RING: Color32 = Color32::WHITE;
+/// The audit: the model's point left behind a correction (a faded ring) and the arrow from it,
+/// the ring of the point the arrow keys move, corrected and unsure states.
+pub const AUDIT_GHOST_ALPHA: f32 = 0.55;
+pub const AUDIT_ARROW_ALPHA: f32 = 0.8;
+pub const AUDIT_ARMED_RING: Color32 = Color32::WHITE;
+pub const AUDIT_CORRECTED: Color32 = Color32::from_rgb(90, 160, 230);
+pub const AUDIT_UNSURE: Color32 = Color32::from_rgb(230, 140, 30);
+
 pub const ERROR_TEXT: Color32 = Color32::from_rgb(230, 80, 70);
 
 /// Distinct colours for labels (cycled past eight), for the embedding map.

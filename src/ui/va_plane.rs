@@ -6,6 +6,7 @@ use egui_plot::{HoverPosition, MarkerShape, Plot, PlotPoint, Points, Polygon, Te
 
 use crate::modality::Modality;
 
+use super::audit_plane;
 use super::cloud::Cloud;
 use super::commands::Command;
 use super::session::Session;
@@ -80,6 +81,9 @@ pub fn va_plane_ui(
     let selected = view.selected.and_then(|i| session.utterance(i));
     let cloud = &view.cloud;
     let shown = shown_modalities(settings);
+    let audit = &view.audit;
+    // While auditing, a drag on the plane moves a point instead of panning the view.
+    let editing = audit.is_auditing() && !audit.review && view.selected.is_some();
     // The data frame is square, so that the whole [-1.1, 1.1]² fits at aspect 1 in the room left;
     // the widget adds the axes' room to it.
     let side = (ui.available_height() - X_AXIS_HEIGHT).min(ui.available_width() - Y_AXIS_WIDTH).max(MIN_SIDE);
@@ -92,6 +96,7 @@ pub fn va_plane_ui(
         .default_y_bounds(-PLANE_EXTENT, PLANE_EXTENT)
         .x_axis_label("valence")
         .y_axis_label("arousal")
+        .allow_drag(!editing)
         .label_formatter(move |hover| hover_label(session, cloud, hover))
         .show(ui, |plot| {
             let units_per_point = 2.0 * PLANE_EXTENT / f64::from(side);
@@ -124,7 +129,14 @@ pub fn va_plane_ui(
             plot.points(
                 Points::new("label anchor", anchors).shape(MarkerShape::Diamond).radius(5.0).color(theme::ANCHOR),
             );
-            if let Some(u) = selected {
+            match view.selected {
+                Some(index) if audit.is_auditing() && audit.review => {
+                    audit_plane::review_points_ui(plot, session, audit, index);
+                }
+                Some(index) if audit.is_auditing() => audit_plane::audit_points_ui(plot, session, audit, index),
+                _ => {}
+            }
+            if let Some(u) = selected.filter(|_| !audit.is_auditing()) {
                 for (modality, va) in u.va.iter() {
                     let Some(va) = va else { continue };
                     let point = [f64::from(va.valence), f64::from(va.arousal)];
@@ -136,7 +148,12 @@ pub fn va_plane_ui(
             }
             plot.pointer_coordinate()
         });
+    let used_by_audit = match view.selected {
+        Some(index) if editing => audit_plane::audit_pointer(ui.ctx(), &response, session, audit, index, commands),
+        _ => false,
+    };
     if settings.show_cloud
+        && !used_by_audit
         && response.response.clicked()
         && let Some(pointer) = response.inner
     {

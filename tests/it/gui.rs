@@ -22,7 +22,7 @@ use univa::ui::{
 };
 
 /// A 160-utterance synthetic dataset and a one-epoch run on it, built once per test binary.
-fn fixture() -> &'static (PathBuf, PathBuf) {
+pub(crate) fn fixture() -> &'static (PathBuf, PathBuf) {
     static FIXTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui_fixture");
@@ -58,11 +58,11 @@ fn fixture() -> &'static (PathBuf, PathBuf) {
 
 /// The one harness helper: the whole workbench at a desktop size, with `open` loaded (the
 /// worker's result is waited for, since a headless harness has no event loop to poll it).
-fn studio(open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
+pub(crate) fn studio(open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
     harness_of(StudioApp::new(ViewSettings::default()), open)
 }
 
-pub fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
+pub(crate) fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
     if let Some((dataset, run)) = open {
         app.handle(Command::Open { dataset, run });
         app.wait_for_worker();
@@ -255,7 +255,7 @@ fn case_card_and_correlation_tabs() {
 }
 
 /// Screen position of a plot point, from the transform egui_plot remembers for the plot `id`.
-fn screen_position(harness: &Harness<'static, StudioApp>, id: egui::Id, x: f64, y: f64) -> egui::Pos2 {
+pub(crate) fn screen_position(harness: &Harness<'static, StudioApp>, id: egui::Id, x: f64, y: f64) -> egui::Pos2 {
     let memory = egui_plot::PlotMemory::load(&harness.ctx, id).expect("the plot was drawn");
     memory.transform().position_from_point(&egui_plot::PlotPoint::new(x, y))
 }

@@ -4,11 +4,13 @@
 
 mod acquire;
 mod agreement;
+mod audit;
 mod cli;
 mod cli_train;
 mod dataset;
 mod demo;
 mod gui;
+mod gui_audit;
 mod import;
 mod media;
 mod metrics;

@@ -1,0 +1,162 @@
+//! `univa audit export`: a VA overlay of one annotator's judgments or of their consensus, for
+//! `univa train --va-overlay`. `univa audit events`: the whole event log as CSV.
+//! `univa audit stress-writer` (hidden): writes edits and acknowledges each committed one on
+//! stdout, for the kill test of the store's durability.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::dataset::{Dataset, Va};
+use crate::fsutil::write_atomic;
+use crate::modality::Modality;
+use crate::store::{self, Change, Consensus, EventKind, Judgment, OverlaySource, Status, Store, StoreLocation};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Write a VA overlay (id + per-modality V/A + provenance) of one annotator or a consensus.
+    Export(ExportArgs),
+    /// Write every audit event (who, when, what, old → new, why) as CSV.
+    Events(EventsArgs),
+    /// Write edits, printing `ack SEQ EVENT_ID UTTERANCE MODALITY V A` after each committed one
+    /// (for the kill test).
+    #[command(hide = true)]
+    StressWriter(StressArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// The dataset folder.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// The store file [default: univa-store.sqlite in the dataset folder, or the user's data
+    /// folder when the dataset folder is read-only].
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("whose").required(true).args(["annotator", "consensus"])))]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Export this annotator's judgments.
+    #[arg(long)]
+    pub annotator: Option<String>,
+    /// Export the mean or median of every annotator's judgments.
+    #[arg(long, value_enum)]
+    pub consensus: Option<Consensus>,
+    /// The overlay CSV to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The CSV file to write.
+    #[arg(long)]
+    pub csv: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StressArgs {
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Sequence number of the first edit (edit `s` writes a value derived from `s`).
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    #[arg(long, default_value_t = 1000)]
+    pub count: u64,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    match &args.command {
+        Command::Export(args) => export(args),
+        Command::Events(args) => events(args),
+        Command::StressWriter(args) => stress_writer(args),
+    }
+}
+
+/// Opens the dataset (table only) and its existing store.
+fn open(args: &StoreArgs) -> anyhow::Result<(Dataset, Store)> {
+    let dataset = Dataset::open_lazy(&args.dataset)?;
+    let location = StoreLocation::resolve(&dataset.root, args.store.as_deref())?;
+    anyhow::ensure!(
+        location.path.is_file(),
+        "{}: no audit store here; audit the dataset in the workbench first, or give --store",
+        location.path.display()
+    );
+    let store = Store::open(&location.path, &dataset.manifest.name)?;
+    Ok((dataset, store))
+}
+
+fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let (dataset, store) = open(&args.store)?;
+    let source = match (&args.annotator, args.consensus) {
+        (Some(name), _) => OverlaySource::Annotator(name.clone()),
+        (None, Some(consensus)) => OverlaySource::Consensus(consensus),
+        (None, None) => anyhow::bail!("give --annotator NAME or --consensus mean|median"),
+    };
+    let overlay = store::overlay_of(&store, &dataset, &source, &args.out)?;
+    write(&args.out, &overlay.to_csv()?)?;
+    let values: usize = overlay.rows.iter().map(|r| r.va.iter().filter(|(_, v)| v.is_some()).count()).sum();
+    println!("{}: {} utterances, {values} corrected VA points", args.out.display(), overlay.rows.len());
+    Ok(())
+}
+
+fn events(args: &EventsArgs) -> anyhow::Result<()> {
+    let (_, store) = open(&args.store)?;
+    let csv = store::events_csv(&store)?;
+    write(&args.csv, &csv)?;
+    println!("{}: {} events", args.csv.display(), csv.iter().filter(|&&b| b == b'\n').count().saturating_sub(1));
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic(path, bytes).with_context(|| format!("could not write {}", path.display()))
+}
+
+/// The dataset name the stress writer's stores carry.
+const STRESS_DATASET: &str = "stress-test";
+
+/// The edit with sequence number `seq`: which utterance and modality it sets, and to what.
+fn stress_edit(seq: u64) -> (String, Modality, Va) {
+    let modality = Modality::ALL[(seq % 3) as usize];
+    let unit = |k: u64| ((seq.wrapping_mul(k) % 201) as f32 - 100.0) / 100.0;
+    (format!("u{}", seq % 50), modality, Va::new(unit(37), unit(53)))
+}
+
+fn stress_writer(args: &StressArgs) -> anyhow::Result<()> {
+    let mut store = Store::open(&args.store, STRESS_DATASET)?;
+    let annotator = match store.annotator_named("stress")? {
+        Some(a) => a,
+        None => store.create_annotator("stress", "kill test")?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    for seq in args.from..args.from + args.count {
+        let (utterance, modality, va) = stress_edit(seq);
+        let change = Change {
+            annotator: annotator.id,
+            utterance: &utterance,
+            modality,
+            kind: EventKind::Correct,
+            new: Some(Judgment { va, status: Status::Corrected, unsure: false, reason: String::new() }),
+            reason: "stress",
+            source_model: "stress",
+        };
+        let event = store.record(&change)?;
+        // The acknowledgement goes out only after the commit returned, with what was saved.
+        writeln!(stdout, "ack {seq} {} {utterance} {modality} {} {}", event.id, va.valence, va.arousal)?;
+        stdout.flush()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,625 @@
+//! Everything the app writes about a dataset (DESIGN.md §3): annotators, the audit event log and
+//! each annotator's current judgment of every utterance's per-modality VA, in one SQLite file.
+//!
+//! The file sits beside the dataset (`<dataset>/univa-store.sqlite`) unless the user picks
+//! another; a dataset folder that cannot be written falls back to the user's data folder. The
+//! dataset's own files are never written. WAL journal with `synchronous=FULL`: every edit is one
+//! transaction (the event and the judgment it leaves), durable once [`Store::record`] returns.
+//! The schema is versioned (`PRAGMA user_version`) and migrated on open; a store from a newer
+//! build is refused, and a damaged file is reported and left as it is.
+
+mod export;
+mod schema;
+mod time;
+
+pub use export::{Consensus, OverlaySource, events_csv, overlay_of};
+pub use schema::LATEST as SCHEMA_VERSION;
+pub use time::{format_utc_millis, utc_now};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, params};
+
+use crate::dataset::Va;
+use crate::modality::Modality;
+
+/// The store file's name beside a dataset.
+pub const STORE_FILE: &str = "univa-store.sqlite";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "{}: written by a newer UniVA Studio (store schema {found}; this version reads up to {supported}). \
+         Update UniVA Studio, or choose another store file.",
+        path.display()
+    )]
+    Newer { path: PathBuf, found: i64, supported: i64 },
+    #[error(
+        "{}: is not a readable UniVA store ({problem}). The file was left untouched; move it aside \
+         to start a new store, or restore it from a backup.",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, problem: String },
+    #[error("{}: belongs to dataset {found:?}, not {expected:?}; choose the store of this dataset", path.display())]
+    OtherDataset { path: PathBuf, found: String, expected: String },
+    #[error("{}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{}: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type AnnotatorId = i64;
+pub type EventId = i64;
+/// Every annotator's current judgments: annotator → (utterance id, modality) → judgment.
+pub type StoredJudgments = HashMap<AnnotatorId, HashMap<(String, Modality), Judgment>>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Annotator {
+    pub id: AnnotatorId,
+    pub name: String,
+    pub note: String,
+}
+
+/// What an annotator said about one modality's VA of one utterance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The model's value is right.
+    Accepted,
+    /// The annotator moved the point.
+    Corrected,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Corrected => "corrected",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [Self::Accepted, Self::Corrected].into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// An annotator's current judgment of one modality's VA of one utterance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judgment {
+    pub va: Va,
+    pub status: Status,
+    /// Flagged as unsure.
+    pub unsure: bool,
+    pub reason: String,
+}
+
+/// What an event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Correct,
+    Accept,
+    FlagUnsure,
+    /// Restored the state before the target event.
+    Undo,
+    /// Restored the state the target event had left.
+    Redo,
+}
+
+impl EventKind {
+    pub const ALL: [Self; 5] = [Self::Correct, Self::Accept, Self::FlagUnsure, Self::Undo, Self::Redo];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Correct => "correct",
+            Self::Accept => "accept",
+            Self::FlagUnsure => "flag_unsure",
+            Self::Undo => "undo",
+            Self::Redo => "redo",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// An edit to record: the state one annotator's judgment of one (utterance, modality) moves to.
+#[derive(Clone, Debug)]
+pub struct Change<'a> {
+    pub annotator: AnnotatorId,
+    pub utterance: &'a str,
+    pub modality: Modality,
+    pub kind: EventKind,
+    /// `None` removes the judgment (an undo back to "not audited").
+    pub new: Option<Judgment>,
+    pub reason: &'a str,
+    /// The dataset's provenance of the modality's VA (`*_va_model`).
+    pub source_model: &'a str,
+}
+
+/// One row of the event log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub id: EventId,
+    pub annotator: AnnotatorId,
+    pub time_utc: String,
+    pub utterance: String,
+    pub modality: Modality,
+    pub kind: EventKind,
+    pub old: Option<Judgment>,
+    pub new: Option<Judgment>,
+    pub reason: String,
+    pub source_model: String,
+    /// For undo and redo: the edit undone or redone.
+    pub target: Option<EventId>,
+}
+
+/// Where a dataset's store lives and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreLocation {
+    pub path: PathBuf,
+    /// The dataset folder cannot be written, so the store is in the user's data folder.
+    pub fallback: bool,
+}
+
+impl StoreLocation {
+    /// The store of the dataset at `dataset_root`: `explicit` if given, else beside the dataset,
+    /// else (folder not writable) in the user's data folder.
+    pub fn resolve(dataset_root: &Path, explicit: Option<&Path>) -> Result<Self, StoreError> {
+        let data_dir =
+            directories::ProjectDirs::from("org", "UniVA", "UniVA Studio").map(|d| d.data_dir().to_path_buf());
+        Self::resolve_with(dataset_root, explicit, data_dir.as_deref(), is_writable_dir)
+    }
+
+    /// [`Self::resolve`] with the fallback folder and the writability check given (for tests,
+    /// which may run as a user who can write anywhere).
+    pub fn resolve_with(
+        dataset_root: &Path,
+        explicit: Option<&Path>,
+        data_dir: Option<&Path>,
+        writable: impl Fn(&Path) -> bool,
+    ) -> Result<Self, StoreError> {
+        if let Some(path) = explicit {
+            return Ok(Self { path: path.to_path_buf(), fallback: false });
+        }
+        if writable(dataset_root) {
+            return Ok(Self { path: dataset_root.join(STORE_FILE), fallback: false });
+        }
+        let Some(data_dir) = data_dir else {
+            return Err(StoreError::Invalid {
+                path: dataset_root.to_path_buf(),
+                problem: "the dataset folder is read-only and there is no user data folder; pick a store file"
+                    .to_owned(),
+            });
+        };
+        // One store per dataset folder: named after the folder and a hash of its full path.
+        let absolute = std::fs::canonicalize(dataset_root).unwrap_or_else(|_| dataset_root.to_path_buf());
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(absolute.to_string_lossy().as_bytes());
+        let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let name = absolute.file_name().map_or_else(|| "dataset".to_owned(), |n| n.to_string_lossy().into_owned());
+        Ok(Self { path: data_dir.join("stores").join(format!("{name}-{hash}.sqlite")), fallback: true })
+    }
+}
+
+/// Whether a file can be created in `dir` (tried, not guessed from permission bits).
+pub fn is_writable_dir(dir: &Path) -> bool {
+    let probe = dir.join(format!(".univa-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => std::fs::remove_file(&probe).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+const META_DATASET: &str = "dataset";
+
+impl Store {
+    /// Opens (or creates) the store at `path` for the dataset named `dataset`, migrating it to
+    /// the current schema.
+    pub fn open(path: &Path, dataset: &str) -> Result<Self, StoreError> {
+        let sqlite = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+        }
+        let existed = path.exists();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        if existed {
+            // Read before anything is written: a file that is not a database, or a damaged one,
+            // is reported as it is (nothing below runs on it).
+            check_readable(&conn, path)?;
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sqlite)?;
+        if version > schema::LATEST {
+            return Err(StoreError::Newer { path: path.to_path_buf(), found: version, supported: schema::LATEST });
+        }
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
+        let mut store = Self { conn, path: path.to_path_buf() };
+        store.migrate(version, schema::LATEST)?;
+        store.claim(dataset)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sqlite(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// Applies migrations `from + 1 ..= to` in one transaction.
+    fn migrate(&mut self, from: i64, to: i64) -> Result<(), StoreError> {
+        if from >= to {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(from as usize).take((to - from) as usize) {
+            tx.execute_batch(sql).map_err(sqlite)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(sqlite)?;
+        }
+        tx.commit().map_err(sqlite)
+    }
+
+    /// Records which dataset a new store belongs to; refuses another dataset's store.
+    fn claim(&self, dataset: &str) -> Result<(), StoreError> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [META_DATASET], |r| r.get(0))
+            .optional()
+            .map_err(self.sqlite())?;
+        match found {
+            Some(found) if found != dataset => {
+                Err(StoreError::OtherDataset { path: self.path.clone(), found, expected: dataset.to_owned() })
+            }
+            Some(_) => Ok(()),
+            None => self
+                .conn
+                .execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", [META_DATASET, dataset])
+                .map(|_| ())
+                .map_err(self.sqlite()),
+        }
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.sqlite())
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` or the problems SQLite found.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let rows = pragma_rows(&self.conn, "integrity_check").map_err(self.sqlite())?;
+        if rows == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt { path: self.path.clone(), problem: rows.join("; ") })
+        }
+    }
+
+    pub fn annotators(&self) -> Result<Vec<Annotator>, StoreError> {
+        let mut statement =
+            self.conn.prepare("SELECT id, name, note FROM annotators ORDER BY name").map_err(self.sqlite())?;
+        let rows = statement
+            .query_map([], |r| Ok(Annotator { id: r.get(0)?, name: r.get(1)?, note: r.get(2)? }))
+            .map_err(self.sqlite())?;
+        rows.collect::<Result<_, _>>().map_err(self.sqlite())
+    }
+
+    pub fn annotator_named(&self, name: &str) -> Result<Option<Annotator>, StoreError> {
+        self.conn
+            .query_row("SELECT id, name, note FROM annotators WHERE name = ?1", [name], |r| {
+                Ok(Annotator { id: r.get(0)?, name: r.get(1)?, note: r.get(2)? })
+            })
+            .optional()
+            .map_err(self.sqlite())
+    }
+
+    /// Adds an annotator; the name (trimmed) must be non-empty and not taken.
+    pub fn create_annotator(&self, name: &str, note: &str) -> Result<Annotator, StoreError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(StoreError::Invalid {
+                path: self.path.clone(),
+                problem: "an annotator needs a name".to_owned(),
+            });
+        }
+        if self.annotator_named(name)?.is_some() {
+            return Err(StoreError::Invalid {
+                path: self.path.clone(),
+                problem: format!("an annotator named {name:?} already exists; pick it instead"),
+            });
+        }
+        self.conn
+            .execute(
+                "INSERT INTO annotators (name, note, created_utc) VALUES (?1, ?2, ?3)",
+                params![name, note.trim(), utc_now()],
+            )
+            .map_err(self.sqlite())?;
+        Ok(Annotator { id: self.conn.last_insert_rowid(), name: name.to_owned(), note: note.trim().to_owned() })
+    }
+
+    /// Every annotator's current judgments: annotator → (utterance id, modality) → judgment.
+    pub fn judgments(&self) -> Result<StoredJudgments, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT annotator_id, utterance_id, modality, valence, arousal, status, unsure, reason FROM judgments",
+            )
+            .map_err(self.sqlite())?;
+        let mut rows = statement.query([]).map_err(self.sqlite())?;
+        let mut all = StoredJudgments::new();
+        while let Some(row) = rows.next().map_err(self.sqlite())? {
+            let annotator: AnnotatorId = row.get(0).map_err(self.sqlite())?;
+            let utterance: String = row.get(1).map_err(self.sqlite())?;
+            let modality = self.modality(&row.get::<_, String>(2).map_err(self.sqlite())?)?;
+            let judgment = self.judgment_from(row, 3)?.ok_or_else(|| self.invalid("a judgment without a value"))?;
+            all.entry(annotator).or_default().insert((utterance, modality), judgment);
+        }
+        Ok(all)
+    }
+
+    /// Records one edit in one transaction: the event (with the state it replaced) and the
+    /// judgment it leaves. Durable when this returns.
+    pub fn record(&mut self, change: &Change<'_>) -> Result<Event, StoreError> {
+        self.record_with_target(change, None)
+    }
+
+    /// Undoes edit `target`: records an undo event that restores the judgment before it.
+    pub fn undo(&mut self, annotator: AnnotatorId, target: EventId) -> Result<Event, StoreError> {
+        let edit = self.event(target)?;
+        self.replay(annotator, &edit, EventKind::Undo, edit.old.clone())
+    }
+
+    /// Redoes edit `target` (undone before): restores the judgment it left.
+    pub fn redo(&mut self, annotator: AnnotatorId, target: EventId) -> Result<Event, StoreError> {
+        let edit = self.event(target)?;
+        self.replay(annotator, &edit, EventKind::Redo, edit.new.clone())
+    }
+
+    fn replay(
+        &mut self,
+        annotator: AnnotatorId,
+        edit: &Event,
+        kind: EventKind,
+        state: Option<Judgment>,
+    ) -> Result<Event, StoreError> {
+        if edit.annotator != annotator {
+            return Err(self.invalid(&format!("event {} is another annotator's edit", edit.id)));
+        }
+        let change = Change {
+            annotator,
+            utterance: &edit.utterance,
+            modality: edit.modality,
+            kind,
+            new: state,
+            reason: "",
+            source_model: &edit.source_model,
+        };
+        self.record_with_target(&change, Some(edit.id))
+    }
+
+    fn record_with_target(&mut self, change: &Change<'_>, target: Option<EventId>) -> Result<Event, StoreError> {
+        if let Some(new) = &change.new {
+            let ok = |x: f32| x.is_finite() && (-1.0..=1.0).contains(&x);
+            if !ok(new.va.valence) || !ok(new.va.arousal) {
+                return Err(self.invalid(&format!(
+                    "VA ({}, {}) of {} {} is not a point in [-1, 1]²",
+                    new.va.valence, new.va.arousal, change.utterance, change.modality
+                )));
+            }
+        }
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        let old = tx
+            .query_row(
+                "SELECT valence, arousal, status, unsure, reason FROM judgments
+                 WHERE annotator_id = ?1 AND utterance_id = ?2 AND modality = ?3",
+                params![change.annotator, change.utterance, change.modality.name()],
+                |r| {
+                    Ok((
+                        r.get::<_, f64>(0)?,
+                        r.get::<_, f64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, bool>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(sqlite)?;
+        let old = match old {
+            Some((v, a, status, unsure, reason)) => Some(Judgment {
+                va: Va::new(v as f32, a as f32),
+                status: Status::parse(&status).ok_or_else(|| StoreError::Invalid {
+                    path: path.clone(),
+                    problem: format!("unknown judgment status {status:?}"),
+                })?,
+                unsure,
+                reason,
+            }),
+            None => None,
+        };
+        let time_utc = utc_now();
+        let new = change.new.as_ref();
+        tx.execute(
+            "INSERT INTO events (annotator_id, time_utc, utterance_id, modality, kind,
+                 old_valence, old_arousal, old_status, old_unsure, old_reason,
+                 new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                change.annotator,
+                time_utc,
+                change.utterance,
+                change.modality.name(),
+                change.kind.name(),
+                old.as_ref().map(|j| f64::from(j.va.valence)),
+                old.as_ref().map(|j| f64::from(j.va.arousal)),
+                old.as_ref().map(|j| j.status.name()),
+                old.as_ref().map(|j| j.unsure),
+                old.as_ref().map(|j| j.reason.as_str()),
+                new.map(|j| f64::from(j.va.valence)),
+                new.map(|j| f64::from(j.va.arousal)),
+                new.map(|j| j.status.name()),
+                new.map(|j| j.unsure),
+                new.map(|j| j.reason.as_str()),
+                change.reason,
+                change.source_model,
+                target,
+            ],
+        )
+        .map_err(sqlite)?;
+        let id = tx.last_insert_rowid();
+        match new {
+            Some(j) => tx.execute(
+                "INSERT INTO judgments (annotator_id, utterance_id, modality, valence, arousal, status, unsure, reason, event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (annotator_id, utterance_id, modality) DO UPDATE SET
+                     valence = excluded.valence, arousal = excluded.arousal, status = excluded.status,
+                     unsure = excluded.unsure, reason = excluded.reason, event_id = excluded.event_id",
+                params![
+                    change.annotator,
+                    change.utterance,
+                    change.modality.name(),
+                    f64::from(j.va.valence),
+                    f64::from(j.va.arousal),
+                    j.status.name(),
+                    j.unsure,
+                    j.reason,
+                    id
+                ],
+            ),
+            None => tx.execute(
+                "DELETE FROM judgments WHERE annotator_id = ?1 AND utterance_id = ?2 AND modality = ?3",
+                params![change.annotator, change.utterance, change.modality.name()],
+            ),
+        }
+        .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+        Ok(Event {
+            id,
+            annotator: change.annotator,
+            time_utc,
+            utterance: change.utterance.to_owned(),
+            modality: change.modality,
+            kind: change.kind,
+            old,
+            new: change.new.clone(),
+            reason: change.reason.to_owned(),
+            source_model: change.source_model.to_owned(),
+            target,
+        })
+    }
+
+    const EVENT_COLUMNS: &'static str = "id, annotator_id, time_utc, utterance_id, modality, kind,
+        old_valence, old_arousal, old_status, old_unsure, old_reason,
+        new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event";
+
+    pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
+        let sql = format!("SELECT {} FROM events WHERE id = ?1", Self::EVENT_COLUMNS);
+        let mut statement = self.conn.prepare(&sql).map_err(self.sqlite())?;
+        let mut rows = statement.query([id]).map_err(self.sqlite())?;
+        match rows.next().map_err(self.sqlite())? {
+            Some(row) => self.event_from(row),
+            None => Err(self.invalid(&format!("no event {id}"))),
+        }
+    }
+
+    /// The whole event log, oldest first.
+    pub fn events(&self) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("SELECT {} FROM events ORDER BY id", Self::EVENT_COLUMNS);
+        let mut statement = self.conn.prepare(&sql).map_err(self.sqlite())?;
+        let mut rows = statement.query([]).map_err(self.sqlite())?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next().map_err(self.sqlite())? {
+            events.push(self.event_from(row)?);
+        }
+        Ok(events)
+    }
+
+    fn event_from(&self, row: &rusqlite::Row<'_>) -> Result<Event, StoreError> {
+        let get_text = |i| row.get::<_, String>(i).map_err(self.sqlite());
+        let kind = get_text(5)?;
+        Ok(Event {
+            id: row.get(0).map_err(self.sqlite())?,
+            annotator: row.get(1).map_err(self.sqlite())?,
+            time_utc: get_text(2)?,
+            utterance: get_text(3)?,
+            modality: self.modality(&get_text(4)?)?,
+            kind: EventKind::parse(&kind).ok_or_else(|| self.invalid(&format!("unknown event kind {kind:?}")))?,
+            old: self.judgment_from(row, 6)?,
+            new: self.judgment_from(row, 11)?,
+            reason: get_text(16)?,
+            source_model: get_text(17)?,
+            target: row.get(18).map_err(self.sqlite())?,
+        })
+    }
+
+    /// valence, arousal, status, unsure, reason from column `first` on; `None` if status is NULL.
+    fn judgment_from(&self, row: &rusqlite::Row<'_>, first: usize) -> Result<Option<Judgment>, StoreError> {
+        let status: Option<String> = row.get(first + 2).map_err(self.sqlite())?;
+        let Some(status) = status else { return Ok(None) };
+        Ok(Some(Judgment {
+            va: Va::new(
+                row.get::<_, f64>(first).map_err(self.sqlite())? as f32,
+                row.get::<_, f64>(first + 1).map_err(self.sqlite())? as f32,
+            ),
+            status: Status::parse(&status).ok_or_else(|| self.invalid(&format!("unknown status {status:?}")))?,
+            unsure: row.get(first + 3).map_err(self.sqlite())?,
+            reason: row.get(first + 4).map_err(self.sqlite())?,
+        }))
+    }
+
+    fn modality(&self, name: &str) -> Result<Modality, StoreError> {
+        Modality::from_name(name).ok_or_else(|| self.invalid(&format!("unknown modality {name:?}")))
+    }
+
+    fn invalid(&self, problem: &str) -> StoreError {
+        StoreError::Invalid { path: self.path.clone(), problem: problem.to_owned() }
+    }
+}
+
+fn pragma_rows(conn: &Connection, pragma: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare(&format!("PRAGMA {pragma}"))?;
+    let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// Reads an existing file's header and checks its pages, writing nothing.
+fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let corrupt = |problem: String| StoreError::Corrupt { path: path.to_path_buf(), problem };
+    let rows = pragma_rows(conn, "quick_check").map_err(|e| corrupt(e.to_string()))?;
+    if rows == ["ok"] { Ok(()) } else { Err(corrupt(rows.join("; "))) }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,372 @@
+//! The audit panel (a detail tab): choose or create an annotator, work through the queue, and
+//! per modality type exact values, accept, flag as unsure, give a reason; undo/redo; a review
+//! of every annotator's points. Also the audit's keys, which act only while auditing.
+
+use egui::RichText;
+
+use crate::dataset::Va;
+use crate::modality::Modality;
+use crate::store::{Judgment, Status};
+
+use super::audit_agreement;
+use super::audit_plane::REVIEW_MARKERS;
+use super::audit_queue::{QueueOrder, QueueSettings};
+use super::audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
+use super::commands::Command;
+use super::session::Session;
+use super::settings::ViewSettings;
+use super::state::ViewState;
+use super::theme;
+
+const UNDO: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Z);
+const REDO: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::COMMAND.plus(egui::Modifiers::SHIFT), egui::Key::Z);
+
+/// The audit's keys, taken before the player's and the browser's: Ctrl+Z / Ctrl+Shift+Z undo
+/// and redo, Enter accepts and goes to the next; while a point is armed, the arrows nudge it
+/// (Shift: ×10) instead of seeking or stepping the browser, and Esc releases it. Nothing while
+/// a text field has focus or nobody is auditing.
+pub fn audit_keys(ctx: &egui::Context, audit: &AuditState, commands: &mut Vec<Command>) {
+    if !audit.is_auditing() || audit.review || ctx.text_edit_focused() {
+        return;
+    }
+    let mut push = |c| commands.push(Command::Audit(c));
+    ctx.input_mut(|input| {
+        // The more specific shortcut first: Ctrl+Z also matches with Shift held.
+        if input.consume_shortcut(&REDO) {
+            push(AuditCommand::Redo);
+        }
+        if input.consume_shortcut(&UNDO) {
+            push(AuditCommand::Undo);
+        }
+        if input.consume_key(egui::Modifiers::NONE, egui::Key::Enter) {
+            push(AuditCommand::AcceptAndNext);
+        }
+        if audit.armed.is_none() {
+            return;
+        }
+        let (s, l) = (NUDGE_STEP, NUDGE_STEP_LARGE);
+        let keys = [
+            (egui::Modifiers::SHIFT, egui::Key::ArrowLeft, -l, 0.0),
+            (egui::Modifiers::SHIFT, egui::Key::ArrowRight, l, 0.0),
+            (egui::Modifiers::SHIFT, egui::Key::ArrowUp, 0.0, l),
+            (egui::Modifiers::SHIFT, egui::Key::ArrowDown, 0.0, -l),
+            (egui::Modifiers::NONE, egui::Key::ArrowLeft, -s, 0.0),
+            (egui::Modifiers::NONE, egui::Key::ArrowRight, s, 0.0),
+            (egui::Modifiers::NONE, egui::Key::ArrowUp, 0.0, s),
+            (egui::Modifiers::NONE, egui::Key::ArrowDown, 0.0, -s),
+        ];
+        for (modifiers, key, valence, arousal) in keys {
+            // Presses that came within one frame are each a nudge (and an event of their own).
+            for _ in 0..input.count_and_consume_key(modifiers, key) {
+                push(AuditCommand::Nudge { valence, arousal });
+            }
+        }
+        if input.consume_key(egui::Modifiers::NONE, egui::Key::Escape) {
+            push(AuditCommand::Arm(None));
+        }
+    });
+}
+
+pub fn audit_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    view: &ViewState,
+    settings: &ViewSettings,
+    commands: &mut Vec<Command>,
+) {
+    let audit = &view.audit;
+    let mut push = |c| commands.push(Command::Audit(c));
+    if audit.store.is_none() {
+        ui.label("Audit the selected utterance's VA: drag its points in the VA plane or type values, accept or flag them; every edit is saved at once, with who, when and why.");
+        ui.horizontal(|ui| {
+            if ui.button("Start auditing").clicked() {
+                push(AuditCommand::Start { store: None, remembered: settings.last_annotator.clone() });
+            }
+            if ui.button("Use another store file…").clicked() {
+                push(AuditCommand::PickStoreDialog);
+            }
+        });
+        return;
+    }
+    let Some(me) = &audit.me else {
+        annotator_picker_ui(ui, audit, settings, &mut push);
+        agreement_section_ui(ui, session, audit);
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(format!("Auditing as {}", me.name));
+        if !me.note.is_empty() {
+            ui.weak(&me.note);
+        }
+        if ui.button("Switch annotator").clicked() {
+            push(AuditCommand::SwitchAnnotator);
+        }
+        if ui.button("Stop auditing").clicked() {
+            push(AuditCommand::Stop);
+        }
+        if let Some(location) = &audit.location {
+            ui.weak(format!("store: {}", location.path.display()));
+        }
+    });
+    queue_ui(ui, session, view, &mut push);
+    ui.separator();
+    let mut review = audit.review;
+    if ui.checkbox(&mut review, "Review: every annotator's points beside the model's").changed() {
+        push(AuditCommand::SetReview(review));
+    }
+    let Some(index) = view.selected else {
+        ui.label("Select an utterance to audit it.");
+        agreement_section_ui(ui, session, audit);
+        return;
+    };
+    if audit.review {
+        review_ui(ui, session, audit, index);
+        agreement_section_ui(ui, session, audit);
+        return;
+    }
+    points_ui(ui, session, audit, index, &mut push);
+    ui.horizontal(|ui| {
+        let label = ui.label("Reason");
+        let mut draft = audit.draft.clone();
+        let field = egui::TextEdit::singleline(&mut draft.reason).hint_text("why (saved with the next edit)");
+        if ui.add(field).labelled_by(label.id).changed() {
+            push(AuditCommand::SetDraft(draft));
+        }
+    });
+    ui.horizontal(|ui| {
+        if ui.add_enabled(audit.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
+            push(AuditCommand::Undo);
+        }
+        if ui.add_enabled(audit.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z").clicked() {
+            push(AuditCommand::Redo);
+        }
+        if ui.button("Accept all and next").on_hover_text("Enter").clicked() {
+            push(AuditCommand::AcceptAndNext);
+        }
+    });
+    let hint = match audit.armed {
+        Some(m) => format!(
+            "The {m} point is armed: arrows nudge it by {NUDGE_STEP} (Shift: {NUDGE_STEP_LARGE}) instead of seeking and browsing; Esc releases it."
+        ),
+        None => "Drag a point in the VA plane, or click one to arm it for the arrow keys. Enter accepts what is left and goes to the next.".to_owned(),
+    };
+    ui.weak(hint);
+    agreement_section_ui(ui, session, audit);
+}
+
+/// Agreement across annotators and against the model, folded away until asked for.
+fn agreement_section_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState) {
+    egui::CollapsingHeader::new("Agreement").id_salt("audit agreement section").show(ui, |ui| {
+        audit_agreement::agreement_ui(ui, session, audit);
+    });
+}
+
+fn annotator_picker_ui(
+    ui: &mut egui::Ui,
+    audit: &AuditState,
+    settings: &ViewSettings,
+    push: &mut impl FnMut(AuditCommand),
+) {
+    ui.strong("Who is auditing?");
+    if audit.annotators.is_empty() {
+        ui.label("No annotators in this store yet.");
+    }
+    ui.horizontal_wrapped(|ui| {
+        for annotator in &audit.annotators {
+            let last = settings.last_annotator.as_deref() == Some(annotator.name.as_str());
+            let button = ui.selectable_label(last, &annotator.name);
+            let button = if annotator.note.is_empty() { button } else { button.on_hover_text(&annotator.note) };
+            if button.clicked() {
+                push(AuditCommand::Choose(annotator.id));
+            }
+        }
+    });
+    let mut draft: AuditDraft = audit.draft.clone();
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        let label = ui.label("New annotator");
+        changed |= ui
+            .add(egui::TextEdit::singleline(&mut draft.annotator_name).hint_text("name").desired_width(140.0))
+            .labelled_by(label.id)
+            .changed();
+        let note = ui.label("Note");
+        changed |= ui
+            .add(egui::TextEdit::singleline(&mut draft.annotator_note).hint_text("optional").desired_width(200.0))
+            .labelled_by(note.id)
+            .changed();
+        let can_create = !audit.draft.annotator_name.trim().is_empty();
+        if ui.add_enabled(can_create, egui::Button::new("Create and audit")).clicked() {
+            push(AuditCommand::Create);
+        }
+    });
+    if changed {
+        push(AuditCommand::SetDraft(draft));
+    }
+}
+
+fn queue_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, push: &mut impl FnMut(AuditCommand)) {
+    let audit = &view.audit;
+    let mut queue: QueueSettings = audit.queue;
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Queue");
+        let has_run = session.run.is_some();
+        egui::ComboBox::from_id_salt("audit queue order")
+            .selected_text(queue.order.name())
+            .show_ui(ui, |ui| {
+                for order in QueueOrder::ALL {
+                    let enabled = order != QueueOrder::LeastConfidence || has_run;
+                    ui.add_enabled_ui(enabled, |ui| ui.selectable_value(&mut queue.order, order, order.name()));
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        if queue.order == QueueOrder::Random {
+            ui.add(egui::DragValue::new(&mut queue.seed).prefix("seed "));
+        }
+        ui.checkbox(&mut queue.unaudited_only, "unaudited by me only");
+        if ui.button("Next ▶").clicked() {
+            push(AuditCommand::Next);
+        }
+        let (done, total) = audit.progress(session, &view.rows);
+        ui.label(format!("{done} of {total} audited"));
+        if !has_run {
+            ui.weak("(attach a run to order by model confidence)");
+        }
+    });
+    if queue != audit.queue {
+        push(AuditCommand::SetQueue(queue));
+    }
+}
+
+fn status_text(judgment: Option<&Judgment>) -> RichText {
+    match judgment {
+        None => RichText::new("not audited").weak(),
+        Some(j) => {
+            let mut text = j.status.name().to_owned();
+            if j.unsure {
+                text += ", unsure";
+            }
+            let colour = match (j.status, j.unsure) {
+                (_, true) => theme::AUDIT_UNSURE,
+                (Status::Accepted, _) => theme::HIT,
+                (Status::Corrected, _) => theme::AUDIT_CORRECTED,
+            };
+            RichText::new(text).color(colour)
+        }
+    }
+}
+
+/// One row per modality: the model's value, the annotator's (typed exactly), the state, actions.
+fn points_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    audit: &AuditState,
+    index: usize,
+    push: &mut impl FnMut(AuditCommand),
+) {
+    let Some(u) = session.utterance(index) else { return };
+    egui::Grid::new("audit points").num_columns(7).striped(true).show(ui, |ui| {
+        for header in ["", "model V, A", "V", "A", "state", "", "source"] {
+            ui.weak(header);
+        }
+        ui.end_row();
+        for m in Modality::ALL {
+            let Some(model) = *u.va.get(m) else { continue };
+            let armed = audit.armed == Some(m);
+            let name = RichText::new(format!("{m} point")).color(theme::modality_color(m));
+            if ui.selectable_label(armed, name).on_hover_text("arm for the arrow keys").clicked() {
+                push(AuditCommand::Arm(if armed { None } else { Some(m) }));
+            }
+            ui.label(format!("{:+.3}, {:+.3}", model.valence, model.arousal));
+            let shown = audit.shown(session, index, m).unwrap_or(model);
+            for (dim, value) in [("V", shown.valence), ("A", shown.arousal)] {
+                let mut typed = f64::from(value);
+                let label = format!("{m} {dim}");
+                let response = ui.add(
+                    egui::DragValue::new(&mut typed)
+                        .speed(0.0)
+                        .range(-1.0..=1.0)
+                        .fixed_decimals(3)
+                        .update_while_editing(false),
+                );
+                // The column header names it on screen; this names it for screen readers and tests.
+                let response =
+                    response.accessible_name(&label).on_hover_text(format!("{label}: click and type an exact value"));
+                if response.changed() {
+                    let typed = typed as f32;
+                    let va = if dim == "V" { Va::new(typed, shown.arousal) } else { Va::new(shown.valence, typed) };
+                    push(AuditCommand::Set(m, va));
+                }
+            }
+            ui.label(status_text(audit.mine(index, m)));
+            ui.horizontal(|ui| {
+                if ui.small_button(format!("Accept {m}")).clicked() {
+                    push(AuditCommand::Accept(m));
+                }
+                if ui.small_button(format!("Unsure {m}")).clicked() {
+                    push(AuditCommand::FlagUnsure(m));
+                }
+            });
+            ui.weak(u.va_model.get(m));
+            ui.end_row();
+        }
+    });
+}
+
+/// Every annotator's judgment of the selected utterance beside the model's.
+fn review_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState, index: usize) {
+    let Some(u) = session.utterance(index) else { return };
+    let judged: Vec<_> = audit
+        .annotators
+        .iter()
+        .filter(|a| {
+            audit.judgments.get(&a.id).is_some_and(|p| Modality::ALL.iter().any(|&m| p.contains_key(&(index, m))))
+        })
+        .collect();
+    if judged.is_empty() {
+        ui.label("No annotator has audited this utterance yet.");
+        return;
+    }
+    ui.weak(
+        "In the plane: the model's point is a ring, each annotator's a marker of their own, in the modality's colour.",
+    );
+    egui::Grid::new("audit review").num_columns(judged.len() + 2).striped(true).show(ui, |ui| {
+        ui.weak("");
+        ui.weak("model (ring)");
+        for a in &judged {
+            // The marker follows the annotator's place among all of the store's annotators.
+            let k = audit.annotators.iter().position(|b| b.id == a.id).unwrap_or(0);
+            let marker = REVIEW_MARKERS[k % REVIEW_MARKERS.len()].1;
+            ui.horizontal(|ui| {
+                ui.strong(&a.name);
+                ui.weak(marker);
+            });
+        }
+        ui.end_row();
+        for m in Modality::ALL {
+            let Some(model) = *u.va.get(m) else { continue };
+            ui.label(RichText::new(m.name()).color(theme::modality_color(m)));
+            ui.label(format!("{:+.3}, {:+.3}", model.valence, model.arousal));
+            for a in &judged {
+                match audit.judgments.get(&a.id).and_then(|p| p.get(&(index, m))) {
+                    Some(j) => {
+                        let mut text = format!("{:+.3}, {:+.3}", j.va.valence, j.va.arousal);
+                        if j.unsure {
+                            text += " ?";
+                        }
+                        let text = RichText::new(text);
+                        let label = ui.label(if j.unsure { text.color(theme::AUDIT_UNSURE) } else { text });
+                        if !j.reason.is_empty() {
+                            label.on_hover_text(&j.reason);
+                        }
+                    }
+                    None => {
+                        ui.weak("—");
+                    }
+                }
+            }
+            ui.end_row();
+        }
+    });
+}

@@ -1,0 +1,447 @@
+//! The audit workflow's state and what its commands do: the open store, who is auditing, every
+//! annotator's judgments of the open dataset, undo/redo, the point armed for the keyboard, a
+//! drag in progress, the queue. No egui: tests drive it through [`AuditCommand`]s.
+//!
+//! Store writes happen here, on the UI thread: each is one small transaction (one event row
+//! and one judgment row, a single WAL fsync), made at human pace — a drag writes once, on release.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::dataset::Va;
+use crate::modality::Modality;
+use crate::store::{
+    Annotator, AnnotatorId, Change, Event, EventId, EventKind, Judgment, Status, Store, StoreError, StoreLocation,
+};
+
+use super::audit_queue::{self, QueueOrder, QueueSettings};
+use super::session::Session;
+use super::state::Notice;
+
+/// Step of an arrow-key nudge, and of one with Shift held.
+pub const NUDGE_STEP: f32 = 0.01;
+pub const NUDGE_STEP_LARGE: f32 = 0.1;
+
+/// Text the audit panel's fields hold until it is used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditDraft {
+    pub annotator_name: String,
+    pub annotator_note: String,
+    /// Attached to the next edit, then cleared.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AuditCommand {
+    /// Open the dataset's store (at `store`, or where it belongs) and continue as the
+    /// `remembered` annotator if the store has one of that name.
+    Start {
+        store: Option<PathBuf>,
+        remembered: Option<String>,
+    },
+    /// Ask for a store file with the native dialog, then start with it.
+    PickStoreDialog,
+    Choose(AnnotatorId),
+    /// Create an annotator from the draft's name and note and audit as them.
+    Create,
+    /// Back to the annotator list (same store).
+    SwitchAnnotator,
+    /// Close the store.
+    Stop,
+    SetDraft(AuditDraft),
+    /// Select a modality's point for arrow-key nudges (`None` releases it).
+    Arm(Option<Modality>),
+    Nudge {
+        valence: f32,
+        arousal: f32,
+    },
+    /// The point follows a drag (nothing is saved until [`Self::DragEnd`]).
+    DragTo(Modality, Va),
+    DragEnd,
+    /// Correct the selected utterance's point of a modality to this value.
+    Set(Modality, Va),
+    Accept(Modality),
+    FlagUnsure(Modality),
+    Undo,
+    Redo,
+    SetQueue(QueueSettings),
+    /// Select the next utterance of the queue.
+    Next,
+    /// Accept every point of the selected utterance not judged yet, then go to the next.
+    AcceptAndNext,
+    SetReview(bool),
+}
+
+/// What a command asks of the app beyond the audit state.
+#[derive(Debug, Default, PartialEq)]
+pub struct AuditOutcome {
+    pub select: Option<usize>,
+    pub notice: Option<Notice>,
+    /// The annotator to remember in the view settings.
+    pub annotator: Option<String>,
+}
+
+impl AuditOutcome {
+    fn notice(notice: Notice) -> Self {
+        Self { notice: Some(notice), ..Self::default() }
+    }
+}
+
+/// Per annotator: (utterance index, modality) → judgment.
+pub type Judgments = HashMap<AnnotatorId, HashMap<(usize, Modality), Judgment>>;
+
+#[derive(Debug, Default)]
+pub struct AuditState {
+    pub store: Option<Store>,
+    pub location: Option<StoreLocation>,
+    pub annotators: Vec<Annotator>,
+    pub me: Option<Annotator>,
+    pub judgments: Judgments,
+    /// This session's edits (event ids), newest last.
+    undo: Vec<EventId>,
+    redo: Vec<EventId>,
+    pub armed: Option<Modality>,
+    pub drag: Option<(Modality, Va)>,
+    pub draft: AuditDraft,
+    pub queue: QueueSettings,
+    pub review: bool,
+    index_of: HashMap<String, usize>,
+}
+
+impl AuditState {
+    /// An annotator is chosen: edits are possible.
+    pub fn is_auditing(&self) -> bool {
+        self.store.is_some() && self.me.is_some()
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    /// The current annotator's judgment of a point.
+    pub fn mine(&self, index: usize, modality: Modality) -> Option<&Judgment> {
+        let me = self.me.as_ref()?;
+        self.judgments.get(&me.id)?.get(&(index, modality))
+    }
+
+    /// Where a point is drawn for the current annotator: the drag, their judgment, or the model's.
+    pub fn shown(&self, session: &Session, index: usize, modality: Modality) -> Option<Va> {
+        if let Some((m, va)) = self.drag
+            && m == modality
+        {
+            return Some(va);
+        }
+        self.mine(index, modality).map(|j| j.va).or_else(|| model_va(session, index, modality))
+    }
+
+    /// Every modality with model VA has a judgment of the current annotator.
+    pub fn audited_by_me(&self, session: &Session, index: usize) -> bool {
+        let Some(u) = session.utterance(index) else { return false };
+        u.va.iter().all(|(m, va)| va.is_none() || self.mine(index, m).is_some())
+    }
+
+    /// The queue over the browser's rows.
+    pub fn queue_of(&self, session: &Session, rows: &[usize], threshold: f32) -> Vec<usize> {
+        audit_queue::ordered(session, rows, self.queue, threshold)
+    }
+
+    /// (audited by me, in the queue) over the browser's rows, ignoring "unaudited only".
+    pub fn progress(&self, session: &Session, rows: &[usize]) -> (usize, usize) {
+        let queue = audit_queue::ordered(session, rows, QueueSettings { order: QueueOrder::Table, ..self.queue }, 0.0);
+        (queue.iter().filter(|&&i| self.audited_by_me(session, i)).count(), queue.len())
+    }
+
+    pub fn apply(
+        &mut self,
+        command: AuditCommand,
+        session: &Session,
+        selected: Option<usize>,
+        rows: &[usize],
+        threshold: f32,
+    ) -> AuditOutcome {
+        let result = match command {
+            AuditCommand::Start { store, remembered } => self.start(session, store, remembered.as_deref()),
+            // Answered by the app, which owns the dialogs.
+            AuditCommand::PickStoreDialog => Ok(AuditOutcome::default()),
+            AuditCommand::Choose(id) => Ok(self.choose(id)),
+            AuditCommand::Create => self.create(),
+            AuditCommand::SwitchAnnotator => {
+                self.leave_annotator();
+                Ok(AuditOutcome::default())
+            }
+            AuditCommand::Stop => {
+                *self = Self { queue: self.queue, ..Self::default() };
+                Ok(AuditOutcome::notice(Notice::info("Auditing stopped; every edit is saved")))
+            }
+            AuditCommand::SetDraft(draft) => {
+                self.draft = draft;
+                Ok(AuditOutcome::default())
+            }
+            AuditCommand::Arm(modality) => {
+                self.armed = modality;
+                Ok(AuditOutcome::default())
+            }
+            AuditCommand::Nudge { valence, arousal } => match (self.armed, selected) {
+                (Some(m), Some(index)) => match self.shown(session, index, m) {
+                    Some(va) => {
+                        let moved = Va::new(va.valence + valence, va.arousal + arousal);
+                        self.set(session, index, m, moved)
+                    }
+                    None => Ok(AuditOutcome::default()),
+                },
+                _ => Ok(AuditOutcome::default()),
+            },
+            AuditCommand::DragTo(m, va) => {
+                self.drag = Some((m, clamp(va)));
+                self.armed = Some(m);
+                Ok(AuditOutcome::default())
+            }
+            AuditCommand::DragEnd => match (self.drag.take(), selected) {
+                (Some((m, va)), Some(index)) => self.set(session, index, m, va),
+                _ => Ok(AuditOutcome::default()),
+            },
+            AuditCommand::Set(m, va) => match selected {
+                Some(index) => self.set(session, index, m, va),
+                None => Ok(AuditOutcome::default()),
+            },
+            AuditCommand::Accept(m) => match selected {
+                Some(index) => self.accept(session, index, m),
+                None => Ok(AuditOutcome::default()),
+            },
+            AuditCommand::FlagUnsure(m) => match selected {
+                Some(index) => self.flag_unsure(session, index, m),
+                None => Ok(AuditOutcome::default()),
+            },
+            AuditCommand::Undo => self.undo(),
+            AuditCommand::Redo => self.redo(),
+            AuditCommand::SetQueue(queue) => {
+                self.queue = queue;
+                Ok(AuditOutcome::default())
+            }
+            AuditCommand::Next => Ok(self.next(session, selected, rows, threshold)),
+            AuditCommand::AcceptAndNext => self.accept_and_next(session, selected, rows, threshold),
+            AuditCommand::SetReview(on) => {
+                self.review = on;
+                self.drag = None;
+                self.armed = None;
+                Ok(AuditOutcome::default())
+            }
+        };
+        result.unwrap_or_else(|error| AuditOutcome::notice(Notice::error(format!("Audit: {error}"))))
+    }
+
+    fn start(
+        &mut self,
+        session: &Session,
+        store: Option<PathBuf>,
+        remembered: Option<&str>,
+    ) -> Result<AuditOutcome, StoreError> {
+        let dataset = &session.dataset;
+        let location = StoreLocation::resolve(&dataset.root, store.as_deref())?;
+        let opened = Store::open(&location.path, &dataset.manifest.name)?;
+        let index_of: HashMap<String, usize> =
+            dataset.utterances.iter().enumerate().map(|(i, u)| (u.id.clone(), i)).collect();
+        let annotators = opened.annotators()?;
+        let judgments = opened
+            .judgments()?
+            .into_iter()
+            .map(|(annotator, points)| {
+                let by_index = points
+                    .into_iter()
+                    .filter_map(|((id, m), j)| index_of.get(&id).map(|&i| ((i, m), j)))
+                    .collect::<HashMap<_, _>>();
+                (annotator, by_index)
+            })
+            .collect();
+        let where_ = if location.fallback {
+            format!("{} (the dataset folder is read-only)", location.path.display())
+        } else {
+            location.path.display().to_string()
+        };
+        *self = Self {
+            store: Some(opened),
+            location: Some(location),
+            annotators,
+            judgments,
+            index_of,
+            queue: self.queue,
+            ..Self::default()
+        };
+        let mut outcome = AuditOutcome::notice(Notice::info(format!("Audit store: {where_}")));
+        if let Some(id) = remembered.and_then(|name| self.annotators.iter().find(|a| a.name == name)).map(|a| a.id) {
+            outcome.annotator = self.choose(id).annotator;
+        }
+        Ok(outcome)
+    }
+
+    fn choose(&mut self, id: AnnotatorId) -> AuditOutcome {
+        let Some(annotator) = self.annotators.iter().find(|a| a.id == id).cloned() else {
+            return AuditOutcome::default();
+        };
+        self.leave_annotator();
+        self.me = Some(annotator.clone());
+        AuditOutcome { annotator: Some(annotator.name), ..AuditOutcome::default() }
+    }
+
+    /// Undo history belongs to one annotator's session of edits.
+    fn leave_annotator(&mut self) {
+        self.me = None;
+        self.undo.clear();
+        self.redo.clear();
+        self.armed = None;
+        self.drag = None;
+    }
+
+    fn create(&mut self) -> Result<AuditOutcome, StoreError> {
+        let Some(store) = &self.store else { return Ok(AuditOutcome::default()) };
+        let annotator = store.create_annotator(&self.draft.annotator_name, &self.draft.annotator_note)?;
+        self.annotators = store.annotators()?;
+        self.draft.annotator_name.clear();
+        self.draft.annotator_note.clear();
+        Ok(self.choose(annotator.id))
+    }
+
+    fn set(&mut self, session: &Session, index: usize, m: Modality, va: Va) -> Result<AuditOutcome, StoreError> {
+        let old = self.mine(index, m).cloned();
+        let new = Judgment {
+            va: clamp(va),
+            status: Status::Corrected,
+            unsure: old.as_ref().is_some_and(|j| j.unsure),
+            reason: self.reason_after(old.as_ref()),
+        };
+        self.edit(session, index, m, EventKind::Correct, new)
+    }
+
+    fn accept(&mut self, session: &Session, index: usize, m: Modality) -> Result<AuditOutcome, StoreError> {
+        let Some(new) = self.confirmed(session, index, m, false) else { return Ok(AuditOutcome::default()) };
+        self.edit(session, index, m, EventKind::Accept, new)
+    }
+
+    fn flag_unsure(&mut self, session: &Session, index: usize, m: Modality) -> Result<AuditOutcome, StoreError> {
+        let Some(new) = self.confirmed(session, index, m, true) else { return Ok(AuditOutcome::default()) };
+        self.edit(session, index, m, EventKind::FlagUnsure, new)
+    }
+
+    /// The point as it stands (a correction stays one), with `unsure` set as given.
+    fn confirmed(&self, session: &Session, index: usize, m: Modality, unsure: bool) -> Option<Judgment> {
+        let old = self.mine(index, m);
+        let va = old.map(|j| j.va).or_else(|| model_va(session, index, m))?;
+        Some(Judgment {
+            va,
+            status: old.map_or(Status::Accepted, |j| j.status),
+            unsure,
+            reason: self.reason_after(old),
+        })
+    }
+
+    /// The draft's reason if one is typed, else the judgment's earlier one.
+    fn reason_after(&self, old: Option<&Judgment>) -> String {
+        let typed = self.draft.reason.trim();
+        if typed.is_empty() { old.map(|j| j.reason.clone()).unwrap_or_default() } else { typed.to_owned() }
+    }
+
+    fn edit(
+        &mut self,
+        session: &Session,
+        index: usize,
+        m: Modality,
+        kind: EventKind,
+        new: Judgment,
+    ) -> Result<AuditOutcome, StoreError> {
+        let (Some(store), Some(me), Some(u)) = (&mut self.store, &self.me, session.utterance(index)) else {
+            return Ok(AuditOutcome::default());
+        };
+        let change = Change {
+            annotator: me.id,
+            utterance: &u.id,
+            modality: m,
+            kind,
+            new: Some(new),
+            reason: self.draft.reason.trim(),
+            source_model: u.va_model.get(m),
+        };
+        let event = store.record(&change)?;
+        self.draft.reason.clear();
+        self.undo.push(event.id);
+        self.redo.clear();
+        self.absorb(&event);
+        Ok(AuditOutcome::default())
+    }
+
+    /// Takes an event's new state into the in-memory judgments; the utterance it touched.
+    fn absorb(&mut self, event: &Event) -> Option<usize> {
+        let index = *self.index_of.get(&event.utterance)?;
+        let points = self.judgments.entry(event.annotator).or_default();
+        match &event.new {
+            Some(j) => points.insert((index, event.modality), j.clone()),
+            None => points.remove(&(index, event.modality)),
+        };
+        Some(index)
+    }
+
+    fn undo(&mut self) -> Result<AuditOutcome, StoreError> {
+        let (Some(store), Some(me)) = (&mut self.store, &self.me) else { return Ok(AuditOutcome::default()) };
+        let Some(&target) = self.undo.last() else {
+            return Ok(AuditOutcome::notice(Notice::info("Nothing to undo")));
+        };
+        let event = store.undo(me.id, target)?;
+        self.undo.pop();
+        self.redo.push(target);
+        Ok(AuditOutcome { select: self.absorb(&event), ..AuditOutcome::default() })
+    }
+
+    fn redo(&mut self) -> Result<AuditOutcome, StoreError> {
+        let (Some(store), Some(me)) = (&mut self.store, &self.me) else { return Ok(AuditOutcome::default()) };
+        let Some(&target) = self.redo.last() else {
+            return Ok(AuditOutcome::notice(Notice::info("Nothing to redo")));
+        };
+        let event = store.redo(me.id, target)?;
+        self.redo.pop();
+        self.undo.push(target);
+        Ok(AuditOutcome { select: self.absorb(&event), ..AuditOutcome::default() })
+    }
+
+    fn next(&self, session: &Session, selected: Option<usize>, rows: &[usize], threshold: f32) -> AuditOutcome {
+        let queue = self.queue_of(session, rows, threshold);
+        let wanted = |i: usize| !self.queue.unaudited_only || !self.audited_by_me(session, i);
+        // "Unaudited only" makes the queue the work left, taken from the top.
+        match audit_queue::next(&queue, selected, self.queue.unaudited_only, wanted) {
+            Some(index) => AuditOutcome { select: Some(index), ..AuditOutcome::default() },
+            None => {
+                let (done, total) = self.progress(session, rows);
+                AuditOutcome::notice(Notice::info(format!("The queue is done: {done} of {total} audited")))
+            }
+        }
+    }
+
+    fn accept_and_next(
+        &mut self,
+        session: &Session,
+        selected: Option<usize>,
+        rows: &[usize],
+        threshold: f32,
+    ) -> Result<AuditOutcome, StoreError> {
+        if let Some(index) = selected {
+            for m in Modality::ALL {
+                if self.mine(index, m).is_none() && model_va(session, index, m).is_some() {
+                    self.accept(session, index, m)?;
+                }
+            }
+        }
+        self.armed = None;
+        Ok(self.next(session, selected, rows, threshold))
+    }
+}
+
+fn model_va(session: &Session, index: usize, modality: Modality) -> Option<Va> {
+    *session.utterance(index)?.va.get(modality)
+}
+
+/// Onto the VA square.
+fn clamp(va: Va) -> Va {
+    Va::new(va.valence.clamp(-1.0, 1.0), va.arousal.clamp(-1.0, 1.0))
+}
