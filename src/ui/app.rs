@@ -8,10 +8,10 @@ use super::cloud::Cloud;
 use super::commands::Command;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
 use super::session::Session;
-use super::settings::{DetailTab, PlaybackSettings, ViewSettings};
-use super::state::{Notice, ViewState};
+use super::settings::{DetailTab, PlaybackSettings, Room, ViewSettings};
+use super::state::{Notice, TrainingState, ViewState};
 use super::worker::{JobResult, Worker};
-use super::{browser, case_card, correlation, embedding, predictions, theme, va_plane, welcome};
+use super::{browser, case_card, correlation, embedding, predictions, theme, training, va_plane, welcome};
 
 pub struct StudioApp {
     pub settings: ViewSettings,
@@ -19,6 +19,8 @@ pub struct StudioApp {
     pub view: ViewState,
     pub notice: Option<Notice>,
     pub player: PlayerPanel,
+    /// The Training room: launch form and jobs (kept across datasets).
+    pub training: TrainingState,
     pub(super) worker: Option<Worker>,
     pub(super) png_export: Option<PngExport>,
 }
@@ -36,6 +38,7 @@ impl StudioApp {
             view: ViewState::default(),
             notice: None,
             player,
+            training: TrainingState::default(),
             worker: None,
             png_export: None,
         }
@@ -131,6 +134,11 @@ impl StudioApp {
         if self.is_loading() {
             ctx.request_repaint_after(Duration::from_millis(50));
         }
+        let in_training = self.settings.room == Room::Training;
+        if self.training.tick(self.session.as_ref(), &self.settings.runs_dir, in_training) {
+            // Jobs stream events; their channels are drained here.
+            ctx.request_repaint_after(Duration::from_millis(200));
+        }
     }
 
     /// Draws the whole workbench and applies the commands its panels sent.
@@ -162,6 +170,11 @@ impl StudioApp {
     fn layout_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), commands));
         egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, self.notice.as_ref(), self.is_loading(), commands));
+        if self.settings.room == Room::Training {
+            let (training, runs_dir) = (&self.training, &self.settings.runs_dir);
+            egui::CentralPanel::default_margins().show(ui, |ui| training::training_ui(ui, training, runs_dir, commands));
+            return;
+        }
         let Some(session) = &self.session else {
             egui::CentralPanel::default_margins()
                 .show(ui, |ui| welcome::welcome_ui(ui, &self.settings.recent, self.is_loading(), commands));
@@ -248,8 +261,19 @@ fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, co
                 commands.push(Command::SetShowCloud(show_cloud));
             }
         });
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            // Right to left: the last room is drawn first.
+            for (room, name) in ROOMS.iter().rev() {
+                if ui.selectable_label(settings.room == *room, *name).clicked() {
+                    commands.push(Command::SetRoom(*room));
+                }
+            }
+        });
     });
 }
+
+/// The rooms of the selector at the right of the menu bar, in reading order.
+const ROOMS: [(Room, &str); 2] = [(Room::Workbench, "Workbench"), (Room::Training, "Training")];
 
 fn status_ui(ui: &mut egui::Ui, notice: Option<&Notice>, loading: bool, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {

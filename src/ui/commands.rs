@@ -14,8 +14,9 @@ use super::case_card::PngExport;
 use super::embedding::{self, EmbeddingColour, EmbeddingStatus};
 use super::filter::Filter;
 use super::player::Transport;
-use super::settings::DetailTab;
+use super::settings::{DetailTab, Room};
 use super::state::Notice;
+use super::training_state::TrainingCommand;
 use super::worker::Job;
 use super::{case_card, worker::Worker};
 
@@ -53,6 +54,10 @@ pub enum Command {
     /// Play/pause, seek, loop, speed, volume of the player panel.
     Transport(Transport),
     DismissNotice,
+    /// Show the workbench or the Training room.
+    SetRoom(Room),
+    /// Launch, cancel, resume training jobs and edit the launch form.
+    Training(TrainingCommand),
 }
 
 impl StudioApp {
@@ -108,6 +113,12 @@ impl StudioApp {
             Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
+            Command::SetRoom(room) => self.settings.room = room,
+            Command::Training(command) => {
+                if let Some(notice) = self.training.apply(command, self.session.as_ref(), &mut self.settings.runs_dir) {
+                    self.notice = Some(notice);
+                }
+            }
         }
     }
 

@@ -16,6 +16,8 @@ mod session;
 mod settings;
 mod state;
 mod theme;
+mod training;
+mod training_state;
 mod va_plane;
 mod welcome;
 mod worker;
@@ -30,8 +32,9 @@ pub use embedding::{EmbeddingColour, EmbeddingStatus, EmbeddingView, embedding_p
 pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
-pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, ViewSettings};
+pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Room, ViewSettings, default_runs_dir};
 pub use state::{Notice, ViewState};
+pub use training_state::{SweepForm, TrainingCommand, TrainingForm, TrainingState};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// What to open at launch: a dataset folder and optionally a trained run.

@@ -13,6 +13,21 @@ pub const DEFAULT_THRESHOLD: f32 = 0.18;
 /// How many recently opened datasets the welcome screen and File menu list.
 pub const RECENT_LIMIT: usize = 8;
 
+/// The room the window shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Room {
+    #[default]
+    Workbench,
+    Training,
+}
+
+/// Where training jobs write their run folders and history unless the user picks another.
+pub fn default_runs_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "UniVA Studio")
+        .map(|d| d.data_dir().join("runs"))
+        .unwrap_or_else(|| PathBuf::from("runs"))
+}
+
 /// The tab shown under the VA plane.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DetailTab {
@@ -63,6 +78,9 @@ pub struct ViewSettings {
     pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
+    pub room: Room,
+    /// The folder training jobs write their run folders and history (`jobs.json`) into.
+    pub runs_dir: PathBuf,
 }
 
 impl Default for ViewSettings {
@@ -78,6 +96,8 @@ impl Default for ViewSettings {
             embedding_max_points: 2000,
             playback: PlaybackSettings::default(),
             recent: Vec::new(),
+            room: Room::default(),
+            runs_dir: default_runs_dir(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! State the panels read, apart from the app that owns it (`app.rs`), so a panel imports this
-//! file and never the app: the status-bar notice and the per-dataset view state.
+//! file and never the app: the status-bar notice and the per-dataset view state. The Training
+//! room's state lives in `training_state.rs` (it outlives any one dataset).
 
 use crate::dataset::Split;
 use crate::metrics::Metrics;
@@ -7,6 +8,7 @@ use crate::metrics::Metrics;
 use super::cloud::Cloud;
 use super::embedding::EmbeddingView;
 use super::filter::Filter;
+pub use super::training_state::TrainingState;
 
 /// A message in the status bar.
 #[derive(Clone, Debug, PartialEq)]

@@ -123,3 +123,9 @@ pub fn diverging(value: f32) -> Color32 {
         Color32::from_rgb(fade(-v * 0.85), fade(-v * 0.85), 255)
     }
 }
+
+/// The Training room: width of the launch form, height of each curve plot and of the job list.
+pub const TRAINING_FORM_WIDTH: f32 = 380.0;
+pub const TRAINING_PLOT_HEIGHT: f32 = 190.0;
+pub const TRAINING_JOBS_HEIGHT: f32 = 170.0;
+pub const JOB_PROGRESS_WIDTH: f32 = 140.0;

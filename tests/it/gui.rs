@@ -22,7 +22,7 @@ use univa::ui::{
 };
 
 /// A 160-utterance synthetic dataset and a one-epoch run on it, built once per test binary.
-fn fixture() -> &'static (PathBuf, PathBuf) {
+pub(crate) fn fixture() -> &'static (PathBuf, PathBuf) {
     static FIXTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui_fixture");
@@ -62,7 +62,7 @@ fn studio(open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioAp
     harness_of(StudioApp::new(ViewSettings::default()), open)
 }
 
-fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
+pub(crate) fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathBuf>)>) -> Harness<'static, StudioApp> {
     if let Some((dataset, run)) = open {
         app.handle(Command::Open { dataset, run });
         app.wait_for_worker();
