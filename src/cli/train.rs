@@ -89,7 +89,10 @@ impl EventSink for ProgressBar {
 
 /// Progress as plain lines on standard error, one per epoch, when it is not a terminal (a job
 /// launched by the GUI keeps them as the log it shows when the process dies).
-struct PlainLog;
+struct PlainLog {
+    /// As for [`ProgressBar`]: the closing line goes to standard output unless events do.
+    stdout_taken: bool,
+}
 
 impl EventSink for PlainLog {
     fn emit(&mut self, event: &TrainEvent) {
@@ -104,7 +107,12 @@ impl EventSink for PlainLog {
                 valid.micro_f1
             ),
             TrainEvent::Finished { best_epoch, best_micro_f1 } => {
-                eprintln!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+                let line = format!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+                if self.stdout_taken {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
             }
             TrainEvent::Stopped { epoch, step, reason } => {
                 eprintln!("stopped at epoch {}, step {step}: {reason}", epoch + 1);
@@ -169,7 +177,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let mut plain = PlainLog;
+    let mut plain = PlainLog { stdout_taken };
     let mut sinks: Vec<&mut dyn EventSink> = Vec::new();
     if !args.quiet {
         if std::io::stderr().is_terminal() {

@@ -83,9 +83,9 @@ pub fn check(spec: &JobSpec, facts: Option<&DatasetFacts>, gpus: &[GpuInfo], res
         None => problems.push(format!("The dataset {} could not be read.", spec.dataset.display())),
         Some(facts) => {
             for m in model.active() {
-                match facts.feature_steps.get(m) {
+                match *facts.feature_steps.get(m) {
                     None => problems.push(format!("The dataset {} has no {m} features; untick {m}.", facts.name)),
-                    Some(&steps) if *model.layers.get(m) > 0 && steps > model.max_positions => {
+                    Some(steps) if *model.layers.get(m) > 0 && steps > model.max_positions => {
                         problems.push(format!(
                             "{m} sequences have {steps} steps but the model's position table holds {}; raise \
                              max_positions.",

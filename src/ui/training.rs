@@ -33,12 +33,13 @@ pub fn training_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::pat
         ui.separator();
         let selected = state.selected.and_then(|id| state.manager.as_ref()?.job(id));
         match selected {
-            Some(job) => egui::ScrollArea::vertical().id_salt("training_curves").show(ui, |ui| job_ui(ui, job)),
+            Some(job) => {
+                egui::ScrollArea::vertical().id_salt("training_curves").show(ui, |ui| job_ui(ui, job));
+            }
             None => {
                 ui.label("Launch a run, or pick a job from the list, to see its curves.");
-                egui::ScrollArea::vertical().id_salt("training_curves").show(ui, |_| {})
             }
-        };
+        }
     });
 }
 
@@ -233,7 +234,7 @@ fn device_ui(ui: &mut egui::Ui, state: &TrainingState, form: &mut TrainingForm) 
     let choices = devices::choices(&state.gpus);
     ui.horizontal(|ui| {
         ui.label("Device");
-        let current = choices.iter().find(|c| c.spec == form.device).map_or(form.device.as_str(), |c| &c.label);
+        let current = choices.iter().find(|c| c.spec == form.device).map_or_else(|| form.device.clone(), |c| c.label.clone());
         egui::ComboBox::from_id_salt("training_device").selected_text(current).show_ui(ui, |ui| {
             for choice in &choices {
                 ui.selectable_value(&mut form.device, choice.spec.clone(), &choice.label);
@@ -274,10 +275,13 @@ fn sweep_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
         let mut second_on = sweep.second.is_some();
         ui.horizontal(|ui| {
             ui.checkbox(&mut second_on, "");
-            match (second_on, &mut sweep.second) {
-                (true, Some(field)) => field_combo_ui(ui, "sweep_second", field),
-                (true, second @ None) => *second = Some(SweepField::Ablation),
-                (false, second) => *second = None,
+            if !second_on {
+                sweep.second = None;
+            } else if sweep.second.is_none() {
+                sweep.second = Some(SweepField::Ablation);
+            }
+            if let Some(field) = &mut sweep.second {
+                field_combo_ui(ui, "sweep_second", field);
             }
         });
         ui.end_row();
