@@ -138,10 +138,7 @@ pub fn check(spec: &JobSpec, facts: Option<&DatasetFacts>, gpus: &[GpuInfo], res
     let has_run = spec.run_dir.join("config.json").is_file();
     let has_checkpoint = spec.run_dir.join("trainer_state.json").is_file();
     if resume && !has_checkpoint {
-        problems.push(format!(
-            "{} has no finished epoch to resume from; launch it afresh.",
-            spec.run_dir.display()
-        ));
+        problems.push(format!("{} has no finished epoch to resume from; launch it afresh.", spec.run_dir.display()));
     }
     if !resume && has_run {
         problems.push(format!(

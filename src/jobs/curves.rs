@@ -64,9 +64,7 @@ impl Curves {
                 self.clock = None;
                 self.eta_secs = None;
             }
-            TrainEvent::Step {
-                global_step, lr, loss, kl, eta, contrastive_per_modality, samples_per_sec, ..
-            } => {
+            TrainEvent::Step { global_step, lr, loss, kl, eta, contrastive_per_modality, samples_per_sec, .. } => {
                 let x = *global_step as f64;
                 self.global_step = *global_step;
                 self.loss.push([x, f64::from(*loss)]);
@@ -113,8 +111,17 @@ impl Curves {
 
     fn step_series_mut(&mut self) -> impl Iterator<Item = &mut Vec<[f64; 2]>> {
         let PerModality { text, vision, audio } = &mut self.contrastive;
-        [&mut self.loss, &mut self.kl, &mut self.eta, &mut self.learning_rate, &mut self.throughput, text, vision, audio]
-            .into_iter()
+        [
+            &mut self.loss,
+            &mut self.kl,
+            &mut self.eta,
+            &mut self.learning_rate,
+            &mut self.throughput,
+            text,
+            vision,
+            audio,
+        ]
+        .into_iter()
     }
 
     /// The curves of an events file (`RUN/events.jsonl`); lines that are not events are skipped.

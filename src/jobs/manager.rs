@@ -29,17 +29,27 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum JobStatus {
     /// Waiting for its device.
-    Queued { resume: bool },
-    Running { resume: bool },
+    Queued {
+        resume: bool,
+    },
+    Running {
+        resume: bool,
+    },
     /// Asked to stop; the trainer finishes its current step.
     Stopping,
     Finished,
     /// Stopped on request; `forced` when the trainer had to be killed after the grace period.
-    Cancelled { forced: bool },
+    Cancelled {
+        forced: bool,
+    },
     /// The trainer exited with an error (its message).
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
     /// The trainer process was killed or crashed.
-    Died { message: String },
+    Died {
+        message: String,
+    },
     /// The app closed while the job was queued or running.
     Interrupted,
 }
@@ -367,7 +377,8 @@ impl JobManager {
         let records: Vec<&JobRecord> = self.jobs.iter().map(|j| &j.record).collect();
         let text = serde_json::to_string_pretty(&records)
             .map_err(|e| JobsError::History { path: path.clone(), problem: e.to_string() })?;
-        std::fs::create_dir_all(&self.runs_dir).map_err(|source| JobsError::Io { path: self.runs_dir.clone(), source })?;
+        std::fs::create_dir_all(&self.runs_dir)
+            .map_err(|source| JobsError::Io { path: self.runs_dir.clone(), source })?;
         crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| JobsError::Io { path, source })
     }
 }
@@ -405,11 +416,10 @@ fn outcome(exit: &Exit, stderr_tail: &[String]) -> JobStatus {
         return JobStatus::Died { message: format!("the trainer process died from signal {signal}{name}") };
     }
     // The binary prints its error as one `univa: …` line; a panic prints `panicked at`.
-    let message = stderr_tail
-        .iter()
-        .rev()
-        .find_map(|l| l.strip_prefix("univa: ").map(str::to_owned))
-        .or_else(|| stderr_tail.iter().rev().find(|l| l.contains("panicked at")).cloned())
+    let message = exit
+        .error_line
+        .clone()
+        .or_else(|| stderr_tail.last().cloned())
         .unwrap_or_else(|| format!("the trainer exited with {}", exit.status));
     JobStatus::Failed { message }
 }

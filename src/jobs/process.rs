@@ -28,6 +28,8 @@ pub enum Message {
 #[derive(Debug)]
 pub struct Exit {
     pub status: ExitStatus,
+    /// The trainer's own error line (`univa: …`) or panic line, however much followed it.
+    pub error_line: Option<String>,
     /// Whether a graceful stop was asked for, and whether it had to be forced.
     pub stop_requested: bool,
     pub forced: bool,
@@ -41,6 +43,7 @@ pub struct TrainerProcess {
     stop_requested_at: Option<Instant>,
     forced: bool,
     pub stderr_tail: VecDeque<String>,
+    error_line: Option<String>,
 }
 
 impl TrainerProcess {
@@ -81,6 +84,7 @@ impl TrainerProcess {
             stop_requested_at: None,
             forced: false,
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL),
+            error_line: None,
         })
     }
 
@@ -106,6 +110,12 @@ impl TrainerProcess {
             match self.messages.try_recv() {
                 Ok(Message::Event(event, at)) => events.push((event, at)),
                 Ok(Message::Stderr(line)) => {
+                    // A backtrace after the error (RUST_BACKTRACE) can push it out of the tail.
+                    if let Some(error) = line.strip_prefix("univa: ") {
+                        self.error_line = Some(error.to_owned());
+                    } else if line.contains("panicked at") {
+                        self.error_line = Some(line.clone());
+                    }
                     if self.stderr_tail.len() == STDERR_TAIL {
                         self.stderr_tail.pop_front();
                     }
@@ -129,7 +139,12 @@ impl TrainerProcess {
         }
         let status = self.child.try_wait().ok().flatten()?;
         std::fs::remove_file(&self.stop_file).ok();
-        Some(Exit { status, stop_requested: self.stop_requested_at.is_some(), forced: self.forced })
+        Some(Exit {
+            status,
+            error_line: self.error_line.clone(),
+            stop_requested: self.stop_requested_at.is_some(),
+            forced: self.forced,
+        })
     }
 }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::JobSpec;
-use crate::model::ContrastiveMode;
 use crate::modality::Modality;
+use crate::model::ContrastiveMode;
 use crate::train::RunConfig;
 
 /// Why a sweep could not be expanded.
@@ -220,8 +220,7 @@ pub struct SweepAxis {
 impl SweepAxis {
     /// An axis from a comma-separated value list.
     pub fn parse(field: SweepField, list: &str) -> Result<Self, SweepError> {
-        let values: Vec<String> =
-            list.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect();
+        let values: Vec<String> = list.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect();
         if values.is_empty() {
             return Err(SweepError::NoValues(field.key()));
         }

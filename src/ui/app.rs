@@ -172,7 +172,8 @@ impl StudioApp {
         egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, self.notice.as_ref(), self.is_loading(), commands));
         if self.settings.room == Room::Training {
             let (training, runs_dir) = (&self.training, &self.settings.runs_dir);
-            egui::CentralPanel::default_margins().show(ui, |ui| training::training_ui(ui, training, runs_dir, commands));
+            egui::CentralPanel::default_margins()
+                .show(ui, |ui| training::training_ui(ui, training, runs_dir, commands));
             return;
         }
         let Some(session) = &self.session else {

@@ -43,6 +43,13 @@ pub fn training_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::pat
     });
 }
 
+/// A grid row: a label and the widget it names (for screen readers and UI tests).
+fn row(ui: &mut egui::Ui, name: &str, add: impl FnOnce(&mut egui::Ui) -> egui::Response) {
+    let label = ui.label(name);
+    add(ui).labelled_by(label.id);
+    ui.end_row();
+}
+
 fn send(commands: &mut Vec<Command>, command: TrainingCommand) {
     commands.push(Command::Training(command));
 }
@@ -51,9 +58,7 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     let mut form = state.form.clone();
     ui.heading("Launch training");
     egui::Grid::new("training_where").num_columns(2).show(ui, |ui| {
-        ui.label("Dataset");
-        ui.add(egui::TextEdit::singleline(&mut form.dataset).desired_width(240.0));
-        ui.end_row();
+        row(ui, "Dataset", |ui| ui.add(egui::TextEdit::singleline(&mut form.dataset).desired_width(240.0)));
         ui.label("");
         ui.horizontal(|ui| {
             if form.follows_session {
@@ -63,9 +68,7 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
             }
         });
         ui.end_row();
-        ui.label("Run name");
-        ui.add(egui::TextEdit::singleline(&mut form.run_name).desired_width(240.0));
-        ui.end_row();
+        row(ui, "Run name", |ui| ui.add(egui::TextEdit::singleline(&mut form.run_name).desired_width(240.0)));
         ui.label("Runs folder");
         ui.horizontal(|ui| {
             ui.weak(runs_dir.display().to_string());
@@ -95,15 +98,20 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
 
     ui.separator();
     ui.horizontal(|ui| {
-        ui.label("Preset");
+        let label = ui.label("Preset");
         let current = PRESETS.iter().find(|(p, _)| *p == form.config.preset).map_or("?", |(_, name)| name);
-        egui::ComboBox::from_id_salt("training_preset").selected_text(current).show_ui(ui, |ui| {
-            for (preset, name) in PRESETS {
-                if ui.selectable_label(form.config.preset == preset, name).clicked() && preset != form.config.preset {
-                    send(commands, TrainingCommand::SetPreset(preset));
+        egui::ComboBox::from_id_salt("training_preset")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for (preset, name) in PRESETS {
+                    if ui.selectable_label(form.config.preset == preset, name).clicked() && preset != form.config.preset
+                    {
+                        send(commands, TrainingCommand::SetPreset(preset));
+                    }
                 }
-            }
-        });
+            })
+            .response
+            .labelled_by(label.id);
     });
     config_ui(ui, &mut form);
     ui.separator();
@@ -119,7 +127,8 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     for problem in &state.problems {
         ui.colored_label(theme::ERROR_TEXT, format!("• {problem}"));
     }
-    let label = if state.form.sweep.enabled { format!("Launch sweep ({} runs)", state.planned) } else { "Launch".to_owned() };
+    let label =
+        if state.form.sweep.enabled { format!("Launch sweep ({} runs)", state.planned) } else { "Launch".to_owned() };
     if ui.add_enabled(state.problems.is_empty(), egui::Button::new(label)).clicked() {
         send(commands, TrainingCommand::Launch);
     }
@@ -132,28 +141,31 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
     let config = &mut form.config;
     ui.label("Loss");
     egui::Grid::new("training_loss").num_columns(2).show(ui, |ui| {
-        ui.label("λ (contrastive weight)");
-        ui.add(egui::DragValue::new(&mut config.loss.lambda).speed(0.01).range(0.0..=1.0));
-        ui.end_row();
-        ui.label("τ (temperature)");
-        ui.add(egui::DragValue::new(&mut config.loss.temperature).speed(0.01).range(0.01..=10.0));
-        ui.end_row();
-        ui.label("δ (VA positive distance)");
-        ui.add(egui::DragValue::new(&mut config.loss.delta).speed(0.01).range(0.001..=10.0));
-        ui.end_row();
-        ui.label("ζ (decision threshold)");
-        ui.add(egui::DragValue::new(&mut config.train.threshold).speed(0.005).range(0.01..=0.99));
-        ui.end_row();
-        ui.label("Ablation");
-        let current = Ablation::of(config);
-        egui::ComboBox::from_id_salt("training_ablation").selected_text(current.label()).show_ui(ui, |ui| {
-            for ablation in Ablation::ALL {
-                if ui.selectable_label(current == ablation, ablation.label()).clicked() {
-                    ablation.apply(config);
-                }
-            }
+        row(ui, "λ (contrastive weight)", |ui| {
+            ui.add(egui::DragValue::new(&mut config.loss.lambda).speed(0.01).range(0.0..=1.0))
         });
-        ui.end_row();
+        row(ui, "τ (temperature)", |ui| {
+            ui.add(egui::DragValue::new(&mut config.loss.temperature).speed(0.01).range(0.01..=10.0))
+        });
+        row(ui, "δ (VA positive distance)", |ui| {
+            ui.add(egui::DragValue::new(&mut config.loss.delta).speed(0.01).range(0.001..=10.0))
+        });
+        row(ui, "ζ (decision threshold)", |ui| {
+            ui.add(egui::DragValue::new(&mut config.train.threshold).speed(0.005).range(0.01..=0.99))
+        });
+        let current = Ablation::of(config);
+        row(ui, "Ablation", |ui| {
+            egui::ComboBox::from_id_salt("training_ablation")
+                .selected_text(current.label())
+                .show_ui(ui, |ui| {
+                    for ablation in Ablation::ALL {
+                        if ui.selectable_label(current == ablation, ablation.label()).clicked() {
+                            ablation.apply(config);
+                        }
+                    }
+                })
+                .response
+        });
         ui.label("");
         ui.checkbox(&mut config.loss.normalize, "L2-normalise H (SupCon)");
         ui.end_row();
@@ -173,52 +185,41 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
         }
     });
     egui::Grid::new("training_model").num_columns(2).show(ui, |ui| {
-        ui.label("Hidden size d");
-        ui.add(egui::DragValue::new(&mut config.model.hidden).range(4..=4096));
-        ui.end_row();
-        ui.label("Heads");
-        ui.add(egui::DragValue::new(&mut config.model.heads).range(1..=64));
-        ui.end_row();
-        ui.label("Layers t / v / a");
+        row(ui, "Hidden size d", |ui| ui.add(egui::DragValue::new(&mut config.model.hidden).range(4..=4096)));
+        row(ui, "Heads", |ui| ui.add(egui::DragValue::new(&mut config.model.heads).range(1..=64)));
+        ui.label("Layers");
         ui.horizontal(|ui| {
             for modality in Modality::ALL {
-                ui.add(egui::DragValue::new(config.model.layers.get_mut(modality)).range(0..=24));
+                let label = ui.label(modality.name());
+                ui.add(egui::DragValue::new(config.model.layers.get_mut(modality)).range(0..=24)).labelled_by(label.id);
             }
         });
         ui.end_row();
-        ui.label("Dropout");
-        ui.add(egui::DragValue::new(&mut config.model.dropout).speed(0.01).range(0.0..=0.9));
-        ui.end_row();
+        row(ui, "Dropout", |ui| ui.add(egui::DragValue::new(&mut config.model.dropout).speed(0.01).range(0.0..=0.9)));
     });
     ui.label("Optimisation");
     egui::Grid::new("training_train").num_columns(2).show(ui, |ui| {
-        ui.label("Learning rate");
-        ui.add(
-            egui::DragValue::new(&mut config.train.learning_rate)
-                .speed(1e-5)
-                .range(1e-7..=1.0)
-                .custom_formatter(|v, _| format!("{v:.1e}"))
-                .custom_parser(|s| s.trim().parse().ok()),
-        );
-        ui.end_row();
-        ui.label("Epochs");
-        ui.add(egui::DragValue::new(&mut config.train.epochs).range(1..=1000));
-        ui.end_row();
-        ui.label("Batch size");
-        ui.add(egui::DragValue::new(&mut config.train.batch_size).range(1..=4096));
-        ui.end_row();
-        ui.label("Seed");
-        ui.add(egui::DragValue::new(&mut config.train.seed));
-        ui.end_row();
-        ui.label("Warm-up fraction");
-        ui.add(egui::DragValue::new(&mut config.train.warmup_fraction).speed(0.01).range(0.0..=1.0));
-        ui.end_row();
-        ui.label("Weight decay");
-        ui.add(egui::DragValue::new(&mut config.train.weight_decay).speed(0.001).range(0.0..=1.0));
-        ui.end_row();
-        ui.label("Gradient clip");
-        ui.add(egui::DragValue::new(&mut config.train.grad_clip).speed(0.05).range(0.0..=100.0));
-        ui.end_row();
+        row(ui, "Learning rate", |ui| {
+            ui.add(
+                egui::DragValue::new(&mut config.train.learning_rate)
+                    .speed(1e-5)
+                    .range(1e-7..=1.0)
+                    .custom_formatter(|v, _| format!("{v:.1e}"))
+                    .custom_parser(|s| s.trim().parse().ok()),
+            )
+        });
+        row(ui, "Epochs", |ui| ui.add(egui::DragValue::new(&mut config.train.epochs).range(1..=1000)));
+        row(ui, "Batch size", |ui| ui.add(egui::DragValue::new(&mut config.train.batch_size).range(1..=4096)));
+        row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut config.train.seed)));
+        row(ui, "Warm-up fraction", |ui| {
+            ui.add(egui::DragValue::new(&mut config.train.warmup_fraction).speed(0.01).range(0.0..=1.0))
+        });
+        row(ui, "Weight decay", |ui| {
+            ui.add(egui::DragValue::new(&mut config.train.weight_decay).speed(0.001).range(0.0..=1.0))
+        });
+        row(ui, "Gradient clip", |ui| {
+            ui.add(egui::DragValue::new(&mut config.train.grad_clip).speed(0.05).range(0.0..=100.0))
+        });
     });
     ui.label("Any other field (TOML over the above)");
     ui.add(
@@ -233,13 +234,18 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
 fn device_ui(ui: &mut egui::Ui, state: &TrainingState, form: &mut TrainingForm) {
     let choices = devices::choices(&state.gpus);
     ui.horizontal(|ui| {
-        ui.label("Device");
-        let current = choices.iter().find(|c| c.spec == form.device).map_or_else(|| form.device.clone(), |c| c.label.clone());
-        egui::ComboBox::from_id_salt("training_device").selected_text(current).show_ui(ui, |ui| {
-            for choice in &choices {
-                ui.selectable_value(&mut form.device, choice.spec.clone(), &choice.label);
-            }
-        });
+        let label = ui.label("Device");
+        let current =
+            choices.iter().find(|c| c.spec == form.device).map_or_else(|| form.device.clone(), |c| c.label.clone());
+        egui::ComboBox::from_id_salt("training_device")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for choice in &choices {
+                    ui.selectable_value(&mut form.device, choice.spec.clone(), &choice.label);
+                }
+            })
+            .response
+            .labelled_by(label.id);
     });
     if !cuda_built() {
         let gpus = if state.gpus.is_empty() {
@@ -262,44 +268,48 @@ fn sweep_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
         return;
     }
     egui::Grid::new("training_sweep").num_columns(2).show(ui, |ui| {
-        ui.label("Sweep name");
-        ui.add(egui::TextEdit::singleline(&mut sweep.name).desired_width(200.0));
-        ui.end_row();
-        ui.label("Field");
-        field_combo_ui(ui, "sweep_first", &mut sweep.first);
-        ui.end_row();
-        ui.label("Values");
-        ui.add(egui::TextEdit::singleline(&mut sweep.first_values).hint_text(sweep.first.example()).desired_width(200.0));
-        ui.end_row();
-        ui.label("Second field");
+        row(ui, "Sweep name", |ui| ui.add(egui::TextEdit::singleline(&mut sweep.name).desired_width(200.0)));
+        row(ui, "Field", |ui| field_combo_ui(ui, "sweep_first", &mut sweep.first));
+        let hint = sweep.first.example();
+        row(ui, "Values", |ui| {
+            ui.add(egui::TextEdit::singleline(&mut sweep.first_values).hint_text(hint).desired_width(200.0))
+        });
+        ui.label("");
         let mut second_on = sweep.second.is_some();
         ui.horizontal(|ui| {
-            ui.checkbox(&mut second_on, "");
+            let check = ui.checkbox(&mut second_on, "Second field");
             if !second_on {
                 sweep.second = None;
             } else if sweep.second.is_none() {
                 sweep.second = Some(SweepField::Ablation);
             }
             if let Some(field) = &mut sweep.second {
-                field_combo_ui(ui, "sweep_second", field);
+                field_combo_ui(ui, "sweep_second", field).labelled_by(check.id);
             }
         });
         ui.end_row();
         if let Some(second) = sweep.second {
-            ui.label("Values");
-            ui.add(egui::TextEdit::singleline(&mut sweep.second_values).hint_text(second.example()).desired_width(200.0));
-            ui.end_row();
+            row(ui, "Second values", |ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut sweep.second_values)
+                        .hint_text(second.example())
+                        .desired_width(200.0),
+                )
+            });
         }
     });
     ui.weak("Each point trains into <runs folder>/<sweep name>/<field>=<value>/, a run folder of its own.");
 }
 
-fn field_combo_ui(ui: &mut egui::Ui, id: &str, field: &mut SweepField) {
-    egui::ComboBox::from_id_salt(id).selected_text(field.label()).show_ui(ui, |ui| {
-        for option in SweepField::ALL {
-            ui.selectable_value(field, option, option.label());
-        }
-    });
+fn field_combo_ui(ui: &mut egui::Ui, id: &str, field: &mut SweepField) -> egui::Response {
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(field.label())
+        .show_ui(ui, |ui| {
+            for option in SweepField::ALL {
+                ui.selectable_value(field, option, option.label());
+            }
+        })
+        .response
 }
 
 fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>) {

@@ -115,7 +115,10 @@ pub struct TrainingState {
 
 impl std::fmt::Debug for TrainingState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrainingState").field("form", &self.form).field("manager", &self.manager).finish_non_exhaustive()
+        f.debug_struct("TrainingState")
+            .field("form", &self.form)
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
     }
 }
 
@@ -190,7 +193,12 @@ impl TrainingState {
     }
 
     /// Applies one command; returns a notice for the status bar, if any.
-    pub fn apply(&mut self, command: TrainingCommand, session: Option<&Session>, runs_dir: &mut PathBuf) -> Option<Notice> {
+    pub fn apply(
+        &mut self,
+        command: TrainingCommand,
+        session: Option<&Session>,
+        runs_dir: &mut PathBuf,
+    ) -> Option<Notice> {
         let notice = match command {
             TrainingCommand::SetForm(form) => {
                 let mut form = *form;
@@ -351,7 +359,11 @@ impl TrainingState {
         } else {
             self.form.run_name = next_free_name(runs_dir, &self.form.run_name);
         }
-        Notice::info(if count == 1 { "Queued 1 training job".to_owned() } else { format!("Queued {count} training jobs") })
+        Notice::info(if count == 1 {
+            "Queued 1 training job".to_owned()
+        } else {
+            format!("Queued {count} training jobs")
+        })
     }
 }
 

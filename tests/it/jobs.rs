@@ -160,9 +160,7 @@ fn cancel_keeps_the_checkpoint_and_resume_continues_from_it() {
     assert!(checkpoint >= 2);
 
     jobs.resume(id).unwrap();
-    wait_for(&mut jobs, "an epoch after the resume", |m| {
-        m.job(id).unwrap().curves.epochs.len() > checkpoint
-    });
+    wait_for(&mut jobs, "an epoch after the resume", |m| m.job(id).unwrap().curves.epochs.len() > checkpoint);
     let job = jobs.job(id).unwrap();
     assert_eq!(job.record.status, JobStatus::Running { resume: true });
     // Epochs go on from the checkpoint: none is trained twice, none is missing.
