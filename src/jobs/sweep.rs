@@ -319,7 +319,10 @@ mod tests {
         let axis = SweepAxis::parse(SweepField::Modalities, "t, v+a").unwrap();
         let jobs = expand(&base(), "m", std::slice::from_ref(&axis), Path::new("r")).unwrap();
         assert_eq!(jobs[1].config.model.modalities, vec![Modality::Vision, Modality::Audio]);
-        assert_eq!(expand(&base(), "../up", &[axis.clone()], Path::new("r")), Err(SweepError::Name("../up".into())));
+        assert_eq!(
+            expand(&base(), "../up", std::slice::from_ref(&axis), Path::new("r")),
+            Err(SweepError::Name("../up".into()))
+        );
         assert_eq!(expand(&base(), "s", &[axis.clone(), axis], Path::new("r")), Err(SweepError::Axes));
     }
 

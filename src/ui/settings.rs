@@ -24,8 +24,7 @@ pub enum Room {
 /// Where training jobs write their run folders and history unless the user picks another.
 pub fn default_runs_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "UniVA Studio")
-        .map(|d| d.data_dir().join("runs"))
-        .unwrap_or_else(|| PathBuf::from("runs"))
+        .map_or_else(|| PathBuf::from("runs"), |d| d.data_dir().join("runs"))
 }
 
 /// The tab shown under the VA plane.

@@ -69,7 +69,7 @@ fn launching_from_the_panel_fills_the_curves_and_cancel_stops_it() {
         let Some(job) = app.training.selected.and_then(|id| app.training.manager.as_ref()?.job(id)) else {
             return false;
         };
-        job.curves.epochs.len() >= 1 && !job.curves.contrastive.text.is_empty()
+        !job.curves.epochs.is_empty() && !job.curves.contrastive.text.is_empty()
     });
     assert_eq!(selected_status(harness.state()), Some(JobStatus::Running { resume: false }));
     // The next run name is free for the next launch.
