@@ -2,7 +2,7 @@
 //! optional sweep grid) checked before launch, the job list with cancel and resume, and the
 //! selected job's live curves. Reads [`TrainingState`] and sends [`TrainingCommand`]s.
 
-use egui_plot::{Legend, Line, Plot};
+use egui_plot::{Legend, Line, Plot, Points};
 
 use crate::jobs::devices::{self, cuda_built};
 use crate::jobs::{Ablation, Curves, Job, JobStatus, SweepField, check};
@@ -25,6 +25,10 @@ const PRESETS: [(Preset, &str); 5] = [
 pub fn training_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path, commands: &mut Vec<Command>) {
     egui::Panel::left("training_form").resizable(true).default_size(theme::TRAINING_FORM_WIDTH).show(ui, |ui| {
         egui::ScrollArea::vertical().id_salt("training_form_scroll").show(ui, |ui| {
+            // The problems and the launch button first, in sight before any scrolling.
+            ui.heading("Launch training");
+            launch_ui(ui, state, commands);
+            ui.separator();
             form_ui(ui, state, runs_dir, commands);
         });
     });
@@ -56,7 +60,6 @@ fn send(commands: &mut Vec<Command>, command: TrainingCommand) {
 
 fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path, commands: &mut Vec<Command>) {
     let mut form = state.form.clone();
-    ui.heading("Launch training");
     egui::Grid::new("training_where").num_columns(2).show(ui, |ui| {
         row(ui, "Dataset", |ui| ui.add(egui::TextEdit::singleline(&mut form.dataset).desired_width(240.0)));
         ui.label("");
@@ -122,8 +125,13 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     });
     ui.separator();
     sweep_ui(ui, &mut form);
-    ui.separator();
+    if form != state.form {
+        send(commands, TrainingCommand::SetForm(Box::new(form)));
+    }
+}
 
+/// Why the form cannot launch, and the launch button.
+fn launch_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>) {
     for problem in &state.problems {
         ui.colored_label(theme::ERROR_TEXT, format!("• {problem}"));
     }
@@ -131,9 +139,6 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
         if state.form.sweep.enabled { format!("Launch sweep ({} runs)", state.planned) } else { "Launch".to_owned() };
     if ui.add_enabled(state.problems.is_empty(), egui::Button::new(label)).clicked() {
         send(commands, TrainingCommand::Launch);
-    }
-    if form != state.form {
-        send(commands, TrainingCommand::SetForm(Box::new(form)));
     }
 }
 
@@ -217,6 +222,7 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
         row(ui, "Weight decay", |ui| {
             ui.add(egui::DragValue::new(&mut config.train.weight_decay).speed(0.001).range(0.0..=1.0))
         });
+        row(ui, "Log every N steps", |ui| ui.add(egui::DragValue::new(&mut config.train.log_every).range(1..=10_000)));
         row(ui, "Gradient clip", |ui| {
             ui.add(egui::DragValue::new(&mut config.train.grad_clip).speed(0.05).range(0.0..=100.0))
         });
@@ -336,14 +342,7 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
                 if ui.selectable_label(state.selected == Some(job.id()), name).clicked() {
                     send(commands, TrainingCommand::Select(job.id()));
                 }
-                ui.label(record.status.label());
-                ui.label(&record.spec.device);
-                ui.add(
-                    egui::ProgressBar::new(job.curves.progress())
-                        .desired_width(theme::JOB_PROGRESS_WIDTH)
-                        .show_percentage(),
-                );
-                ui.label(eta_text(&job.curves, &record.status));
+                // The buttons before the columns whose width changes, so they stay put.
                 ui.horizontal(|ui| {
                     if matches!(record.status, JobStatus::Queued { .. } | JobStatus::Running { .. })
                         && ui.small_button("Cancel").clicked()
@@ -357,6 +356,14 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
                         send(commands, TrainingCommand::Forget(job.id()));
                     }
                 });
+                ui.label(record.status.label());
+                ui.label(&record.spec.device);
+                ui.add(
+                    egui::ProgressBar::new(job.curves.progress())
+                        .desired_width(theme::JOB_PROGRESS_WIDTH)
+                        .show_percentage(),
+                );
+                ui.label(eta_text(&job.curves, &record.status));
                 ui.end_row();
             }
         });
@@ -412,7 +419,7 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
         ui.colored_label(theme::ERROR_TEXT, message);
     }
     if let Some(reason) = &curves.stopped {
-        ui.weak(format!("stopped: {reason}"));
+        ui.weak(reason);
     }
     if !record.stderr_tail.is_empty() {
         let dead = matches!(record.status, JobStatus::Failed { .. } | JobStatus::Died { .. });
@@ -432,16 +439,16 @@ fn series(name: &str, points: &[[f64; 2]]) -> Line<'static> {
 fn curves_ui(ui: &mut egui::Ui, curves: &Curves) {
     let height = theme::TRAINING_PLOT_HEIGHT;
     let plot = |id: &str| Plot::new(id.to_owned()).height(height).legend(Legend::default()).x_axis_label("step");
-    ui.columns(3, |columns| {
+    // KL (scaled ×1000 by default) and η differ by orders of magnitude: a plot each.
+    ui.columns(4, |columns| {
         columns[0].label("Total loss");
         plot("curve_loss").show(&mut columns[0], |p| p.line(series("loss", &curves.loss)));
-        columns[1].label("KL and η");
-        plot("curve_kl").show(&mut columns[1], |p| {
-            p.line(series("KL", &curves.kl));
-            p.line(series("η", &curves.eta));
-        });
-        columns[2].label("VA-CL per modality");
-        plot("curve_contrastive").show(&mut columns[2], |p| {
+        columns[1].label("KL");
+        plot("curve_kl").show(&mut columns[1], |p| p.line(series("KL", &curves.kl)));
+        columns[2].label("η (correlation prior)");
+        plot("curve_eta").show(&mut columns[2], |p| p.line(series("η", &curves.eta)));
+        columns[3].label("VA-CL per modality");
+        plot("curve_contrastive").show(&mut columns[3], |p| {
             for (modality, points) in curves.contrastive.iter() {
                 if !points.is_empty() {
                     p.line(series(modality.name(), points).color(theme::modality_color(modality)));
@@ -465,10 +472,18 @@ fn curves_ui(ui: &mut egui::Ui, curves: &Curves) {
             .include_y(0.0)
             .include_y(1.0)
             .show(&mut columns[2], |p| {
-                p.line(Line::new("Acc", per_epoch(|e| e.acc)));
-                p.line(Line::new("miF1", per_epoch(|e| e.micro_f1)));
-                p.line(Line::new("maF1", per_epoch(|e| e.macro_f1)));
-                p.line(Line::new("HL", per_epoch(|e| e.hamming_loss)));
+                let metrics: [(&str, fn(&crate::jobs::EpochPoint) -> f64); 4] = [
+                    ("Acc", |e| e.acc),
+                    ("miF1", |e| e.micro_f1),
+                    ("maF1", |e| e.macro_f1),
+                    ("HL", |e| e.hamming_loss),
+                ];
+                for (index, (name, pick)) in metrics.into_iter().enumerate() {
+                    // Few epochs: markers too, so a single epoch shows.
+                    let colour = theme::label_color(index);
+                    p.line(Line::new(name, per_epoch(pick)).color(colour));
+                    p.points(Points::new(name, per_epoch(pick)).color(colour).radius(3.0));
+                }
             });
     });
     if let Some(last) = curves.epochs.last() {

@@ -58,13 +58,20 @@ pub struct TrainingForm {
     pub sweep: SweepForm,
 }
 
+/// A preset's configuration with a step event every step, for live curves.
+fn form_config(preset: Preset) -> RunConfig {
+    let mut config = RunConfig::preset(preset);
+    config.train.log_every = 1;
+    config
+}
+
 impl Default for TrainingForm {
     fn default() -> Self {
         Self {
             dataset: String::new(),
             follows_session: true,
             run_name: "run-1".to_owned(),
-            config: RunConfig::preset(Preset::Small),
+            config: form_config(Preset::Small),
             extra_toml: String::new(),
             device: "cpu".to_owned(),
             sweep: SweepForm::default(),
@@ -209,7 +216,7 @@ impl TrainingState {
                 None
             }
             TrainingCommand::SetPreset(preset) => {
-                self.form.config = RunConfig::preset(preset);
+                self.form.config = form_config(preset);
                 None
             }
             TrainingCommand::UseOpenDataset => {

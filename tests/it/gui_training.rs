@@ -24,7 +24,9 @@ fn training_room(runs: &std::path::Path, room: Room) -> Harness<'static, StudioA
 fn step_until(harness: &mut Harness<'static, StudioApp>, what: &str, done: impl Fn(&StudioApp) -> bool) {
     let start = Instant::now();
     while !done(harness.state()) {
-        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        let app = harness.state();
+        let job = app.training.selected.and_then(|id| app.training.manager.as_ref()?.job(id));
+        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}: {job:?}");
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -80,8 +82,20 @@ fn launching_from_the_panel_fills_the_curves_and_cancel_stops_it() {
     step_until(&mut harness, "the stop", |app| selected_status(app).is_some_and(|s| !s.is_active()));
     assert_eq!(selected_status(harness.state()), Some(JobStatus::Cancelled { forced: false }));
     harness.step();
-    harness.get_by_label("Resume");
     assert!(runs.path().join("jobs.json").is_file());
+
+    // Resume continues from the last finished epoch.
+    harness.get_by_label("Resume").click();
+    harness.run_steps(2);
+    step_until(&mut harness, "the resumed run's steps", |app| {
+        let id = app.training.selected.unwrap();
+        let job = app.training.manager.as_ref().unwrap().job(id).unwrap();
+        job.record.attempts == 2 && job.curves.loss.len() > job.curves.epochs.len() * 6
+    });
+    assert_eq!(selected_status(harness.state()), Some(JobStatus::Running { resume: true }));
+    harness.get_by_label("Cancel").click();
+    harness.run_steps(2);
+    step_until(&mut harness, "the second stop", |app| selected_status(app).is_some_and(|s| !s.is_active()));
 }
 
 #[test]
