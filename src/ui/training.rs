@@ -432,6 +432,9 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
     curves_ui(ui, curves);
 }
 
+/// Reads one metric of an epoch.
+type PickMetric = fn(&crate::jobs::EpochPoint) -> f64;
+
 fn series(name: &str, points: &[[f64; 2]]) -> Line<'static> {
     Line::new(name.to_owned(), points.to_vec())
 }
@@ -462,9 +465,8 @@ fn curves_ui(ui: &mut egui::Ui, curves: &Curves) {
         columns[1].label("Throughput (utterances/s)");
         plot("curve_throughput").show(&mut columns[1], |p| p.line(series("utt/s", &curves.throughput)));
         columns[2].label("Validation per epoch");
-        let per_epoch = |pick: fn(&crate::jobs::EpochPoint) -> f64| -> Vec<[f64; 2]> {
-            curves.epochs.iter().map(|e| [e.epoch as f64, pick(e)]).collect()
-        };
+        let per_epoch =
+            |pick: PickMetric| -> Vec<[f64; 2]> { curves.epochs.iter().map(|e| [e.epoch as f64, pick(e)]).collect() };
         Plot::new("curve_valid")
             .height(height)
             .legend(Legend::default())
@@ -472,7 +474,7 @@ fn curves_ui(ui: &mut egui::Ui, curves: &Curves) {
             .include_y(0.0)
             .include_y(1.0)
             .show(&mut columns[2], |p| {
-                let metrics: [(&str, fn(&crate::jobs::EpochPoint) -> f64); 4] = [
+                let metrics: [(&str, PickMetric); 4] = [
                     ("Acc", |e| e.acc),
                     ("miF1", |e| e.micro_f1),
                     ("maF1", |e| e.macro_f1),
