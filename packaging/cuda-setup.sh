@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs a CUDA 12 toolkit (nvcc, headers, cudart, cuBLAS, cuRAND, NVRTC) from NVIDIA's PyPI
+# Installs a CUDA toolkit (nvcc, headers, cudart, cuBLAS, cuRAND, NVRTC) from NVIDIA's PyPI
 # wheels into a prefix, arranges it as a CUDA_HOME tree, and prints what `cargo build --features
-# cuda` needs. No root, no system CUDA. Usage:
+# cuda` needs. No root, no system CUDA. CUDA 13 by default: the CUDA 12 `nvidia-cuda-nvcc-cu12`
+# wheels (12.4–12.9) ship ptxas but not the nvcc driver, which candle's kernels need. Usage:
 #
 #   bash packaging/cuda-setup.sh [PREFIX]          # default PREFIX: ./.cuda (git-ignored)
 #   eval "$(bash packaging/cuda-setup.sh --env [PREFIX])"
@@ -20,7 +21,7 @@ fi
 PREFIX=$(realpath -m "${1:-$PWD/.cuda}")
 # The compute capability to compile kernels for when no GPU is visible (80: A100, 90: H100/H200).
 COMPUTE_CAP=${CUDA_COMPUTE_CAP:-80}
-CUDA_SERIES=${CUDA_SERIES:-12.8}
+CUDA_SERIES=${CUDA_SERIES:-13.0}
 TOOLKIT="$PREFIX/toolkit"
 
 env_lines() {
@@ -47,9 +48,13 @@ if [ ! -x "$PREFIX/venv/bin/pip" ]; then
 fi
 series="${CUDA_SERIES}.*"
 log "installing the CUDA $CUDA_SERIES wheels"
-"$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check \
-  "nvidia-cuda-nvcc-cu12==$series" "nvidia-cuda-runtime-cu12==$series" "nvidia-cuda-nvrtc-cu12==$series" \
-  "nvidia-cuda-cccl-cu12==$series" "nvidia-cublas-cu12" "nvidia-curand-cu12"
+case "$CUDA_SERIES" in
+  12.*) wheels=("nvidia-cuda-nvcc-cu12==$series" "nvidia-cuda-runtime-cu12==$series" "nvidia-cuda-nvrtc-cu12==$series"
+                "nvidia-cuda-cccl-cu12==$series" nvidia-cublas-cu12 nvidia-curand-cu12) ;;
+  *) wheels=("nvidia-cuda-nvcc==$series" "nvidia-cuda-runtime==$series" "nvidia-cuda-nvrtc==$series"
+             "nvidia-cuda-cccl==$series" "nvidia-cublas" "nvidia-curand") ;;
+esac
+"$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check "${wheels[@]}"
 SITE=$("$PREFIX/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 # 2. One CUDA_HOME tree (bin/, include/, lib64/, nvvm/) of links into the wheels.
@@ -57,6 +62,7 @@ log "arranging $TOOLKIT"
 rm -rf "$TOOLKIT"
 mkdir -p "$TOOLKIT/bin" "$TOOLKIT/include" "$TOOLKIT/lib64/stubs"
 for pkg in "$SITE"/nvidia/*/; do
+  # CUDA 13 wheels share one tree (nvidia/cu13/); CUDA 12 wheels have one folder each.
   [ -d "$pkg/bin" ] && ln -sf "$pkg"bin/* "$TOOLKIT/bin/"
   [ -d "$pkg/include" ] && cp -rs "$pkg"include/. "$TOOLKIT/include/" 2>/dev/null || true
   [ -d "$pkg/lib" ] && ln -sf "$pkg"lib/* "$TOOLKIT/lib64/"
