@@ -51,8 +51,11 @@ log "installing the CUDA $CUDA_SERIES wheels"
 case "$CUDA_SERIES" in
   12.*) wheels=("nvidia-cuda-nvcc-cu12==$series" "nvidia-cuda-runtime-cu12==$series" "nvidia-cuda-nvrtc-cu12==$series"
                 "nvidia-cuda-cccl-cu12==$series" nvidia-cublas-cu12 nvidia-curand-cu12) ;;
-  *) wheels=("nvidia-cuda-nvcc==$series" "nvidia-cuda-runtime==$series" "nvidia-cuda-nvrtc==$series"
-             "nvidia-cuda-cccl==$series" "nvidia-cublas" "nvidia-curand") ;;
+  # nvcc's own parts (crt headers, the NVVM compiler) pinned too: unpinned they resolve to the
+  # newest release, whose PTX an older driver cannot load.
+  *) wheels=("nvidia-cuda-nvcc==$series" "nvidia-cuda-crt==$series" "nvidia-nvvm==$series"
+             "nvidia-cuda-runtime==$series" "nvidia-cuda-nvrtc==$series" "nvidia-cuda-cccl==$series"
+             "nvidia-cublas==$series" "nvidia-curand") ;;
 esac
 "$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check "${wheels[@]}"
 SITE=$("$PREFIX/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -86,13 +89,13 @@ if [ -n "$driver" ]; then
   ln -sf "$driver" "$TOOLKIT/lib64/stubs/libcuda.so"
 else
   log "no GPU driver here: building a stub libcuda.so from cudarc's declarations"
-  cudarc_src=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -maxdepth 1 -type d -name 'cudarc-*' 2>/dev/null | sort -V | tail -n1)
+  cudarc_src=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -mindepth 2 -maxdepth 2 -type d -name 'cudarc-*' 2>/dev/null | sort -V | tail -n1)
   if [ -z "$cudarc_src" ]; then
     log "cudarc's sources are not downloaded yet: run 'cargo fetch' first, then this script again"
     exit 1
   fi
   stub_c="$TOOLKIT/lib64/stubs/libcuda_stub.c"
-  grep -rhoE 'pub fn cu[A-Za-z0-9_]+' "$cudarc_src/src/driver/sys" | awk '{print $3}' | sort -u |
+  grep -rhoE 'fn cu[A-Za-z0-9_]+\(' "$cudarc_src/src/driver/sys" | sed 's/^fn //; s/($//' | sort -u |
     awk '{print "void " $1 "(void) {}"}' > "$stub_c"
   cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$TOOLKIT/lib64/stubs/libcuda.so" "$stub_c"
 fi
