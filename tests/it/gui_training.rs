@@ -121,3 +121,28 @@ fn an_invalid_combination_is_explained_and_launch_is_disabled() {
         harness.get_by_label_contains("built without `--features cuda`");
     }
 }
+
+#[test]
+fn a_delta_sweep_of_three_values_launches_from_the_panel() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = training_room(runs.path(), Room::Training);
+    set_form(&mut harness, |form| {
+        form.config = tiny_config(1);
+        form.sweep.enabled = true;
+        form.sweep.name = "fig5".to_owned();
+        form.sweep.first_values = "0.05, 0.1, 0.3".to_owned();
+    });
+    assert_eq!(harness.state().training.planned, 3);
+    harness.get_by_label("Launch sweep (3 runs)").click();
+    harness.run_steps(2);
+    step_until(&mut harness, "the sweep", |app| {
+        app.training.manager.as_ref().is_some_and(|m| m.jobs().len() == 3 && !m.is_active())
+    });
+    let manager = harness.state().training.manager.as_ref().unwrap();
+    assert!(manager.jobs().iter().all(|j| j.record.status == JobStatus::Finished));
+    for delta in ["0.05", "0.1", "0.3"] {
+        assert!(runs.path().join(format!("fig5/delta={delta}/model.safetensors")).is_file());
+    }
+    // The next sweep gets a name of its own.
+    assert_eq!(harness.state().training.form.sweep.name, "fig5-2");
+}
