@@ -1,7 +1,7 @@
 //! UniVA Studio: multimodal multi-label emotion recognition with valence-arousal.
 //!
 //! Rooms (see `ARCHITECTURE.md`): `dataset`, `va`, `model`, `train`, `metrics`, `media`,
-//! `acquire`, `import`, `runs`, `store`, `ui`; `cli` drives them from the command line.
+//! `acquire`, `import`, `jobs`, `runs`, `store`, `ui`; `cli` drives them from the command line.
 
 pub mod acquire;
 pub mod bundle;
@@ -9,6 +9,7 @@ pub mod cli;
 pub mod dataset;
 pub mod fsutil;
 pub mod import;
+pub mod jobs;
 pub mod media;
 pub mod metrics;
 pub mod modality;

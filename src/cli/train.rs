@@ -1,5 +1,7 @@
-use std::io::Write as _;
-use std::path::PathBuf;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -25,9 +27,14 @@ pub struct Args {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Also write every event as a JSON line to this file.
+    /// Also write every event as a JSON line to this file (`-`: to standard output, which then
+    /// carries nothing else).
     #[arg(long)]
     pub events: Option<PathBuf>,
+    /// Stop gracefully once this file exists: finish the current step, keep the last
+    /// checkpoint (the last finished epoch, which --resume continues from), exit with an error.
+    #[arg(long)]
+    pub stop_file: Option<PathBuf>,
     /// Continue the run in --out from its last finished epoch.
     #[arg(long)]
     pub resume: bool,
@@ -43,6 +50,8 @@ pub struct Args {
 /// Draws training progress with indicatif.
 struct ProgressBar {
     bar: indicatif::ProgressBar,
+    /// Standard output carries the events, so the closing line goes to standard error.
+    stdout_taken: bool,
 }
 
 impl EventSink for ProgressBar {
@@ -70,16 +79,55 @@ impl EventSink for ProgressBar {
             }
             TrainEvent::Finished { best_epoch, best_micro_f1 } => {
                 self.bar.finish_and_clear();
-                println!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+                let line = format!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+                if self.stdout_taken {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
             }
             TrainEvent::Stopped { reason, .. } => self.bar.abandon_with_message(reason.clone()),
         }
     }
 }
 
+/// Progress as plain lines on standard error, one per epoch, when it is not a terminal (a job
+/// launched by the GUI keeps them as the log it shows when the process dies).
+struct PlainLog {
+    /// As for [`ProgressBar`]: the closing line goes to standard output unless events do.
+    stdout_taken: bool,
+}
+
+impl EventSink for PlainLog {
+    fn emit(&mut self, event: &TrainEvent) {
+        match event {
+            TrainEvent::Started { parameters, device, epochs, start_epoch, .. } => {
+                eprintln!("training {parameters} parameters on {device}, epochs {}..{epochs}", start_epoch + 1);
+            }
+            TrainEvent::Step { .. } => {}
+            TrainEvent::Epoch { epoch, train_loss, valid, seconds, .. } => eprintln!(
+                "epoch {:>3}  loss {train_loss:.4}  valid miF1 {:.3}  {seconds:.1}s",
+                epoch + 1,
+                valid.micro_f1
+            ),
+            TrainEvent::Finished { best_epoch, best_micro_f1 } => {
+                let line = format!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+                if self.stdout_taken {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            }
+            TrainEvent::Stopped { epoch, step, reason } => {
+                eprintln!("stopped at epoch {}, step {step}: {reason}", epoch + 1);
+            }
+        }
+    }
+}
+
 /// Writes each event as one JSON line.
 struct JsonLines {
-    file: std::io::BufWriter<std::fs::File>,
+    file: std::io::BufWriter<Box<dyn std::io::Write>>,
     failed: bool,
 }
 
@@ -119,7 +167,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let device = train::select_device(&args.device)?;
 
-    let mut progress = ProgressBar { bar: indicatif::ProgressBar::new(0) };
+    let stdout_taken = args.events.as_deref() == Some(Path::new("-"));
+    let mut progress = ProgressBar { bar: indicatif::ProgressBar::new(0), stdout_taken };
     progress.bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta}]")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -128,21 +177,59 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         progress.bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let mut json = match &args.events {
-        Some(path) => Some(JsonLines {
-            file: std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("{}", path.display()))?),
-            failed: false,
-        }),
+        Some(path) => {
+            let out: Box<dyn std::io::Write> = if stdout_taken {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(std::fs::File::create(path).with_context(|| format!("{}", path.display()))?)
+            };
+            Some(JsonLines { file: std::io::BufWriter::new(out), failed: false })
+        }
         None => None,
     };
+    let mut plain = PlainLog { stdout_taken };
     let mut sinks: Vec<&mut dyn EventSink> = Vec::new();
     if !args.quiet {
-        sinks.push(&mut progress);
+        if std::io::stderr().is_terminal() {
+            sinks.push(&mut progress);
+        } else {
+            sinks.push(&mut plain);
+        }
     }
     if let Some(json) = json.as_mut() {
         sinks.push(json);
     }
-    let request =
-        TrainRequest { dataset: &dataset, config, run_dir: args.out.clone(), device, resume: args.resume, stop: None };
-    train::train(request, &mut FanOut(sinks))?;
-    Ok(())
+    let stop = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if let Some(stop_file) = &args.stop_file {
+            std::thread::Builder::new()
+                .name("univa-stop-file".to_owned())
+                .spawn_scoped(scope, || watch_stop_file(stop_file, &stop, &done))
+                .context("could not start the stop-file watcher")?;
+        }
+        let request = TrainRequest {
+            dataset: &dataset,
+            config,
+            run_dir: args.out.clone(),
+            device,
+            resume: args.resume,
+            stop: Some(&stop),
+        };
+        let trained = train::train(request, &mut FanOut(sinks));
+        done.store(true, Ordering::Relaxed);
+        trained?;
+        Ok(())
+    })
+}
+
+/// Sets `stop` once `path` exists; returns when it does or when training is `done`.
+fn watch_stop_file(path: &Path, stop: &AtomicBool, done: &AtomicBool) {
+    while !done.load(Ordering::Relaxed) {
+        if path.exists() {
+            stop.store(true, Ordering::Relaxed);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -99,6 +99,20 @@ impl RunConfig {
     }
 }
 
+impl RunConfig {
+    /// This configuration, overridden field by field by the TOML text (the GUI's "any other
+    /// field" box); a `preset` key there is ignored, since the fields are already set.
+    pub fn with_toml(&self, text: &str) -> Result<Self, ConfigError> {
+        let mut overrides: toml::Table = toml::from_str(text)?;
+        overrides.remove("preset");
+        let toml::Value::Table(mut merged) = toml::Value::try_from(self)? else {
+            return Err(ConfigError::NotATable);
+        };
+        merge_tables(&mut merged, overrides);
+        Ok(toml::Value::Table(merged).try_into()?)
+    }
+}
+
 /// Why a run configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -24,5 +24,32 @@ pub fn select_device(spec: &str) -> Result<Device, TrainError> {
             "device {spec} needs a build with CUDA support (cargo build --release --features cuda) and an NVIDIA GPU"
         )));
     }
-    Ok(Device::new_cuda(ordinal)?)
+    Device::new_cuda(ordinal).map_err(|e| {
+        TrainError::Data(format!(
+            "device cuda:{ordinal} could not be opened; is there a GPU with that number (`nvidia-smi -L` lists them)? {e}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_and_malformed_specs() {
+        assert!(select_device(" CPU ").is_ok_and(|d| d.is_cpu()));
+        for bad in ["gpu", "cuda:x", "cuda-1", "cuda:"] {
+            let message = select_device(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("is not cpu, cuda or cuda:N"), "{bad}: {message}");
+        }
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_in_a_cpu_build_says_how_to_get_one() {
+        for spec in ["cuda", "cuda:0", "cuda:3"] {
+            let message = select_device(spec).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("--features cuda"), "{spec}: {message}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
+use crate::modality::PerModality;
 
 /// One thing that happened during training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,12 @@ pub enum TrainEvent {
         kl: f32,
         eta: f32,
         contrastive: f32,
+        /// Each active modality's own VA-CL loss, before the weighted mix.
+        #[serde(default)]
+        contrastive_per_modality: PerModality<Option<f32>>,
+        /// Training utterances per second over the epoch so far.
+        #[serde(default)]
+        samples_per_sec: f64,
     },
     Epoch {
         epoch: usize,

@@ -171,6 +171,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         order.sort_unstable();
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0f64;
+        let mut samples = 0usize;
         for (step, rows) in order.chunks(batch_size).enumerate() {
             if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 sink.emit(&TrainEvent::Stopped { epoch, step, reason: "stopped by the user".to_owned() });
@@ -191,6 +192,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
             optimizer.step(&grads, lr, grad_scale)?;
             state.global_step += 1;
             loss_sum += f64::from(loss);
+            samples += rows.len();
             if step % config.train.log_every.max(1) == 0 || step + 1 == steps_per_epoch {
                 sink.emit(&TrainEvent::Step {
                     epoch,
@@ -201,6 +203,8 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
                     kl: parts.kl,
                     eta: parts.eta,
                     contrastive: parts.contrastive,
+                    contrastive_per_modality: parts.contrastive_per_modality.clone(),
+                    samples_per_sec: samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 });
             }
         }

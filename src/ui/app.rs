@@ -9,9 +9,11 @@ use super::commands::Command;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
 use super::session::Session;
 use super::settings::{DetailTab, PlaybackSettings, Room, ViewSettings};
-use super::state::{Notice, RunsState, ViewState};
+use super::state::{Notice, RunsState, TrainingState, ViewState};
 use super::worker::{JobResult, Worker};
-use super::{audit, browser, case_card, correlation, embedding, predictions, runs_browser, theme, va_plane, welcome};
+use super::{
+    audit, browser, case_card, correlation, embedding, predictions, runs_browser, theme, training, va_plane, welcome,
+};
 
 pub struct StudioApp {
     pub settings: ViewSettings,
@@ -21,6 +23,8 @@ pub struct StudioApp {
     pub player: PlayerPanel,
     /// The run browser (the Runs room).
     pub runs: RunsState,
+    /// The Training room: launch form and jobs (kept across datasets).
+    pub training: TrainingState,
     pub(super) worker: Option<Worker>,
     pub(super) png_export: Option<PngExport>,
 }
@@ -39,6 +43,7 @@ impl StudioApp {
             notice: None,
             player,
             runs: RunsState::default(),
+            training: TrainingState::default(),
             worker: None,
             png_export: None,
         };
@@ -144,6 +149,11 @@ impl StudioApp {
         if self.is_loading() {
             ctx.request_repaint_after(Duration::from_millis(50));
         }
+        let in_training = self.settings.room == Room::Training;
+        if self.training.tick(self.session.as_ref(), &self.settings.runs_dir, in_training) {
+            // Jobs stream events; their channels are drained here.
+            ctx.request_repaint_after(Duration::from_millis(200));
+        }
     }
 
     /// Draws the whole workbench and applies the commands its panels sent.
@@ -184,6 +194,12 @@ impl StudioApp {
         if self.settings.room == Room::Runs {
             egui::CentralPanel::default_margins()
                 .show(ui, |ui| runs_browser::runs_browser_ui(ui, &self.runs, &self.settings, commands));
+            return;
+        }
+        if self.settings.room == Room::Training {
+            let (training, runs_dir) = (&self.training, &self.settings.runs_dir);
+            egui::CentralPanel::default_margins()
+                .show(ui, |ui| training::training_ui(ui, training, runs_dir, commands));
             return;
         }
         let Some(session) = &self.session else {
@@ -274,16 +290,19 @@ fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, co
                 commands.push(Command::SetShowCloud(show_cloud));
             }
         });
-        // The rooms, at the right end (laid out right to left).
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            for (room, name) in [(Room::Runs, "Runs"), (Room::Workbench, "Workbench")] {
-                if ui.selectable_label(settings.room == room, name).clicked() {
-                    commands.push(Command::SetRoom(room));
+            // Right to left: the last room is drawn first.
+            for (room, name) in ROOMS.iter().rev() {
+                if ui.selectable_label(settings.room == *room, *name).clicked() {
+                    commands.push(Command::SetRoom(*room));
                 }
             }
         });
     });
 }
+
+/// The rooms of the selector at the right of the menu bar, in reading order.
+const ROOMS: [(Room, &str); 3] = [(Room::Workbench, "Workbench"), (Room::Training, "Training"), (Room::Runs, "Runs")];
 
 fn status_ui(ui: &mut egui::Ui, notice: Option<&Notice>, loading: bool, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {

@@ -18,6 +18,7 @@ use super::player::Transport;
 use super::runs_state::RunsCommand;
 use super::settings::{DetailTab, Room};
 use super::state::Notice;
+use super::training_state::TrainingCommand;
 use super::worker::Job;
 use super::{case_card, worker::Worker};
 
@@ -57,10 +58,12 @@ pub enum Command {
     /// Annotators, corrections, undo/redo and the queue of the audit.
     Audit(AuditCommand),
     DismissNotice,
-    /// Show another room of the window (the workbench, the run browser).
+    /// Show another room of the window (the workbench, the Training room, the run browser).
     SetRoom(Room),
     /// What the run browser asks for (`runs_commands.rs` applies it).
     Runs(RunsCommand),
+    /// Launch, cancel, resume training jobs and edit the launch form.
+    Training(TrainingCommand),
 }
 
 impl StudioApp {
@@ -117,6 +120,11 @@ impl StudioApp {
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
             Command::SetRoom(room) => self.settings.room = room,
+            Command::Training(command) => {
+                if let Some(notice) = self.training.apply(command, self.session.as_ref(), &mut self.settings.runs_dir) {
+                    self.notice = Some(notice);
+                }
+            }
             Command::Runs(command) => self.handle_runs(command),
             Command::Audit(command) => self.audit(command),
         }

@@ -25,6 +25,8 @@ mod session;
 mod settings;
 mod state;
 mod theme;
+mod training;
+mod training_state;
 mod va_plane;
 mod welcome;
 mod worker;
@@ -44,6 +46,7 @@ pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
 pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Room, ViewSettings, default_runs_dir};
 pub use state::{MetricsStatus, Notice, RunEntry, RunsBrowserSettings, RunsCommand, RunsState, RunsTab, ViewState};
+pub use training_state::{SweepForm, TrainingCommand, TrainingForm, TrainingState};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// What to open at launch: a dataset folder and optionally a trained run.

@@ -19,10 +19,12 @@ pub const RECENT_LIMIT: usize = 8;
 pub enum Room {
     #[default]
     Workbench,
+    Training,
     Runs,
 }
 
-/// Where the run browser looks for run folders unless the user picks another folder.
+/// Where training jobs write their run folders (and `jobs.json`) and the run browser looks for
+/// them, unless the user picks another folder.
 pub fn default_runs_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "UniVA Studio")
         .map_or_else(|| PathBuf::from("runs"), |d| d.data_dir().join("runs"))
@@ -80,7 +82,8 @@ pub struct ViewSettings {
     /// Most recent first.
     pub recent: Vec<PathBuf>,
     pub room: Room,
-    /// The folder the run browser lists runs under (searched recursively).
+    /// The folder training jobs write their run folders and history (`jobs.json`) into, and the
+    /// run browser lists runs under (searched recursively).
     pub runs_dir: PathBuf,
     pub runs_browser: RunsBrowserSettings,
     /// Who audited last, chosen again when auditing starts (the annotators live in the store).

@@ -1,6 +1,7 @@
 //! State the panels read, apart from the app that owns it (`app.rs`), so a panel imports this
-//! file and never the app: the status-bar notice, the per-dataset view state, and the run
-//! browser's state (its own file, `runs_state.rs`).
+//! file and never the app: the status-bar notice, the per-dataset view state, the run
+//! browser's state (its own file, `runs_state.rs`) and the Training room's (`training_state.rs`;
+//! it outlives any one dataset).
 
 use crate::dataset::Split;
 use crate::metrics::Metrics;
@@ -10,6 +11,7 @@ use super::cloud::Cloud;
 use super::embedding::EmbeddingView;
 use super::filter::Filter;
 pub use super::runs_state::{MetricsStatus, RunEntry, RunsBrowserSettings, RunsCommand, RunsState, RunsTab};
+pub use super::training_state::TrainingState;
 
 /// A message in the status bar.
 #[derive(Clone, Debug, PartialEq)]

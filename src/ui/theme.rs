@@ -137,3 +137,9 @@ pub fn diverging(value: f32) -> Color32 {
 pub const RUNS_LIST_WIDTH: f32 = 380.0;
 pub const SWEEP_PLOT_HEIGHT: f32 = 320.0;
 pub const BEST_VALUE_BG: Color32 = Color32::from_rgba_premultiplied(30, 90, 40, 110);
+
+/// The Training room: width of the launch form, height of each curve plot and of the job list.
+pub const TRAINING_FORM_WIDTH: f32 = 380.0;
+pub const TRAINING_PLOT_HEIGHT: f32 = 190.0;
+pub const TRAINING_JOBS_HEIGHT: f32 = 170.0;
+pub const JOB_PROGRESS_WIDTH: f32 = 140.0;

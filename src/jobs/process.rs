@@ -1,0 +1,207 @@
+//! One running `univa train` child: its standard output read as JSON-line events on one named
+//! thread, its standard error kept as lines on another, both over one bounded channel.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{BufRead as _, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::time::{Duration, Instant};
+
+use super::JobsError;
+use crate::train::TrainEvent;
+
+/// How many lines of standard error a job keeps.
+pub const STDERR_TAIL: usize = 40;
+
+/// What the reader threads report.
+#[derive(Debug)]
+pub enum Message {
+    Event(TrainEvent, Instant),
+    Stderr(String),
+    /// One of the two streams reached its end.
+    Closed,
+}
+
+/// How a child ended.
+#[derive(Debug)]
+pub struct Exit {
+    pub status: ExitStatus,
+    /// The trainer's own error line (`univa: …`) or panic line, however much followed it.
+    pub error_line: Option<String>,
+    /// Whether a graceful stop was asked for, and whether it had to be forced.
+    pub stop_requested: bool,
+    pub forced: bool,
+}
+
+pub struct TrainerProcess {
+    child: Child,
+    messages: Receiver<Message>,
+    open_streams: usize,
+    stop_file: PathBuf,
+    stop_requested_at: Option<Instant>,
+    forced: bool,
+    pub stderr_tail: VecDeque<String>,
+    error_line: Option<String>,
+}
+
+impl TrainerProcess {
+    /// Starts `exe args…` with piped output; events are also appended to `events_log`.
+    pub fn spawn(exe: &Path, args: &[OsString], stop_file: PathBuf, events_log: &Path) -> Result<Self, JobsError> {
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| JobsError::Io { path, source }
+        };
+        if stop_file.exists() {
+            std::fs::remove_file(&stop_file).map_err(io_err(&stop_file))?;
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(events_log).map_err(io_err(events_log))?;
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| JobsError::Spawn { exe: exe.to_path_buf(), source })?;
+        let (tx, messages) = sync_channel(256);
+        let pid = child.id();
+        let mut open_streams = 0;
+        if let Some(stdout) = child.stdout.take() {
+            let tx = tx.clone();
+            start_reader(format!("univa-job-{pid}-events"), move || read_events(stdout, log, &tx))?;
+            open_streams += 1;
+        }
+        if let Some(stderr) = child.stderr.take() {
+            start_reader(format!("univa-job-{pid}-stderr"), move || read_stderr(stderr, &tx))?;
+            open_streams += 1;
+        }
+        Ok(Self {
+            child,
+            messages,
+            open_streams,
+            stop_file,
+            stop_requested_at: None,
+            forced: false,
+            stderr_tail: VecDeque::with_capacity(STDERR_TAIL),
+            error_line: None,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Asks the trainer to stop after its current step (it watches the stop file).
+    pub fn request_stop(&mut self) -> Result<(), JobsError> {
+        if self.stop_requested_at.is_none() {
+            crate::fsutil::write_atomic(&self.stop_file, b"stop\n")
+                .map_err(|source| JobsError::Io { path: self.stop_file.clone(), source })?;
+            self.stop_requested_at = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Events received since the last call (stderr lines go to the tail); the exit once the
+    /// child has ended and both streams are drained. Kills the child when a stop asked for
+    /// more than `grace` ago has not taken effect.
+    pub fn poll(&mut self, grace: Duration, events: &mut Vec<(TrainEvent, Instant)>) -> Option<Exit> {
+        loop {
+            match self.messages.try_recv() {
+                Ok(Message::Event(event, at)) => events.push((event, at)),
+                Ok(Message::Stderr(line)) => {
+                    // A backtrace after the error (RUST_BACKTRACE) can push it out of the tail.
+                    if let Some(error) = line.strip_prefix("univa: ") {
+                        self.error_line = Some(error.to_owned());
+                    } else if line.contains("panicked at") {
+                        self.error_line = Some(line.clone());
+                    }
+                    if self.stderr_tail.len() == STDERR_TAIL {
+                        self.stderr_tail.pop_front();
+                    }
+                    self.stderr_tail.push_back(line);
+                }
+                Ok(Message::Closed) => self.open_streams = self.open_streams.saturating_sub(1),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.open_streams = 0;
+                    break;
+                }
+            }
+        }
+        if !self.forced && self.stop_requested_at.is_some_and(|at| at.elapsed() >= grace) {
+            // Already gone is fine: the exit status below tells.
+            let _ = self.child.kill();
+            self.forced = true;
+        }
+        if self.open_streams > 0 {
+            return None;
+        }
+        let status = self.child.try_wait().ok().flatten()?;
+        std::fs::remove_file(&self.stop_file).ok();
+        Some(Exit {
+            status,
+            error_line: self.error_line.clone(),
+            stop_requested: self.stop_requested_at.is_some(),
+            forced: self.forced,
+        })
+    }
+}
+
+impl Drop for TrainerProcess {
+    /// A job still running when its manager goes (the app closes) is asked to stop, so its
+    /// last checkpoint stays resumable and no trainer is left running unseen.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.request_stop();
+        }
+    }
+}
+
+fn start_reader(name: String, read: impl FnOnce() + Send + 'static) -> Result<(), JobsError> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(read)
+        .map(drop)
+        .map_err(|source| JobsError::Io { path: PathBuf::from(name), source })
+}
+
+/// Calls `f` on each line of `input` (invalid UTF-8 replaced) until its end. Reads on to the
+/// end even when `f` says the receiver is gone, so the child never blocks on a full pipe.
+fn for_each_line(input: impl Read, mut f: impl FnMut(String) -> bool) {
+    let mut reader = BufReader::new(input);
+    let mut buffer = Vec::new();
+    let mut receiving = true;
+    loop {
+        buffer.clear();
+        match reader.read_until(b'\n', &mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if receiving {
+                    let line = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_owned();
+                    receiving = f(line);
+                }
+            }
+        }
+    }
+}
+
+fn read_events(stdout: impl Read, mut log: std::fs::File, tx: &SyncSender<Message>) {
+    for_each_line(stdout, |line| {
+        let message = match serde_json::from_str::<TrainEvent>(&line) {
+            Ok(event) => {
+                // The log is for curves after a restart; a failed write must not stop the job.
+                let _ = writeln!(log, "{line}");
+                Message::Event(event, Instant::now())
+            }
+            Err(_) => Message::Stderr(format!("(stdout) {line}")),
+        };
+        tx.send(message).is_ok()
+    });
+    let _ = tx.send(Message::Closed);
+}
+
+fn read_stderr(stderr: impl Read, tx: &SyncSender<Message>) {
+    for_each_line(stderr, |line| tx.send(Message::Stderr(line)).is_ok());
+    let _ = tx.send(Message::Closed);
+}

@@ -1,0 +1,83 @@
+//! What one job trains: the arguments of its `univa train` child.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::train::RunConfig;
+
+/// One training run: a dataset, a run folder, the whole configuration and a device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// What lists show: the run's name, or its sweep point (`delta=0.1`).
+    pub name: String,
+    /// The sweep the job is a point of.
+    #[serde(default)]
+    pub sweep: Option<String>,
+    pub dataset: PathBuf,
+    pub run_dir: PathBuf,
+    pub config: RunConfig,
+    /// `cpu` or `cuda:N`; jobs on one device run one at a time.
+    pub device: String,
+}
+
+impl JobSpec {
+    /// The configuration as the TOML file the child reads with `--config`: every field, so the
+    /// child trains exactly what the spec says whatever the presets' defaults become.
+    pub fn config_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(&self.config)
+    }
+
+    /// The arguments after the executable. Events go to standard output as JSON lines; the
+    /// human-readable log goes to standard error.
+    pub fn train_args(&self, config_file: &Path, stop_file: &Path, resume: bool) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "train".into(),
+            "--dataset".into(),
+            self.dataset.clone().into(),
+            "--out".into(),
+            self.run_dir.clone().into(),
+            "--config".into(),
+            config_file.into(),
+            "--device".into(),
+            self.device.clone().into(),
+            "--events".into(),
+            "-".into(),
+            "--stop-file".into(),
+            stop_file.into(),
+        ];
+        if resume {
+            args.push("--resume".into());
+        }
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Preset;
+
+    #[test]
+    fn the_config_file_reads_back_to_the_same_config() {
+        let mut config = RunConfig::preset(Preset::MoseiGlove);
+        config.loss.delta = 0.15;
+        config.train.learning_rate = 3e-4;
+        config.model.modalities = vec![crate::modality::Modality::Text];
+        let spec = JobSpec {
+            name: "r".into(),
+            sweep: None,
+            dataset: "d".into(),
+            run_dir: "r".into(),
+            config: config.clone(),
+            device: "cpu".into(),
+        };
+        let text = spec.config_toml().unwrap();
+        // Whatever preset the CLI starts from, the file's own preset and fields win.
+        assert_eq!(RunConfig::from_toml_over(Preset::Small, &text).unwrap(), config);
+        let args = spec.train_args(Path::new("c.toml"), Path::new("stop"), true);
+        assert_eq!(args.last().unwrap(), "--resume");
+        assert!(args.windows(2).any(|w| w[0] == "--events" && w[1] == "-"));
+    }
+}

@@ -1,0 +1,404 @@
+//! State of the Training room, apart from the panel that draws it (`training.rs`): the launch
+//! form, the jobs of the runs folder, and what the form is checked against (the dataset's
+//! splits and modalities, the devices). No egui; the app owns one for the whole session, so
+//! jobs outlive a change of dataset in the workbench.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use crate::jobs::sweep::{self, SweepAxis, SweepField};
+use crate::jobs::{self, DatasetFacts, GpuInfo, JobId, JobManager, JobSpec};
+use crate::model::Preset;
+use crate::train::RunConfig;
+
+use super::session::Session;
+use super::state::Notice;
+
+/// A grid over one or two fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepForm {
+    pub enabled: bool,
+    /// The sweep's folder under the runs folder.
+    pub name: String,
+    pub first: SweepField,
+    /// Comma-separated values of the first field.
+    pub first_values: String,
+    pub second: Option<SweepField>,
+    pub second_values: String,
+}
+
+impl Default for SweepForm {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            name: "delta-sweep".to_owned(),
+            first: SweepField::Delta,
+            first_values: "0.05, 0.1, 0.15".to_owned(),
+            second: None,
+            second_values: String::new(),
+        }
+    }
+}
+
+/// What the launch form holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingForm {
+    /// Dataset folder to train on.
+    pub dataset: String,
+    /// Whether `dataset` follows the dataset open in the workbench.
+    pub follows_session: bool,
+    /// The run folder's name under the runs folder.
+    pub run_name: String,
+    /// Every field; `config.preset` is the preset it started from.
+    pub config: RunConfig,
+    /// Any other field, as TOML over `config` (e.g. `[model] dropout = 0.2`).
+    pub extra_toml: String,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    pub sweep: SweepForm,
+}
+
+/// A preset's configuration with a step event every step, for live curves.
+fn form_config(preset: Preset) -> RunConfig {
+    let mut config = RunConfig::preset(preset);
+    config.train.log_every = 1;
+    config
+}
+
+impl Default for TrainingForm {
+    fn default() -> Self {
+        Self {
+            dataset: String::new(),
+            follows_session: true,
+            run_name: "run-1".to_owned(),
+            config: form_config(Preset::Small),
+            extra_toml: String::new(),
+            device: "cpu".to_owned(),
+            sweep: SweepForm::default(),
+        }
+    }
+}
+
+/// What the Training room's panel asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainingCommand {
+    SetForm(Box<TrainingForm>),
+    /// Start over from a preset's configuration.
+    SetPreset(Preset),
+    /// Make the form follow the workbench's open dataset again.
+    UseOpenDataset,
+    Launch,
+    Cancel(JobId),
+    Resume(JobId),
+    /// Drop a finished job from the list (its run folder stays).
+    Forget(JobId),
+    Select(JobId),
+    /// Ask for another runs folder.
+    ChooseRunsDir,
+}
+
+/// The dataset facts the form was last checked against, and for which folder.
+#[derive(Debug)]
+struct FactsCache {
+    root: PathBuf,
+    facts: Result<DatasetFacts, String>,
+}
+
+pub struct TrainingState {
+    pub form: TrainingForm,
+    /// The jobs of the runs folder, opened when the room is first shown.
+    pub manager: Option<JobManager>,
+    /// The `univa` executable jobs run (tests point it at the built binary).
+    trainer: PathBuf,
+    facts: Option<FactsCache>,
+    /// Why the form cannot be launched; empty when it can.
+    pub problems: Vec<String>,
+    /// Runs the form would launch (1, or the sweep's grid points).
+    pub planned: usize,
+    pub gpus: Vec<GpuInfo>,
+    gpu_probe: Option<Receiver<Vec<GpuInfo>>>,
+    pub selected: Option<JobId>,
+}
+
+impl std::fmt::Debug for TrainingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainingState")
+            .field("form", &self.form)
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TrainingState {
+    fn default() -> Self {
+        Self {
+            form: TrainingForm::default(),
+            manager: None,
+            trainer: JobManager::default_trainer(),
+            facts: None,
+            problems: Vec::new(),
+            planned: 1,
+            gpus: Vec::new(),
+            gpu_probe: None,
+            selected: None,
+        }
+    }
+}
+
+impl TrainingState {
+    /// Runs `trainer` as the `univa` executable of new jobs.
+    pub fn set_trainer(&mut self, trainer: PathBuf) {
+        self.trainer = trainer;
+    }
+
+    /// The facts of the form's dataset, or why it could not be read.
+    pub fn facts(&self) -> Option<&Result<DatasetFacts, String>> {
+        self.facts.as_ref().map(|c| &c.facts)
+    }
+
+    /// Per-frame work: opens the jobs when the room is `visible`, follows the open dataset,
+    /// takes the GPU list, polls the trainers. Returns whether jobs are active (repaint).
+    pub fn tick(&mut self, session: Option<&Session>, runs_dir: &Path, visible: bool) -> bool {
+        let mut dirty = false;
+        if visible && self.manager.is_none() {
+            let manager = JobManager::open(runs_dir, self.trainer.clone());
+            self.selected = manager.jobs().last().map(jobs::Job::id);
+            self.manager = Some(manager);
+            dirty = true;
+        }
+        if visible && self.gpu_probe.is_none() && self.gpus.is_empty() {
+            self.gpu_probe = jobs::devices::probe().ok();
+        }
+        if let Some(probe) = &self.gpu_probe {
+            match probe.try_recv() {
+                Ok(gpus) => {
+                    self.gpus = gpus;
+                    self.gpu_probe = None;
+                    dirty = true;
+                }
+                Err(TryRecvError::Disconnected) => self.gpu_probe = None,
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        if self.form.follows_session
+            && let Some(session) = session
+        {
+            let root = session.dataset.root.display().to_string();
+            if self.form.dataset != root {
+                self.form.dataset = root;
+                dirty = true;
+            }
+        }
+        let active = self.manager.as_mut().is_some_and(|m| {
+            dirty |= m.poll();
+            m.is_active()
+        });
+        if dirty && self.manager.is_some() {
+            self.revalidate(session, runs_dir);
+        }
+        active
+    }
+
+    /// Applies one command; returns a notice for the status bar, if any.
+    pub fn apply(
+        &mut self,
+        command: TrainingCommand,
+        session: Option<&Session>,
+        runs_dir: &mut PathBuf,
+    ) -> Option<Notice> {
+        let notice = match command {
+            TrainingCommand::SetForm(form) => {
+                let mut form = *form;
+                if form.dataset != self.form.dataset {
+                    form.follows_session = false;
+                }
+                self.form = form;
+                None
+            }
+            TrainingCommand::SetPreset(preset) => {
+                self.form.config = form_config(preset);
+                None
+            }
+            TrainingCommand::UseOpenDataset => {
+                self.form.follows_session = true;
+                if let Some(session) = session {
+                    self.form.dataset = session.dataset.root.display().to_string();
+                }
+                None
+            }
+            TrainingCommand::Launch => Some(self.launch(session, runs_dir)),
+            TrainingCommand::Cancel(id) => self.with_manager(|m| m.cancel(id)),
+            TrainingCommand::Resume(id) => {
+                self.selected = Some(id);
+                self.with_manager(|m| m.resume(id))
+            }
+            TrainingCommand::Forget(id) => {
+                if self.selected == Some(id) {
+                    self.selected = None;
+                }
+                self.with_manager(|m| m.forget(id))
+            }
+            TrainingCommand::Select(id) => {
+                self.selected = Some(id);
+                None
+            }
+            TrainingCommand::ChooseRunsDir => self.choose_runs_dir(runs_dir),
+        };
+        self.revalidate(session, runs_dir);
+        notice
+    }
+
+    fn with_manager(&mut self, f: impl FnOnce(&mut JobManager) -> Result<(), jobs::JobsError>) -> Option<Notice> {
+        let manager = self.manager.as_mut()?;
+        let result = f(manager);
+        manager.poll();
+        result.err().map(|e| Notice::error(e.to_string()))
+    }
+
+    fn choose_runs_dir(&mut self, runs_dir: &mut PathBuf) -> Option<Notice> {
+        if self.manager.as_ref().is_some_and(JobManager::is_active) {
+            return Some(Notice::error("Jobs are queued or running in this runs folder; wait or cancel them first."));
+        }
+        let chosen = rfd::FileDialog::new().set_title("Runs folder").set_directory(&*runs_dir).pick_folder()?;
+        self.manager = Some(JobManager::open(&chosen, self.trainer.clone()));
+        self.selected = None;
+        *runs_dir = chosen;
+        Some(Notice::info(format!("Runs go to {}", runs_dir.display())))
+    }
+
+    /// The jobs the form describes: one, or one per sweep grid point.
+    fn plan(&self, runs_dir: &Path) -> Result<Vec<JobSpec>, String> {
+        let form = &self.form;
+        if form.dataset.trim().is_empty() {
+            return Err("Choose a dataset folder (open one in the workbench, or type its path).".to_owned());
+        }
+        let config = if form.extra_toml.trim().is_empty() {
+            form.config.clone()
+        } else {
+            form.config.with_toml(&form.extra_toml).map_err(|e| format!("Other fields (TOML): {e}"))?
+        };
+        if !sweep::valid_name(&form.run_name) {
+            return Err(format!(
+                "Run name {:?}: use letters, digits, '-', '_' or '.', so it can name a folder.",
+                form.run_name
+            ));
+        }
+        let base = JobSpec {
+            name: form.run_name.clone(),
+            sweep: None,
+            dataset: PathBuf::from(form.dataset.trim()),
+            run_dir: runs_dir.join(&form.run_name),
+            config,
+            device: form.device.clone(),
+        };
+        if !form.sweep.enabled {
+            return Ok(vec![base]);
+        }
+        let mut axes = vec![SweepAxis::parse(form.sweep.first, &form.sweep.first_values).map_err(|e| e.to_string())?];
+        if let Some(second) = form.sweep.second {
+            axes.push(SweepAxis::parse(second, &form.sweep.second_values).map_err(|e| e.to_string())?);
+        }
+        sweep::expand(&base, &form.sweep.name, &axes, runs_dir).map_err(|e| e.to_string())
+    }
+
+    /// Rechecks the form against the dataset, the devices and the jobs already queued.
+    pub fn revalidate(&mut self, session: Option<&Session>, runs_dir: &Path) {
+        let root = PathBuf::from(self.form.dataset.trim());
+        if self.facts.as_ref().is_none_or(|c| c.root != root) {
+            let facts = match session.filter(|s| s.dataset.root == root) {
+                Some(session) => Ok(DatasetFacts::of(&session.dataset)),
+                None if root.as_os_str().is_empty() => Err("no dataset chosen".to_owned()),
+                None => DatasetFacts::read(&root).map_err(|e| e.to_string()),
+            };
+            self.facts = Some(FactsCache { root, facts });
+        }
+        let specs = match self.plan(runs_dir) {
+            Ok(specs) => specs,
+            Err(problem) => {
+                self.problems = vec![problem];
+                self.planned = 0;
+                return;
+            }
+        };
+        let facts = self.facts.as_ref().and_then(|c| c.facts.as_ref().ok());
+        let mut problems: Vec<String> = Vec::new();
+        for spec in &specs {
+            let taken = self.manager.as_ref().is_some_and(|m| {
+                m.jobs().iter().any(|j| j.record.status.is_active() && j.record.spec.run_dir == spec.run_dir)
+            });
+            if taken {
+                problems.push(format!("A queued or running job already writes {}.", spec.run_dir.display()));
+            }
+            for problem in jobs::check(spec, facts, &self.gpus, false) {
+                if !problems.contains(&problem) {
+                    problems.push(problem);
+                }
+            }
+        }
+        self.planned = specs.len();
+        self.problems = problems;
+    }
+
+    fn launch(&mut self, session: Option<&Session>, runs_dir: &Path) -> Notice {
+        self.revalidate(session, runs_dir);
+        if let Some(first) = self.problems.first() {
+            return Notice::error(format!("Cannot launch: {first}"));
+        }
+        let specs = match self.plan(runs_dir) {
+            Ok(specs) => specs,
+            Err(problem) => return Notice::error(format!("Cannot launch: {problem}")),
+        };
+        let manager = self.manager.get_or_insert_with(|| JobManager::open(runs_dir, self.trainer.clone()));
+        let mut first = None;
+        for spec in specs {
+            match manager.submit(spec) {
+                Ok(id) => {
+                    first.get_or_insert(id);
+                }
+                Err(e) => return Notice::error(format!("Cannot launch: {e}")),
+            }
+        }
+        manager.poll();
+        self.selected = first.or(self.selected);
+        let count = self.planned;
+        if self.form.sweep.enabled {
+            self.form.sweep.name = next_free_name(runs_dir, &self.form.sweep.name);
+        } else {
+            self.form.run_name = next_free_name(runs_dir, &self.form.run_name);
+        }
+        Notice::info(if count == 1 {
+            "Queued 1 training job".to_owned()
+        } else {
+            format!("Queued {count} training jobs")
+        })
+    }
+}
+
+/// `name` with its trailing number raised until no folder of that name exists (`run-1` →
+/// `run-2`, `delta-sweep` → `delta-sweep-2`).
+fn next_free_name(runs_dir: &Path, name: &str) -> String {
+    let (stem, mut n) = match name.rsplit_once('-') {
+        Some((stem, number)) if number.parse::<u32>().is_ok() => (stem.to_owned(), number.parse::<u32>().unwrap_or(1)),
+        _ => (name.to_owned(), 1),
+    };
+    loop {
+        n += 1;
+        let candidate = format!("{stem}-{n}");
+        if !runs_dir.join(&candidate).exists() {
+            return candidate;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_names_count_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("run-2")).unwrap();
+        assert_eq!(next_free_name(dir.path(), "run-1"), "run-3");
+        assert_eq!(next_free_name(dir.path(), "delta-sweep"), "delta-sweep-2");
+    }
+}
