@@ -79,6 +79,11 @@ pub fn check(spec: &JobSpec, facts: Option<&DatasetFacts>, gpus: &[GpuInfo], res
     if model.modalities.is_empty() {
         problems.push("Choose at least one modality (text, vision, audio).".to_owned());
     }
+    if let Some(overlay) = &spec.va_overlay
+        && let Err(error) = crate::dataset::VaOverlay::read(overlay)
+    {
+        problems.push(format!("Audited VA: {error}"));
+    }
     match facts {
         None => problems.push(format!("The dataset {} could not be read.", spec.dataset.display())),
         Some(facts) => {
@@ -186,6 +191,7 @@ mod tests {
             run_dir: "/nonexistent/run".into(),
             config,
             device: "cpu".into(),
+            va_overlay: None,
         }
     }
 
@@ -210,6 +216,17 @@ mod tests {
         let problems = check(&audio, Some(&facts()), &[], false);
         assert!(problems.iter().any(|p| p.contains("no audio features")), "{problems:?}");
         assert!(check(&spec(), Some(&facts()), &[], true).iter().any(|p| p.contains("no finished epoch")));
+    }
+
+    #[test]
+    fn an_unreadable_va_overlay_is_explained_before_launch() {
+        let mut overlay = spec();
+        overlay.va_overlay = Some("/nonexistent/audited.csv".into());
+        let problems = check(&overlay, Some(&facts()), &[], false);
+        assert!(problems.iter().any(|p| p.starts_with("Audited VA: /nonexistent/audited.csv")), "{problems:?}");
+        let args = overlay.train_args(std::path::Path::new("c.toml"), std::path::Path::new("stop"), false);
+        let at = args.iter().position(|a| a == "--va-overlay").expect("the flag is passed");
+        assert_eq!(args[at + 1], "/nonexistent/audited.csv");
     }
 
     #[cfg(not(feature = "cuda"))]

@@ -20,6 +20,10 @@ pub struct JobSpec {
     pub config: RunConfig,
     /// `cpu` or `cuda:N`; jobs on one device run one at a time.
     pub device: String,
+    /// Audited VA to train on instead of the dataset's (`univa audit export`), passed as
+    /// `--va-overlay`.
+    #[serde(default)]
+    pub va_overlay: Option<PathBuf>,
 }
 
 impl JobSpec {
@@ -47,6 +51,10 @@ impl JobSpec {
             "--stop-file".into(),
             stop_file.into(),
         ];
+        if let Some(overlay) = &self.va_overlay {
+            args.push("--va-overlay".into());
+            args.push(overlay.clone().into());
+        }
         if resume {
             args.push("--resume".into());
         }
@@ -72,6 +80,7 @@ mod tests {
             run_dir: "r".into(),
             config: config.clone(),
             device: "cpu".into(),
+            va_overlay: None,
         };
         let text = spec.config_toml().unwrap();
         // Whatever preset the CLI starts from, the file's own preset and fields win.

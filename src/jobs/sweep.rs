@@ -296,6 +296,7 @@ mod tests {
             run_dir: "x".into(),
             config: RunConfig::preset(Preset::Small),
             device: "cpu".into(),
+            va_overlay: None,
         }
     }
 

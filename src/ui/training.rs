@@ -120,8 +120,14 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     ui.separator();
     device_ui(ui, state, &mut form);
     ui.horizontal(|ui| {
-        ui.label("VA source");
-        ui.weak("the dataset's per-modality VA (utterances.csv)");
+        let label = ui.label("Audited VA");
+        ui.add(
+            egui::TextEdit::singleline(&mut form.va_overlay)
+                .hint_text("empty: the dataset's VA (utterances.csv)")
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id)
+        .on_hover_text("A VA overlay CSV written by `univa audit export`; training reads it with --va-overlay.");
     });
     ui.separator();
     sweep_ui(ui, &mut form);

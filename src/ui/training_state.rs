@@ -55,6 +55,8 @@ pub struct TrainingForm {
     pub extra_toml: String,
     /// `cpu` or `cuda:N`.
     pub device: String,
+    /// An overlay of audited VA (`univa audit export`) to train on; empty: the dataset's VA.
+    pub va_overlay: String,
     pub sweep: SweepForm,
 }
 
@@ -74,6 +76,7 @@ impl Default for TrainingForm {
             config: form_config(Preset::Small),
             extra_toml: String::new(),
             device: "cpu".to_owned(),
+            va_overlay: String::new(),
             sweep: SweepForm::default(),
         }
     }
@@ -290,6 +293,7 @@ impl TrainingState {
             run_dir: runs_dir.join(&form.run_name),
             config,
             device: form.device.clone(),
+            va_overlay: Some(form.va_overlay.trim()).filter(|p| !p.is_empty()).map(PathBuf::from),
         };
         if !form.sweep.enabled {
             return Ok(vec![base]);
