@@ -49,6 +49,7 @@ fn spec(runs: &Path, name: &str, config: RunConfig) -> JobSpec {
         run_dir: runs.join(name),
         config,
         device: "cpu".to_owned(),
+        va_overlay: None,
     }
 }
 
