@@ -224,7 +224,7 @@ mod tests {
         overlay.va_overlay = Some("/nonexistent/audited.csv".into());
         let problems = check(&overlay, Some(&facts()), &[], false);
         assert!(problems.iter().any(|p| p.starts_with("Audited VA: /nonexistent/audited.csv")), "{problems:?}");
-        let args = overlay.train_args(std::path::Path::new("c.toml"), std::path::Path::new("stop"), false);
+        let args = overlay.train_args(Path::new("c.toml"), Path::new("stop"), false);
         let at = args.iter().position(|a| a == "--va-overlay").expect("the flag is passed");
         assert_eq!(args[at + 1], "/nonexistent/audited.csv");
     }
