@@ -7,6 +7,7 @@ mod acquire;
 mod agreement;
 mod bench_media;
 mod eval;
+mod generate;
 mod gui;
 mod import;
 mod metrics;
@@ -58,6 +59,9 @@ pub enum Command {
     Acquire(acquire::Args),
     /// Print a dataset's labels and the VA emotion-correlation prior M (Eq. 8).
     VaPrior(va_prior::Args),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -81,6 +85,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
         Command::VaPrior(args) => va_prior::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
 

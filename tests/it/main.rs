@@ -13,4 +13,5 @@ mod import;
 mod media;
 mod metrics;
 mod model;
+mod packaging;
 mod train;
