@@ -11,6 +11,8 @@ mod generate;
 mod gui;
 mod import;
 mod metrics;
+mod models;
+mod open;
 mod play;
 mod predict;
 mod synth;
@@ -51,6 +53,8 @@ pub enum Command {
     Gui(gui::Args),
     /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
     Import(import::Args),
+    /// Open a dataset folder in the workbench or a clip in the player (the bundled demo without a path).
+    Open(open::Args),
     /// Play a clip in a minimal window, or decode it headless and print stream info and timing.
     Play(play::Args),
     /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
@@ -59,6 +63,8 @@ pub enum Command {
     Acquire(acquire::Args),
     /// Print a dataset's labels and the VA emotion-correlation prior M (Eq. 8).
     VaPrior(va_prior::Args),
+    /// List or fetch the third-party base models (into the user's cache).
+    Models(models::Args),
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -81,10 +87,12 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Agreement(args) => agreement::run(&args),
         Command::Gui(args) => gui::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Open(args) => open::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
         Command::VaPrior(args) => va_prior::run(&args),
+        Command::Models(args) => models::run(&args),
         Command::Generate(args) => generate::run(&args),
     }
 }
