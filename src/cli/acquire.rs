@@ -59,7 +59,7 @@ pub struct FillArgs {
     /// Text VA model folder [default: models/text-va].
     #[arg(long)]
     pub text_model: Option<PathBuf>,
-    /// Base folder of the text model [default: all-MiniLM-L6-v2 as fetched by models/fetch.sh].
+    /// Base folder of the text model [default: all-MiniLM-L6-v2 as fetched by `univa models fetch`].
     #[arg(long)]
     pub text_base: Option<PathBuf>,
 }
@@ -87,7 +87,7 @@ pub struct TextModelArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Base model folder (Hugging Face config.json + model.safetensors + tokenizer.json)
-    /// [default: all-MiniLM-L6-v2 as fetched by models/fetch.sh].
+    /// [default: all-MiniLM-L6-v2 as fetched by `univa models fetch`].
     #[arg(long)]
     pub base: Option<PathBuf>,
 }
@@ -98,7 +98,7 @@ impl TextModelArgs {
         let base = self.base.clone().unwrap_or_else(text::default_base_dir);
         TextVa::load(&model, &base, &device()).with_context(|| {
             format!(
-                "cannot load the text VA model {} over {} (fetch the default base with `models/fetch.sh {}`)",
+                "cannot load the text VA model {} over {} (fetch the default base with `univa models fetch {}`)",
                 model.display(),
                 base.display(),
                 text::BASE_FETCH_IDS
@@ -127,7 +127,7 @@ pub struct TrainTextArgs {
     /// Model folder to write (config.json, model.safetensors, training.json).
     #[arg(long)]
     pub out: PathBuf,
-    /// Base model folder [default: all-MiniLM-L6-v2 as fetched by models/fetch.sh].
+    /// Base model folder [default: all-MiniLM-L6-v2 as fetched by `univa models fetch`].
     #[arg(long)]
     pub base: Option<PathBuf>,
     /// Top layers of the base to fine-tune.

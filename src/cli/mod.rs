@@ -8,9 +8,12 @@ mod agreement;
 mod audit;
 mod bench_media;
 mod eval;
+mod generate;
 mod gui;
 mod import;
 mod metrics;
+mod models;
+mod open;
 mod play;
 mod predict;
 mod runs;
@@ -52,6 +55,8 @@ pub enum Command {
     Gui(gui::Args),
     /// Convert a public MMER format (UniVA pickles, TAILOR .pt, clips + CSV) into a native dataset.
     Import(import::Args),
+    /// Open a dataset folder in the workbench or a clip in the player (the bundled demo without a path).
+    Open(open::Args),
     /// Play a clip in a minimal window, or decode it headless and print stream info and timing.
     Play(play::Args),
     /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
@@ -64,6 +69,11 @@ pub enum Command {
     VaPrior(va_prior::Args),
     /// Export audited VA (an overlay for `train --va-overlay`) and the audit event log.
     Audit(audit::Args),
+    /// List or fetch the third-party base models (into the user's cache).
+    Models(models::Args),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// Runs one subcommand. `None` (no arguments) is handled by the binary.
@@ -86,12 +96,15 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Agreement(args) => agreement::run(&args),
         Command::Gui(args) => gui::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Open(args) => open::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
         Command::Acquire(args) => acquire::run(&args),
         Command::Runs(args) => runs::run(&args),
         Command::VaPrior(args) => va_prior::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Models(args) => models::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
 

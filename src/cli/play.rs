@@ -27,6 +27,13 @@ pub struct Args {
     pub speed: f64,
 }
 
+impl Args {
+    /// Plays all of `file` once in a window at normal speed.
+    pub fn window(file: PathBuf) -> Self {
+        Self { file, start: None, end: None, headless: false, looping: false, speed: 1.0 }
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let span = TimeSpan::new(args.start.unwrap_or(0.0), args.end);
     if args.headless {
@@ -38,7 +45,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     player.set_speed(args.speed);
     let title = format!("univa play — {}", args.file.display());
     let native_options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title(title.clone()).with_inner_size([960.0, 680.0]),
+        viewport: egui::ViewportBuilder::default()
+            .with_title(title.clone())
+            .with_inner_size([960.0, 680.0])
+            .with_app_id(crate::ui::APP_ID),
         ..Default::default()
     };
     eframe::run_native(

@@ -49,6 +49,9 @@ pub use state::{MetricsStatus, Notice, RunEntry, RunsBrowserSettings, RunsComman
 pub use training_state::{SweepForm, TrainingCommand, TrainingForm, TrainingState};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
+/// The window's app id (Wayland) and WM class (X11): the desktop entry's StartupWMClass.
+pub const APP_ID: &str = "univa-studio";
+
 /// What to open at launch: a dataset folder and optionally a trained run.
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
@@ -59,7 +62,10 @@ pub struct Launch {
 /// Opens the workbench window and blocks until it is closed.
 pub fn run(launch: Launch) -> eframe::Result {
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_inner_size([1560.0, 960.0]).with_title("UniVA Studio"),
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1560.0, 960.0])
+            .with_title("UniVA Studio")
+            .with_app_id(APP_ID),
         ..Default::default()
     };
     let open = launch.dataset.map(|dataset| (dataset, launch.run));

@@ -17,5 +17,6 @@ mod jobs;
 mod media;
 mod metrics;
 mod model;
+mod packaging;
 mod runs;
 mod train;

