@@ -83,6 +83,11 @@ fn failing(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `univa runs import-predictions` of `csv` as system `name` into the run folder `out`.
+fn import_args<'a>(name: &'a str, csv: &'a Path, data: &'a Path, out: &'a Path) -> [&'a str; 10] {
+    ["runs", "import-predictions", "--name", name, "--csv", s(csv), "--dataset", s(data), "--out", s(out)]
+}
+
 fn eval_json(run: &Path, data: &Path) -> Value {
     json_of(&univa(&["eval", "--run", s(run), "--dataset", s(data), "--split", "test", "--json"]))
 }
@@ -174,18 +179,7 @@ fn imported_predictions_are_a_run_beside_ours() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, out) = (dir.path().join("mult.csv"), dir.path().join("imported/mult"));
     other_system_csv(f, &csv);
-    let said = univa(&[
-        "runs",
-        "import-predictions",
-        "--name",
-        "MulT",
-        "--csv",
-        s(&csv),
-        "--dataset",
-        s(&f.data),
-        "--out",
-        s(&out),
-    ]);
+    let said = univa(&import_args("MulT", &csv, &f.data, &out));
     let said = String::from_utf8_lossy(&said.stdout).into_owned();
     let tests = Dataset::open(&f.data).unwrap().split_indices(Split::Test).len();
     assert!(said.contains("imported MulT as run") && said.contains(&format!("test {tests}/{tests}")), "{said}");
@@ -198,18 +192,7 @@ fn imported_predictions_are_a_run_beside_ours() {
     // Probabilities from `univa predict` import too.
     let (predicted, ours) = (dir.path().join("p.csv"), dir.path().join("imported/ours"));
     univa(&["predict", "--run", s(&f.runs[1]), "--dataset", s(&f.data), "--split", "test", "--out", s(&predicted)]);
-    univa(&[
-        "runs",
-        "import-predictions",
-        "--name",
-        "UniVA csv",
-        "--csv",
-        s(&predicted),
-        "--dataset",
-        s(&f.data),
-        "--out",
-        s(&ours),
-    ]);
+    univa(&import_args("UniVA csv", &predicted, &f.data, &ours));
 
     let rows = json_of(&univa(&["runs", "table", s(&f.runs[0]), s(&f.runs[1]), s(&out), s(&ours), "--json"]));
     let rows = rows.as_array().unwrap();
@@ -229,18 +212,7 @@ fn imported_predictions_are_a_run_beside_ours() {
     assert_eq!(rows[1]["micro_f1"], eval_json(&f.runs[1], &f.data)["micro_f1"]);
 
     // Importing over an existing run is refused.
-    let err = failing(&[
-        "runs",
-        "import-predictions",
-        "--name",
-        "MulT",
-        "--csv",
-        s(&csv),
-        "--dataset",
-        s(&f.data),
-        "--out",
-        s(&out),
-    ]);
+    let err = failing(&import_args("MulT", &csv, &f.data, &out));
     assert!(err.contains("already holds a run") && err.lines().count() == 1, "{err}");
 }
 
@@ -292,18 +264,7 @@ fn bad_prediction_csvs_give_one_line_errors_naming_file_row_and_column() {
         let csv = dir.path().join(name);
         std::fs::write(&csv, text).unwrap();
         let out = dir.path().join(format!("out-{name}"));
-        let err = failing(&[
-            "runs",
-            "import-predictions",
-            "--name",
-            "X",
-            "--csv",
-            s(&csv),
-            "--dataset",
-            s(&f.data),
-            "--out",
-            s(&out),
-        ]);
+        let err = failing(&import_args("X", &csv, &f.data, &out));
         assert!(
             err.contains(&format!("{name}: {expected}"))
                 || err.contains(&format!("{name}: row")) && err.contains(expected),
@@ -413,18 +374,7 @@ fn an_imported_system_gets_a_row_in_the_case_card() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, out) = (dir.path().join("mult.csv"), dir.path().join("mult"));
     other_system_csv(f, &csv);
-    univa(&[
-        "runs",
-        "import-predictions",
-        "--name",
-        "MulT",
-        "--csv",
-        s(&csv),
-        "--dataset",
-        s(&f.data),
-        "--out",
-        s(&out),
-    ]);
+    univa(&import_args("MulT", &csv, &f.data, &out));
 
     let mut harness = browser();
     harness.state_mut().handle(UiCommand::Runs(RunsCommand::AddRunFolder(dir.path().to_path_buf())));
