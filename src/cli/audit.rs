@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use crate::dataset::{Dataset, Va};
 use crate::fsutil::write_atomic;
 use crate::modality::Modality;
-use crate::store::{self, Change, Consensus, EventKind, Judgment, OverlaySource, Status, Store, StoreLocation};
+use crate::store::{self, Change, Consensus, EventKind, Judgment, OverlaySource, Status, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -89,13 +89,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 /// Opens the dataset (table only) and its existing store.
 fn open(args: &StoreArgs) -> anyhow::Result<(Dataset, Store)> {
     let dataset = Dataset::open_lazy(&args.dataset)?;
-    let location = StoreLocation::resolve(&dataset.root, args.store.as_deref())?;
-    anyhow::ensure!(
-        location.path.is_file(),
-        "{}: no audit store here; audit the dataset in the workbench first, or give --store",
-        location.path.display()
-    );
-    let store = Store::open(&location.path, &dataset.manifest.name)?;
+    let store = Store::open_existing(&dataset, args.store.as_deref())?;
     Ok((dataset, store))
 }
 

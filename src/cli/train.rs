@@ -147,10 +147,21 @@ impl EventSink for JsonLines {
     }
 }
 
+/// The copy of `--va-overlay` a run folder keeps.
+const RUN_OVERLAY_FILE: &str = "va-overlay.csv";
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut dataset = Dataset::open(&args.dataset)?;
     if let Some(path) = &args.va_overlay {
         let replaced = VaOverlay::read(path)?.apply(&mut dataset)?;
+        // The run keeps the VA it was trained on, whatever happens to the overlay later.
+        let kept = args.out.join(RUN_OVERLAY_FILE);
+        let same_file = std::fs::canonicalize(path).ok().is_some_and(|p| std::fs::canonicalize(&kept).ok() == Some(p));
+        if !same_file {
+            std::fs::create_dir_all(&args.out)
+                .and_then(|()| std::fs::copy(path, &kept))
+                .with_context(|| format!("could not copy {} to {}", path.display(), kept.display()))?;
+        }
         if !args.quiet {
             println!("{}: {replaced} VA points replace the dataset's", path.display());
         }

@@ -236,6 +236,20 @@ impl std::fmt::Debug for Store {
 const META_DATASET: &str = "dataset";
 
 impl Store {
+    /// Opens the existing store of `dataset` (`explicit`, or where [`StoreLocation::resolve`]
+    /// puts it); a missing store is an error that says how to make one.
+    pub fn open_existing(dataset: &crate::dataset::Dataset, explicit: Option<&Path>) -> Result<Self, StoreError> {
+        let location = StoreLocation::resolve(&dataset.root, explicit)?;
+        if !location.path.is_file() {
+            return Err(StoreError::Invalid {
+                path: location.path,
+                problem: "no audit store here; audit the dataset in the workbench first, or choose the store file"
+                    .to_owned(),
+            });
+        }
+        Self::open(&location.path, &dataset.manifest.name)
+    }
+
     /// Opens (or creates) the store at `path` for the dataset named `dataset`, migrating it to
     /// the current schema.
     pub fn open(path: &Path, dataset: &str) -> Result<Self, StoreError> {

@@ -46,7 +46,7 @@ pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
 pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Room, ViewSettings, default_runs_dir};
 pub use state::{MetricsStatus, Notice, RunEntry, RunsBrowserSettings, RunsCommand, RunsState, RunsTab, ViewState};
-pub use training_state::{SweepForm, TrainingCommand, TrainingForm, TrainingState};
+pub use training_state::{AUDITED_DIR, SweepForm, TrainingCommand, TrainingForm, TrainingState, VaSource};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// The window's app id (Wayland) and WM class (X11): the desktop entry's StartupWMClass.

@@ -8,10 +8,11 @@ use crate::jobs::devices::{self, cuda_built};
 use crate::jobs::{Ablation, Curves, Job, JobStatus, SweepField, check};
 use crate::modality::Modality;
 use crate::model::Preset;
+use crate::store::{Consensus, OverlaySource};
 
 use super::commands::Command;
 use super::theme;
-use super::training_state::{TrainingCommand, TrainingForm, TrainingState};
+use super::training_state::{TrainingCommand, TrainingForm, TrainingState, VaSource};
 
 const PRESETS: [(Preset, &str); 5] = [
     (Preset::Small, "small (CPU-sized)"),
@@ -119,20 +120,69 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     config_ui(ui, &mut form);
     ui.separator();
     device_ui(ui, state, &mut form);
-    ui.horizontal(|ui| {
-        let label = ui.label("Audited VA");
-        ui.add(
-            egui::TextEdit::singleline(&mut form.va_overlay)
-                .hint_text("empty: the dataset's VA (utterances.csv)")
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id)
-        .on_hover_text("A VA overlay CSV written by `univa audit export`; training reads it with --va-overlay.");
-    });
+    va_source_ui(ui, state, &mut form);
     ui.separator();
     sweep_ui(ui, &mut form);
     if form != state.form {
         send(commands, TrainingCommand::SetForm(Box::new(form)));
+    }
+}
+
+/// Which VA the run trains on: the dataset's, the audit store's (an annotator or a consensus),
+/// or an overlay file.
+fn va_source_ui(ui: &mut egui::Ui, state: &TrainingState, form: &mut TrainingForm) {
+    let annotators: &[String] = state.annotators.as_deref().unwrap_or_default();
+    let mut choices = vec![VaSource::Dataset];
+    choices.extend(annotators.iter().map(|name| VaSource::Audit(OverlaySource::Annotator(name.clone()))));
+    if !annotators.is_empty() {
+        choices.push(VaSource::Audit(OverlaySource::Consensus(Consensus::Mean)));
+        choices.push(VaSource::Audit(OverlaySource::Consensus(Consensus::Median)));
+    }
+    choices.push(VaSource::File);
+    if !choices.contains(&form.va_source) {
+        // An annotator of another dataset's store: keep it, the problems list explains it.
+        choices.insert(1, form.va_source.clone());
+    }
+    ui.horizontal(|ui| {
+        let label = ui.label("VA source");
+        egui::ComboBox::from_id_salt("training_va_source")
+            .selected_text(va_source_name(&form.va_source))
+            .show_ui(ui, |ui| {
+                for choice in choices {
+                    let name = va_source_name(&choice);
+                    ui.selectable_value(&mut form.va_source, choice, name);
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text(
+                "Audit choices export the store's corrected VA when the job is launched \
+                 (RUNS/.audited/<name>.csv); the run keeps its copy as va-overlay.csv.",
+            );
+    });
+    match (&form.va_source, &state.annotators) {
+        (VaSource::File, _) => {
+            ui.horizontal(|ui| {
+                let label = ui.label("Overlay file");
+                ui.add(egui::TextEdit::singleline(&mut form.va_overlay).desired_width(f32::INFINITY))
+                    .labelled_by(label.id)
+                    .on_hover_text("A VA overlay CSV written by `univa audit export`.");
+            });
+        }
+        (VaSource::Dataset, Err(why)) => {
+            ui.weak(format!("No audited VA: {why}"));
+        }
+        _ => {}
+    }
+}
+
+fn va_source_name(source: &VaSource) -> String {
+    match source {
+        VaSource::Dataset => "dataset VA (utterances.csv)".to_owned(),
+        VaSource::Audit(OverlaySource::Annotator(name)) => format!("audited: {name}"),
+        VaSource::Audit(OverlaySource::Consensus(Consensus::Mean)) => "audited: mean of all annotators".to_owned(),
+        VaSource::Audit(OverlaySource::Consensus(Consensus::Median)) => "audited: median of all annotators".to_owned(),
+        VaSource::File => "overlay file…".to_owned(),
     }
 }
 

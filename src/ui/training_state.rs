@@ -6,9 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, TryRecvError};
 
+use crate::dataset::Dataset;
+use crate::fsutil::write_atomic;
 use crate::jobs::sweep::{self, SweepAxis, SweepField};
 use crate::jobs::{self, DatasetFacts, GpuInfo, JobId, JobManager, JobSpec};
 use crate::model::Preset;
+use crate::store::{self, OverlaySource, Store};
 use crate::train::RunConfig;
 
 use super::session::Session;
@@ -40,6 +43,23 @@ impl Default for SweepForm {
     }
 }
 
+/// Which VA values a run trains on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum VaSource {
+    /// The dataset's own (`utterances.csv`).
+    #[default]
+    Dataset,
+    /// The corrected VA of the dataset's audit store, one annotator's or the consensus of all,
+    /// exported as an overlay when the job is launched (a snapshot: later edits do not change
+    /// what the run trained on).
+    Audit(OverlaySource),
+    /// An overlay CSV written earlier by `univa audit export` (the form's `va_overlay`).
+    File,
+}
+
+/// Where a launch's audited VA snapshot is written: `RUNS/.audited/<run or sweep name>.csv`.
+pub const AUDITED_DIR: &str = ".audited";
+
 /// What the launch form holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainingForm {
@@ -55,7 +75,8 @@ pub struct TrainingForm {
     pub extra_toml: String,
     /// `cpu` or `cuda:N`.
     pub device: String,
-    /// An overlay of audited VA (`univa audit export`) to train on; empty: the dataset's VA.
+    pub va_source: VaSource,
+    /// The overlay file of [`VaSource::File`].
     pub va_overlay: String,
     pub sweep: SweepForm,
 }
@@ -76,6 +97,7 @@ impl Default for TrainingForm {
             config: form_config(Preset::Small),
             extra_toml: String::new(),
             device: "cpu".to_owned(),
+            va_source: VaSource::Dataset,
             va_overlay: String::new(),
             sweep: SweepForm::default(),
         }
@@ -121,6 +143,11 @@ pub struct TrainingState {
     pub gpus: Vec<GpuInfo>,
     gpu_probe: Option<Receiver<Vec<GpuInfo>>>,
     pub selected: Option<JobId>,
+    /// The annotators of the form's dataset's audit store, or why there are none to train on;
+    /// reread when the room is shown and when the VA source changes.
+    pub annotators: Result<Vec<String>, String>,
+    /// Whether the room was visible last frame.
+    shown: bool,
 }
 
 impl std::fmt::Debug for TrainingState {
@@ -144,6 +171,8 @@ impl Default for TrainingState {
             gpus: Vec::new(),
             gpu_probe: None,
             selected: None,
+            annotators: Err("no dataset chosen".to_owned()),
+            shown: false,
         }
     }
 }
@@ -192,6 +221,11 @@ impl TrainingState {
                 dirty = true;
             }
         }
+        if visible && !self.shown {
+            self.refresh_annotators(session);
+            dirty = true;
+        }
+        self.shown = visible;
         let active = self.manager.as_mut().is_some_and(|m| {
             dirty |= m.poll();
             m.is_active()
@@ -215,7 +249,11 @@ impl TrainingState {
                 if form.dataset != self.form.dataset {
                     form.follows_session = false;
                 }
+                let source_changed = form.va_source != self.form.va_source;
                 self.form = form;
+                if source_changed {
+                    self.refresh_annotators(session);
+                }
                 None
             }
             TrainingCommand::SetPreset(preset) => {
@@ -293,7 +331,14 @@ impl TrainingState {
             run_dir: runs_dir.join(&form.run_name),
             config,
             device: form.device.clone(),
-            va_overlay: Some(form.va_overlay.trim()).filter(|p| !p.is_empty()).map(PathBuf::from),
+            va_overlay: match form.va_source {
+                VaSource::File if form.va_overlay.trim().is_empty() => {
+                    return Err("Audited VA: type the path of an overlay CSV (`univa audit export`).".to_owned());
+                }
+                VaSource::File => Some(PathBuf::from(form.va_overlay.trim())),
+                // Exported at launch (see `launch`); the dataset's VA until then.
+                VaSource::Dataset | VaSource::Audit(_) => None,
+            },
         };
         if !form.sweep.enabled {
             return Ok(vec![base]);
@@ -315,6 +360,7 @@ impl TrainingState {
                 None => DatasetFacts::read(&root).map_err(|e| e.to_string()),
             };
             self.facts = Some(FactsCache { root, facts });
+            self.refresh_annotators(session);
         }
         let specs = match self.plan(runs_dir) {
             Ok(specs) => specs,
@@ -339,8 +385,72 @@ impl TrainingState {
                 }
             }
         }
+        if let Some(problem) = self.audit_problem() {
+            problems.push(problem);
+        }
         self.planned = specs.len();
         self.problems = problems;
+    }
+
+    /// Rereads the annotators of the form's dataset's audit store.
+    fn refresh_annotators(&mut self, session: Option<&Session>) {
+        let root = PathBuf::from(self.form.dataset.trim());
+        self.annotators = if root.as_os_str().is_empty() {
+            Err("no dataset chosen".to_owned())
+        } else {
+            self.open_store(session, &root).and_then(|(_, store)| {
+                Ok(store.annotators().map_err(|e| e.to_string())?.into_iter().map(|a| a.name).collect())
+            })
+        };
+    }
+
+    /// The dataset at `root` (the session's when it is that one) and its existing audit store.
+    fn open_store(&self, session: Option<&Session>, root: &Path) -> Result<(Option<Dataset>, Store), String> {
+        match session.filter(|s| s.dataset.root == root) {
+            Some(session) => Ok((None, Store::open_existing(&session.dataset, None).map_err(|e| e.to_string())?)),
+            None => {
+                let dataset = Dataset::open_lazy(root).map_err(|e| e.to_string())?;
+                let store = Store::open_existing(&dataset, None).map_err(|e| e.to_string())?;
+                Ok((Some(dataset), store))
+            }
+        }
+    }
+
+    /// Why the form's audited VA source cannot be trained on, if it cannot.
+    fn audit_problem(&self) -> Option<String> {
+        let VaSource::Audit(source) = &self.form.va_source else { return None };
+        match (&self.annotators, source) {
+            (Err(e), _) => Some(format!("Audited VA: {e}")),
+            (Ok(names), OverlaySource::Annotator(name)) if !names.contains(name) => {
+                Some(format!("Audited VA: the audit store has no annotator named {name:?}."))
+            }
+            (Ok(names), OverlaySource::Consensus(_)) if names.is_empty() => {
+                Some("Audited VA: the audit store has no annotators yet.".to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes the store's overlay of `source` to `out`; returns how many VA points it holds.
+    fn export_audited(&self, session: Option<&Session>, source: &OverlaySource, out: &Path) -> Result<usize, String> {
+        let root = PathBuf::from(self.form.dataset.trim());
+        let (opened, store) = self.open_store(session, &root)?;
+        let dataset = match (&opened, session) {
+            (Some(dataset), _) => dataset,
+            (None, Some(session)) => &session.dataset,
+            (None, None) => return Err("no dataset chosen".to_owned()),
+        };
+        let overlay = store::overlay_of(&store, dataset, source, out).map_err(|e| e.to_string())?;
+        let points: usize = overlay.rows.iter().map(|r| r.va.iter().filter(|(_, v)| v.is_some()).count()).sum();
+        if points == 0 {
+            return Err(format!("{}: no corrected or accepted VA to train on yet", store.path().display()));
+        }
+        let csv = overlay.to_csv().map_err(|e| e.to_string())?;
+        out.parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| write_atomic(out, &csv))
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        Ok(points)
     }
 
     fn launch(&mut self, session: Option<&Session>, runs_dir: &Path) -> Notice {
@@ -348,10 +458,25 @@ impl TrainingState {
         if let Some(first) = self.problems.first() {
             return Notice::error(format!("Cannot launch: {first}"));
         }
-        let specs = match self.plan(runs_dir) {
+        let mut specs = match self.plan(runs_dir) {
             Ok(specs) => specs,
             Err(problem) => return Notice::error(format!("Cannot launch: {problem}")),
         };
+        let mut audited = String::new();
+        if let VaSource::Audit(source) = &self.form.va_source {
+            let name = if self.form.sweep.enabled { &self.form.sweep.name } else { &self.form.run_name };
+            let out = runs_dir.join(AUDITED_DIR).join(format!("{name}.csv"));
+            match self.export_audited(session, source, &out) {
+                Ok(points) => {
+                    let plural = if points == 1 { "" } else { "s" };
+                    audited = format!(" on audited VA ({points} point{plural}, {})", out.display());
+                }
+                Err(e) => return Notice::error(format!("Cannot launch: Audited VA: {e}")),
+            }
+            for spec in &mut specs {
+                spec.va_overlay = Some(out.clone());
+            }
+        }
         let manager = self.manager.get_or_insert_with(|| JobManager::open(runs_dir, self.trainer.clone()));
         let mut first = None;
         for spec in specs {
@@ -371,9 +496,9 @@ impl TrainingState {
             self.form.run_name = next_free_name(runs_dir, &self.form.run_name);
         }
         Notice::info(if count == 1 {
-            "Queued 1 training job".to_owned()
+            format!("Queued 1 training job{audited}")
         } else {
-            format!("Queued {count} training jobs")
+            format!("Queued {count} training jobs{audited}")
         })
     }
 }

@@ -13,7 +13,7 @@ use univa::ui::{AuditCommand, AuditDraft, Command, DetailTab, QueueOrder, QueueS
 
 use super::gui::{fixture, harness_of, screen_position, studio};
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -1,13 +1,17 @@
 //! The Training room driven headless: the room selector, launching from the panel with curves
-//! filling in, cancelling, and an invalid combination explained before launch.
+//! filling in, cancelling, an invalid combination explained before launch, and a run on the
+//! audit store's corrected VA.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use univa::dataset::Va;
 use univa::jobs::JobStatus;
-use univa::ui::{Command, Room, StudioApp, TrainingCommand, TrainingForm, ViewSettings};
+use univa::modality::Modality;
+use univa::store::{Change, EventKind, Judgment, OverlaySource, Status, Store};
+use univa::ui::{Command, Room, StudioApp, TrainingCommand, TrainingForm, VaSource, ViewSettings};
 
 use crate::gui::harness_of;
 use crate::jobs::{tiny_config, tiny_dataset};
@@ -145,4 +149,65 @@ fn a_delta_sweep_of_three_values_launches_from_the_panel() {
     }
     // The next sweep gets a name of its own.
     assert_eq!(harness.state().training.form.sweep.name, "fig5-2");
+}
+
+#[test]
+fn a_run_trains_on_the_audit_stores_corrected_va() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    crate::gui_audit::copy_dir(tiny_dataset(), &data);
+    let dataset = univa::dataset::Dataset::open_lazy(&data).unwrap();
+    let corrected = dataset.utterances[0].id.clone();
+    let mut store = Store::open(&data.join(univa::store::STORE_FILE), &dataset.manifest.name).unwrap();
+    let ann = store.create_annotator("ann", "").unwrap();
+    let judgment =
+        Judgment { va: Va::new(0.75, -0.5), status: Status::Corrected, unsure: false, reason: String::new() };
+    store
+        .record(&Change {
+            annotator: ann.id,
+            utterance: &corrected,
+            modality: Modality::Text,
+            kind: EventKind::Correct,
+            new: Some(judgment),
+            reason: "",
+            source_model: "synth",
+        })
+        .unwrap();
+    drop(store);
+
+    let runs = dir.path().join("runs");
+    let settings = ViewSettings { runs_dir: runs.clone(), room: Room::Training, ..ViewSettings::default() };
+    let mut app = StudioApp::new(settings);
+    app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
+    let mut harness = harness_of(app, Some((data.clone(), None)));
+    harness.run_steps(2);
+    assert_eq!(harness.state().training.annotators, Ok(vec!["ann".to_owned()]));
+
+    // An annotator the store does not have is explained before launch.
+    set_form(&mut harness, |form| {
+        form.config = tiny_config(1);
+        form.va_source = VaSource::Audit(OverlaySource::Annotator("nobody".to_owned()));
+    });
+    harness.get_by_label_contains("no annotator named \"nobody\"");
+    assert!(harness.get_by_label("Launch").accesskit_node().is_disabled());
+
+    set_form(&mut harness, |form| form.va_source = VaSource::Audit(OverlaySource::Annotator("ann".to_owned())));
+    assert!(harness.state().training.problems.is_empty(), "{:?}", harness.state().training.problems);
+    harness.get_by_label("Launch").click();
+    harness.run_steps(2);
+    let notice = harness.state().notice.clone().unwrap();
+    assert!(!notice.is_error && notice.text.contains("on audited VA (1 point, "), "{}", notice.text);
+    step_until(&mut harness, "the run", |app| app.training.manager.as_ref().is_some_and(|m| !m.is_active()));
+    let job = &harness.state().training.manager.as_ref().unwrap().jobs()[0];
+    assert_eq!(job.record.status, JobStatus::Finished, "{:?}", job.record.stderr_tail);
+    let snapshot = runs.join(univa::ui::AUDITED_DIR).join("run-1.csv");
+    assert_eq!(job.record.spec.va_overlay.as_deref(), Some(snapshot.as_path()));
+    let overlay = univa::dataset::VaOverlay::read(&snapshot).unwrap();
+    assert_eq!(overlay.rows.len(), 1);
+    assert_eq!(overlay.rows[0].id, corrected);
+    assert_eq!(overlay.rows[0].va.text, Some(Va::new(0.75, -0.5)));
+    assert_eq!(overlay.rows[0].provenance, "audit:ann");
+    // The run folder keeps the VA it trained on.
+    let kept = std::fs::read(runs.join("run-1/va-overlay.csv")).unwrap();
+    assert_eq!(kept, std::fs::read(&snapshot).unwrap());
 }
