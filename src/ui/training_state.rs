@@ -196,6 +196,7 @@ impl TrainingState {
             let manager = JobManager::open(runs_dir, self.trainer.clone());
             self.selected = manager.jobs().last().map(jobs::Job::id);
             self.manager = Some(manager);
+            self.skip_taken_names(runs_dir);
             dirty = true;
         }
         if visible && self.gpu_probe.is_none() && self.gpus.is_empty() {
@@ -304,7 +305,19 @@ impl TrainingState {
         self.manager = Some(JobManager::open(&chosen, self.trainer.clone()));
         self.selected = None;
         *runs_dir = chosen;
+        self.skip_taken_names(runs_dir);
         Some(Notice::info(format!("Runs go to {}", runs_dir.display())))
+    }
+
+    /// Moves the form's run and sweep names past folders the runs folder already has, so a
+    /// fresh form can be launched as it is.
+    fn skip_taken_names(&mut self, runs_dir: &Path) {
+        if runs_dir.join(&self.form.run_name).exists() {
+            self.form.run_name = next_free_name(runs_dir, &self.form.run_name);
+        }
+        if runs_dir.join(&self.form.sweep.name).exists() {
+            self.form.sweep.name = next_free_name(runs_dir, &self.form.sweep.name);
+        }
     }
 
     /// The jobs the form describes: one, or one per sweep grid point.
@@ -529,5 +542,18 @@ mod tests {
         std::fs::create_dir(dir.path().join("run-2")).unwrap();
         assert_eq!(next_free_name(dir.path(), "run-1"), "run-3");
         assert_eq!(next_free_name(dir.path(), "delta-sweep"), "delta-sweep-2");
+    }
+
+    #[test]
+    fn a_fresh_form_skips_the_names_the_runs_folder_has() {
+        let dir = tempfile::tempdir().unwrap();
+        for taken in ["run-1", "delta-sweep"] {
+            std::fs::create_dir(dir.path().join(taken)).unwrap();
+        }
+        let mut state = TrainingState::default();
+        state.tick(None, dir.path(), true);
+        assert_eq!(state.form.run_name, "run-2");
+        assert_eq!(state.form.sweep.name, "delta-sweep-2");
+        assert!(!state.problems.iter().any(|p| p.contains("already holds")), "{:?}", state.problems);
     }
 }
