@@ -90,6 +90,13 @@ impl AuditOutcome {
 /// Per annotator: (utterance index, modality) → judgment.
 pub type Judgments = HashMap<AnnotatorId, HashMap<(usize, Modality), Judgment>>;
 
+/// A step through the annotator's own edit history.
+#[derive(Clone, Copy, Debug)]
+enum Travel {
+    Undo,
+    Redo,
+}
+
 #[derive(Debug, Default)]
 pub struct AuditState {
     pub store: Option<Store>,
@@ -216,8 +223,8 @@ impl AuditState {
                 Some(index) => self.flag_unsure(session, index, m),
                 None => Ok(AuditOutcome::default()),
             },
-            AuditCommand::Undo => self.undo(),
-            AuditCommand::Redo => self.redo(),
+            AuditCommand::Undo => self.travel(Travel::Undo),
+            AuditCommand::Redo => self.travel(Travel::Redo),
             AuditCommand::SetQueue(queue) => {
                 self.queue = queue;
                 Ok(AuditOutcome::default())
@@ -383,25 +390,26 @@ impl AuditState {
         Some(index)
     }
 
-    fn undo(&mut self) -> Result<AuditOutcome, StoreError> {
+    /// Undoes the annotator's last edit, or redoes the last undone one.
+    fn travel(&mut self, direction: Travel) -> Result<AuditOutcome, StoreError> {
         let (Some(store), Some(me)) = (&mut self.store, &self.me) else { return Ok(AuditOutcome::default()) };
-        let Some(&target) = self.undo.last() else {
-            return Ok(AuditOutcome::notice(Notice::info("Nothing to undo")));
+        let (from, to) = match direction {
+            Travel::Undo => (&mut self.undo, &mut self.redo),
+            Travel::Redo => (&mut self.redo, &mut self.undo),
         };
-        let event = store.undo(me.id, target)?;
-        self.undo.pop();
-        self.redo.push(target);
-        Ok(AuditOutcome { select: self.absorb(&event), ..AuditOutcome::default() })
-    }
-
-    fn redo(&mut self) -> Result<AuditOutcome, StoreError> {
-        let (Some(store), Some(me)) = (&mut self.store, &self.me) else { return Ok(AuditOutcome::default()) };
-        let Some(&target) = self.redo.last() else {
-            return Ok(AuditOutcome::notice(Notice::info("Nothing to redo")));
+        let Some(&target) = from.last() else {
+            let nothing = match direction {
+                Travel::Undo => "Nothing to undo",
+                Travel::Redo => "Nothing to redo",
+            };
+            return Ok(AuditOutcome::notice(Notice::info(nothing)));
         };
-        let event = store.redo(me.id, target)?;
-        self.redo.pop();
-        self.undo.push(target);
+        let event = match direction {
+            Travel::Undo => store.undo(me.id, target)?,
+            Travel::Redo => store.redo(me.id, target)?,
+        };
+        from.pop();
+        to.push(target);
         Ok(AuditOutcome { select: self.absorb(&event), ..AuditOutcome::default() })
     }
 

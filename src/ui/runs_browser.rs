@@ -92,7 +92,7 @@ fn toolbar_ui(ui: &mut egui::Ui, runs: &RunsState, settings: &ViewSettings, comm
 }
 
 fn runs_list_ui(ui: &mut egui::Ui, runs: &RunsState, settings: &ViewSettings, commands: &mut Vec<Command>) {
-    ui.label(format!("{} runs · click names to compare two", runs.entries.len()));
+    ui.label(format!("{} · click names to compare two", count(runs.entries.len(), "run")));
     if runs.entries.is_empty() {
         ui.add(
             egui::Label::new(format!(
@@ -185,8 +185,8 @@ fn table_ui(ui: &mut egui::Ui, runs: &RunsState, split: Split) {
     );
     ui.horizontal_wrapped(|ui| {
         ui.label(format!(
-            "{} runs on the {split} split; the best value per metric is highlighted (HL: lowest).",
-            table.rows.len()
+            "{} on the {split} split; the best value per metric is highlighted (HL: lowest).",
+            count(table.rows.len(), "run")
         ));
         if left_out > 0 {
             ui.weak(format!("{left_out} not finished or without metrics (see the list)."));
@@ -388,4 +388,9 @@ fn sweep_ui(ui: &mut egui::Ui, runs: &RunsState, settings: &ViewSettings, comman
             }
         }
     });
+}
+
+/// `1 run`, `2 runs`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
