@@ -243,8 +243,7 @@ impl Store {
         if !location.path.is_file() {
             return Err(StoreError::Invalid {
                 path: location.path,
-                problem: "no audit store here; audit the dataset in the workbench first, or choose the store file"
-                    .to_owned(),
+                problem: "no audit store here yet; audit the dataset in the workbench's Audit tab first".to_owned(),
             });
         }
         Self::open(&location.path, &dataset.manifest.name)
