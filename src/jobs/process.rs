@@ -22,12 +22,27 @@ pub enum Message {
     Stderr(String),
     /// One of the two streams reached its end.
     Closed,
+    /// A remote job's id (a Slurm job id, the trainer's process id there) and its state as the
+    /// remote side reports it (`PENDING`, `RUNNING`, …, or what is being copied).
+    Remote {
+        id: Option<String>,
+        state: String,
+    },
+    /// A remote job's worker is done: its streams are drained and its run folder is back.
+    Ended(Exit),
 }
 
-/// How a child ended.
-#[derive(Debug)]
+/// How a trainer ended.
+#[derive(Debug, Default)]
 pub struct Exit {
-    pub status: ExitStatus,
+    /// The exit code, when it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// The state Slurm reports at the end (`COMPLETED`, `FAILED`, `CANCELLED`, `TIMEOUT`, …).
+    pub slurm_state: Option<String>,
+    /// Why a remote job could not be started or its run folder not copied back (ssh, rsync, sbatch).
+    pub remote_problem: Option<String>,
     /// The trainer's own error line (`univa: …`) or panic line, however much followed it.
     pub error_line: Option<String>,
     /// Whether a graceful stop was asked for, and whether it had to be forced.
@@ -35,8 +50,35 @@ pub struct Exit {
     pub forced: bool,
 }
 
+impl Exit {
+    pub fn of_status(status: ExitStatus) -> Self {
+        Self { code: status.code(), signal: signal_of(status), ..Self::default() }
+    }
+
+    /// Exit code 0, and nothing else went wrong.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+            && self.signal.is_none()
+            && self.remote_problem.is_none()
+            && self.slurm_state.as_deref().is_none_or(|s| s == "COMPLETED")
+    }
+}
+
+#[cfg(unix)]
+fn signal_of(status: ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&status)
+}
+
+#[cfg(not(unix))]
+fn signal_of(_status: ExitStatus) -> Option<i32> {
+    None
+}
+
+/// A trainer: a local child process, or a worker thread that runs one elsewhere (over SSH, on
+/// Slurm) and reports through the same messages.
 pub struct TrainerProcess {
-    child: Child,
+    /// The local child; `None` for a remote job, whose worker sends [`Message::Ended`].
+    child: Option<Child>,
     messages: Receiver<Message>,
     open_streams: usize,
     stop_file: PathBuf,
@@ -44,6 +86,9 @@ pub struct TrainerProcess {
     forced: bool,
     pub stderr_tail: VecDeque<String>,
     error_line: Option<String>,
+    pub remote_id: Option<String>,
+    pub remote_state: Option<String>,
+    ended: Option<Exit>,
 }
 
 impl TrainerProcess {
@@ -76,20 +121,32 @@ impl TrainerProcess {
             start_reader(format!("univa-job-{pid}-stderr"), move || read_stderr(stderr, &tx))?;
             open_streams += 1;
         }
-        Ok(Self {
-            child,
+        let mut process = Self::remote(messages, stop_file);
+        process.child = Some(child);
+        process.open_streams = open_streams;
+        Ok(process)
+    }
+
+    /// A trainer run by a worker that reports on `messages` and watches `stop_file` itself.
+    pub fn remote(messages: Receiver<Message>, stop_file: PathBuf) -> Self {
+        Self {
+            child: None,
             messages,
-            open_streams,
+            open_streams: 0,
             stop_file,
             stop_requested_at: None,
             forced: false,
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL),
             error_line: None,
-        })
+            remote_id: None,
+            remote_state: None,
+            ended: None,
+        }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The local child's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Asks the trainer to stop after its current step (it watches the stop file).
@@ -122,28 +179,54 @@ impl TrainerProcess {
                     self.stderr_tail.push_back(line);
                 }
                 Ok(Message::Closed) => self.open_streams = self.open_streams.saturating_sub(1),
+                Ok(Message::Remote { id, state }) => {
+                    if id.is_some() {
+                        self.remote_id = id;
+                    }
+                    self.remote_state = Some(state);
+                }
+                Ok(Message::Ended(exit)) => {
+                    self.ended = Some(exit);
+                    break;
+                }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     self.open_streams = 0;
+                    if self.child.is_none() && self.ended.is_none() {
+                        self.ended = Some(Exit {
+                            remote_problem: Some("the job's worker thread ended without a word".to_owned()),
+                            ..Exit::default()
+                        });
+                    }
                     break;
                 }
             }
         }
+        let Some(child) = &mut self.child else {
+            // A remote worker kills by itself after the grace period it was given.
+            let mut exit = self.ended.take()?;
+            exit.error_line = exit.error_line.or_else(|| self.error_line.clone());
+            exit.stop_requested |= self.stop_requested_at.is_some() || self.stop_file.exists();
+            std::fs::remove_file(&self.stop_file).ok();
+            return Some(exit);
+        };
         if !self.forced && self.stop_requested_at.is_some_and(|at| at.elapsed() >= grace) {
             // Already gone is fine: the exit status below tells.
-            let _ = self.child.kill();
+            let _ = child.kill();
             self.forced = true;
         }
         if self.open_streams > 0 {
             return None;
         }
-        let status = self.child.try_wait().ok().flatten()?;
+        let status = child.try_wait().ok().flatten()?;
+        // Another process (`univa jobs cancel`) may have written the stop file.
+        let stop_requested = self.stop_requested_at.is_some() || self.stop_file.exists();
         std::fs::remove_file(&self.stop_file).ok();
         Some(Exit {
-            status,
             error_line: self.error_line.clone(),
-            stop_requested: self.stop_requested_at.is_some(),
+            stop_requested,
             forced: self.forced,
+            ..Exit::of_status(status)
         })
     }
 }
@@ -152,17 +235,24 @@ impl Drop for TrainerProcess {
     /// A job still running when its manager goes (the app closes) is asked to stop, so its
     /// last checkpoint stays resumable and no trainer is left running unseen.
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
+        let running = match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => self.ended.is_none(),
+        };
+        if running {
             let _ = self.request_stop();
         }
     }
 }
 
-fn start_reader(name: String, read: impl FnOnce() + Send + 'static) -> Result<(), JobsError> {
+/// Starts `read` on a named thread.
+pub fn start_reader(
+    name: String,
+    read: impl FnOnce() + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, JobsError> {
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(read)
-        .map(drop)
         .map_err(|source| JobsError::Io { path: PathBuf::from(name), source })
 }
 
@@ -186,7 +276,7 @@ fn for_each_line(input: impl Read, mut f: impl FnMut(String) -> bool) {
     }
 }
 
-fn read_events(stdout: impl Read, mut log: std::fs::File, tx: &SyncSender<Message>) {
+pub fn read_events(stdout: impl Read, mut log: std::fs::File, tx: &SyncSender<Message>) {
     for_each_line(stdout, |line| {
         let message = match serde_json::from_str::<TrainEvent>(&line) {
             Ok(event) => {
@@ -201,7 +291,7 @@ fn read_events(stdout: impl Read, mut log: std::fs::File, tx: &SyncSender<Messag
     let _ = tx.send(Message::Closed);
 }
 
-fn read_stderr(stderr: impl Read, tx: &SyncSender<Message>) {
+pub fn read_stderr(stderr: impl Read, tx: &SyncSender<Message>) {
     for_each_line(stderr, |line| tx.send(Message::Stderr(line)).is_ok());
     let _ = tx.send(Message::Closed);
 }

@@ -5,7 +5,7 @@
 use egui_plot::{Legend, Line, Plot, Points};
 
 use crate::jobs::devices::{self, cuda_built};
-use crate::jobs::{Ablation, Curves, Job, JobStatus, SweepField, check};
+use crate::jobs::{Ablation, Curves, Job, JobRecord, JobSpec, JobStatus, SweepField, check};
 use crate::modality::Modality;
 use crate::model::Preset;
 
@@ -119,6 +119,7 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     config_ui(ui, &mut form);
     ui.separator();
     device_ui(ui, state, &mut form);
+    super::training_target::target_ui(ui, &mut form.target, state.script_preview.as_deref());
     ui.horizontal(|ui| {
         let label = ui.label("Audited VA");
         ui.add(
@@ -362,8 +363,8 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
                         send(commands, TrainingCommand::Forget(job.id()));
                     }
                 });
-                ui.label(record.status.label());
-                ui.label(&record.spec.device);
+                ui.label(status_text(record));
+                ui.label(where_text(&record.spec));
                 ui.add(
                     egui::ProgressBar::new(job.curves.progress())
                         .desired_width(theme::JOB_PROGRESS_WIDTH)
@@ -374,6 +375,19 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
             }
         });
     });
+}
+
+/// The status, with the remote side's own word for it (Slurm's state) when there is one.
+fn status_text(record: &JobRecord) -> String {
+    match &record.remote_state {
+        Some(remote) if !record.spec.target.is_local() => format!("{} · {remote}", record.status.label()),
+        _ => record.status.label().to_owned(),
+    }
+}
+
+/// The device, and the machine when it is not this one.
+fn where_text(spec: &JobSpec) -> String {
+    if spec.target.is_local() { spec.device.clone() } else { format!("{} on {}", spec.device, spec.target.label()) }
 }
 
 fn eta_text(curves: &Curves, status: &JobStatus) -> String {
@@ -400,7 +414,10 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
     let (record, curves) = (&job.record, &job.curves);
     ui.horizontal_wrapped(|ui| {
         ui.strong(&record.spec.name);
-        ui.label(format!("— {}", record.status.label()));
+        ui.label(format!("— {}", status_text(record)));
+        if let Some(id) = &record.remote_id {
+            ui.weak(format!("{} job {id}", record.spec.target.label()));
+        }
         ui.weak(record.spec.run_dir.display().to_string());
     });
     let mut facts = Vec::new();
