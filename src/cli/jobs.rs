@@ -277,18 +277,13 @@ fn list(args: &RunsArgs) -> anyhow::Result<()> {
         eprintln!("{}: no jobs", runs.display());
         return Ok(());
     }
-    println!("{:>4}  {:<28} {:<10} {:<30} {:<24} run", "id", "status", "device", "target", "remote");
+    println!("{:>4}  {:<36} {:<10} {:<30} {:<10} run", "id", "status", "device", "target", "remote id");
     for r in records {
-        let remote = match (&r.remote_id, &r.remote_state) {
-            (Some(id), Some(state)) => format!("{id} {state}"),
-            (None, Some(state)) => state.clone(),
-            (Some(id), None) => id.clone(),
-            (None, None) => String::new(),
-        };
+        let remote = r.remote_id.clone().unwrap_or_default();
         println!(
-            "{:>4}  {:<28} {:<10} {:<30} {:<24} {}",
+            "{:>4}  {:<36} {:<10} {:<30} {:<10} {}",
             r.id,
-            r.status.label(),
+            r.status_text(),
             r.spec.device,
             r.spec.target.label(),
             remote,

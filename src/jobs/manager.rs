@@ -113,6 +113,23 @@ pub struct JobRecord {
     pub remote_state: Option<String>,
 }
 
+impl JobRecord {
+    /// The status for lists, with the remote side's own word when there is one (Slurm's state,
+    /// or what is being copied): `running · RUNNING`, `queued · PENDING`.
+    pub fn status_text(&self) -> String {
+        match &self.remote_state {
+            Some(remote) if !self.spec.target.is_local() => {
+                let label = match (&self.status, remote.as_str()) {
+                    (JobStatus::Running { .. }, "PENDING" | "submitting" | "submitted") => "queued",
+                    (status, _) => status.label(),
+                };
+                format!("{label} · {remote}")
+            }
+            _ => self.status.label().to_owned(),
+        }
+    }
+}
+
 /// A job: its record, its live curves and, while it runs, its process.
 pub struct Job {
     pub record: JobRecord,

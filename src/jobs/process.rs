@@ -89,6 +89,8 @@ pub struct TrainerProcess {
     pub remote_id: Option<String>,
     pub remote_state: Option<String>,
     ended: Option<Exit>,
+    /// The exit was handed out: nothing runs any more.
+    exited: bool,
 }
 
 impl TrainerProcess {
@@ -141,6 +143,7 @@ impl TrainerProcess {
             remote_id: None,
             remote_state: None,
             ended: None,
+            exited: false,
         }
     }
 
@@ -208,6 +211,7 @@ impl TrainerProcess {
             exit.error_line = exit.error_line.or_else(|| self.error_line.clone());
             exit.stop_requested |= self.stop_requested_at.is_some() || self.stop_file.exists();
             std::fs::remove_file(&self.stop_file).ok();
+            self.exited = true;
             return Some(exit);
         };
         if !self.forced && self.stop_requested_at.is_some_and(|at| at.elapsed() >= grace) {
@@ -237,7 +241,7 @@ impl Drop for TrainerProcess {
     fn drop(&mut self) {
         let running = match &mut self.child {
             Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => self.ended.is_none(),
+            None => !self.exited,
         };
         if running {
             let _ = self.request_stop();

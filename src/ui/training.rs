@@ -5,7 +5,7 @@
 use egui_plot::{Legend, Line, Plot, Points};
 
 use crate::jobs::devices::{self, cuda_built};
-use crate::jobs::{Ablation, Curves, Job, JobRecord, JobSpec, JobStatus, SweepField, check};
+use crate::jobs::{Ablation, Curves, Job, JobSpec, JobStatus, SweepField, check};
 use crate::modality::Modality;
 use crate::model::Preset;
 
@@ -363,7 +363,7 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
                         send(commands, TrainingCommand::Forget(job.id()));
                     }
                 });
-                ui.label(status_text(record));
+                ui.label(record.status_text());
                 ui.label(where_text(&record.spec));
                 ui.add(
                     egui::ProgressBar::new(job.curves.progress())
@@ -375,14 +375,6 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
             }
         });
     });
-}
-
-/// The status, with the remote side's own word for it (Slurm's state) when there is one.
-fn status_text(record: &JobRecord) -> String {
-    match &record.remote_state {
-        Some(remote) if !record.spec.target.is_local() => format!("{} · {remote}", record.status.label()),
-        _ => record.status.label().to_owned(),
-    }
 }
 
 /// The device, and the machine when it is not this one.
@@ -414,7 +406,7 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
     let (record, curves) = (&job.record, &job.curves);
     ui.horizontal_wrapped(|ui| {
         ui.strong(&record.spec.name);
-        ui.label(format!("— {}", status_text(record)));
+        ui.label(format!("— {}", record.status_text()));
         if let Some(id) = &record.remote_id {
             ui.weak(format!("{} job {id}", record.spec.target.label()));
         }
