@@ -84,7 +84,7 @@ impl Places {
         format!("{}/stop", self.job_dir)
     }
 
-    fn pid(&self) -> String {
+    pub fn pid(&self) -> String {
         format!("{}/pid", self.job_dir)
     }
 

@@ -79,6 +79,8 @@ pub struct TargetForm {
     pub host: String,
     /// An identity file (`ssh -i`); empty: the agent or the default keys.
     pub identity: String,
+    /// An ssh config file (`ssh -F`: known hosts, jump hosts); empty: the user's.
+    pub ssh_config: String,
     /// The `univa` executable there.
     pub remote_univa: String,
     /// The folder there for copied datasets and run folders.
@@ -96,6 +98,7 @@ impl Default for TargetForm {
             kind: TargetKind::Local,
             host: String::new(),
             identity: String::new(),
+            ssh_config: String::new(),
             remote_univa: "univa".to_owned(),
             work_dir: "univa-jobs".to_owned(),
             remote_dataset: String::new(),
@@ -113,6 +116,7 @@ impl TargetForm {
         let mut host = SshHost::parse(&self.host).map_err(|e| e.to_string())?;
         let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         host.identity = text(&self.identity).map(PathBuf::from);
+        host.ssh_config = text(&self.ssh_config).map(PathBuf::from);
         host.univa = text(&self.remote_univa).unwrap_or_else(|| "univa".to_owned());
         host.work_dir = text(&self.work_dir).unwrap_or_else(|| "univa-jobs".to_owned());
         host.dataset = text(&self.remote_dataset);

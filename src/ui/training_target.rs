@@ -43,6 +43,7 @@ pub fn target_ui(ui: &mut egui::Ui, form: &mut TargetForm, preview: Option<&str>
         if over_ssh {
             text_row(ui, "Host", &mut form.host, "user@host or user@host:port");
             text_row(ui, "Identity file", &mut form.identity, "empty: the agent or default keys");
+            text_row(ui, "SSH config file", &mut form.ssh_config, "empty: ~/.ssh/config");
             text_row(ui, "univa there", &mut form.remote_univa, "univa, or its path there");
             text_row(ui, "Folder there", &mut form.work_dir, "univa-jobs (under home)");
             text_row(ui, "Dataset there", &mut form.remote_dataset, "empty: copy this one (rsync)");
