@@ -316,7 +316,7 @@ fn prepare(target: &SlurmTarget, tasks: &mut [Task], univa: &str, resume: bool) 
     let script = format!("{}/job.sbatch", first.place.job_dir);
     match &target.login {
         None => {
-            crate::fsutil::write_atomic(Path::new(&script), text.as_bytes()).map_err(|e| format!("{script}: {e}"))?
+            crate::fsutil::write_atomic(Path::new(&script), text.as_bytes()).map_err(|e| format!("{script}: {e}"))?;
         }
         Some(host) => {
             run(host.command(&format!("cat > {}", shell_path(&script))), Some(&text))

@@ -244,9 +244,11 @@ fn work(
     };
     let mut exit = Exit { stop_requested, forced, ..Exit::of_status(status) };
     match exit.code {
-        // ssh's own failure (connection, authentication): its message is the last stderr line.
+        // ssh's own failure (connection lost, authentication): its message is the last line of
+        // the log, which the job's failure shows; there is nothing to copy back.
         Some(255) => {
-            exit.remote_problem = Some(format!("ssh to {} failed (exit code 255); see the log", host.address()))
+            state(tx, None, "ssh failed");
+            return exit;
         }
         // The remote shell reports a signal as 128 + its number.
         Some(code @ 129..=192) => {

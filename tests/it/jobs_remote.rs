@@ -175,7 +175,7 @@ fn cancel_reaches_the_trainer_on_the_ssh_host_and_resume_continues_there() {
     let mut seen = Vec::new();
     let id = jobs.submit(job).unwrap();
     wait_for(&mut jobs, id, "two epochs", &mut seen, |m| m.job(id).unwrap().curves.epochs.len() >= 2);
-    let pid = std::fs::read_to_string(&places.pid()).unwrap().trim().to_owned();
+    let pid = std::fs::read_to_string(places.pid()).unwrap().trim().to_owned();
     assert!(alive(&pid), "the trainer there (pid {pid}) runs");
     jobs.cancel(id).unwrap();
     wait_for(&mut jobs, id, "the stop", &mut seen, ended(id));
@@ -264,7 +264,7 @@ fn cancel_of_a_running_slurm_job_is_scancel() {
     let mut jobs = manager(runs.path());
     let mut seen = Vec::new();
     let id = jobs.submit(spec(slurm_target(), runs.path(), "long", tiny_dataset(), tiny_config(500))).unwrap();
-    wait_for(&mut jobs, id, "an epoch", &mut seen, |m| m.job(id).unwrap().curves.epochs.len() >= 1);
+    wait_for(&mut jobs, id, "an epoch", &mut seen, |m| !m.job(id).unwrap().curves.epochs.is_empty());
     let slurm_id = jobs.job(id).unwrap().record.remote_id.clone().unwrap();
     assert_eq!(squeue_state(&slurm_id), "RUNNING");
     jobs.cancel(id).unwrap();

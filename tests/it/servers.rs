@@ -21,7 +21,7 @@ struct Daemon {
 
 /// Starts `program args…` in the foreground under `sh`, which kills it when its input closes.
 fn daemon(program: &str, args: &[&str], log: &Path) -> Daemon {
-    let line = format!("\"$0\" \"$@\" & pid=$!; read _; kill $pid; wait $pid");
+    let line = "\"$0\" \"$@\" & pid=$!; read _; kill $pid; wait $pid";
     let log = std::fs::File::create(log).unwrap();
     let mut child = Command::new("sh")
         .arg("-c")
