@@ -219,12 +219,26 @@ impl JobManager {
             Err(_) => Vec::new(),
         };
         for mut record in records {
-            if record.status.is_active() {
+            let curves = Curves::read(&record.spec.run_dir.join(EVENTS_FILE)).unwrap_or_default();
+            // A Slurm job runs on without the app: follow it again where it stands.
+            let process = match (&record.spec.target, &record.status, &record.remote_id) {
+                (Target::Slurm(slurm), JobStatus::Running { .. } | JobStatus::Stopping, Some(id)) => {
+                    let job = PreparedJob {
+                        record: record.clone(),
+                        config_file: runs_dir.join(JOBS_DIR).join(record.id.to_string()).join("config.toml"),
+                        config_toml: String::new(),
+                        job_dir: runs_dir.join(JOBS_DIR).join(record.id.to_string()),
+                        stop_file: stop_file(runs_dir, record.id),
+                    };
+                    super::slurm::reattach(slurm, job, id, runs_dir).ok()
+                }
+                _ => None,
+            };
+            if process.is_none() && record.status.is_active() {
                 record.status = JobStatus::Interrupted;
             }
-            let curves = Curves::read(&record.spec.run_dir.join(EVENTS_FILE)).unwrap_or_default();
             manager.next_id = manager.next_id.max(record.id + 1);
-            manager.jobs.push(Job { record, curves, process: None });
+            manager.jobs.push(Job { record, curves, process });
         }
         manager
     }

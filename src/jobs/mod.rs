@@ -12,7 +12,8 @@
 //! trains: here, on a host over SSH ([`ssh`]: rsync there, events back over the session, the
 //! run folder copied back), or on Slurm ([`slurm`]: a generated sbatch script, Slurm's states,
 //! sweeps as job arrays), each remote job followed by a worker thread that reports like a local
-//! trainer. No egui here (STYLE.md 1).
+//! trainer. A Slurm job runs on when the app closes and is followed again when it reopens.
+//! No egui here (STYLE.md 1).
 //!
 //! ```text
 //! RUNS/

@@ -6,6 +6,8 @@ use std::ffi::OsString;
 use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -91,6 +93,9 @@ pub struct TrainerProcess {
     ended: Option<Exit>,
     /// The exit was handed out: nothing runs any more.
     exited: bool,
+    /// Set when this goes away while a job that runs on without it (on Slurm) still runs: its
+    /// worker stops following it, and the next manager follows it again.
+    abandoned: Option<Arc<AtomicBool>>,
 }
 
 impl TrainerProcess {
@@ -144,7 +149,15 @@ impl TrainerProcess {
             remote_state: None,
             ended: None,
             exited: false,
+            abandoned: None,
         }
+    }
+
+    /// A remote trainer that outlives the app: dropping it sets `abandoned` instead of asking
+    /// the job to stop.
+    pub fn outliving(mut self, abandoned: Arc<AtomicBool>) -> Self {
+        self.abandoned = Some(abandoned);
+        self
     }
 
     /// The local child's process id.
@@ -243,8 +256,12 @@ impl Drop for TrainerProcess {
             Some(child) => matches!(child.try_wait(), Ok(None)),
             None => !self.exited,
         };
-        if running {
-            let _ = self.request_stop();
+        match (&self.abandoned, running) {
+            (Some(abandoned), _) => abandoned.store(true, Ordering::Relaxed),
+            (None, true) => {
+                let _ = self.request_stop();
+            }
+            (None, false) => {}
         }
     }
 }

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -234,11 +236,49 @@ pub(super) fn start(
             done: false,
         });
     }
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let processes = processes.into_iter().map(|p| p.outliving(Arc::clone(&abandoned))).collect();
     let target = target.clone();
     let univa = univa_of(&target, trainer);
     let name = format!("univa-job-{}-slurm", tasks.first().map_or(0, |t| t.job.record.id));
-    start_reader(name, move || work(&target, tasks, &univa, resume))?;
+    start_reader(name, move || {
+        if let Err(problem) = prepare(&target, &mut tasks, &univa, resume) {
+            end_all(&tasks, &problem);
+            return;
+        }
+        watch(&target, tasks, &abandoned);
+    })?;
     Ok(processes)
+}
+
+/// Follows a job that Slurm already has (`id`), submitted before the app last closed; its
+/// events continue after what the run folder here holds.
+pub(super) fn reattach(
+    target: &SlurmTarget,
+    job: PreparedJob,
+    id: &str,
+    runs_dir: &Path,
+) -> Result<TrainerProcess, JobsError> {
+    let (tx, messages) = sync_channel(256);
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let process = TrainerProcess::remote(messages, job.stop_file.clone()).outliving(Arc::clone(&abandoned));
+    let (place, places) = place_of(target, &job.job_dir, &job.config_file, &job.record.spec, runs_dir);
+    let offset = std::fs::metadata(job.record.spec.run_dir.join(EVENTS_FILE)).map_or(0, |m| m.len());
+    let name = format!("univa-job-{}-slurm", job.record.id);
+    let task = Task {
+        job,
+        tx,
+        place,
+        places,
+        id: id.to_owned(),
+        state: String::new(),
+        follow: Follow::Idle { offset },
+        cancel_asked: false,
+        done: false,
+    };
+    let target = target.clone();
+    start_reader(name, move || watch(&target, vec![task], &abandoned))?;
+    Ok(process)
 }
 
 fn end_all(tasks: &[Task], problem: &str) {
@@ -248,13 +288,19 @@ fn end_all(tasks: &[Task], problem: &str) {
     }
 }
 
-fn work(target: &SlurmTarget, mut tasks: Vec<Task>, univa: &str, resume: bool) {
-    if let Err(problem) = prepare(target, &mut tasks, univa, resume) {
-        end_all(&tasks, &problem);
-        return;
-    }
+/// Follows the submitted tasks until Slurm is done with each, or nobody here follows them any more.
+fn watch(target: &SlurmTarget, mut tasks: Vec<Task>, abandoned: &AtomicBool) {
     let tick = if target.login.is_some() { Duration::from_secs(1) } else { Duration::from_millis(250) };
     while tasks.iter().any(|t| !t.done) {
+        if abandoned.load(Ordering::Relaxed) {
+            for task in &mut tasks {
+                if let Follow::Remote { child, .. } = &mut task.follow {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+            return;
+        }
         let started = Instant::now();
         for task in tasks.iter_mut().filter(|t| !t.done && !t.cancel_asked && t.job.stop_file.exists()) {
             task.cancel_asked = true;

@@ -285,6 +285,28 @@ fn cancel_of_a_running_slurm_job_is_scancel() {
 }
 
 #[test]
+fn a_slurm_job_outlives_the_app_and_is_followed_again() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut jobs = manager(runs.path());
+    let mut seen = Vec::new();
+    let id = jobs.submit(spec(slurm_target(), runs.path(), "long", tiny_dataset(), tiny_config(500))).unwrap();
+    wait_for(&mut jobs, id, "an epoch", &mut seen, |m| !m.job(id).unwrap().curves.epochs.is_empty());
+    let slurm_id = jobs.job(id).unwrap().record.remote_id.clone().unwrap();
+    drop(jobs);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(squeue_state(&slurm_id), "RUNNING", "closing the app leaves the Slurm job running");
+
+    let mut jobs = manager(runs.path());
+    assert_eq!(status(&jobs, id), JobStatus::Running { resume: false });
+    let steps = jobs.job(id).unwrap().curves.loss.len();
+    wait_for(&mut jobs, id, "new steps", &mut seen, |m| m.job(id).unwrap().curves.loss.len() > steps + 5);
+    jobs.cancel(id).unwrap();
+    wait_for(&mut jobs, id, "the cancel", &mut seen, ended(id));
+    assert_eq!(status(&jobs, id), JobStatus::Cancelled { forced: false });
+    assert_eq!(squeue_state(&slurm_id), "CANCELLED");
+}
+
+#[test]
 fn a_sweep_on_slurm_is_one_job_array() {
     let runs = tempfile::tempdir().unwrap();
     let mut jobs = manager(runs.path());
