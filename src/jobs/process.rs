@@ -256,12 +256,14 @@ impl Drop for TrainerProcess {
             Some(child) => matches!(child.try_wait(), Ok(None)),
             None => !self.exited,
         };
-        match (&self.abandoned, running) {
-            (Some(abandoned), _) => abandoned.store(true, Ordering::Relaxed),
-            (None, true) => {
+        if !running {
+            return;
+        }
+        match &self.abandoned {
+            Some(abandoned) => abandoned.store(true, Ordering::Relaxed),
+            None => {
                 let _ = self.request_stop();
             }
-            (None, false) => {}
         }
     }
 }
