@@ -31,7 +31,7 @@ pub mod devices;
 mod manager;
 mod process;
 pub mod slurm;
-mod spec;
+pub(crate) mod spec;
 pub mod ssh;
 pub mod sweep;
 pub mod target;

@@ -21,8 +21,8 @@ use super::JobsError;
 use super::manager::{EVENTS_FILE, PreparedJob};
 use super::process::{Exit, Message, STDERR_TAIL, TrainerProcess, read_events, start_reader};
 use super::spec::{JobSpec, RemotePaths, shell_path};
-use super::ssh::{Places, download_run, upload_inputs};
-use super::target::{SlurmTarget, SshHost, quote, run};
+use super::ssh::{Places, download_run, upload_inputs, write_config_script};
+use super::target::{SlurmTarget, quote, run};
 use crate::train::TrainEvent;
 
 /// The states after which a job does not run again.
@@ -349,7 +349,16 @@ fn prepare(target: &SlurmTarget, tasks: &mut [Task], univa: &str, resume: bool) 
         let offset = match (&target.login, &task.places) {
             (Some(host), Some(places)) => {
                 upload_inputs(host, &task.job, places, resume, &task.tx)?;
-                remote_size(host, &format!("{}/{EVENTS_FILE}", places.run))
+                // The config, and how much of the events file earlier attempts wrote.
+                let events = format!("{}/{EVENTS_FILE}", places.run);
+                let command = format!(
+                    "{}wc -c < {} 2>/dev/null || echo 0",
+                    write_config_script(&task.job, places),
+                    shell_path(&events)
+                );
+                let output =
+                    run(host.command(&command), None).map_err(|e| format!("preparing {}: {e}", host.address()))?;
+                output.stdout.trim().parse().unwrap_or(0)
             }
             _ => std::fs::metadata(task.job.record.spec.run_dir.join(EVENTS_FILE)).map_or(0, |m| m.len()),
         };
@@ -382,11 +391,6 @@ fn prepare(target: &SlurmTarget, tasks: &mut [Task], univa: &str, resume: bool) 
         let _ = task.tx.send(Message::Remote { id: Some(task.id.clone()), state: "submitted".to_owned() });
     }
     Ok(())
-}
-
-fn remote_size(host: &SshHost, path: &str) -> u64 {
-    let command = format!("wc -c < {} 2>/dev/null || echo 0", shell_path(path));
-    run(host.command(&command), None).ok().and_then(|o| o.stdout.trim().parse().ok()).unwrap_or(0)
 }
 
 /// Each task's state as squeue lists it (array tasks one by one).

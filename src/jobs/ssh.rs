@@ -100,6 +100,22 @@ fn state(tx: &SyncSender<Message>, id: Option<String>, text: &str) -> bool {
 
 /// Puts what the job needs on the host: its folders and config, the dataset (unless it is
 /// there already), the VA overlay, and for a resume the run folder as it is here.
+/// Writes the job's config there and clears its stop and pid files: a script fragment, so the
+/// job's own ssh session can do it without a connection of its own.
+pub(super) fn write_config_script(job: &PreparedJob, places: &Places) -> String {
+    // A here-document whose end marker no TOML line can be.
+    format!(
+        "mkdir -p {dir} && rm -f {stop} {pid} && cat > {config} <<'UNIVA_CONFIG_END'\n{toml}\nUNIVA_CONFIG_END\n",
+        dir = shell_path(&places.job_dir),
+        stop = shell_path(&places.stop()),
+        pid = shell_path(&places.pid()),
+        config = shell_path(&places.config()),
+        toml = job.config_toml.trim_end(),
+    )
+}
+
+/// Puts what the job needs on the host, with rsync (only what changed travels): the dataset
+/// (unless it is there already), the VA overlay, and for a resume the run folder as it is here.
 pub(super) fn upload_inputs(
     host: &SshHost,
     job: &PreparedJob,
@@ -108,32 +124,26 @@ pub(super) fn upload_inputs(
     tx: &SyncSender<Message>,
 ) -> Result<(), String> {
     let spec = &job.record.spec;
-    state(tx, None, "preparing the host");
-    let make = format!(
-        "mkdir -p {} {} && cat > {} && rm -f {} {}",
-        shell_path(&places.job_dir),
-        shell_path(&places.dataset),
-        shell_path(&places.config()),
-        shell_path(&places.stop()),
-        shell_path(&places.pid())
-    );
-    run(host.command(&make), Some(&job.config_toml)).map_err(|e| format!("preparing {}: {e}", host.address()))?;
+    let folder = |path: &Path| {
+        let mut text = path.as_os_str().to_owned();
+        text.push("/");
+        PathBuf::from(text)
+    };
     if places.copy_dataset {
         state(tx, None, "copying the dataset");
-        let mut from = spec.dataset.clone().into_os_string();
-        from.push("/");
-        run(host.upload(Path::new(&from), &format!("{}/", places.dataset), &DATASET_EXCLUDES), None)
+        let upload =
+            host.upload(&folder(&spec.dataset), &places.dataset, &format!("{}/", places.dataset), &DATASET_EXCLUDES);
+        run(upload, None)
             .map_err(|e| format!("copying the dataset {} to {}: {e}", spec.dataset.display(), host.address()))?;
     }
     if let Some(overlay) = &spec.va_overlay {
-        run(host.upload(overlay, &places.overlay(), &[]), None)
-            .map_err(|e| format!("copying the VA overlay {}: {e}", overlay.display()))?;
+        run(host.upload(overlay, &places.job_dir, &places.overlay(), &[]), None)
+            .map_err(|e| format!("copying the VA overlay {} to {}: {e}", overlay.display(), host.address()))?;
     }
     if resume {
         state(tx, None, "copying the run folder there");
-        let mut from = spec.run_dir.clone().into_os_string();
-        from.push("/");
-        run(host.upload(Path::new(&from), &format!("{}/", places.run), &RUN_EXCLUDES), None)
+        let upload = host.upload(&folder(&spec.run_dir), &places.run, &format!("{}/", places.run), &RUN_EXCLUDES);
+        run(upload, None)
             .map_err(|e| format!("copying {} to {} to resume it: {e}", spec.run_dir.display(), host.address()))?;
     }
     Ok(())
@@ -216,7 +226,8 @@ fn work(
     // passes that on. A watchdog reads the session's input, which this side never writes: when
     // this side goes (the window closed, Ctrl-C), the input ends and the trainer is stopped.
     let remote = format!(
-        "exec 3<&0; {} & pid=$!; echo $pid > {}; (cat <&3 >/dev/null 2>&1; kill -TERM $pid 2>/dev/null) >/dev/null 2>&1 & wait $pid",
+        "{}exec 3<&0; {} & pid=$!; echo $pid > {}; (cat <&3 >/dev/null 2>&1; kill -TERM $pid 2>/dev/null) >/dev/null 2>&1 & wait $pid",
+        write_config_script(job, places),
         spec.remote_train_command(&host.univa, &at, resume),
         shell_path(&places.pid())
     );

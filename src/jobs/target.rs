@@ -182,10 +182,11 @@ impl SshHost {
         args
     }
 
-    /// `ssh … user@host -- remote_command`: the command is one string for the remote shell.
+    /// `ssh … user@host -- sh -c 'remote_command'`: the command is a POSIX shell script, whatever
+    /// the user's login shell there is.
     pub fn command(&self, remote_command: &str) -> Command {
         let mut command = Command::new("ssh");
-        command.args(self.options()).arg(self.destination()).arg("--").arg(remote_command);
+        command.args(self.options()).arg(self.destination()).args(["--", "sh", "-c"]).arg(quote(remote_command));
         command
     }
 
@@ -198,9 +199,12 @@ impl SshHost {
     }
 
     /// `rsync -a` from this machine to `remote` there (a folder's contents when `local` ends in
-    /// `/`). Only what changed travels; `excludes` are names not to copy.
-    pub fn upload(&self, local: &Path, remote: &str, excludes: &[&str]) -> Command {
+    /// `/`), making the folder `make` there first. Only what changed travels; `excludes` are
+    /// names not to copy.
+    pub fn upload(&self, local: &Path, make: &str, remote: &str, excludes: &[&str]) -> Command {
         let mut command = self.rsync(excludes);
+        // Any rsync version: the remote rsync is started by a shell that makes the folder first.
+        command.arg(format!("--rsync-path=mkdir -p {} && rsync", crate::jobs::spec::shell_path(make)));
         command.arg(local).arg(format!("{}:{remote}", self.destination()));
         command
     }
@@ -306,9 +310,15 @@ pub fn run(mut command: Command, input: Option<&str>) -> Result<Output, String> 
     if output.status.success() {
         return Ok(Output { stdout });
     }
+    // rsync's last line is its own summary; the first is often ssh's reason.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("no message");
-    Err(format!("`{program}` failed ({}): {last}", output.status))
+    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = match (lines.next(), lines.next_back()) {
+        (Some(first), Some(last)) => format!("{first} … {last}"),
+        (Some(only), None) => only.to_owned(),
+        _ => "no message".to_owned(),
+    };
+    Err(format!("`{program}` failed ({}): {message}", output.status))
 }
 
 #[cfg(test)]

@@ -217,7 +217,7 @@ fn an_unreachable_host_fails_with_ssh_s_message() {
     let id = jobs.submit(spec(Target::Ssh(host), runs.path(), "r", tiny_dataset(), tiny_config(1))).unwrap();
     wait_for(&mut jobs, id, "the failure", &mut Vec::new(), ended(id));
     let JobStatus::Failed { message } = status(&jobs, id) else { panic!("{:?}", status(&jobs, id)) };
-    assert!(message.contains("preparing") && message.contains("Connection refused"), "{message}");
+    assert!(message.contains("copying the dataset") && message.contains("Connection refused"), "{message}");
 }
 
 fn slurm_target() -> Target {
