@@ -272,7 +272,7 @@ fn work(
     if let Err(e) = download_run(host, places, spec) {
         exit.remote_problem.get_or_insert(e);
     }
-    state(tx, None, if exit.success() { "back here" } else { "ended" });
+    state(tx, None, if exit.success() { "copied back" } else { "ended" });
     exit
 }
 

@@ -236,7 +236,7 @@ pub fn slurm() -> &'static Slurm {
                  SelectType=select/cons_tres\nSelectTypeParameters=CR_CPU\nReturnToService=2\nMpiDefault=none\n\
                  JobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none\n\
                  JobCompType=jobcomp/none\nMinJobAge=600\nKillWait=5\nInactiveLimit=0\n\
-                 NodeName=univa-it-node NodeHostname=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=1000 State=UNKNOWN\n\
+                 NodeName=univa-it-node NodeHostname=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=500 State=UNKNOWN\n\
                  PartitionName=debug Nodes=univa-it-node Default=YES MaxTime=INFINITE State=UP\n",
                 ctld = free_port(),
                 slurmd_port = free_port(),
