@@ -369,7 +369,9 @@ impl JobManager {
                 job.curves.apply(event, *at);
             }
             job.record.stderr_tail = process.stderr_tail.iter().cloned().collect();
-            if process.remote_state.is_some() && job.record.remote_state != process.remote_state {
+            if process.remote_state.is_some()
+                && (job.record.remote_state != process.remote_state || job.record.remote_id != process.remote_id)
+            {
                 job.record.remote_state.clone_from(&process.remote_state);
                 job.record.remote_id.clone_from(&process.remote_id);
                 status_changed = true;

@@ -183,6 +183,9 @@ impl TrainerProcess {
             match self.messages.try_recv() {
                 Ok(Message::Event(event, at)) => events.push((event, at)),
                 Ok(Message::Stderr(line)) => {
+                    if let Some(pid) = line.strip_prefix(super::ssh::REMOTE_PID_LINE) {
+                        self.remote_id = Some(pid.trim().to_owned());
+                    }
                     // A backtrace after the error (RUST_BACKTRACE) can push it out of the tail.
                     if let Some(error) = line.strip_prefix("univa: ") {
                         self.error_line = Some(error.to_owned());

@@ -29,6 +29,8 @@ pub const REMOTE_JOB_DIR: &str = ".univa-job";
 const RUN_EXCLUDES: [&str; 2] = [EVENTS_FILE, REMOTE_JOB_DIR];
 /// A dataset's audit store stays with its dataset here.
 const DATASET_EXCLUDES: [&str; 1] = ["univa-store.sqlite*"];
+/// The line the remote shell writes to standard error with the trainer's process id there.
+pub const REMOTE_PID_LINE: &str = "(remote pid) ";
 /// How often the worker looks at the stop file and the ssh process.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -226,7 +228,7 @@ fn work(
     // passes that on. A watchdog reads the session's input, which this side never writes: when
     // this side goes (the window closed, Ctrl-C), the input ends and the trainer is stopped.
     let remote = format!(
-        "{}exec 3<&0; {} & pid=$!; echo $pid > {}; (cat <&3 >/dev/null 2>&1; kill -TERM $pid 2>/dev/null) >/dev/null 2>&1 & wait $pid",
+        "{}exec 3<&0; {} & pid=$!; echo $pid > {}; echo \"{REMOTE_PID_LINE}$pid\" >&2; (cat <&3 >/dev/null 2>&1; kill -TERM $pid 2>/dev/null) >/dev/null 2>&1 & wait $pid",
         write_config_script(job, places),
         spec.remote_train_command(&host.univa, &at, resume),
         shell_path(&places.pid())

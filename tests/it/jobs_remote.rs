@@ -209,6 +209,32 @@ fn cancel_reaches_the_trainer_on_the_ssh_host_and_resume_continues_there() {
 }
 
 #[test]
+fn a_lost_connection_stops_the_trainer_there() {
+    let host = sshd().host();
+    let runs = tempfile::tempdir().unwrap();
+    let mut jobs = manager(runs.path());
+    let job = spec(Target::Ssh(host.clone()), runs.path(), "cut", tiny_dataset(), tiny_config(500));
+    let places = Places::of(&host, &job, runs.path());
+    let mut seen = Vec::new();
+    let id = jobs.submit(job).unwrap();
+    wait_for(&mut jobs, id, "an epoch", &mut seen, |m| !m.job(id).unwrap().curves.epochs.is_empty());
+    let pid = jobs.job(id).unwrap().record.remote_id.clone().expect("the trainer's pid there");
+    assert_eq!(std::fs::read_to_string(places.pid()).unwrap().trim(), pid);
+    // The ssh client dies as it would with this machine's power.
+    let ssh = Command::new("pgrep").args(["-f", &format!("^ssh .*{}.*--events", places.run)]).output().unwrap();
+    let ssh = String::from_utf8_lossy(&ssh.stdout).lines().next().expect("the job's ssh process").to_owned();
+    assert!(Command::new("kill").args(["-KILL", &ssh]).status().unwrap().success());
+    let start = Instant::now();
+    while alive(&pid) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the trainer there (pid {pid}) outlived its session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for(&mut jobs, id, "the job's end", &mut seen, ended(id));
+    let JobStatus::Died { message } = status(&jobs, id) else { panic!("{:?}", status(&jobs, id)) };
+    assert!(message.contains("signal 9"), "{message}");
+}
+
+#[test]
 fn an_unreachable_host_fails_with_ssh_s_message() {
     let mut host = sshd().host();
     host.port = Some(crate::servers::free_port());
