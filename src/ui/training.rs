@@ -100,6 +100,8 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     }
 
     ui.separator();
+    super::training_target::target_ui(ui, &mut form.target, state.script_preview.as_deref());
+    ui.separator();
     ui.horizontal(|ui| {
         let label = ui.label("Preset");
         let current = PRESETS.iter().find(|(p, _)| *p == form.config.preset).map_or("?", |(_, name)| name);
@@ -119,7 +121,6 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     config_ui(ui, &mut form);
     ui.separator();
     device_ui(ui, state, &mut form);
-    super::training_target::target_ui(ui, &mut form.target, state.script_preview.as_deref());
     ui.horizontal(|ui| {
         let label = ui.label("Audited VA");
         ui.add(
