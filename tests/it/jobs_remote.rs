@@ -411,11 +411,13 @@ fn univa_jobs_submits_to_each_target_lists_follows_and_cancels() {
         "--time=00:20:00".to_owned(),
     ];
     let host = sshd().host();
+    // The small preset on the demo, one epoch, on each target.
+    let demo_arg = format!("--dataset={}", demo().display());
     for (name, target) in
         [("local", vec!["--target=local".to_owned()]), ("ssh", ssh_args(&host)), ("slurm", slurm_args.to_vec())]
     {
         let out = univa()
-            .args(["jobs", "submit", &runs_arg, &data, "--epochs=1", &format!("--name={name}")])
+            .args(["jobs", "submit", &runs_arg, &demo_arg, "--preset=small", "--epochs=1", &format!("--name={name}")])
             .args(&target)
             .output()
             .unwrap();
@@ -500,9 +502,10 @@ fn the_training_room_sends_runs_to_slurm_with_its_script_shown_and_to_an_ssh_hos
         ViewSettings { runs_dir: runs.path().to_path_buf(), room: Room::Training, ..ViewSettings::default() };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
-    let mut harness = crate::gui::harness_of(app, Some((tiny_dataset().to_path_buf(), None)));
+    let mut harness = crate::gui::harness_of(app, Some((demo(), None)));
     harness.run_steps(2);
     let mut form = harness.state().training.form.clone();
+    assert_eq!(PathBuf::from(&form.dataset), demo());
     form.config = tiny_config(500);
     form.target.kind = TargetKind::Slurm;
     form.target.slurm = slurm().target();
@@ -546,5 +549,5 @@ fn the_training_room_sends_runs_to_slurm_with_its_script_shown_and_to_an_ssh_hos
     step_until(&mut harness, "the run back", |app| selected(app).is_some_and(|j| !j.record.status.is_active()));
     assert_eq!(selected(harness.state()).unwrap().record.status, JobStatus::Finished);
     drop(harness);
-    browser_shows_eval_metrics(runs.path(), &runs.path().join(name), tiny_dataset());
+    browser_shows_eval_metrics(runs.path(), &runs.path().join(name), &demo());
 }
