@@ -10,6 +10,8 @@ packages=(
   libasound2-dev
   # tests: the ffmpeg CLI makes test clips; python3 + pip fetch third-party model files
   ffmpeg python3-pip
+  # remote jobs (ssh/rsync) and their tests: a loopback sshd and a one-node Slurm with munge
+  openssh-client openssh-server rsync slurm-wlm munge
   # GUI without a display: Xvfb and software rendering
   xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libxkbcommon-x11-0
   # demo building: speech synthesis

@@ -11,6 +11,7 @@ mod eval;
 mod generate;
 mod gui;
 mod import;
+mod jobs;
 mod metrics;
 mod models;
 mod open;
@@ -71,6 +72,8 @@ pub enum Command {
     Audit(audit::Args),
     /// List or fetch the third-party base models (into the user's cache).
     Models(models::Args),
+    /// Training jobs without the window: submit (here, over SSH, on Slurm), list, cancel, follow.
+    Jobs(jobs::Args),
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -104,6 +107,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::VaPrior(args) => va_prior::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Models(args) => models::run(&args),
+        Command::Jobs(args) => jobs::run(&args),
         Command::Generate(args) => generate::run(&args),
     }
 }

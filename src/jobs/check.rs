@@ -75,7 +75,12 @@ pub fn device_problem(device: &str, gpus: &[GpuInfo]) -> Option<String> {
 pub fn check(spec: &JobSpec, facts: Option<&DatasetFacts>, gpus: &[GpuInfo], resume: bool) -> Vec<String> {
     let mut problems = Vec::new();
     let (model, loss, train) = (&spec.config.model, &spec.config.loss, &spec.config.train);
-    problems.extend(device_problem(&spec.device, gpus));
+    if spec.target.is_local() {
+        problems.extend(device_problem(&spec.device, gpus));
+    } else {
+        // Another machine's GPUs are not listed here: only the form is checked.
+        problems.extend(device_problem(&spec.device, &[]).filter(|_| !remote_device_spec(&spec.device)));
+    }
     if model.modalities.is_empty() {
         problems.push("Choose at least one modality (text, vision, audio).".to_owned());
     }
@@ -154,6 +159,12 @@ pub fn check(spec: &JobSpec, facts: Option<&DatasetFacts>, gpus: &[GpuInfo], res
     problems
 }
 
+/// `cpu`, `cuda` or `cuda:N`.
+fn remote_device_spec(device: &str) -> bool {
+    let spec = device.trim().to_ascii_lowercase();
+    spec == "cpu" || spec == "cuda" || spec.strip_prefix("cuda:").is_some_and(|n| n.parse::<usize>().is_ok())
+}
+
 fn positive(x: f32) -> bool {
     x.is_finite() && x > 0.0
 }
@@ -192,6 +203,7 @@ mod tests {
             config,
             device: "cpu".into(),
             va_overlay: None,
+            target: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use super::JobsError;
 use super::curves::Curves;
 use super::process::{Exit, TrainerProcess};
 use super::spec::JobSpec;
+use super::target::Target;
 use crate::train::TrainEvent;
 
 pub type JobId = u64;
@@ -18,7 +19,7 @@ pub type JobId = u64;
 /// The history file in the runs folder.
 pub const HISTORY_FILE: &str = "jobs.json";
 /// Per-job files (config, stop file), in the runs folder.
-const JOBS_DIR: &str = ".jobs";
+pub const JOBS_DIR: &str = ".jobs";
 /// Every event of every attempt of a run, in its run folder.
 pub const EVENTS_FILE: &str = "events.jsonl";
 /// How long a stopping trainer may take to finish its step before it is killed.
@@ -102,6 +103,31 @@ pub struct JobRecord {
     /// How many times a trainer was started for it (resumes add one each).
     #[serde(default)]
     pub attempts: usize,
+    /// A remote job's id there: the Slurm job id (`123`, `123_4` in an array) or the trainer's
+    /// process id on the SSH host.
+    #[serde(default)]
+    pub remote_id: Option<String>,
+    /// A remote job's state as the remote side last reported it (Slurm's `PENDING`, `RUNNING`,
+    /// `COMPLETED`, …; over SSH what is being copied or run).
+    #[serde(default)]
+    pub remote_state: Option<String>,
+}
+
+impl JobRecord {
+    /// The status for lists, with the remote side's own word when there is one (Slurm's state,
+    /// or what is being copied): `running · RUNNING`, `queued · PENDING`.
+    pub fn status_text(&self) -> String {
+        match &self.remote_state {
+            Some(remote) if !self.spec.target.is_local() => {
+                let label = match (&self.status, remote.as_str()) {
+                    (JobStatus::Running { .. }, "PENDING" | "submitting" | "submitted") => "queued",
+                    (status, _) => status.label(),
+                };
+                format!("{label} · {remote}")
+            }
+            _ => self.status.label().to_owned(),
+        }
+    }
 }
 
 /// A job: its record, its live curves and, while it runs, its process.
@@ -124,7 +150,7 @@ impl Job {
 
     /// The trainer's process id while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(TrainerProcess::pid)
+        self.process.as_ref().and_then(TrainerProcess::pid)
     }
 
     /// Whether it stopped early with a finished epoch to continue from.
@@ -193,12 +219,26 @@ impl JobManager {
             Err(_) => Vec::new(),
         };
         for mut record in records {
-            if record.status.is_active() {
+            let curves = Curves::read(&record.spec.run_dir.join(EVENTS_FILE)).unwrap_or_default();
+            // A Slurm job runs on without the app: follow it again where it stands.
+            let process = match (&record.spec.target, &record.status, &record.remote_id) {
+                (Target::Slurm(slurm), JobStatus::Running { .. } | JobStatus::Stopping, Some(id)) => {
+                    let job = PreparedJob {
+                        record: record.clone(),
+                        config_file: runs_dir.join(JOBS_DIR).join(record.id.to_string()).join("config.toml"),
+                        config_toml: String::new(),
+                        job_dir: runs_dir.join(JOBS_DIR).join(record.id.to_string()),
+                        stop_file: stop_file(runs_dir, record.id),
+                    };
+                    super::slurm::reattach(slurm, job, id, runs_dir).ok()
+                }
+                _ => None,
+            };
+            if process.is_none() && record.status.is_active() {
                 record.status = JobStatus::Interrupted;
             }
-            let curves = Curves::read(&record.spec.run_dir.join(EVENTS_FILE)).unwrap_or_default();
             manager.next_id = manager.next_id.max(record.id + 1);
-            manager.jobs.push(Job { record, curves, process: None });
+            manager.jobs.push(Job { record, curves, process });
         }
         manager
     }
@@ -215,6 +255,11 @@ impl JobManager {
 
     pub fn runs_dir(&self) -> &Path {
         &self.runs_dir
+    }
+
+    /// The id the next submitted job gets.
+    pub fn next_id(&self) -> JobId {
+        self.next_id
     }
 
     pub fn jobs(&self) -> &[Job] {
@@ -248,6 +293,8 @@ impl JobManager {
             started_unix: None,
             ended_unix: None,
             attempts: 0,
+            remote_id: None,
+            remote_state: None,
         };
         self.jobs.push(Job { record, curves: Curves::default(), process: None });
         self.save()?;
@@ -322,6 +369,13 @@ impl JobManager {
                 job.curves.apply(event, *at);
             }
             job.record.stderr_tail = process.stderr_tail.iter().cloned().collect();
+            if process.remote_state.is_some()
+                && (job.record.remote_state != process.remote_state || job.record.remote_id != process.remote_id)
+            {
+                job.record.remote_state.clone_from(&process.remote_state);
+                job.record.remote_id.clone_from(&process.remote_id);
+                status_changed = true;
+            }
             if let Some(exit) = exit {
                 job.process = None;
                 job.record.status = outcome(&exit, &job.record.stderr_tail);
@@ -336,35 +390,61 @@ impl JobManager {
         changed || status_changed
     }
 
-    /// Starts the oldest queued job of each device that has none running.
+    /// Starts the oldest queued job of each queue and device that has none running; Slurm jobs
+    /// go to Slurm at once, the queued points of a sweep together as one job array.
     fn start_queued(&mut self) -> bool {
-        let mut busy: HashSet<String> = self
+        let queue_of = |job: &Job| job.record.spec.target.queue().map(|q| (q, job.record.spec.device.clone()));
+        let mut busy: HashSet<(String, String)> = self
             .jobs
             .iter()
             .filter(|j| matches!(j.record.status, JobStatus::Running { .. } | JobStatus::Stopping))
-            .map(|j| j.record.spec.device.clone())
+            .filter_map(queue_of)
             .collect();
         let mut started = false;
         for index in 0..self.jobs.len() {
             let JobStatus::Queued { resume } = self.jobs[index].record.status else { continue };
-            if busy.contains(&self.jobs[index].record.spec.device) {
-                continue;
+            if let Some(queue) = queue_of(&self.jobs[index]) {
+                if busy.contains(&queue) {
+                    continue;
+                }
+                busy.insert(queue);
             }
-            busy.insert(self.jobs[index].record.spec.device.clone());
+            let first = &self.jobs[index].record.spec;
+            let group: Vec<usize> = match (&first.target, &first.sweep, resume) {
+                (Target::Slurm(_), Some(sweep), false) => (index..self.jobs.len())
+                    .filter(|&i| {
+                        let other = &self.jobs[i].record;
+                        other.status == JobStatus::Queued { resume: false }
+                            && other.spec.sweep.as_ref() == Some(sweep)
+                            && other.spec.target == first.target
+                            && other.spec.dataset == first.dataset
+                            && other.spec.device == first.device
+                    })
+                    .collect(),
+                _ => vec![index],
+            };
             started = true;
-            let (runs_dir, trainer) = (self.runs_dir.clone(), self.trainer.clone());
-            let job = &mut self.jobs[index];
-            job.record.attempts += 1;
-            job.record.started_unix = Some(unix_now());
-            job.record.stderr_tail.clear();
-            match start(&runs_dir, &trainer, &job.record, resume) {
-                Ok(process) => {
-                    job.process = Some(process);
-                    job.record.status = JobStatus::Running { resume };
+            for &i in &group {
+                let record = &mut self.jobs[i].record;
+                record.attempts += 1;
+                record.started_unix = Some(unix_now());
+                record.stderr_tail.clear();
+                record.remote_id = None;
+                record.remote_state = None;
+            }
+            let records: Vec<&JobRecord> = group.iter().map(|&i| &self.jobs[i].record).collect();
+            match start(&self.runs_dir, &self.trainer, &records, resume, self.grace) {
+                Ok(processes) => {
+                    for (&i, process) in group.iter().zip(processes) {
+                        self.jobs[i].process = Some(process);
+                        self.jobs[i].record.status = JobStatus::Running { resume };
+                    }
                 }
                 Err(e) => {
-                    job.record.status = JobStatus::Failed { message: e.to_string() };
-                    job.record.ended_unix = Some(unix_now());
+                    for &i in &group {
+                        self.jobs[i].record.status = JobStatus::Failed { message: e.to_string() };
+                        self.jobs[i].record.ended_unix = Some(unix_now());
+                    }
                 }
             }
         }
@@ -383,29 +463,100 @@ impl JobManager {
     }
 }
 
-/// Writes the job's config file and starts its trainer.
-fn start(runs_dir: &Path, trainer: &Path, record: &JobRecord, resume: bool) -> Result<TrainerProcess, JobsError> {
-    let dir = runs_dir.join(JOBS_DIR).join(record.id.to_string());
-    std::fs::create_dir_all(&dir).map_err(|source| JobsError::Io { path: dir.clone(), source })?;
-    let run_dir = &record.spec.run_dir;
-    std::fs::create_dir_all(run_dir).map_err(|source| JobsError::Io { path: run_dir.clone(), source })?;
-    let config_file = dir.join("config.toml");
-    crate::fsutil::write_atomic(&config_file, record.spec.config_toml()?.as_bytes())
-        .map_err(|source| JobsError::Io { path: config_file.clone(), source })?;
-    let stop_file = dir.join("stop");
-    let args = record.spec.train_args(&config_file, &stop_file, resume);
-    TrainerProcess::spawn(trainer, &args, stop_file, &run_dir.join(EVENTS_FILE))
+/// The history of `runs_dir` as it is on disk (none yet: empty), for readers such as `univa jobs
+/// list`; unlike [`JobManager::open`] it changes nothing.
+pub fn read_history(runs_dir: &Path) -> Result<Vec<JobRecord>, JobsError> {
+    let path = runs_dir.join(HISTORY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| JobsError::History { path, problem: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(JobsError::Io { path, source }),
+    }
+}
+
+/// The file whose existence asks job `id` to stop (its trainer, or its remote worker, watches it).
+pub fn stop_file(runs_dir: &Path, id: JobId) -> PathBuf {
+    runs_dir.join(JOBS_DIR).join(id.to_string()).join("stop")
+}
+
+/// A job about to start: its record and its files on this machine.
+pub(super) struct PreparedJob {
+    pub record: JobRecord,
+    /// The configuration the trainer reads (`RUNS/.jobs/<id>/config.toml`).
+    pub config_file: PathBuf,
+    pub config_toml: String,
+    /// The job's folder here (`RUNS/.jobs/<id>/`).
+    pub job_dir: PathBuf,
+    /// Cancel writes it; the trainer, or the worker of a remote job, watches it.
+    pub stop_file: PathBuf,
+}
+
+/// Writes each job's config file and starts its trainer (several only for a Slurm job array).
+fn start(
+    runs_dir: &Path,
+    trainer: &Path,
+    records: &[&JobRecord],
+    resume: bool,
+    grace: Duration,
+) -> Result<Vec<TrainerProcess>, JobsError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| JobsError::Io { path, source }
+    };
+    let mut prepared = Vec::with_capacity(records.len());
+    for record in records {
+        let job_dir = runs_dir.join(JOBS_DIR).join(record.id.to_string());
+        std::fs::create_dir_all(&job_dir).map_err(io(&job_dir))?;
+        let run_dir = &record.spec.run_dir;
+        std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+        let config_file = job_dir.join("config.toml");
+        let config_toml = record.spec.config_toml()?;
+        crate::fsutil::write_atomic(&config_file, config_toml.as_bytes()).map_err(io(&config_file))?;
+        let stop_file = stop_file(runs_dir, record.id);
+        if stop_file.exists() {
+            std::fs::remove_file(&stop_file).map_err(io(&stop_file))?;
+        }
+        prepared.push(PreparedJob { record: (*record).clone(), config_file, config_toml, job_dir, stop_file });
+    }
+    let Some(first) = prepared.first() else { return Ok(Vec::new()) };
+    match first.record.spec.target.clone() {
+        Target::Local => {
+            let args = first.record.spec.train_args(&first.config_file, &first.stop_file, resume);
+            let events = first.record.spec.run_dir.join(EVENTS_FILE);
+            Ok(vec![TrainerProcess::spawn(trainer, &args, first.stop_file.clone(), &events)?])
+        }
+        Target::Ssh(host) => {
+            let Some(job) = prepared.into_iter().next() else { return Ok(Vec::new()) };
+            Ok(vec![super::ssh::start(host, job, runs_dir, resume, grace)?])
+        }
+        Target::Slurm(slurm) => super::slurm::start(&slurm, prepared, runs_dir, trainer, resume),
+    }
 }
 
 /// What an ended trainer's exit means.
 fn outcome(exit: &Exit, stderr_tail: &[String]) -> JobStatus {
-    if exit.status.success() {
+    if exit.success() {
         return JobStatus::Finished;
     }
     if exit.stop_requested {
         return JobStatus::Cancelled { forced: exit.forced };
     }
-    if let Some(signal) = signal_of(exit.status) {
+    if let Some(problem) = &exit.remote_problem {
+        return JobStatus::Failed { message: problem.clone() };
+    }
+    if let Some(state) = exit.slurm_state.as_deref().filter(|s| *s != "COMPLETED" && *s != "FAILED") {
+        let why = match state {
+            "TIMEOUT" => "Slurm stopped the job at its time limit (TIMEOUT); resume it, or ask for more time",
+            "CANCELLED" => "the job was cancelled in Slurm (scancel), not from here (CANCELLED)",
+            "OUT_OF_MEMORY" => "Slurm killed the job for using more memory than it asked for (OUT_OF_MEMORY)",
+            "NODE_FAIL" => "the job's node failed (NODE_FAIL)",
+            "PREEMPTED" => "Slurm preempted the job for another (PREEMPTED)",
+            _ => "",
+        };
+        let message = if why.is_empty() { format!("Slurm ended the job: {state}") } else { why.to_owned() };
+        return JobStatus::Died { message };
+    }
+    if let Some(signal) = exit.signal {
         let name = match signal {
             9 => " (SIGKILL: killed, e.g. by the out-of-memory killer or by hand)",
             6 => " (SIGABRT: aborted)",
@@ -416,20 +567,9 @@ fn outcome(exit: &Exit, stderr_tail: &[String]) -> JobStatus {
         return JobStatus::Died { message: format!("the trainer process died from signal {signal}{name}") };
     }
     // The binary prints its error as one `univa: …` line; a panic prints `panicked at`.
-    let message = exit
-        .error_line
-        .clone()
-        .or_else(|| stderr_tail.last().cloned())
-        .unwrap_or_else(|| format!("the trainer exited with {}", exit.status));
+    let message = exit.error_line.clone().or_else(|| stderr_tail.last().cloned()).unwrap_or_else(|| match exit.code {
+        Some(code) => format!("the trainer exited with code {code}"),
+        None => "the trainer ended without an exit code".to_owned(),
+    });
     JobStatus::Failed { message }
-}
-
-#[cfg(unix)]
-fn signal_of(status: std::process::ExitStatus) -> Option<i32> {
-    std::os::unix::process::ExitStatusExt::signal(&status)
-}
-
-#[cfg(not(unix))]
-fn signal_of(_status: std::process::ExitStatus) -> Option<i32> {
-    None
 }

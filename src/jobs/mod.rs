@@ -8,7 +8,12 @@
 //! (the stop file: the trainer finishes its step and keeps the last checkpoint) and then by
 //! force after a grace period, resumes from the last checkpoint, and keeps the job history in
 //! `RUNS/jobs.json`. [`sweep`] turns a grid over one or two fields into one job per point;
-//! [`check`] explains invalid combinations before launch. No egui here (STYLE.md 1).
+//! [`check`] explains invalid combinations before launch. A job's [`Target`] says where it
+//! trains: here, on a host over SSH ([`ssh`]: rsync there, events back over the session, the
+//! run folder copied back), or on Slurm ([`slurm`]: a generated sbatch script, Slurm's states,
+//! sweeps as job arrays), each remote job followed by a worker thread that reports like a local
+//! trainer. A Slurm job runs on when the app closes and is followed again when it reopens.
+//! No egui here (STYLE.md 1).
 //!
 //! ```text
 //! RUNS/
@@ -25,15 +30,19 @@ mod curves;
 pub mod devices;
 mod manager;
 mod process;
-mod spec;
+pub mod slurm;
+pub(crate) mod spec;
+pub mod ssh;
 pub mod sweep;
+pub mod target;
 
 pub use check::{DatasetFacts, check};
 pub use curves::{Curves, EpochPoint};
 pub use devices::{DeviceChoice, GpuInfo};
-pub use manager::{HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus};
+pub use manager::{EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, read_history, stop_file};
 pub use spec::JobSpec;
 pub use sweep::{Ablation, SweepAxis, SweepField};
+pub use target::{SlurmTarget, SshHost, Target};
 
 use std::path::PathBuf;
 

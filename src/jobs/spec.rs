@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::target::{Target, quote};
 use crate::train::RunConfig;
 
 /// One training run: a dataset, a run folder, the whole configuration and a device.
@@ -24,6 +25,9 @@ pub struct JobSpec {
     /// `--va-overlay`.
     #[serde(default)]
     pub va_overlay: Option<PathBuf>,
+    /// Where it trains: here, over SSH, or on Slurm. Paths above are this machine's.
+    #[serde(default)]
+    pub target: Target,
 }
 
 impl JobSpec {
@@ -60,6 +64,56 @@ impl JobSpec {
         }
         args
     }
+
+    /// The `univa train` command line for a shell on another machine, whose paths are given
+    /// (already in that machine's terms; `~/` at their start is left for the shell to expand).
+    pub fn remote_train_command(&self, univa: &str, at: &RemotePaths<'_>, resume: bool) -> String {
+        let mut words = vec![
+            shell_path(univa),
+            "train".to_owned(),
+            "--dataset".to_owned(),
+            shell_path(at.dataset),
+            "--out".to_owned(),
+            shell_path(at.run),
+            "--config".to_owned(),
+            shell_path(at.config),
+            "--device".to_owned(),
+            quote(&self.device),
+            "--events".to_owned(),
+            "-".to_owned(),
+        ];
+        if let Some(stop) = at.stop {
+            words.push("--stop-file".to_owned());
+            words.push(shell_path(stop));
+        }
+        if let Some(overlay) = at.overlay {
+            words.push("--va-overlay".to_owned());
+            words.push(shell_path(overlay));
+        }
+        if resume {
+            words.push("--resume".to_owned());
+        }
+        words.join(" ")
+    }
+}
+
+/// A job's paths on the machine that trains it.
+#[derive(Clone, Copy, Debug)]
+pub struct RemotePaths<'a> {
+    pub dataset: &'a str,
+    pub run: &'a str,
+    pub config: &'a str,
+    /// The stop file the trainer watches; none where cancel is by other means (`scancel`).
+    pub stop: Option<&'a str>,
+    pub overlay: Option<&'a str>,
+}
+
+/// A path for a remote shell: quoted, but a leading `~/` left to expand to the home folder.
+pub fn shell_path(path: &str) -> String {
+    match path.strip_prefix("~/") {
+        Some(rest) => format!("~/{}", quote(rest)),
+        None => quote(path),
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +135,7 @@ mod tests {
             config: config.clone(),
             device: "cpu".into(),
             va_overlay: None,
+            target: Target::Local,
         };
         let text = spec.config_toml().unwrap();
         // Whatever preset the CLI starts from, the file's own preset and fields win.

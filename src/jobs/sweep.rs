@@ -297,6 +297,7 @@ mod tests {
             config: RunConfig::preset(Preset::Small),
             device: "cpu".into(),
             va_overlay: None,
+            target: Default::default(),
         }
     }
 

@@ -27,6 +27,7 @@ mod state;
 mod theme;
 mod training;
 mod training_state;
+mod training_target;
 mod va_plane;
 mod welcome;
 mod worker;
@@ -46,7 +47,9 @@ pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
 pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Room, ViewSettings, default_runs_dir};
 pub use state::{MetricsStatus, Notice, RunEntry, RunsBrowserSettings, RunsCommand, RunsState, RunsTab, ViewState};
-pub use training_state::{AUDITED_DIR, SweepForm, TrainingCommand, TrainingForm, TrainingState, VaSource};
+pub use training_state::{
+    AUDITED_DIR, SweepForm, TargetForm, TargetKind, TrainingCommand, TrainingForm, TrainingState, VaSource,
+};
 pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// The window's app id (Wayland) and WM class (X11): the desktop entry's StartupWMClass.

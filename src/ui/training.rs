@@ -5,7 +5,7 @@
 use egui_plot::{Legend, Line, Plot, Points};
 
 use crate::jobs::devices::{self, cuda_built};
-use crate::jobs::{Ablation, Curves, Job, JobStatus, SweepField, check};
+use crate::jobs::{Ablation, Curves, Job, JobSpec, JobStatus, SweepField, check};
 use crate::modality::Modality;
 use crate::model::Preset;
 use crate::store::{Consensus, OverlaySource};
@@ -100,6 +100,8 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
         None => {}
     }
 
+    ui.separator();
+    super::training_target::target_ui(ui, &mut form.target, state.script_preview.as_deref());
     ui.separator();
     ui.horizontal(|ui| {
         let label = ui.label("Preset");
@@ -412,8 +414,8 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
                         send(commands, TrainingCommand::Forget(job.id()));
                     }
                 });
-                ui.label(record.status.label());
-                ui.label(&record.spec.device);
+                ui.label(record.status_text());
+                ui.label(where_text(&record.spec));
                 ui.add(
                     egui::ProgressBar::new(job.curves.progress())
                         .desired_width(theme::JOB_PROGRESS_WIDTH)
@@ -424,6 +426,11 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
             }
         });
     });
+}
+
+/// The device, and the machine when it is not this one.
+fn where_text(spec: &JobSpec) -> String {
+    if spec.target.is_local() { spec.device.clone() } else { format!("{} on {}", spec.device, spec.target.label()) }
 }
 
 fn eta_text(curves: &Curves, status: &JobStatus) -> String {
@@ -450,7 +457,10 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
     let (record, curves) = (&job.record, &job.curves);
     ui.horizontal_wrapped(|ui| {
         ui.strong(&record.spec.name);
-        ui.label(format!("— {}", record.status.label()));
+        ui.label(format!("— {}", record.status_text()));
+        if let Some(id) = &record.remote_id {
+            ui.weak(format!("{} job {id}", record.spec.target.label()));
+        }
         ui.weak(record.spec.run_dir.display().to_string());
     });
     let mut facts = Vec::new();

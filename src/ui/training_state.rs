@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use crate::dataset::Dataset;
 use crate::fsutil::write_atomic;
 use crate::jobs::sweep::{self, SweepAxis, SweepField};
-use crate::jobs::{self, DatasetFacts, GpuInfo, JobId, JobManager, JobSpec};
+use crate::jobs::{self, DatasetFacts, GpuInfo, JobId, JobManager, JobSpec, SlurmTarget, SshHost, Target};
 use crate::model::Preset;
 use crate::store::{self, OverlaySource, Store};
 use crate::train::RunConfig;
@@ -79,6 +79,82 @@ pub struct TrainingForm {
     /// The overlay file of [`VaSource::File`].
     pub va_overlay: String,
     pub sweep: SweepForm,
+    /// Where the jobs train.
+    pub target: TargetForm,
+}
+
+/// Which kind of machine the jobs go to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TargetKind {
+    #[default]
+    Local,
+    Ssh,
+    Slurm,
+}
+
+/// The target part of the form: the host (an SSH host, or Slurm's login node) and Slurm's fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetForm {
+    pub kind: TargetKind,
+    /// `user@host[:port]`.
+    pub host: String,
+    /// An identity file (`ssh -i`); empty: the agent or the default keys.
+    pub identity: String,
+    /// An ssh config file (`ssh -F`: known hosts, jump hosts); empty: the user's.
+    pub ssh_config: String,
+    /// The `univa` executable there.
+    pub remote_univa: String,
+    /// The folder there for copied datasets and run folders.
+    pub work_dir: String,
+    /// A dataset folder that exists there; empty: copy this one there.
+    pub remote_dataset: String,
+    /// Slurm through a login node over SSH (the host above), not on this machine.
+    pub slurm_over_ssh: bool,
+    pub slurm: SlurmTarget,
+}
+
+impl Default for TargetForm {
+    fn default() -> Self {
+        Self {
+            kind: TargetKind::Local,
+            host: String::new(),
+            identity: String::new(),
+            ssh_config: String::new(),
+            remote_univa: "univa".to_owned(),
+            work_dir: "univa-jobs".to_owned(),
+            remote_dataset: String::new(),
+            slurm_over_ssh: false,
+            slurm: SlurmTarget::default(),
+        }
+    }
+}
+
+impl TargetForm {
+    fn host(&self) -> Result<SshHost, String> {
+        if self.host.trim().is_empty() {
+            return Err("Type the host as user@host or user@host:port.".to_owned());
+        }
+        let mut host = SshHost::parse(&self.host).map_err(|e| e.to_string())?;
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        host.identity = text(&self.identity).map(PathBuf::from);
+        host.ssh_config = text(&self.ssh_config).map(PathBuf::from);
+        host.univa = text(&self.remote_univa).unwrap_or_else(|| "univa".to_owned());
+        host.work_dir = text(&self.work_dir).unwrap_or_else(|| "univa-jobs".to_owned());
+        host.dataset = text(&self.remote_dataset);
+        Ok(host)
+    }
+
+    /// The target the form describes, or why it describes none.
+    pub fn target(&self) -> Result<Target, String> {
+        Ok(match self.kind {
+            TargetKind::Local => Target::Local,
+            TargetKind::Ssh => Target::Ssh(self.host()?),
+            TargetKind::Slurm => Target::Slurm(SlurmTarget {
+                login: if self.slurm_over_ssh { Some(self.host()?) } else { None },
+                ..self.slurm.clone()
+            }),
+        })
+    }
 }
 
 /// A preset's configuration with a step event every step, for live curves.
@@ -100,6 +176,7 @@ impl Default for TrainingForm {
             va_source: VaSource::Dataset,
             va_overlay: String::new(),
             sweep: SweepForm::default(),
+            target: TargetForm::default(),
         }
     }
 }
@@ -148,6 +225,8 @@ pub struct TrainingState {
     pub annotators: Result<Vec<String>, String>,
     /// Whether the room was visible last frame.
     shown: bool,
+    /// The sbatch script a Slurm launch would submit, shown before it is.
+    pub script_preview: Option<String>,
 }
 
 impl std::fmt::Debug for TrainingState {
@@ -173,6 +252,7 @@ impl Default for TrainingState {
             selected: None,
             annotators: Err("no dataset chosen".to_owned()),
             shown: false,
+            script_preview: None,
         }
     }
 }
@@ -352,6 +432,7 @@ impl TrainingState {
                 // Exported at launch (see `launch`); the dataset's VA until then.
                 VaSource::Dataset | VaSource::Audit(_) => None,
             },
+            target: form.target.target().map_err(|e| format!("Target: {e}"))?,
         };
         if !form.sweep.enabled {
             return Ok(vec![base]);
@@ -380,8 +461,16 @@ impl TrainingState {
             Err(problem) => {
                 self.problems = vec![problem];
                 self.planned = 0;
+                self.script_preview = None;
                 return;
             }
+        };
+        self.script_preview = match specs.first().map(|s| &s.target) {
+            Some(Target::Slurm(slurm)) => {
+                let next = self.manager.as_ref().map_or(1, JobManager::next_id);
+                Some(jobs::slurm::script(slurm, &specs, runs_dir, &self.trainer, next))
+            }
+            _ => None,
         };
         let facts = self.facts.as_ref().and_then(|c| c.facts.as_ref().ok());
         let mut problems: Vec<String> = Vec::new();

@@ -50,6 +50,7 @@ fn spec(runs: &Path, name: &str, config: RunConfig) -> JobSpec {
         config,
         device: "cpu".to_owned(),
         va_overlay: None,
+        target: univa::jobs::Target::Local,
     }
 }
 
