@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::fsutil::write_atomic;
-use crate::projection::bench::{self, Quality, Synthetic, Timing};
+use crate::projection::bench::{self, Quality, Spread, Synthetic, Timing};
 use crate::projection::{EmbeddingRequest, Method};
 
 #[derive(Debug, clap::Args)]
@@ -31,13 +31,23 @@ pub struct Args {
     pub subset: usize,
     #[arg(long, default_value_t = 1111)]
     pub seed: u64,
+    /// Per-coordinate standard deviation of the modality centres.
+    #[arg(long, default_value_t = Spread::default().modality)]
+    pub modality_sd: f64,
+    /// Per-coordinate standard deviation of the (modality, label) cluster offsets.
+    #[arg(long, default_value_t = Spread::default().label)]
+    pub label_sd: f64,
+    /// Per-coordinate standard deviation of each representation's noise.
+    #[arg(long, default_value_t = Spread::default().noise)]
+    pub noise_sd: f64,
     /// Folder to write the representations, classes and maps to.
     #[arg(long)]
     pub write: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let data = bench::synthetic(args.utterances, 3, args.labels, args.dim, args.seed);
+    let spread = Spread { modality: args.modality_sd, label: args.label_sd, noise: args.noise_sd };
+    let data = bench::synthetic(args.utterances, 3, args.labels, args.dim, spread, args.seed);
     println!("{} points (utterances × 3 modalities), d = {}, {} gold labels", data.len(), args.dim, args.labels);
     let request = EmbeddingRequest { method: Method::Umap, seed: args.seed, ..EmbeddingRequest::default() };
     let (full_map, timing) = bench::timed_project(&data, &request)?;

@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use crate::dataset::{Dataset, Split};
 use crate::fsutil::write_atomic;
 use crate::projection::{self, EmbeddingRequest, Method, Stage};
-use crate::train;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum MethodArg {
@@ -41,8 +40,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let trained = train::load_run(&args.run, &candle_core::Device::Cpu)
-        .with_context(|| format!("could not load run {}", args.run.display()))?;
+    let trained = projection::load_run(&args.run)?;
     let dataset = Dataset::open(&args.dataset)?;
     let method = match args.method {
         MethodArg::Umap => Method::Umap,
@@ -85,6 +83,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let bytes = csv.into_inner().context("could not finish the CSV")?;
     write_atomic(&args.out, &bytes).with_context(|| format!("{}", args.out.display()))?;
-    println!("wrote {} points ({} map of the {} split) to {}", points.len(), method.name(), args.split.name(), args.out.display());
+    println!(
+        "wrote {} points ({} map of the {} split) to {}",
+        points.len(),
+        method.name(),
+        args.split.name(),
+        args.out.display()
+    );
     Ok(())
 }

@@ -205,13 +205,7 @@ pub fn approximate(
 /// The leaves of one random-projection tree over `points` (reordered in place): each split
 /// takes two random points and sends every point to the side of their perpendicular bisector
 /// it lies on; a degenerate split (all on one side) halves the set at random instead.
-fn leaves<'a>(
-    data: &[f32],
-    dim: usize,
-    points: &'a mut [u32],
-    leaf_size: usize,
-    rng: &mut SplitMix,
-) -> Vec<&'a [u32]> {
+fn leaves<'a>(data: &[f32], dim: usize, points: &'a mut [u32], leaf_size: usize, rng: &mut SplitMix) -> Vec<&'a [u32]> {
     let mut out = Vec::new();
     let mut stack: Vec<&'a mut [u32]> = vec![points];
     let mut normal = vec![0.0f32; dim];

@@ -76,7 +76,10 @@ fn symmetric_eigen(a: &mut [f64], dim: usize) -> (Vec<f64>, Vec<f64>) {
     }
     let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
     for _ in 0..JACOBI_SWEEPS {
-        let off: f64 = (0..dim).flat_map(|p| (0..dim).filter(move |&q| q != p).map(move |q| (p, q))).map(|(p, q)| a[p * dim + q].powi(2)).sum();
+        let off: f64 = (0..dim)
+            .flat_map(|p| (0..dim).filter(move |&q| q != p).map(move |q| (p, q)))
+            .map(|(p, q)| a[p * dim + q].powi(2))
+            .sum();
         if off <= 1e-22 * scale {
             break;
         }

@@ -281,24 +281,23 @@ pub fn embedding_ui(
             if ui.selectable_label(settings.embedding_colour == colour, name).clicked() {
                 commands.push(Command::SetEmbeddingColour(colour));
             }
-            if matches!(colour, EmbeddingColour::Label | EmbeddingColour::Predicted) && settings.embedding_colour == colour
+            if matches!(colour, EmbeddingColour::Label | EmbeddingColour::Predicted)
+                && settings.embedding_colour == colour
             {
                 label_choice(ui, session, settings, commands);
             }
         }
     });
-    ui.horizontal_wrapped(|ui| {
-        match &embedding.compare_run {
-            Some(other) => {
-                ui.label(format!("beside: run {}", other.display()));
-                if ui.button("Remove").clicked() {
-                    commands.push(Command::SetEmbeddingCompareRun(None));
-                }
+    ui.horizontal_wrapped(|ui| match &embedding.compare_run {
+        Some(other) => {
+            ui.label(format!("beside: run {}", other.display()));
+            if ui.button("Remove").clicked() {
+                commands.push(Command::SetEmbeddingCompareRun(None));
             }
-            None => {
-                if ui.button("Compare with run…").on_hover_text("e.g. the w/o VA-CL ablation (Fig. 3 b)").clicked() {
-                    commands.push(Command::ChooseEmbeddingCompareRun);
-                }
+        }
+        None => {
+            if ui.button("Compare with run…").on_hover_text("e.g. the w/o VA-CL ablation (Fig. 3 b)").clicked() {
+                commands.push(Command::ChooseEmbeddingCompareRun);
             }
         }
     });
@@ -310,7 +309,9 @@ pub fn embedding_ui(
     if embedding.points.is_empty() && embedding.compare.points.is_empty() {
         if !embedding.is_running() {
             ui.weak(match choice.max_points {
-                Some(max) => format!("Up to {max} points (utterances × modalities, a seeded sample) are mapped together."),
+                Some(max) => {
+                    format!("Up to {max} points (utterances × modalities, a seeded sample) are mapped together.")
+                }
                 None => "Every utterance of the split, in each modality, is mapped together.".to_owned(),
             });
         }
@@ -322,7 +323,17 @@ pub fn embedding_ui(
     if embedding.compare_run.is_some() {
         ui.columns(2, |columns| {
             let [left, right] = columns else { return };
-            map_ui(left, session, view, &classing, &embedding.points, embedding_plot_id(), "this run", height, commands);
+            map_ui(
+                left,
+                session,
+                view,
+                &classing,
+                &embedding.points,
+                embedding_plot_id(),
+                "this run",
+                height,
+                commands,
+            );
             map_ui(
                 right,
                 session,
@@ -534,9 +545,8 @@ impl<'a> Classing<'a> {
             ],
             Self::Label(None) | Self::Predicted(None, _) => vec![("no label".to_owned(), theme::ANCHOR)],
             Self::Quadrant => {
-                let mut classes: Vec<(String, Color32)> = (0..4)
-                    .map(|q| (va_plane::quadrant_name(q).to_owned(), theme::quadrant_color(q)))
-                    .collect();
+                let mut classes: Vec<(String, Color32)> =
+                    (0..4).map(|q| (va_plane::quadrant_name(q).to_owned(), theme::quadrant_color(q))).collect();
                 classes.push(missing);
                 classes
             }

@@ -13,7 +13,6 @@ use crate::dataset::{Dataset, Split};
 use crate::metrics::Metrics;
 use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, Stage, Step};
 use crate::runs::{Evaluator, Run};
-use crate::train;
 
 use super::session::Session;
 
@@ -184,7 +183,8 @@ fn run_job(job: Job, results: &SyncSender<JobResult>) -> JobResult {
                         .zip(layout)
                         .map(|(&(utterance, modality), &position)| EmbeddedPoint { utterance, modality, position })
                         .collect();
-                    let _ = results.try_send(JobResult::Embedding { request_id, update: EmbeddingUpdate::Layout(points) });
+                    let _ =
+                        results.try_send(JobResult::Embedding { request_id, update: EmbeddingUpdate::Layout(points) });
                 }
                 !stop.load(Ordering::Relaxed)
             };
@@ -222,12 +222,6 @@ enum EmbedError {
         #[source]
         source: crate::dataset::DatasetError,
     },
-    #[error("could not load run {}: {source}", path.display())]
-    Run {
-        path: PathBuf,
-        #[source]
-        source: train::TrainError,
-    },
     #[error("could not project run {}: {source}", path.display())]
     Projection {
         path: PathBuf,
@@ -246,8 +240,8 @@ fn embed(
 ) -> Result<Vec<EmbeddedPoint>, EmbedError> {
     let data =
         Dataset::open_lazy(dataset).map_err(|source| EmbedError::Dataset { path: dataset.to_path_buf(), source })?;
-    let trained = train::load_run(run, &candle_core::Device::Cpu)
-        .map_err(|source| EmbedError::Run { path: run.to_path_buf(), source })?;
+    let trained =
+        projection::load_run(run).map_err(|source| EmbedError::Projection { path: run.to_path_buf(), source })?;
     projection::embed(&trained, &data, request, progress)
         .map_err(|source| EmbedError::Projection { path: run.to_path_buf(), source })
 }

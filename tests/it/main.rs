@@ -18,5 +18,6 @@ mod media;
 mod metrics;
 mod model;
 mod packaging;
+mod projection;
 mod runs;
 mod train;
