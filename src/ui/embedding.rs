@@ -354,7 +354,7 @@ pub fn embedding_ui(
 /// Method, split and point limit.
 fn settings_ui(ui: &mut egui::Ui, choice: EmbeddingSettings, commands: &mut Vec<Command>) {
     let mut set = |new: EmbeddingSettings| commands.push(Command::SetEmbeddingSettings(new));
-    egui::ComboBox::from_id_salt("embedding_method").selected_text(choice.method.name()).show_ui(ui, |ui| {
+    egui::ComboBox::from_label("method").selected_text(choice.method.name()).show_ui(ui, |ui| {
         for method in [Method::Umap, Method::Tsne] {
             if ui.selectable_label(choice.method == method, method.name()).clicked() {
                 set(EmbeddingSettings { method, ..choice });
@@ -362,7 +362,7 @@ fn settings_ui(ui: &mut egui::Ui, choice: EmbeddingSettings, commands: &mut Vec<
         }
     });
     let split_name = |s: Option<Split>| s.map_or("all splits", Split::name);
-    egui::ComboBox::from_id_salt("embedding_split").selected_text(split_name(choice.split)).show_ui(ui, |ui| {
+    egui::ComboBox::from_label("split").selected_text(split_name(choice.split)).show_ui(ui, |ui| {
         for split in [Some(Split::Train), Some(Split::Valid), Some(Split::Test), None] {
             if ui.selectable_label(choice.split == split, split_name(split)).clicked() {
                 set(EmbeddingSettings { split, ..choice });
@@ -375,7 +375,7 @@ fn settings_ui(ui: &mut egui::Ui, choice: EmbeddingSettings, commands: &mut Vec<
         return;
     }
     let points_name = |p: Option<usize>| p.map_or_else(|| "all points".to_owned(), |p| format!("≤ {p} points"));
-    egui::ComboBox::from_id_salt("embedding_points").selected_text(points_name(choice.max_points)).show_ui(ui, |ui| {
+    egui::ComboBox::from_label("points").selected_text(points_name(choice.max_points)).show_ui(ui, |ui| {
         for max_points in MAX_POINTS_CHOICES {
             if ui.selectable_label(choice.max_points == max_points, points_name(max_points)).clicked() {
                 set(EmbeddingSettings { max_points, ..choice });

@@ -128,14 +128,19 @@ fn embedding_controls_choose_method_and_colouring_and_stop_a_run() {
     harness.get_by_label("Embedding").click();
     harness.run_steps(2);
     // The method: UMAP by default; exact t-SNE shows its cap instead of the point choice.
-    harness.get_by_label("all points");
-    harness.get_by_label("UMAP").click();
+    harness.get_by_label("points");
+    harness.get_by_label("method").click();
     harness.run_steps(2);
     harness.get_by_label("t-SNE").click();
     harness.run_steps(2);
     assert_eq!(harness.state().settings.embedding.method, Method::Tsne);
     harness.get_by_label_contains("points (exact)");
-    assert!(harness.query_by_label("all points").is_none());
+    assert!(harness.query_by_label("points").is_none());
+    harness.get_by_label("split").click();
+    harness.run_steps(2);
+    harness.get_by_label("all splits").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.embedding.split, None);
     // A long run shows its progress and a Stop button, which stops it.
     let long =
         EmbeddingRequest { umap: UmapConfig { epochs: Some(1_000_000), ..UmapConfig::default() }, ..small_umap() };
@@ -182,7 +187,7 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     harness.get_by_label("compared run");
     let points = view.compare.points.clone();
     let id = univa::ui::compare_plot_id();
-    let frame = egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
+    let frame = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
     let frame = frame.intersect(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)));
     let on_screen: Vec<_> = points
         .iter()
