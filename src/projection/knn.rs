@@ -17,7 +17,7 @@ pub struct Neighbours {
 
 impl Neighbours {
     pub fn len(&self) -> usize {
-        if self.k == 0 { 0 } else { self.indices.len() / self.k }
+        self.indices.len().checked_div(self.k).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -9,7 +9,7 @@ const JACOBI_SWEEPS: usize = 30;
 /// axes (at most `dim`), n × min(components, dim) row-major. Each axis's sign is fixed so that
 /// its largest coefficient is positive, so the result does not depend on the solver's signs.
 pub fn pca(data: &[f32], dim: usize, components: usize) -> Vec<f32> {
-    let n = if dim == 0 { 0 } else { data.len() / dim };
+    let n = data.len().checked_div(dim).unwrap_or(0);
     let k = components.min(dim);
     if n == 0 || k == 0 {
         return Vec::new();

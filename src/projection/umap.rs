@@ -133,7 +133,7 @@ pub(crate) fn fuzzy_graph(neighbours: &Neighbours) -> Graph {
             directed.push(((i as u32).min(j), (i as u32).max(j), w));
         }
     }
-    directed.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    directed.sort_unstable_by_key(|x| (x.0, x.1));
     let mut pairs: Vec<(u32, u32, f32)> = Vec::with_capacity(directed.len());
     for (lo, hi, w) in directed {
         match pairs.last_mut() {
@@ -142,7 +142,7 @@ pub(crate) fn fuzzy_graph(neighbours: &Neighbours) -> Graph {
         }
     }
     let mut edges: Vec<(u32, u32, f32)> = pairs.iter().flat_map(|&(lo, hi, w)| [(lo, hi, w), (hi, lo, w)]).collect();
-    edges.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    edges.sort_unstable_by_key(|x| (x.0, x.1));
     Graph {
         heads: edges.iter().map(|e| e.0).collect(),
         tails: edges.iter().map(|e| e.1).collect(),
@@ -315,11 +315,11 @@ mod tests {
         let mut edges: Vec<(u32, u32, f32)> =
             graph.heads.iter().zip(&graph.tails).zip(&graph.weights).map(|((&h, &t), &w)| (h, t, w)).collect();
         assert!(edges.iter().all(|e| e.2 > 0.0 && e.2 <= 1.0 && e.0 != e.1));
-        edges.sort_by(|x, y| (x.1, x.0).cmp(&(y.1, y.0)));
+        edges.sort_by_key(|x| (x.1, x.0));
         let mut reversed: Vec<(u32, u32, f32)> = edges.iter().map(|e| (e.1, e.0, e.2)).collect();
-        reversed.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        reversed.sort_by_key(|x| (x.0, x.1));
         let mut forward = edges.clone();
-        forward.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        forward.sort_by_key(|x| (x.0, x.1));
         assert_eq!(forward, reversed);
         // Each point's nearest neighbour gets weight 1 (its distance minus ρ is 0).
         assert!(graph.weights.iter().filter(|&&w| w == 1.0).count() >= 200);
