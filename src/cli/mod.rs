@@ -7,6 +7,7 @@ mod acquire;
 mod agreement;
 mod audit;
 mod bench_media;
+mod bench_projection;
 mod eval;
 mod generate;
 mod gui;
@@ -17,6 +18,7 @@ mod models;
 mod open;
 mod play;
 mod predict;
+mod project;
 mod runs;
 mod synth;
 mod train;
@@ -62,6 +64,10 @@ pub enum Command {
     Play(play::Args),
     /// Measure the media engine: decode speed vs ffmpeg, seek latency, A/V offset, memory.
     BenchMedia(bench_media::Args),
+    /// Project a run's unimodal representations of a split to 2-D (UMAP or exact t-SNE) as CSV.
+    Project(project::Args),
+    /// Measure the embedding map: UMAP at 50,000 points, quality against exact t-SNE.
+    BenchProjection(bench_projection::Args),
     /// VA and features of a clip from real face and voice models.
     Acquire(acquire::Args),
     /// Compare run folders: the ablation table, and other systems' predictions imported as runs.
@@ -85,7 +91,12 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     // thresholds kept its freed frame buffers and grew (see `runtime`).
     if matches!(
         command,
-        Command::Train(_) | Command::Eval(_) | Command::Predict(_) | Command::Acquire(_) | Command::Runs(_)
+        Command::Train(_)
+            | Command::Eval(_)
+            | Command::Predict(_)
+            | Command::Acquire(_)
+            | Command::Runs(_)
+            | Command::Project(_)
     ) {
         crate::runtime::tune_allocator_for_tensors();
     }
@@ -102,6 +113,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Open(args) => open::run(&args),
         Command::Play(args) => play::run(&args),
         Command::BenchMedia(args) => bench_media::run(&args),
+        Command::Project(args) => project::run(&args),
+        Command::BenchProjection(args) => bench_projection::run(&args),
         Command::Acquire(args) => acquire::run(&args),
         Command::Runs(args) => runs::run(&args),
         Command::VaPrior(args) => va_prior::run(&args),

@@ -7,12 +7,12 @@ use std::sync::atomic::AtomicBool;
 
 use crate::dataset::Split;
 use crate::modality::Modality;
-use crate::projection::{EmbeddingRequest, Stage};
+use crate::projection::EmbeddingRequest;
 
 use super::app::StudioApp;
 use super::audit_state::AuditCommand;
 use super::case_card::PngExport;
-use super::embedding::{self, EmbeddingColour, EmbeddingStatus};
+use super::embedding::{self, EmbeddingColour, EmbeddingSettings};
 use super::filter::Filter;
 use super::player::Transport;
 use super::runs_state::RunsCommand;
@@ -44,13 +44,18 @@ pub enum Command {
     SetDetailTab(DetailTab),
     /// Save the selected utterance's case card as Markdown (asks where).
     ExportCaseCard,
-    /// Project the attached run's unimodal representations (t-SNE) on the worker thread.
+    /// Project the attached run's unimodal representations (and the compared run's, if one is
+    /// chosen) on the worker thread.
     ComputeEmbedding(EmbeddingRequest),
     StopEmbedding,
     SetEmbeddingColour(EmbeddingColour),
     /// Highlight the utterances whose gold labels include this one (by index).
     SetEmbeddingLabel(usize),
-    SetEmbeddingMaxPoints(usize),
+    SetEmbeddingSettings(EmbeddingSettings),
+    /// The run mapped beside the attached one (`None`: none); its map is computed next time.
+    SetEmbeddingCompareRun(Option<PathBuf>),
+    /// Ask for the run folder to map beside the attached one.
+    ChooseEmbeddingCompareRun,
     /// Save the selected utterance's case card as PNG, to the path given or one asked for.
     ExportCaseCardPng(Option<PathBuf>),
     /// Play/pause, seek, loop, speed, volume of the player panel.
@@ -115,7 +120,13 @@ impl StudioApp {
             Command::StopEmbedding => self.view.embedding.stop(),
             Command::SetEmbeddingColour(colour) => self.settings.embedding_colour = colour,
             Command::SetEmbeddingLabel(label) => self.settings.embedding_label = label,
-            Command::SetEmbeddingMaxPoints(points) => self.settings.embedding_max_points = points.clamp(4, 2000),
+            Command::SetEmbeddingSettings(embedding) => self.settings.embedding = embedding,
+            Command::SetEmbeddingCompareRun(run) => self.set_compare_run(run),
+            Command::ChooseEmbeddingCompareRun => {
+                if let Some(run) = rfd::FileDialog::new().set_title("Map a second run beside this one").pick_folder() {
+                    self.set_compare_run(Some(run));
+                }
+            }
             Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
@@ -266,7 +277,8 @@ impl StudioApp {
 }
 
 impl StudioApp {
-    /// Starts projecting the attached run's representations on the worker thread.
+    /// Starts projecting the attached run's representations, and the compared run's, on the
+    /// worker thread (one job each, answered in turn).
     pub(super) fn start_embedding(&mut self, request: EmbeddingRequest) {
         let Some(session) = &self.session else { return };
         let Some(run) = &session.run else {
@@ -274,17 +286,39 @@ impl StudioApp {
             return;
         };
         let (dataset, run) = (session.dataset.root.clone(), run.dir.clone());
+        let compare = self.view.embedding.compare_run.clone();
         self.view.embedding.stop();
         let Some(worker) = self.started_worker() else { return };
-        let request_id = embedding::next_request_id();
-        let stop = Arc::new(AtomicBool::new(false));
-        let job = Job::Embed { request_id, dataset, run, request, stop: Arc::clone(&stop) };
-        match worker.submit(job) {
-            Ok(()) => {
-                self.view.embedding.status =
-                    EmbeddingStatus::Running { request_id, stage: Stage::Encoding, fraction: 0.0, stop };
-            }
+        let method = request.method;
+        let mut submit = |run: PathBuf| -> Result<(u64, Arc<AtomicBool>), String> {
+            let request_id = embedding::next_request_id();
+            let stop = Arc::new(AtomicBool::new(false));
+            let job = Job::Embed {
+                request_id,
+                dataset: dataset.clone(),
+                run,
+                request: request.clone(),
+                stop: Arc::clone(&stop),
+            };
+            worker.submit(job).map(|()| (request_id, stop))
+        };
+        let main = submit(run);
+        let other = compare.map(&mut submit);
+        match main {
+            Ok((request_id, stop)) => self.view.embedding.start_main(request_id, method, stop),
             Err(error) => self.notice = Some(Notice::error(error)),
         }
+        match other {
+            Some(Ok((request_id, stop))) => self.view.embedding.compare.start(request_id, method, stop),
+            Some(Err(error)) => self.notice = Some(Notice::error(error)),
+            None => {}
+        }
+    }
+
+    /// Chooses (or clears) the run mapped beside the attached one; its old map goes.
+    fn set_compare_run(&mut self, run: Option<PathBuf>) {
+        self.view.embedding.compare.stop();
+        self.view.embedding.compare = embedding::EmbeddingMap::default();
+        self.view.embedding.compare_run = run;
     }
 }

@@ -1,19 +1,25 @@
-//! The embedding tab (paper Fig. 3): a t-SNE map of the attached run's unimodal representations,
-//! computed on the worker thread with progress, coloured by modality, by whether the gold labels
-//! include a chosen label, or by VA quadrant; hover names the utterance and a click selects it in
-//! the browser.
+//! The embedding tab (paper Fig. 3): a map of the attached run's unimodal representations of a
+//! whole split (UMAP; exact t-SNE on at most 2,500 points), computed on the worker thread with
+//! progress and a Stop button, its layout streaming in while it optimises. Points are coloured
+//! by modality, by whether the gold or the predicted labels include a chosen label, by VA
+//! quadrant, or by the point's valence or arousal on a continuous scale. A second run (e.g. the
+//! w/o VA-CL ablation, Fig. 3 b) can be mapped beside it; a click in either map selects the
+//! utterance in the browser and rings it in both.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use egui::Color32;
-use egui_plot::{HoverPosition, Legend, Plot, PlotPoint, Points};
+use egui_plot::{HoverPosition, Legend, Plot, PlotItem as _, PlotPoint, Points};
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::Split;
 use crate::modality::Modality;
-use crate::projection::{EmbeddedPoint, EmbeddingRequest, Stage};
+use crate::projection::{EXACT_TSNE_MAX_POINTS, EmbeddedPoint, EmbeddingRequest, Method, Stage};
 
 use super::commands::Command;
+use super::embedding_map::{MapItem, diverging};
 use super::session::Session;
 use super::settings::ViewSettings;
 use super::state::{Notice, ViewState};
@@ -28,8 +34,43 @@ pub enum EmbeddingColour {
     /// Whether the utterance's gold labels include the chosen one
     /// ([`ViewSettings::embedding_label`]): multi-label utterances belong to several labels.
     Label,
+    /// Whether the run predicts the chosen label for the utterance (at the view's threshold).
+    Predicted,
     /// The quadrant of the point's own modality VA.
     Quadrant,
+    /// The point's own modality valence, on a diverging scale.
+    Valence,
+    /// The point's own modality arousal, on a diverging scale.
+    Arousal,
+}
+
+/// How the map is computed; persisted with the view settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmbeddingSettings {
+    pub method: Method,
+    /// `None`: every utterance of the dataset.
+    pub split: Option<Split>,
+    /// Points at most (utterances × modalities, a seeded sample); `None`: all of the split.
+    pub max_points: Option<usize>,
+    pub seed: u64,
+}
+
+impl Default for EmbeddingSettings {
+    fn default() -> Self {
+        Self { method: Method::Umap, split: Some(Split::Train), max_points: None, seed: 1111 }
+    }
+}
+
+impl EmbeddingSettings {
+    /// The request these settings make; exact t-SNE is always capped at what it can map.
+    pub fn request(&self) -> EmbeddingRequest {
+        let max_points = match self.method {
+            Method::Umap => self.max_points,
+            Method::Tsne => Some(self.max_points.unwrap_or(EXACT_TSNE_MAX_POINTS).min(EXACT_TSNE_MAX_POINTS)),
+        };
+        EmbeddingRequest { method: self.method, split: self.split, max_points, seed: self.seed, ..Default::default() }
+    }
 }
 
 /// The map's plot id, fixed like the VA plane's (see `va_plane::va_plane_id`).
@@ -37,8 +78,13 @@ pub fn embedding_plot_id() -> egui::Id {
     egui::Id::unique("univa embedding map")
 }
 
+/// The second map's plot id (the compared run).
+pub fn compare_plot_id() -> egui::Id {
+    egui::Id::unique("univa embedding map compared")
+}
+
 const MIN_MAP_HEIGHT: f32 = 220.0;
-const MAX_POINTS_CHOICES: [usize; 3] = [500, 1000, 2000];
+const MAX_POINTS_CHOICES: [Option<usize>; 4] = [Some(2000), Some(10_000), Some(50_000), None];
 /// How far from a map point (in points on screen) a click still selects it.
 const CLICK_RADIUS: f32 = 8.0;
 
@@ -56,24 +102,34 @@ pub enum EmbeddingStatus {
     Idle,
     Running {
         request_id: u64,
+        method: Method,
         stage: Stage,
-        fraction: f32,
+        /// `done` of `total` steps of the stage (utterances, search ‰, iterations).
+        done: usize,
+        total: usize,
         stop: Arc<AtomicBool>,
     },
     Done,
     Failed(String),
 }
 
-/// The tab's state for the open session. Dropping it (a new dataset opened) stops its job.
+/// One map: its job's status and its points (the layout so far while it runs).
 #[derive(Debug, Default)]
-pub struct EmbeddingView {
+pub struct EmbeddingMap {
     pub status: EmbeddingStatus,
     pub points: Vec<EmbeddedPoint>,
 }
 
-impl EmbeddingView {
+impl EmbeddingMap {
     pub fn is_running(&self) -> bool {
         matches!(self.status, EmbeddingStatus::Running { .. })
+    }
+
+    fn request_id(&self) -> Option<u64> {
+        match self.status {
+            EmbeddingStatus::Running { request_id, .. } => Some(request_id),
+            _ => None,
+        }
     }
 
     /// Asks the running job, if any, to stop; its answer is then ignored.
@@ -84,18 +140,21 @@ impl EmbeddingView {
         }
     }
 
-    /// Applies an update of the worker; returns a notice for the status bar on failure.
-    pub(super) fn apply(&mut self, request_id: u64, update: EmbeddingUpdate) -> Option<Notice> {
-        let EmbeddingStatus::Running { request_id: current, stage, fraction, .. } = &mut self.status else {
-            return None;
-        };
-        if *current != request_id {
-            return None;
-        }
+    /// Starts waiting for request `request_id`; the old points stay until the new layout comes.
+    pub(super) fn start(&mut self, request_id: u64, method: Method, stop: Arc<AtomicBool>) {
+        self.stop();
+        self.status = EmbeddingStatus::Running { request_id, method, stage: Stage::Encoding, done: 0, total: 0, stop };
+    }
+
+    fn apply(&mut self, update: EmbeddingUpdate) -> Option<Notice> {
+        let EmbeddingStatus::Running { stage, done, total, .. } = &mut self.status else { return None };
         match update {
-            EmbeddingUpdate::Progress { stage: s, fraction: f } => {
-                *stage = s;
-                *fraction = f;
+            EmbeddingUpdate::Progress { stage: s, done: d, total: t } => {
+                (*stage, *done, *total) = (s, d, t);
+                None
+            }
+            EmbeddingUpdate::Layout(points) => {
+                self.points = points;
                 None
             }
             EmbeddingUpdate::Done(points) => {
@@ -115,18 +174,56 @@ impl EmbeddingView {
     }
 }
 
+/// The tab's state for the open session: the attached run's map and, when a second run is
+/// chosen, its map beside it. Dropping it (a new dataset opened) stops their jobs.
+#[derive(Debug, Default)]
+pub struct EmbeddingView {
+    pub status: EmbeddingStatus,
+    pub points: Vec<EmbeddedPoint>,
+    /// The run mapped beside the attached one (Fig. 3's with/without VA-CL pair).
+    pub compare_run: Option<PathBuf>,
+    pub compare: EmbeddingMap,
+}
+
+impl EmbeddingView {
+    pub fn is_running(&self) -> bool {
+        matches!(self.status, EmbeddingStatus::Running { .. }) || self.compare.is_running()
+    }
+
+    /// The attached run's map (status and points), taken apart and put back so that the
+    /// fields stay plain for the panel.
+    fn with_main<T>(&mut self, f: impl FnOnce(&mut EmbeddingMap) -> T) -> T {
+        let mut main =
+            EmbeddingMap { status: std::mem::take(&mut self.status), points: std::mem::take(&mut self.points) };
+        let out = f(&mut main);
+        (self.status, self.points) = (main.status, main.points);
+        out
+    }
+
+    /// Asks the running jobs, if any, to stop; their answers are then ignored.
+    pub fn stop(&mut self) {
+        self.with_main(EmbeddingMap::stop);
+        self.compare.stop();
+    }
+
+    pub(super) fn start_main(&mut self, request_id: u64, method: Method, stop: Arc<AtomicBool>) {
+        self.with_main(|m| m.start(request_id, method, stop));
+    }
+
+    /// Applies an update of the worker to the map whose request it answers; returns a notice
+    /// for the status bar on failure.
+    pub(super) fn apply(&mut self, request_id: u64, update: EmbeddingUpdate) -> Option<Notice> {
+        if self.compare.request_id() == Some(request_id) {
+            return self.compare.apply(update);
+        }
+        self.with_main(|m| if m.request_id() == Some(request_id) { m.apply(update) } else { None })
+    }
+}
+
 impl Drop for EmbeddingView {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// A group of points drawn in one colour, with each point's index into the map's points.
-struct Group {
-    name: String,
-    color: Color32,
-    positions: Vec<[f64; 2]>,
-    members: Vec<usize>,
 }
 
 pub fn embedding_ui(
@@ -142,40 +239,33 @@ pub fn embedding_ui(
         return;
     };
     let embedding = &view.embedding;
+    let choice = settings.embedding;
     ui.horizontal_wrapped(|ui| {
-        ui.strong("t-SNE of the unimodal representations");
+        ui.strong(format!("{} of the unimodal representations", choice.method.name()));
         ui.weak(format!("run {}", run.dir.display()));
     });
     ui.horizontal_wrapped(|ui| {
-        if let EmbeddingStatus::Running { stage, fraction, .. } = &embedding.status {
-            let text = match stage {
-                Stage::Encoding => "encoding utterances…",
-                Stage::Projecting => "t-SNE…",
-            };
-            ui.add(egui::ProgressBar::new(*fraction).desired_width(180.0).text(text));
+        if embedding.is_running() {
+            for map in [&embedding.status, &embedding.compare.status] {
+                if let EmbeddingStatus::Running { method, stage, done, total, .. } = map {
+                    let text = match stage {
+                        Stage::Encoding => format!("encoding utterances {done}/{total}"),
+                        Stage::Neighbours => "nearest neighbours…".to_owned(),
+                        Stage::Projecting => format!("{} iteration {done}/{total}", method.name()),
+                    };
+                    let fraction = *done as f32 / (*total).max(1) as f32;
+                    ui.add(egui::ProgressBar::new(fraction).desired_width(220.0).text(text));
+                }
+            }
             if ui.button("Stop").clicked() {
                 commands.push(Command::StopEmbedding);
             }
         } else {
-            let label = if embedding.points.is_empty() { "Compute t-SNE" } else { "Recompute" };
+            let label = if embedding.points.is_empty() { "Compute map" } else { "Recompute" };
             if ui.button(label).clicked() {
-                let request =
-                    EmbeddingRequest { max_points: settings.embedding_max_points, ..EmbeddingRequest::default() };
-                commands.push(Command::ComputeEmbedding(request));
+                commands.push(Command::ComputeEmbedding(choice.request()));
             }
-            // Exact t-SNE costs O(n²) per iteration: fewer points answer much sooner.
-            egui::ComboBox::from_id_salt("embedding_points")
-                .selected_text(format!("≤ {} points", settings.embedding_max_points))
-                .show_ui(ui, |ui| {
-                    for points in MAX_POINTS_CHOICES {
-                        if ui
-                            .selectable_label(settings.embedding_max_points == points, format!("≤ {points} points"))
-                            .clicked()
-                        {
-                            commands.push(Command::SetEmbeddingMaxPoints(points));
-                        }
-                    }
-                });
+            settings_ui(ui, choice, commands);
         }
     });
     ui.horizontal_wrapped(|ui| {
@@ -183,49 +273,155 @@ pub fn embedding_ui(
         for (colour, name) in [
             (EmbeddingColour::Modality, "modality"),
             (EmbeddingColour::Label, "gold label"),
+            (EmbeddingColour::Predicted, "predicted label"),
             (EmbeddingColour::Quadrant, "VA quadrant"),
+            (EmbeddingColour::Valence, "valence"),
+            (EmbeddingColour::Arousal, "arousal"),
         ] {
             if ui.selectable_label(settings.embedding_colour == colour, name).clicked() {
                 commands.push(Command::SetEmbeddingColour(colour));
             }
-            if colour == EmbeddingColour::Label && settings.embedding_colour == colour {
+            if matches!(colour, EmbeddingColour::Label | EmbeddingColour::Predicted)
+                && settings.embedding_colour == colour
+            {
                 label_choice(ui, session, settings, commands);
             }
         }
     });
-    if let EmbeddingStatus::Failed(message) = &embedding.status {
-        ui.colored_label(theme::ERROR_TEXT, message);
+    ui.horizontal_wrapped(|ui| match &embedding.compare_run {
+        Some(other) => {
+            ui.label(format!("beside: run {}", other.display()));
+            if ui.button("Remove").clicked() {
+                commands.push(Command::SetEmbeddingCompareRun(None));
+            }
+        }
+        None => {
+            if ui.button("Compare with run…").on_hover_text("e.g. the w/o VA-CL ablation (Fig. 3 b)").clicked() {
+                commands.push(Command::ChooseEmbeddingCompareRun);
+            }
+        }
+    });
+    for status in [&embedding.status, &embedding.compare.status] {
+        if let EmbeddingStatus::Failed(message) = status {
+            ui.colored_label(theme::ERROR_TEXT, message);
+        }
     }
-    if embedding.points.is_empty() {
+    if embedding.points.is_empty() && embedding.compare.points.is_empty() {
         if !embedding.is_running() {
-            ui.weak(format!(
-                "Up to {} points (utterances × modalities, a seeded sample) are projected together.",
-                settings.embedding_max_points
-            ));
+            ui.weak(match choice.max_points {
+                Some(max) => {
+                    format!("Up to {max} points (utterances × modalities, a seeded sample) are mapped together.")
+                }
+                None => "Every utterance of the split, in each modality, is mapped together.".to_owned(),
+            });
         }
         return;
     }
-    ui.label(format!("{} points", embedding.points.len()));
-    let groups = groups(session, &embedding.points, &Classing::new(session, settings));
-    let selected: Vec<[f64; 2]> = embedding
-        .points
+    let classing = Classing::new(session, settings);
+    // The map fills what is visible of the tab (it sits in a scroll area), with a floor.
+    let height = (ui.clip_rect().bottom() - ui.cursor().top() - 28.0).max(MIN_MAP_HEIGHT);
+    if embedding.compare_run.is_some() {
+        ui.columns(2, |columns| {
+            let [left, right] = columns else { return };
+            map_ui(
+                left,
+                session,
+                view,
+                &classing,
+                &embedding.points,
+                embedding_plot_id(),
+                "this run",
+                height,
+                commands,
+            );
+            map_ui(
+                right,
+                session,
+                view,
+                &classing,
+                &embedding.compare.points,
+                compare_plot_id(),
+                "compared run",
+                height,
+                commands,
+            );
+        });
+    } else {
+        map_ui(ui, session, view, &classing, &embedding.points, embedding_plot_id(), "", height, commands);
+    }
+}
+
+/// Method, split and point limit.
+fn settings_ui(ui: &mut egui::Ui, choice: EmbeddingSettings, commands: &mut Vec<Command>) {
+    let mut set = |new: EmbeddingSettings| commands.push(Command::SetEmbeddingSettings(new));
+    egui::ComboBox::from_label("method").selected_text(choice.method.name()).show_ui(ui, |ui| {
+        for method in [Method::Umap, Method::Tsne] {
+            if ui.selectable_label(choice.method == method, method.name()).clicked() {
+                set(EmbeddingSettings { method, ..choice });
+            }
+        }
+    });
+    let split_name = |s: Option<Split>| s.map_or("all splits", Split::name);
+    egui::ComboBox::from_label("split").selected_text(split_name(choice.split)).show_ui(ui, |ui| {
+        for split in [Some(Split::Train), Some(Split::Valid), Some(Split::Test), None] {
+            if ui.selectable_label(choice.split == split, split_name(split)).clicked() {
+                set(EmbeddingSettings { split, ..choice });
+            }
+        }
+    });
+    if choice.method == Method::Tsne {
+        // Exact t-SNE costs O(n²) per iteration.
+        ui.weak(format!("≤ {EXACT_TSNE_MAX_POINTS} points (exact)"));
+        return;
+    }
+    let points_name = |p: Option<usize>| p.map_or_else(|| "all points".to_owned(), |p| format!("≤ {p} points"));
+    egui::ComboBox::from_label("points").selected_text(points_name(choice.max_points)).show_ui(ui, |ui| {
+        for max_points in MAX_POINTS_CHOICES {
+            if ui.selectable_label(choice.max_points == max_points, points_name(max_points)).clicked() {
+                set(EmbeddingSettings { max_points, ..choice });
+            }
+        }
+    });
+}
+
+/// One map: its legend items as meshes, the selected utterance ringed, a click selecting.
+#[allow(clippy::too_many_arguments)]
+fn map_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    view: &ViewState,
+    classing: &Classing<'_>,
+    points: &[EmbeddedPoint],
+    id: egui::Id,
+    title: &str,
+    height: f32,
+    commands: &mut Vec<Command>,
+) {
+    if !title.is_empty() {
+        ui.weak(title);
+    }
+    ui.label(format!("{} points", points.len()));
+    if points.is_empty() {
+        return;
+    }
+    let items = items(session, points, classing);
+    let selected: Vec<[f64; 2]> = points
         .iter()
         .filter(|p| Some(p.utterance) == view.selected)
         .map(|p| [f64::from(p.position[0]), f64::from(p.position[1])])
         .collect();
-    // The map fills what is visible of the tab (it sits in a scroll area), with a floor.
-    let height = (ui.clip_rect().bottom() - ui.cursor().top() - 8.0).max(MIN_MAP_HEIGHT);
-    let response = Plot::new("embedding")
-        .id(embedding_plot_id())
+    let names: Vec<(String, Vec<usize>)> = items.iter().map(|i| (i.name().to_owned(), i.members.clone())).collect();
+    let response = Plot::new(id)
+        .id(id)
         .height(height)
         .data_aspect(1.0)
         .show_axes(false)
         .show_grid(false)
         .legend(Legend::default())
-        .label_formatter(|hover| hover_label(session, &embedding.points, &groups, hover))
+        .label_formatter(|hover| hover_label(session, points, &names, hover))
         .show(ui, |plot| {
-            for group in &groups {
-                plot.points(Points::new(group.name.as_str(), group.positions.clone()).color(group.color).radius(2.5));
+            for item in items {
+                plot.add(item);
             }
             if !selected.is_empty() {
                 plot.points(
@@ -242,13 +438,13 @@ pub fn embedding_ui(
     {
         let [dx, dy] = response.transform.dvalue_dpos();
         let radius = f64::from(CLICK_RADIUS) * dx.abs().max(dy.abs());
-        if let Some(index) = nearest(&embedding.points, pointer, radius) {
+        if let Some(index) = nearest(points, pointer, radius) {
             commands.push(Command::Select(index));
         }
     }
 }
 
-/// The label whose gold holders the map highlights.
+/// The label whose gold holders (or predicted holders) the map highlights.
 fn label_choice(ui: &mut egui::Ui, session: &Session, settings: &ViewSettings, commands: &mut Vec<Command>) {
     let Some(current) = highlighted_label(session, settings) else { return };
     egui::ComboBox::from_id_salt("embedding_label").selected_text(session.label_names[current].as_str()).show_ui(
@@ -283,16 +479,19 @@ pub fn nearest(points: &[EmbeddedPoint], at: PlotPoint, radius: f64) -> Option<u
 fn hover_label(
     session: &Session,
     points: &[EmbeddedPoint],
-    groups: &[Group],
+    items: &[(String, Vec<usize>)],
     hover: &HoverPosition<'_>,
 ) -> Option<String> {
     let HoverPosition::NearDataPoint { plot_name, index, .. } = hover else { return None };
-    let group = groups.iter().find(|g| g.name == *plot_name)?;
-    let point = points.get(*group.members.get(*index)?)?;
+    let (_, members) = items.iter().find(|(name, _)| name == plot_name)?;
+    let point = points.get(*members.get(*index)?)?;
     let utterance = session.utterance(point.utterance)?;
     let labels: Vec<&str> =
         utterance.labels.iter().filter_map(|&j| session.label_names.get(j).map(String::as_str)).collect();
     let mut text = format!("{} ({})\ngold: {}", utterance.id, point.modality, labels.join(", "));
+    if let Some(va) = utterance.va.get(point.modality) {
+        text.push_str(&format!("\nV {:+.2}  A {:+.2}", va.valence, va.arousal));
+    }
     if !utterance.text.is_empty() {
         text.push('\n');
         text.extend(utterance.text.chars().take(60));
@@ -300,28 +499,38 @@ fn hover_label(
     Some(text)
 }
 
-/// How the map's points are classed: the colouring, and for [`EmbeddingColour::Label`] the
-/// highlighted label with its name.
+/// How the map's points are classed: the colouring, with the highlighted label and its name
+/// where one is chosen, and the threshold predictions are made at.
 enum Classing<'a> {
     Modality,
     Label(Option<(usize, &'a str)>),
+    Predicted(Option<(usize, &'a str)>, f32),
     Quadrant,
+    Valence,
+    Arousal,
 }
+
+/// A point's class: an index into [`Classing::classes`] and its colour (which differs within a
+/// class only on the continuous scales).
+struct Class(usize, Color32);
 
 impl<'a> Classing<'a> {
     fn new(session: &'a Session, settings: &ViewSettings) -> Self {
+        let label = || highlighted_label(session, settings).map(|j| (j, session.label_names[j].as_str()));
         match settings.embedding_colour {
             EmbeddingColour::Modality => Self::Modality,
-            EmbeddingColour::Label => {
-                Self::Label(highlighted_label(session, settings).map(|j| (j, session.label_names[j].as_str())))
-            }
+            EmbeddingColour::Label => Self::Label(label()),
+            EmbeddingColour::Predicted => Self::Predicted(label(), settings.threshold),
             EmbeddingColour::Quadrant => Self::Quadrant,
+            EmbeddingColour::Valence => Self::Valence,
+            EmbeddingColour::Arousal => Self::Arousal,
         }
     }
 
-    /// The classes drawn first, in this order, whether or not a point falls in them: the
-    /// modalities in their fixed order, or the label's non-holders under its holders.
-    fn fixed_classes(&self) -> Vec<(String, Color32)> {
+    /// The legend entries, in drawing order (later ones on top): the modalities in their fixed
+    /// order, a label's others under its holders, the quadrants, a VA scale.
+    fn classes(&self) -> Vec<(String, Color32)> {
+        let missing = ("no VA".to_owned(), theme::ANCHOR);
         match self {
             Self::Modality => {
                 Modality::ALL.into_iter().map(|m| (m.name().to_owned(), theme::modality_color(m))).collect()
@@ -329,55 +538,66 @@ impl<'a> Classing<'a> {
             Self::Label(Some((j, name))) => {
                 vec![(format!("not {name}"), theme::ANCHOR), ((*name).to_owned(), theme::label_color(*j))]
             }
-            Self::Label(None) | Self::Quadrant => Vec::new(),
+            Self::Predicted(Some((j, name)), _) => vec![
+                (format!("{name} not predicted"), theme::ANCHOR),
+                (format!("{name} predicted"), theme::label_color(*j)),
+                ("no prediction".to_owned(), theme::ANCHOR),
+            ],
+            Self::Label(None) | Self::Predicted(None, _) => vec![("no label".to_owned(), theme::ANCHOR)],
+            Self::Quadrant => {
+                let mut classes: Vec<(String, Color32)> =
+                    (0..4).map(|q| (va_plane::quadrant_name(q).to_owned(), theme::quadrant_color(q))).collect();
+                classes.push(missing);
+                classes
+            }
+            Self::Valence => vec![("valence −1 … +1".to_owned(), diverging(1.0)), missing],
+            Self::Arousal => vec![("arousal −1 … +1".to_owned(), diverging(1.0)), missing],
         }
     }
 
-    /// The class of a point, as (name, colour).
-    fn class_of(&self, session: &Session, point: &EmbeddedPoint) -> (String, Color32) {
+    fn class_of(&self, session: &Session, point: &EmbeddedPoint) -> Class {
         let utterance = session.utterance(point.utterance);
+        let va = || utterance.and_then(|u| *u.va.get(point.modality));
         match self {
-            Self::Modality => (point.modality.name().to_owned(), theme::modality_color(point.modality)),
-            Self::Label(Some((j, name))) => {
+            Self::Modality => Class(point.modality.index(), theme::modality_color(point.modality)),
+            Self::Label(Some((j, _))) => {
                 if utterance.is_some_and(|u| u.labels.contains(j)) {
-                    ((*name).to_owned(), theme::label_color(*j))
+                    Class(1, theme::label_color(*j))
                 } else {
-                    (format!("not {name}"), theme::ANCHOR)
+                    Class(0, theme::ANCHOR)
                 }
             }
-            Self::Label(None) => ("no label".to_owned(), theme::ANCHOR),
-            Self::Quadrant => match utterance.and_then(|u| *u.va.get(point.modality)) {
+            Self::Predicted(Some((j, _)), threshold) => match session.predicted(point.utterance, *threshold) {
+                Some(predicted) if predicted.contains(j) => Class(1, theme::label_color(*j)),
+                Some(_) => Class(0, theme::ANCHOR),
+                None => Class(2, theme::ANCHOR),
+            },
+            Self::Label(None) | Self::Predicted(None, _) => Class(0, theme::ANCHOR),
+            Self::Quadrant => match va() {
                 Some(va) => {
                     let q = va_plane::quadrant(va.valence, va.arousal);
-                    (va_plane::quadrant_name(q).to_owned(), theme::quadrant_color(q))
+                    Class(q, theme::quadrant_color(q))
                 }
-                None => ("no VA".to_owned(), theme::ANCHOR),
+                None => Class(4, theme::ANCHOR),
             },
+            Self::Valence => va().map_or(Class(1, theme::ANCHOR), |va| Class(0, diverging(va.valence))),
+            Self::Arousal => va().map_or(Class(1, theme::ANCHOR), |va| Class(0, diverging(va.arousal))),
         }
     }
 }
 
-/// Points grouped by class: the fixed classes first, then the others in order of first
-/// appearance; empty groups are left out.
-fn groups(session: &Session, points: &[EmbeddedPoint], classing: &Classing<'_>) -> Vec<Group> {
-    let mut groups: Vec<Group> = classing
-        .fixed_classes()
-        .into_iter()
-        .map(|(name, color)| Group { name, color, positions: Vec::new(), members: Vec::new() })
-        .collect();
+/// The map's legend items, each one mesh; empty ones are left out.
+fn items(session: &Session, points: &[EmbeddedPoint], classing: &Classing<'_>) -> Vec<MapItem> {
+    let mut items: Vec<MapItem> =
+        classing.classes().into_iter().map(|(name, color)| MapItem::new(name, color)).collect();
     for (i, point) in points.iter().enumerate() {
-        let (name, color) = classing.class_of(session, point);
-        let position = [f64::from(point.position[0]), f64::from(point.position[1])];
-        match groups.iter_mut().find(|g| g.name == name) {
-            Some(group) => {
-                group.positions.push(position);
-                group.members.push(i);
-            }
-            None => groups.push(Group { name, color, positions: vec![position], members: vec![i] }),
+        let Class(class, color) = classing.class_of(session, point);
+        if let Some(item) = items.get_mut(class) {
+            item.push(i, point.position, color);
         }
     }
-    groups.retain(|g| !g.members.is_empty());
-    groups
+    items.retain(|item| !item.is_empty());
+    items
 }
 
 #[cfg(test)]
@@ -386,6 +606,17 @@ mod tests {
 
     fn point(utterance: usize, x: f32, y: f32) -> EmbeddedPoint {
         EmbeddedPoint { utterance, modality: Modality::Text, position: [x, y] }
+    }
+
+    fn running(request_id: u64, stop: &Arc<AtomicBool>) -> EmbeddingStatus {
+        EmbeddingStatus::Running {
+            request_id,
+            method: Method::Umap,
+            stage: Stage::Encoding,
+            done: 0,
+            total: 0,
+            stop: stop.clone(),
+        }
     }
 
     #[test]
@@ -399,19 +630,16 @@ mod tests {
     #[test]
     fn updates_for_other_requests_are_ignored_and_failures_notify() {
         let stop = Arc::new(AtomicBool::new(false));
-        let mut view = EmbeddingView {
-            status: EmbeddingStatus::Running {
-                request_id: 7,
-                stage: Stage::Encoding,
-                fraction: 0.0,
-                stop: stop.clone(),
-            },
-            points: Vec::new(),
-        };
+        let mut view = EmbeddingView::default();
+        view.status = running(7, &stop);
         assert!(view.apply(6, EmbeddingUpdate::Done(vec![point(0, 0.0, 0.0)])).is_none());
         assert!(view.points.is_empty() && view.is_running());
-        view.apply(7, EmbeddingUpdate::Progress { stage: Stage::Projecting, fraction: 0.5 });
-        assert!(matches!(view.status, EmbeddingStatus::Running { stage: Stage::Projecting, .. }));
+        view.apply(7, EmbeddingUpdate::Progress { stage: Stage::Projecting, done: 5, total: 200 });
+        assert!(matches!(view.status, EmbeddingStatus::Running { stage: Stage::Projecting, done: 5, .. }));
+        // A layout streamed in while it runs replaces the points and keeps it running.
+        view.apply(7, EmbeddingUpdate::Layout(vec![point(3, 1.0, 2.0)]));
+        assert_eq!(view.points, vec![point(3, 1.0, 2.0)]);
+        assert!(view.is_running());
         let notice = view.apply(7, EmbeddingUpdate::Failed("run r: broken".into())).unwrap();
         assert!(notice.is_error && notice.text.contains("broken"));
         assert!(matches!(view.status, EmbeddingStatus::Failed(_)));
@@ -419,17 +647,35 @@ mod tests {
     }
 
     #[test]
-    fn dropping_the_view_stops_its_job() {
-        let stop = Arc::new(AtomicBool::new(false));
-        drop(EmbeddingView {
-            status: EmbeddingStatus::Running {
-                request_id: 1,
-                stage: Stage::Encoding,
-                fraction: 0.0,
-                stop: stop.clone(),
-            },
-            points: Vec::new(),
-        });
-        assert!(stop.load(Ordering::Relaxed));
+    fn answers_go_to_the_map_that_asked() {
+        let (a, b) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let mut view = EmbeddingView::default();
+        view.status = running(1, &a);
+        view.compare.start(2, Method::Umap, b.clone());
+        view.apply(2, EmbeddingUpdate::Done(vec![point(5, 0.0, 0.0)]));
+        assert!(view.points.is_empty() && view.compare.points.len() == 1);
+        assert!(matches!(view.compare.status, EmbeddingStatus::Done));
+        view.apply(1, EmbeddingUpdate::Done(vec![point(6, 0.0, 0.0), point(7, 1.0, 0.0)]));
+        assert_eq!(view.points.len(), 2);
+        assert!(!view.is_running());
+    }
+
+    #[test]
+    fn dropping_the_view_stops_its_jobs() {
+        let (a, b) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let mut view = EmbeddingView::default();
+        view.status = running(1, &a);
+        view.compare.start(2, Method::Umap, b.clone());
+        drop(view);
+        assert!(a.load(Ordering::Relaxed) && b.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn exact_tsne_requests_are_capped() {
+        let tsne = EmbeddingSettings { method: Method::Tsne, max_points: None, ..EmbeddingSettings::default() };
+        assert_eq!(tsne.request().max_points, Some(EXACT_TSNE_MAX_POINTS));
+        let umap = EmbeddingSettings::default();
+        assert_eq!(umap.request().max_points, None);
+        assert_eq!(umap.request().split, Some(Split::Train));
     }
 }

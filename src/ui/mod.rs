@@ -14,6 +14,7 @@ mod cloud;
 mod commands;
 mod correlation;
 mod embedding;
+mod embedding_map;
 mod filter;
 pub mod play_window;
 mod player;
@@ -41,7 +42,10 @@ pub use audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_ST
 pub use case_card::markdown as case_card_markdown;
 pub use cloud::Cloud;
 pub use commands::Command;
-pub use embedding::{EmbeddingColour, EmbeddingStatus, EmbeddingView, embedding_plot_id};
+pub use embedding::{
+    EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, compare_plot_id,
+    embedding_plot_id,
+};
 pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};

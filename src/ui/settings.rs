@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::Split;
 
-use super::embedding::EmbeddingColour;
+use super::embedding::{EmbeddingColour, EmbeddingSettings};
 use super::runs_state::RunsBrowserSettings;
 
 /// Default decision threshold ζ (DESIGN.md §4.4).
@@ -76,8 +76,8 @@ pub struct ViewSettings {
     pub embedding_colour: EmbeddingColour,
     /// The label whose gold holders the map highlights under [`EmbeddingColour::Label`].
     pub embedding_label: usize,
-    /// Most points (utterances × modalities) the embedding map projects.
-    pub embedding_max_points: usize,
+    /// How the embedding map is computed: method, split, point limit, seed.
+    pub embedding: EmbeddingSettings,
     pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
@@ -100,7 +100,7 @@ impl Default for ViewSettings {
             detail_tab: DetailTab::default(),
             embedding_colour: EmbeddingColour::default(),
             embedding_label: 0,
-            embedding_max_points: 2000,
+            embedding: EmbeddingSettings::default(),
             playback: PlaybackSettings::default(),
             recent: Vec::new(),
             room: Room::default(),

@@ -7,14 +7,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::time::{Duration, Instant};
 
 use crate::dataset::{Dataset, Split};
 use crate::metrics::Metrics;
-use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, Stage, TsneError};
+use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, Stage, Step};
 use crate::runs::{Evaluator, Run};
-use crate::train;
 
 use super::session::Session;
+
+/// How often a running projection sends its layout so far to the map.
+const LAYOUT_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 pub enum Job {
@@ -22,7 +25,7 @@ pub enum Job {
         dataset: PathBuf,
         run: Option<PathBuf>,
     },
-    /// Project the run's unimodal representations of the dataset's utterances (t-SNE).
+    /// Project the run's unimodal representations of the dataset's utterances (UMAP or t-SNE).
     Embed {
         /// Answers carry it, so that the UI can drop answers to requests it no longer wants.
         request_id: u64,
@@ -58,11 +61,14 @@ pub enum RunMetricsUpdate {
 
 #[derive(Debug)]
 pub enum EmbeddingUpdate {
-    /// Not an answer: how far the job has come.
+    /// Not an answer: how far the job has come (`done` of `total` steps of the stage).
     Progress {
         stage: Stage,
-        fraction: f32,
+        done: usize,
+        total: usize,
     },
+    /// Not an answer: the layout so far, while the projection optimises.
+    Layout(Vec<EmbeddedPoint>),
     Done(Vec<EmbeddedPoint>),
     Failed(String),
     Stopped,
@@ -73,7 +79,7 @@ impl JobResult {
     fn is_final(&self) -> bool {
         !matches!(
             self,
-            Self::Embedding { update: EmbeddingUpdate::Progress { .. }, .. }
+            Self::Embedding { update: EmbeddingUpdate::Progress { .. } | EmbeddingUpdate::Layout(_), .. }
                 | Self::RunMetrics { update: RunMetricsUpdate::Run { .. }, .. }
         )
     }
@@ -162,18 +168,29 @@ fn run_job(job: Job, results: &SyncSender<JobResult>) -> JobResult {
         }
         Job::Embed { request_id, dataset, run, request, stop } => {
             let _span = tracing::info_span!("embed", run = %run.display()).entered();
-            let mut report = |stage, fraction| {
+            let mut last_layout: Option<Instant> = None;
+            let mut report = |step: Step<'_>| {
                 // Progress is best effort: a full channel means the UI has not caught up, and
                 // the next report supersedes this one.
-                let update = EmbeddingUpdate::Progress { stage, fraction };
+                let update = EmbeddingUpdate::Progress { stage: step.stage, done: step.done, total: step.total };
                 let _ = results.try_send(JobResult::Embedding { request_id, update });
+                if let (Some(layout), Some(owners)) = (step.layout, step.owners)
+                    && last_layout.is_none_or(|t| t.elapsed() >= LAYOUT_EVERY)
+                {
+                    last_layout = Some(Instant::now());
+                    let points = owners
+                        .iter()
+                        .zip(layout)
+                        .map(|(&(utterance, modality), &position)| EmbeddedPoint { utterance, modality, position })
+                        .collect();
+                    let _ =
+                        results.try_send(JobResult::Embedding { request_id, update: EmbeddingUpdate::Layout(points) });
+                }
                 !stop.load(Ordering::Relaxed)
             };
             let update = match embed(&dataset, &run, &request, &mut report) {
                 Ok(points) => EmbeddingUpdate::Done(points),
-                Err(EmbedError::Projection { source: ProjectionError::Tsne(TsneError::Stopped), .. }) => {
-                    EmbeddingUpdate::Stopped
-                }
+                Err(EmbedError::Projection { source, .. }) if source.is_stopped() => EmbeddingUpdate::Stopped,
                 Err(error) => EmbeddingUpdate::Failed(error.to_string()),
             };
             JobResult::Embedding { request_id, update }
@@ -205,12 +222,6 @@ enum EmbedError {
         #[source]
         source: crate::dataset::DatasetError,
     },
-    #[error("could not load run {}: {source}", path.display())]
-    Run {
-        path: PathBuf,
-        #[source]
-        source: train::TrainError,
-    },
     #[error("could not project run {}: {source}", path.display())]
     Projection {
         path: PathBuf,
@@ -225,12 +236,12 @@ fn embed(
     dataset: &std::path::Path,
     run: &std::path::Path,
     request: &EmbeddingRequest,
-    progress: &mut dyn FnMut(Stage, f32) -> bool,
+    progress: &mut dyn FnMut(Step<'_>) -> bool,
 ) -> Result<Vec<EmbeddedPoint>, EmbedError> {
     let data =
         Dataset::open_lazy(dataset).map_err(|source| EmbedError::Dataset { path: dataset.to_path_buf(), source })?;
-    let trained = train::load_run(run, &candle_core::Device::Cpu)
-        .map_err(|source| EmbedError::Run { path: run.to_path_buf(), source })?;
+    let trained =
+        projection::load_run(run).map_err(|source| EmbedError::Projection { path: run.to_path_buf(), source })?;
     projection::embed(&trained, &data, request, progress)
         .map_err(|source| EmbedError::Projection { path: run.to_path_buf(), source })
 }

@@ -15,7 +15,7 @@ use univa::media::AudioOutputMode;
 use univa::media::testclip::{TestClipSpec, generate_test_clip};
 use univa::modality::PerModality;
 use univa::model::Preset;
-use univa::projection::{EmbeddingRequest, TsneConfig};
+use univa::projection::{EmbeddingRequest, Method, UmapConfig};
 use univa::train::{self, NoEvents, RunConfig, TrainRequest};
 use univa::ui::{
     Command, DetailTab, EmbeddingColour, EmbeddingStatus, ErrorFilter, Filter, PlayerPanel, StudioApp, ViewSettings,
@@ -79,7 +79,7 @@ pub(crate) fn harness_of(mut app: StudioApp, open: Option<(PathBuf, Option<PathB
     harness
 }
 
-fn studio_with_run() -> Harness<'static, StudioApp> {
+pub(crate) fn studio_with_run() -> Harness<'static, StudioApp> {
     let (data, run) = fixture();
     studio(Some((data.clone(), Some(run.clone()))))
 }
@@ -260,7 +260,7 @@ pub(crate) fn screen_position(harness: &Harness<'static, StudioApp>, id: egui::I
     memory.transform().position_from_point(&egui_plot::PlotPoint::new(x, y))
 }
 
-fn click_at(harness: &mut Harness<'static, StudioApp>, pos: egui::Pos2) {
+pub(crate) fn click_at(harness: &mut Harness<'static, StudioApp>, pos: egui::Pos2) {
     harness.hover_at(pos);
     harness.run_steps(1);
     harness.drag_at(pos);
@@ -408,7 +408,11 @@ fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
     app.handle(Command::SetThreshold(0.3));
     app.handle(Command::SetDetailTab(DetailTab::Embedding));
     app.handle(Command::SetEmbeddingColour(EmbeddingColour::Quadrant));
-    app.handle(Command::SetEmbeddingMaxPoints(500));
+    app.handle(Command::SetEmbeddingSettings(univa::ui::EmbeddingSettings {
+        method: Method::Tsne,
+        max_points: Some(500),
+        ..Default::default()
+    }));
     let mut storage = MemoryStorage::default();
     eframe::App::save(&mut app, &mut storage);
     let restored: ViewSettings = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
@@ -428,7 +432,7 @@ fn embedding_tab_without_a_run_gives_a_hint() {
     harness.run_steps(2);
     assert_eq!(harness.state().settings.detail_tab, DetailTab::Embedding);
     harness.get_by_label_contains("No trained run is attached");
-    assert!(harness.query_by_label("Compute t-SNE").is_none());
+    assert!(harness.query_by_label("Compute map").is_none());
 }
 
 #[test]
@@ -436,11 +440,14 @@ fn embedding_tab_projects_the_run_and_selects_by_click() {
     let mut harness = studio_with_run();
     harness.get_by_label("Embedding").click();
     harness.run_steps(2);
-    harness.get_by_label("Compute t-SNE");
-    // Smaller than the GUI's default (2,000 points, 1,000 iterations) to keep CI fast.
+    harness.get_by_label("Compute map");
+    // Smaller than the GUI's default (the whole training split, 500 epochs) to keep CI fast.
     let request = EmbeddingRequest {
-        max_points: 150,
-        tsne: TsneConfig { perplexity: 10.0, iterations: 300, ..TsneConfig::default() },
+        method: Method::Umap,
+        split: None,
+        max_points: Some(150),
+        umap: UmapConfig { epochs: Some(100), ..UmapConfig::default() },
+        ..EmbeddingRequest::default()
     };
     harness.state_mut().handle(Command::ComputeEmbedding(request));
     assert!(harness.state().view.embedding.is_running());

@@ -19,6 +19,7 @@ mod media;
 mod metrics;
 mod model;
 mod packaging;
+mod projection;
 mod runs;
 mod servers;
 mod train;

@@ -1,0 +1,214 @@
+//! The embedding map at the scale of a split: `univa project` (every utterance × modality of a
+//! split, seeded, CSV), its clear refusals (a run without a model, an empty split), and the
+//! Embedding tab's controls (method, colourings, Stop, a compared run beside with linked
+//! selection) driven through egui_kittest.
+
+use std::path::Path;
+use std::process::Command as Process;
+
+use egui_kittest::kittest::Queryable as _;
+use univa::dataset::synth::{SynthConfig, write_synthetic};
+use univa::dataset::{Dataset, Split};
+use univa::modality::PerModality;
+use univa::projection::{EmbeddingRequest, Method, UmapConfig};
+use univa::ui::{Command, EmbeddingColour, EmbeddingStatus};
+
+use crate::gui::{click_at, fixture, screen_position, studio_with_run};
+
+fn univa(args: &[&str]) -> std::process::Output {
+    Process::new(env!("CARGO_BIN_EXE_univa")).args(args).env("UNIVA_AUDIO", "off").output().unwrap()
+}
+
+fn project(run: &Path, data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "project",
+        "--run",
+        run.to_str().unwrap(),
+        "--dataset",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    univa(&args)
+}
+
+#[test]
+fn project_maps_every_utterance_of_the_split_in_each_modality_with_a_seed() {
+    let (data, run) = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (dir.path().join("a.csv"), dir.path().join("b.csv"), dir.path().join("c.csv"));
+    let output = project(run, data, &a, &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let dataset = Dataset::open(data).unwrap();
+    let train: Vec<&str> =
+        dataset.utterances.iter().filter(|u| u.split == Split::Train).map(|u| u.id.as_str()).collect();
+    let text = std::fs::read_to_string(&a).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,modality,x,y"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3 * train.len(), "every train utterance once per modality");
+    for modality in ["text", "vision", "audio"] {
+        let mut ids: Vec<&str> = rows.iter().filter(|r| r[1] == modality).map(|r| r[0]).collect();
+        ids.sort_unstable();
+        let mut want = train.clone();
+        want.sort_unstable();
+        assert_eq!(ids, want, "{modality}");
+    }
+    assert!(rows.iter().all(|r| r[2].parse::<f32>().unwrap().is_finite() && r[3].parse::<f32>().unwrap().is_finite()));
+    // The same seed gives the same map; another seed another.
+    assert!(project(run, data, &b, &[]).status.success());
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert!(project(run, data, &c, &["--seed", "7"]).status.success());
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
+}
+
+#[test]
+fn project_exact_tsne_on_a_sample_of_the_test_split() {
+    let (data, run) = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tsne.csv");
+    let output = project(run, data, &out, &["--method", "tsne", "--split", "test", "--max-points", "30"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1 + 30, "10 utterances × 3 modalities");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("t-SNE map of the test split"));
+}
+
+#[test]
+fn project_refuses_a_run_without_a_model_and_an_empty_split() {
+    let (data, run) = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("map.csv");
+    // Another system's imported predictions: a run folder without a model.
+    let imported = dir.path().join("imported");
+    std::fs::create_dir_all(&imported).unwrap();
+    std::fs::write(imported.join("config.json"), r#"{"kind": "imported-predictions", "name": "MulT"}"#).unwrap();
+    let output = project(&imported, data, &out, &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("imported predictions and no model") && stderr.contains("no unimodal representations"),
+        "{stderr}"
+    );
+    let empty_run = dir.path().join("empty-run");
+    std::fs::create_dir_all(&empty_run).unwrap();
+    let stderr = String::from_utf8_lossy(&project(&empty_run, data, &out, &[]).stderr).into_owned();
+    assert!(stderr.contains("has no trained weights"), "{stderr}");
+    // A dataset of the run's shapes without a validation split.
+    let no_valid = dir.path().join("no-valid");
+    let config = SynthConfig {
+        utterances: 30,
+        seed: 11,
+        shapes: PerModality { text: (8, 12), vision: (6, 5), audio: (6, 7) },
+        train_fraction: 0.8,
+        valid_fraction: 0.0,
+        ..SynthConfig::default()
+    };
+    write_synthetic(&no_valid, &config).unwrap();
+    let output = project(run, &no_valid, &out, &["--split", "valid"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the dataset has no utterances in its valid split"), "{stderr}");
+    assert!(!out.exists(), "nothing is written on failure");
+}
+
+fn small_umap() -> EmbeddingRequest {
+    EmbeddingRequest {
+        method: Method::Umap,
+        split: None,
+        max_points: Some(150),
+        umap: UmapConfig { epochs: Some(100), ..UmapConfig::default() },
+        ..EmbeddingRequest::default()
+    }
+}
+
+#[test]
+fn embedding_controls_choose_method_and_colouring_and_stop_a_run() {
+    let mut harness = studio_with_run();
+    harness.get_by_label("Embedding").click();
+    harness.run_steps(2);
+    // The method: UMAP by default; exact t-SNE shows its cap instead of the point choice.
+    harness.get_by_label("points");
+    harness.get_by_label("method").click();
+    harness.run_steps(2);
+    harness.get_by_label("t-SNE").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.embedding.method, Method::Tsne);
+    harness.get_by_label_contains("points (exact)");
+    assert!(harness.query_by_label("points").is_none());
+    harness.get_by_label("split").click();
+    harness.run_steps(2);
+    harness.get_by_label("all splits").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.embedding.split, None);
+    // A long run shows its progress and a Stop button, which stops it.
+    let long =
+        EmbeddingRequest { umap: UmapConfig { epochs: Some(1_000_000), ..UmapConfig::default() }, ..small_umap() };
+    harness.state_mut().handle(Command::ComputeEmbedding(long));
+    harness.run_steps(2);
+    harness.get_by_label("Stop").click();
+    harness.run_steps(2);
+    assert!(!harness.state().view.embedding.is_running());
+    harness.state_mut().wait_for_worker();
+    assert!(matches!(harness.state().view.embedding.status, EmbeddingStatus::Idle));
+    // Colourings over a computed map: predicted label (with the label choice), a VA dimension.
+    harness.state_mut().handle(Command::ComputeEmbedding(small_umap()));
+    harness.state_mut().wait_for_worker();
+    harness.run_steps(2);
+    harness.get_by_label("predicted label").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.embedding_colour, EmbeddingColour::Predicted);
+    // The button and at least one legend entry (the label predicted, not predicted, or none).
+    assert!(harness.query_all_by_label_contains("predict").count() >= 2);
+    harness.get_by_label("valence").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.embedding_colour, EmbeddingColour::Valence);
+    harness.get_by_label("valence −1 … +1");
+}
+
+#[test]
+fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
+    let (_, run) = fixture();
+    let mut harness = studio_with_run();
+    harness.get_by_label("Embedding").click();
+    harness.run_steps(2);
+    harness.get_by_label("Compare with run…");
+    // The dialog's answer, as the command it sends.
+    harness.state_mut().handle(Command::SetEmbeddingCompareRun(Some(run.clone())));
+    harness.state_mut().handle(Command::ComputeEmbedding(small_umap()));
+    assert!(harness.state().view.embedding.compare.is_running());
+    harness.state_mut().wait_for_worker();
+    harness.run_steps(3);
+    let view = &harness.state().view.embedding;
+    assert!(matches!(view.status, EmbeddingStatus::Done) && matches!(view.compare.status, EmbeddingStatus::Done));
+    assert_eq!(view.points.len(), 150);
+    // The same run and seed: the same map on both sides.
+    assert_eq!(view.compare.points, view.points);
+    harness.get_by_label("compared run");
+    let points = view.compare.points.clone();
+    let id = univa::ui::compare_plot_id();
+    let frame = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
+    let frame = frame.intersect(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)));
+    let on_screen: Vec<_> = points
+        .iter()
+        .map(|p| (*p, screen_position(&harness, id, f64::from(p.position[0]), f64::from(p.position[1]))))
+        .collect();
+    let selected = harness.state().view.selected;
+    let (target, at) = on_screen
+        .iter()
+        .find(|(p, pos)| {
+            frame.shrink(4.0).contains(*pos)
+                && Some(p.utterance) != selected
+                && on_screen.iter().filter(|(_, q)| q.distance(*pos) < 12.0).count() == 1
+        })
+        .copied()
+        .expect("an isolated point on screen");
+    click_at(&mut harness, at);
+    assert_eq!(harness.state().view.selected, Some(target.utterance));
+    harness.get_by_label("Remove").click();
+    harness.run_steps(2);
+    assert!(
+        harness.state().view.embedding.compare_run.is_none()
+            && harness.state().view.embedding.compare.points.is_empty()
+    );
+}
