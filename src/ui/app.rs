@@ -240,6 +240,7 @@ impl StudioApp {
                 DetailTab::Audit => audit::audit_ui(ui, session, view, settings, commands),
             });
         });
+        embedding::embedding_window(ui.ctx(), session, view, settings, commands);
     }
 }
 

@@ -52,6 +52,8 @@ pub enum Command {
     /// Highlight the utterances whose gold labels include this one (by index).
     SetEmbeddingLabel(usize),
     SetEmbeddingSettings(EmbeddingSettings),
+    /// Draw the embedding map in a window of its own (true) or in the tab.
+    SetEmbeddingWindow(bool),
     /// The run mapped beside the attached one (`None`: none); its map is computed next time.
     SetEmbeddingCompareRun(Option<PathBuf>),
     /// Ask for the run folder to map beside the attached one.
@@ -121,6 +123,7 @@ impl StudioApp {
             Command::SetEmbeddingColour(colour) => self.settings.embedding_colour = colour,
             Command::SetEmbeddingLabel(label) => self.settings.embedding_label = label,
             Command::SetEmbeddingSettings(embedding) => self.settings.embedding = embedding,
+            Command::SetEmbeddingWindow(open) => self.settings.embedding_window = open,
             Command::SetEmbeddingCompareRun(run) => self.set_compare_run(run),
             Command::ChooseEmbeddingCompareRun => {
                 if let Some(run) = rfd::FileDialog::new().set_title("Map a second run beside this one").pick_folder() {

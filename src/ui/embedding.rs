@@ -4,7 +4,8 @@
 //! by modality, by whether the gold or the predicted labels include a chosen label, by VA
 //! quadrant, or by the point's valence or arousal on a continuous scale. A second run (e.g. the
 //! w/o VA-CL ablation, Fig. 3 b) can be mapped beside it; a click in either map selects the
-//! utterance in the browser and rings it in both.
+//! utterance in the browser and rings it in both. The maps can move into a resizable window of
+//! their own when the tab is too small for them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +85,8 @@ pub fn compare_plot_id() -> egui::Id {
 }
 
 const MIN_MAP_HEIGHT: f32 = 220.0;
+/// The map window's first size, in points; it is resizable and remembered by egui.
+const WINDOW_DEFAULT_SIZE: [f32; 2] = [860.0, 620.0];
 const MAX_POINTS_CHOICES: [Option<usize>; 4] = [Some(2000), Some(10_000), Some(50_000), None];
 /// How far from a map point (in points on screen) a click still selects it.
 const CLICK_RADIUS: f32 = 8.0;
@@ -241,25 +244,21 @@ pub fn embedding_ui(
     let embedding = &view.embedding;
     let choice = settings.embedding;
     ui.horizontal_wrapped(|ui| {
+        // First, so that it is in sight however little room the tab has.
+        let (text, hover) = if settings.embedding_window {
+            ("Back into the tab", "Draw the map here again")
+        } else {
+            ("Open in a window", "A large, resizable window for the map, beside the browser and the player")
+        };
+        if ui.small_button(text).on_hover_text(hover).clicked() {
+            commands.push(Command::SetEmbeddingWindow(!settings.embedding_window));
+        }
         ui.strong(format!("{} of the unimodal representations", choice.method.name()));
         ui.weak(format!("run {}", run.dir.display()));
     });
     ui.horizontal_wrapped(|ui| {
         if embedding.is_running() {
-            for map in [&embedding.status, &embedding.compare.status] {
-                if let EmbeddingStatus::Running { method, stage, done, total, .. } = map {
-                    let text = match stage {
-                        Stage::Encoding => format!("encoding utterances {done}/{total}"),
-                        Stage::Neighbours => "nearest neighbours…".to_owned(),
-                        Stage::Projecting => format!("{} iteration {done}/{total}", method.name()),
-                    };
-                    let fraction = *done as f32 / (*total).max(1) as f32;
-                    ui.add(egui::ProgressBar::new(fraction).desired_width(220.0).text(text));
-                }
-            }
-            if ui.button("Stop").clicked() {
-                commands.push(Command::StopEmbedding);
-            }
+            progress_ui(ui, embedding, commands);
         } else {
             let label = if embedding.points.is_empty() { "Compute map" } else { "Recompute" };
             if ui.button(label).clicked() {
@@ -317,9 +316,87 @@ pub fn embedding_ui(
         }
         return;
     }
-    let classing = Classing::new(session, settings);
+    if settings.embedding_window {
+        ui.weak("The map is in its own window.");
+        return;
+    }
     // The map fills what is visible of the tab (it sits in a scroll area), with a floor.
     let height = (ui.clip_rect().bottom() - ui.cursor().top() - 28.0).max(MIN_MAP_HEIGHT);
+    maps_ui(ui, session, view, settings, height, commands);
+}
+
+/// The map (or the pair of maps) in a window of its own, when the tab is too small for it:
+/// progress and Stop on top, the maps filling the rest. Closing it brings the map back into
+/// the tab.
+pub fn embedding_window(
+    ctx: &egui::Context,
+    session: &Session,
+    view: &ViewState,
+    settings: &ViewSettings,
+    commands: &mut Vec<Command>,
+) {
+    if !settings.embedding_window || session.run.is_none() {
+        return;
+    }
+    let embedding = &view.embedding;
+    let mut open = true;
+    egui::Window::new(format!("Embedding map ({})", settings.embedding.method.name()))
+        .id(egui::Id::unique("univa embedding window"))
+        .open(&mut open)
+        .default_size(WINDOW_DEFAULT_SIZE)
+        .resizable(true)
+        .constrain(true)
+        .show(ctx, |ui| {
+            if embedding.is_running() {
+                ui.horizontal_wrapped(|ui| progress_ui(ui, embedding, commands));
+            }
+            if embedding.points.is_empty() && embedding.compare.points.is_empty() {
+                ui.weak(if embedding.is_running() {
+                    "The map appears here with its first layout."
+                } else {
+                    "No map yet: compute one in the Embedding tab."
+                });
+                // Keep the window its size until the map comes.
+                ui.allocate_space(ui.available_size());
+                return;
+            }
+            let height = (ui.available_height() - 28.0).max(MIN_MAP_HEIGHT);
+            maps_ui(ui, session, view, settings, height, commands);
+        });
+    if !open {
+        commands.push(Command::SetEmbeddingWindow(false));
+    }
+}
+
+/// A progress bar for each map being computed, and one Stop for them.
+fn progress_ui(ui: &mut egui::Ui, embedding: &EmbeddingView, commands: &mut Vec<Command>) {
+    for map in [&embedding.status, &embedding.compare.status] {
+        if let EmbeddingStatus::Running { method, stage, done, total, .. } = map {
+            let text = match stage {
+                Stage::Encoding => format!("encoding utterances {done}/{total}"),
+                Stage::Neighbours => "nearest neighbours…".to_owned(),
+                Stage::Projecting => format!("{} iteration {done}/{total}", method.name()),
+            };
+            let fraction = *done as f32 / (*total).max(1) as f32;
+            ui.add(egui::ProgressBar::new(fraction).desired_width(220.0).text(text));
+        }
+    }
+    if ui.button("Stop").clicked() {
+        commands.push(Command::StopEmbedding);
+    }
+}
+
+/// The attached run's map, or it and the compared run's side by side.
+fn maps_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    view: &ViewState,
+    settings: &ViewSettings,
+    height: f32,
+    commands: &mut Vec<Command>,
+) {
+    let embedding = &view.embedding;
+    let classing = Classing::new(session, settings);
     if embedding.compare_run.is_some() {
         ui.columns(2, |columns| {
             let [left, right] = columns else { return };

@@ -78,6 +78,8 @@ pub struct ViewSettings {
     pub embedding_label: usize,
     /// How the embedding map is computed: method, split, point limit, seed.
     pub embedding: EmbeddingSettings,
+    /// The embedding map draws in a window of its own instead of the tab.
+    pub embedding_window: bool,
     pub playback: PlaybackSettings,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
@@ -101,6 +103,7 @@ impl Default for ViewSettings {
             embedding_colour: EmbeddingColour::default(),
             embedding_label: 0,
             embedding: EmbeddingSettings::default(),
+            embedding_window: false,
             playback: PlaybackSettings::default(),
             recent: Vec::new(),
             room: Room::default(),

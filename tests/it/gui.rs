@@ -15,7 +15,7 @@ use univa::media::AudioOutputMode;
 use univa::media::testclip::{TestClipSpec, generate_test_clip};
 use univa::modality::PerModality;
 use univa::model::Preset;
-use univa::projection::{EmbeddingRequest, Method, UmapConfig};
+use univa::projection::{EmbeddedPoint, EmbeddingRequest, Method, UmapConfig};
 use univa::train::{self, NoEvents, RunConfig, TrainRequest};
 use univa::ui::{
     Command, DetailTab, EmbeddingColour, EmbeddingStatus, ErrorFilter, Filter, PlayerPanel, StudioApp, ViewSettings,
@@ -260,6 +260,35 @@ pub(crate) fn screen_position(harness: &Harness<'static, StudioApp>, id: egui::I
     memory.transform().position_from_point(&egui_plot::PlotPoint::new(x, y))
 }
 
+/// Clicks the map point (of map `id`) that other utterances' points crowd least on screen,
+/// inside the map's frame and not of the selected utterance, and checks that the browser
+/// selects its utterance.
+pub(crate) fn click_a_map_point(harness: &mut Harness<'static, StudioApp>, points: &[EmbeddedPoint], id: egui::Id) {
+    let frame = *egui_plot::PlotMemory::load(&harness.ctx, id).expect("the map was drawn").transform().frame();
+    let frame = frame.intersect(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)));
+    let on_screen: Vec<(EmbeddedPoint, egui::Pos2)> = points
+        .iter()
+        .map(|p| (*p, screen_position(harness, id, f64::from(p.position[0]), f64::from(p.position[1]))))
+        .collect();
+    let selected = harness.state().view.selected;
+    let room = |(p, pos): &(EmbeddedPoint, egui::Pos2)| {
+        on_screen
+            .iter()
+            .filter(|(q, _)| q.utterance != p.utterance)
+            .map(|(_, q)| q.distance(*pos))
+            .fold(f32::INFINITY, f32::min)
+    };
+    let (target, at) = on_screen
+        .iter()
+        .filter(|(p, pos)| frame.shrink(4.0).contains(*pos) && Some(p.utterance) != selected)
+        .max_by(|a, b| room(a).total_cmp(&room(b)))
+        .copied()
+        .expect("a map point on screen");
+    assert!(room(&(target, at)) > 1.0, "every point on screen is covered by another utterance's");
+    click_at(harness, at);
+    assert_eq!(harness.state().view.selected, Some(target.utterance), "clicked {target:?} at {at:?}");
+}
+
 pub(crate) fn click_at(harness: &mut Harness<'static, StudioApp>, pos: egui::Pos2) {
     harness.hover_at(pos);
     harness.run_steps(1);
@@ -480,30 +509,7 @@ fn embedding_tab_projects_the_run_and_selects_by_click() {
     harness.get_by_label("not sad");
     assert!(harness.query_by_label("not happy").is_none());
 
-    // Click a point that is on screen, inside the map's frame, with no other point within 12
-    // screen points, and whose utterance is not selected yet.
-    let id = univa::ui::embedding_plot_id();
-    let frame = egui_plot::PlotMemory::load(&harness.ctx, id)
-        .unwrap()
-        .transform()
-        .frame()
-        .intersect(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)));
-    let on_screen: Vec<(univa::projection::EmbeddedPoint, egui::Pos2)> = points
-        .iter()
-        .map(|p| (*p, screen_position(&harness, id, f64::from(p.position[0]), f64::from(p.position[1]))))
-        .collect();
-    let selected = harness.state().view.selected;
-    let (target, at) = on_screen
-        .iter()
-        .find(|(p, pos)| {
-            frame.shrink(4.0).contains(*pos)
-                && Some(p.utterance) != selected
-                && on_screen.iter().filter(|(_, q)| q.distance(*pos) < 12.0).count() == 1
-        })
-        .copied()
-        .expect("an isolated point on screen");
-    click_at(&mut harness, at);
-    assert_eq!(harness.state().view.selected, Some(target.utterance), "clicked {target:?} at {at:?}");
+    click_a_map_point(&mut harness, &points, univa::ui::embedding_plot_id());
 }
 
 #[test]

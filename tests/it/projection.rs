@@ -1,7 +1,7 @@
 //! The embedding map at the scale of a split: `univa project` (every utterance × modality of a
 //! split, seeded, CSV), its clear refusals (a run without a model, an empty split), and the
 //! Embedding tab's controls (method, colourings, Stop, a compared run beside with linked
-//! selection) driven through egui_kittest.
+//! selection, the map in a window of its own) driven through egui_kittest.
 
 use std::path::Path;
 use std::process::Command as Process;
@@ -13,7 +13,7 @@ use univa::modality::PerModality;
 use univa::projection::{EmbeddingRequest, Method, UmapConfig};
 use univa::ui::{Command, EmbeddingColour, EmbeddingStatus};
 
-use crate::gui::{click_at, fixture, screen_position, studio_with_run};
+use crate::gui::{click_a_map_point, fixture, studio_with_run};
 
 fn univa(args: &[&str]) -> std::process::Output {
     Process::new(env!("CARGO_BIN_EXE_univa")).args(args).env("UNIVA_AUDIO", "off").output().unwrap()
@@ -186,29 +186,42 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     assert_eq!(view.compare.points, view.points);
     harness.get_by_label("compared run");
     let points = view.compare.points.clone();
-    let id = univa::ui::compare_plot_id();
-    let frame = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
-    let frame = frame.intersect(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)));
-    let on_screen: Vec<_> = points
-        .iter()
-        .map(|p| (*p, screen_position(&harness, id, f64::from(p.position[0]), f64::from(p.position[1]))))
-        .collect();
-    let selected = harness.state().view.selected;
-    let (target, at) = on_screen
-        .iter()
-        .find(|(p, pos)| {
-            frame.shrink(4.0).contains(*pos)
-                && Some(p.utterance) != selected
-                && on_screen.iter().filter(|(_, q)| q.distance(*pos) < 12.0).count() == 1
-        })
-        .copied()
-        .expect("an isolated point on screen");
-    click_at(&mut harness, at);
-    assert_eq!(harness.state().view.selected, Some(target.utterance));
+    click_a_map_point(&mut harness, &points, univa::ui::compare_plot_id());
     harness.get_by_label("Remove").click();
     harness.run_steps(2);
     assert!(
         harness.state().view.embedding.compare_run.is_none()
             && harness.state().view.embedding.compare.points.is_empty()
     );
+}
+
+#[test]
+fn the_map_opens_in_a_window_of_its_own_and_a_click_there_selects_in_the_browser() {
+    let mut harness = studio_with_run();
+    harness.get_by_label("Embedding").click();
+    harness.run_steps(2);
+    harness.state_mut().handle(Command::ComputeEmbedding(small_umap()));
+    harness.state_mut().wait_for_worker();
+    harness.run_steps(2);
+    let id = univa::ui::embedding_plot_id();
+    let in_tab = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
+    harness.get_by_label("Open in a window").click();
+    harness.run_steps(3);
+    assert!(harness.state().settings.embedding_window);
+    harness.get_by_label("The map is in its own window.");
+    harness.get_by_label_contains("Embedding map (UMAP)");
+    let in_window = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
+    assert!(
+        in_window.height() > in_tab.height() && in_window.width() > in_tab.width(),
+        "the window gives the map more room: {in_window:?} against {in_tab:?}"
+    );
+    let points = harness.state().view.embedding.points.clone();
+    click_a_map_point(&mut harness, &points, id);
+    harness.get_by_label("Back into the tab");
+    // Closing the window brings the map back into the tab.
+    harness.get_by_label("Close window").click();
+    harness.run_steps(3);
+    assert!(!harness.state().settings.embedding_window);
+    assert!(harness.query_by_label_contains("Embedding map (UMAP)").is_none());
+    assert!(harness.query_by_label("The map is in its own window.").is_none());
 }
