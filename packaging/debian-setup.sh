@@ -14,6 +14,8 @@ packages=(
   openssh-client openssh-server rsync slurm-wlm munge
   # GUI without a display: Xvfb and software rendering
   xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libxkbcommon-x11-0
+  # file dialogs (rfd) where no desktop portal runs: zenity is their fallback
+  zenity
   # demo building: speech synthesis
   espeak-ng sox
 )

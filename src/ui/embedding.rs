@@ -257,36 +257,14 @@ pub fn embedding_ui(
         ui.weak(format!("run {}", run.dir.display()));
     });
     ui.horizontal_wrapped(|ui| {
-        if embedding.is_running() {
-            progress_ui(ui, embedding, commands);
-        } else {
-            let label = if embedding.points.is_empty() { "Compute map" } else { "Recompute" };
-            if ui.button(label).clicked() {
-                commands.push(Command::ComputeEmbedding(choice.request()));
-            }
+        if !compute_or_stop_ui(ui, embedding, choice, commands) {
             settings_ui(ui, choice, commands);
         }
     });
-    ui.horizontal_wrapped(|ui| {
-        ui.label("Colour by");
-        for (colour, name) in [
-            (EmbeddingColour::Modality, "modality"),
-            (EmbeddingColour::Label, "gold label"),
-            (EmbeddingColour::Predicted, "predicted label"),
-            (EmbeddingColour::Quadrant, "VA quadrant"),
-            (EmbeddingColour::Valence, "valence"),
-            (EmbeddingColour::Arousal, "arousal"),
-        ] {
-            if ui.selectable_label(settings.embedding_colour == colour, name).clicked() {
-                commands.push(Command::SetEmbeddingColour(colour));
-            }
-            if matches!(colour, EmbeddingColour::Label | EmbeddingColour::Predicted)
-                && settings.embedding_colour == colour
-            {
-                label_choice(ui, session, settings, commands);
-            }
-        }
-    });
+    // In window mode the window has the colouring, by the map it colours.
+    if !settings.embedding_window {
+        ui.horizontal_wrapped(|ui| colour_ui(ui, session, settings, commands));
+    }
     ui.horizontal_wrapped(|ui| match &embedding.compare_run {
         Some(other) => {
             ui.label(format!("beside: run {}", other.display()));
@@ -347,14 +325,15 @@ pub fn embedding_window(
         .resizable(true)
         .constrain(true)
         .show(ctx, |ui| {
-            if embedding.is_running() {
-                ui.horizontal_wrapped(|ui| progress_ui(ui, embedding, commands));
-            }
+            ui.horizontal_wrapped(|ui| {
+                compute_or_stop_ui(ui, embedding, settings.embedding, commands);
+            });
+            ui.horizontal_wrapped(|ui| colour_ui(ui, session, settings, commands));
             if embedding.points.is_empty() && embedding.compare.points.is_empty() {
                 ui.weak(if embedding.is_running() {
                     "The map appears here with its first layout."
                 } else {
-                    "No map yet: compute one in the Embedding tab."
+                    "No map yet (the method, split and points are chosen in the Embedding tab)."
                 });
                 // Keep the window its size until the map comes.
                 ui.allocate_space(ui.available_size());
@@ -368,8 +347,21 @@ pub fn embedding_window(
     }
 }
 
-/// A progress bar for each map being computed, and one Stop for them.
-fn progress_ui(ui: &mut egui::Ui, embedding: &EmbeddingView, commands: &mut Vec<Command>) {
+/// A progress bar for each map being computed and one Stop for them, or the button that
+/// computes the map with the chosen settings; returns whether a map is being computed.
+fn compute_or_stop_ui(
+    ui: &mut egui::Ui,
+    embedding: &EmbeddingView,
+    choice: EmbeddingSettings,
+    commands: &mut Vec<Command>,
+) -> bool {
+    if !embedding.is_running() {
+        let label = if embedding.points.is_empty() { "Compute map" } else { "Recompute" };
+        if ui.button(label).clicked() {
+            commands.push(Command::ComputeEmbedding(choice.request()));
+        }
+        return false;
+    }
     for map in [&embedding.status, &embedding.compare.status] {
         if let EmbeddingStatus::Running { method, stage, done, total, .. } = map {
             let text = match stage {
@@ -384,6 +376,28 @@ fn progress_ui(ui: &mut egui::Ui, embedding: &EmbeddingView, commands: &mut Vec<
     if ui.button("Stop").clicked() {
         commands.push(Command::StopEmbedding);
     }
+    true
+}
+
+/// What colours the points: the choices, and the label for the label colourings.
+fn colour_ui(ui: &mut egui::Ui, session: &Session, settings: &ViewSettings, commands: &mut Vec<Command>) {
+    ui.label("Colour by");
+    for (colour, name) in [
+        (EmbeddingColour::Modality, "modality"),
+        (EmbeddingColour::Label, "gold label"),
+        (EmbeddingColour::Predicted, "predicted label"),
+        (EmbeddingColour::Quadrant, "VA quadrant"),
+        (EmbeddingColour::Valence, "valence"),
+        (EmbeddingColour::Arousal, "arousal"),
+    ] {
+        if ui.selectable_label(settings.embedding_colour == colour, name).clicked() {
+            commands.push(Command::SetEmbeddingColour(colour));
+        }
+        if matches!(colour, EmbeddingColour::Label | EmbeddingColour::Predicted) && settings.embedding_colour == colour
+        {
+            label_choice(ui, session, settings, commands);
+        }
+    }
 }
 
 /// The attached run's map, or it and the compared run's side by side.
@@ -397,20 +411,12 @@ fn maps_ui(
 ) {
     let embedding = &view.embedding;
     let classing = Classing::new(session, settings);
-    if embedding.compare_run.is_some() {
+    if let Some(other) = &embedding.compare_run {
+        let this = session.run.as_ref().map_or_else(String::new, |run| format!("this run: {}", run_name(&run.dir)));
+        let beside = format!("compared run: {}", run_name(other));
         ui.columns(2, |columns| {
             let [left, right] = columns else { return };
-            map_ui(
-                left,
-                session,
-                view,
-                &classing,
-                &embedding.points,
-                embedding_plot_id(),
-                "this run",
-                height,
-                commands,
-            );
+            map_ui(left, session, view, &classing, &embedding.points, embedding_plot_id(), &this, height, commands);
             map_ui(
                 right,
                 session,
@@ -418,7 +424,7 @@ fn maps_ui(
                 &classing,
                 &embedding.compare.points,
                 compare_plot_id(),
-                "compared run",
+                &beside,
                 height,
                 commands,
             );
@@ -459,6 +465,11 @@ fn settings_ui(ui: &mut egui::Ui, choice: EmbeddingSettings, commands: &mut Vec<
             }
         }
     });
+}
+
+/// A run folder's last component, which names the run (its full path is in the tab).
+fn run_name(dir: &std::path::Path) -> String {
+    dir.file_name().map_or_else(|| dir.display().to_string(), |name| name.to_string_lossy().into_owned())
 }
 
 /// One map: its legend items as meshes, the selected utterance ringed, a click selecting.

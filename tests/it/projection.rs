@@ -184,7 +184,7 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     assert_eq!(view.points.len(), 150);
     // The same run and seed: the same map on both sides.
     assert_eq!(view.compare.points, view.points);
-    harness.get_by_label("compared run");
+    harness.get_by_label_contains("compared run: ");
     let points = view.compare.points.clone();
     click_a_map_point(&mut harness, &points, univa::ui::compare_plot_id());
     harness.get_by_label("Remove").click();
@@ -215,6 +215,10 @@ fn the_map_opens_in_a_window_of_its_own_and_a_click_there_selects_in_the_browser
         in_window.height() > in_tab.height() && in_window.width() > in_tab.width(),
         "the window gives the map more room: {in_window:?} against {in_tab:?}"
     );
+    // The window has its own colouring row (and the tab none).
+    harness.get_by_label("valence").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.embedding_colour, EmbeddingColour::Valence);
     let points = harness.state().view.embedding.points.clone();
     click_a_map_point(&mut harness, &points, id);
     harness.get_by_label("Back into the tab");
