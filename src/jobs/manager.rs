@@ -1,8 +1,18 @@
 //! The job list: a queue per device (one running job per device), cancel and resume, and the
 //! history in `RUNS/jobs.json`.
+//!
+//! Several processes may share one runs folder (the window, `univa jobs submit`, a second
+//! window): each job has an [`Owner`], the process that runs or follows it. Every write of the
+//! history happens under a lock on `jobs.json.lock` and merges what is on disk first: a
+//! process writes its own jobs' records and takes the others' from the file, so nobody's jobs
+//! are lost and ids stay unique. Jobs owned elsewhere are listed, cancelled through their stop
+//! file, and never started here; a job whose owner has died is taken over (followed again on
+//! Slurm, otherwise marked interrupted).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +28,10 @@ pub type JobId = u64;
 
 /// The history file in the runs folder.
 pub const HISTORY_FILE: &str = "jobs.json";
+/// Held (locked) while a process reads, merges and writes the history.
+const HISTORY_LOCK_FILE: &str = "jobs.json.lock";
+/// How often the curves of a job running elsewhere are read again from its events file.
+const FOREIGN_CURVES_EVERY: Duration = Duration::from_secs(1);
 /// Per-job files (config, stop file), in the runs folder.
 pub const JOBS_DIR: &str = ".jobs";
 /// Every event of every attempt of a run, in its run folder.
@@ -86,6 +100,42 @@ impl JobStatus {
     }
 }
 
+/// The process that runs or follows a job: its pid, to tell whether it is still there, and the
+/// token of its job list (two lists in one process are two owners).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub pid: u32,
+    pub token: u64,
+}
+
+/// The tokens of this process's job lists that are still open.
+static LIVE_OWNERS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+impl Owner {
+    /// A new owner in this process, live until [`Owner::release`].
+    fn register() -> Self {
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let token = nanos ^ (u64::from(std::process::id()) << 32) ^ COUNT.fetch_add(1, Ordering::Relaxed);
+        LIVE_OWNERS.lock().unwrap_or_else(PoisonError::into_inner).push(token);
+        Self { pid: std::process::id(), token }
+    }
+
+    fn release(self) {
+        LIVE_OWNERS.lock().unwrap_or_else(PoisonError::into_inner).retain(|&t| t != self.token);
+    }
+
+    /// Whether the owner still runs: a list of this process still open, or another process
+    /// that has not exited.
+    fn is_alive(self) -> bool {
+        if self.pid == std::process::id() {
+            LIVE_OWNERS.lock().unwrap_or_else(PoisonError::into_inner).contains(&self.token)
+        } else {
+            Path::new("/proc").join(self.pid.to_string()).exists()
+        }
+    }
+}
+
 /// What the history keeps of a job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -111,6 +161,9 @@ pub struct JobRecord {
     /// `COMPLETED`, …; over SSH what is being copied or run).
     #[serde(default)]
     pub remote_state: Option<String>,
+    /// Who runs or follows the job (none in histories written before owners were kept).
+    #[serde(default)]
+    pub owner: Option<Owner>,
 }
 
 impl JobRecord {
@@ -135,6 +188,8 @@ pub struct Job {
     pub record: JobRecord,
     pub curves: Curves,
     process: Option<TrainerProcess>,
+    /// The events file's length when the curves of a job owned elsewhere were last read.
+    events_len: u64,
 }
 
 impl std::fmt::Debug for Job {
@@ -144,6 +199,14 @@ impl std::fmt::Debug for Job {
 }
 
 impl Job {
+    /// A job of the history, its curves read from its events file.
+    fn from_history(record: JobRecord) -> Self {
+        let events = record.spec.run_dir.join(EVENTS_FILE);
+        let events_len = std::fs::metadata(&events).map_or(0, |m| m.len());
+        let curves = Curves::read(&events).unwrap_or_default();
+        Self { record, curves, process: None, events_len }
+    }
+
     pub fn id(&self) -> JobId {
         self.record.id
     }
@@ -167,10 +230,24 @@ pub struct JobManager {
     runs_dir: PathBuf,
     trainer: PathBuf,
     jobs: Vec<Job>,
-    next_id: JobId,
     grace: Duration,
+    /// This list, as the owner of the jobs it runs or follows.
+    owner: Owner,
+    /// The ids the history file held when this list last read or wrote it.
+    synced: HashSet<JobId>,
+    /// Jobs forgotten here and not yet written out of the history.
+    forgotten: HashSet<JobId>,
+    /// The history file's modification time when this list last read or wrote it.
+    seen: Option<SystemTime>,
+    foreign_curves_read: Instant,
     /// Why the history could not be read, once (the unreadable file is set aside).
     pub load_problem: Option<String>,
+}
+
+impl Drop for JobManager {
+    fn drop(&mut self) {
+        self.owner.release();
+    }
 }
 
 impl std::fmt::Debug for JobManager {
@@ -191,56 +268,122 @@ fn normalize_device(device: &str) -> String {
 
 impl JobManager {
     /// The jobs of `runs_dir`, from its history; `trainer` is the `univa` executable to run.
-    /// Jobs the history lists as queued or running were cut off by the app closing.
+    /// Jobs the history lists as queued or running whose owner has gone were cut off by it
+    /// closing: Slurm jobs are followed again, the others marked interrupted.
     pub fn open(runs_dir: &Path, trainer: PathBuf) -> Self {
         let mut manager = Self {
             runs_dir: runs_dir.to_path_buf(),
             trainer,
             jobs: Vec::new(),
-            next_id: 1,
             grace: DEFAULT_GRACE,
+            owner: Owner::register(),
+            synced: HashSet::new(),
+            forgotten: HashSet::new(),
+            seen: None,
+            foreign_curves_read: Instant::now(),
             load_problem: None,
         };
-        let path = runs_dir.join(HISTORY_FILE);
-        let records: Vec<JobRecord> = match std::fs::read_to_string(&path) {
-            Ok(text) => match serde_json::from_str(&text) {
-                Ok(records) => records,
-                Err(e) => {
-                    let aside = runs_dir.join(format!("{HISTORY_FILE}.unreadable"));
-                    let moved = std::fs::rename(&path, &aside).is_ok();
-                    manager.load_problem = Some(format!(
-                        "{}: not a job history ({e}); {}",
-                        path.display(),
-                        if moved { format!("kept as {}", aside.display()) } else { "left as it is".to_owned() }
-                    ));
-                    Vec::new()
-                }
-            },
+        let path = manager.history_path();
+        let records = match read_history(runs_dir) {
+            Ok(records) => records,
+            Err(JobsError::History { problem, .. }) => {
+                let aside = runs_dir.join(format!("{HISTORY_FILE}.unreadable"));
+                let moved = std::fs::rename(&path, &aside).is_ok();
+                manager.load_problem = Some(format!(
+                    "{}: not a job history ({problem}); {}",
+                    path.display(),
+                    if moved { format!("kept as {}", aside.display()) } else { "left as it is".to_owned() }
+                ));
+                Vec::new()
+            }
             Err(_) => Vec::new(),
         };
-        for mut record in records {
-            let curves = Curves::read(&record.spec.run_dir.join(EVENTS_FILE)).unwrap_or_default();
-            // A Slurm job runs on without the app: follow it again where it stands.
-            let process = match (&record.spec.target, &record.status, &record.remote_id) {
+        manager.seen = modified(&path);
+        manager.merge(records);
+        manager
+    }
+
+    fn history_path(&self) -> PathBuf {
+        self.runs_dir.join(HISTORY_FILE)
+    }
+
+    /// Takes the history as read from disk into the list: this list's own jobs keep its
+    /// version (unless forgotten elsewhere), the others' come from the file, jobs new on disk
+    /// are added, and jobs whose owner is gone are taken over.
+    fn merge(&mut self, records: Vec<JobRecord>) {
+        let me = self.owner;
+        let mut on_disk: HashMap<JobId, JobRecord> = records.into_iter().map(|r| (r.id, r)).collect();
+        let ids_on_disk: HashSet<JobId> = on_disk.keys().copied().collect();
+        let synced = std::mem::take(&mut self.synced);
+        let mut jobs = Vec::with_capacity(self.jobs.len().max(on_disk.len()));
+        for mut job in std::mem::take(&mut self.jobs) {
+            let id = job.id();
+            let mine = job.record.owner == Some(me);
+            match on_disk.remove(&id) {
+                // Ours, unless another live process has taken it over since (resumed it).
+                Some(theirs) if job.process.is_some() || (mine && !taken_over(&theirs, me)) => jobs.push(job),
+                Some(theirs) => {
+                    job.record = theirs;
+                    jobs.push(job);
+                }
+                // Not written yet, or (still active) a history file that was removed.
+                None if mine && (!synced.contains(&id) || job.record.status.is_active()) => jobs.push(job),
+                // Forgotten by another process.
+                None => {}
+            }
+        }
+        let mut new: Vec<JobRecord> = on_disk.into_values().filter(|r| !self.forgotten.contains(&r.id)).collect();
+        new.sort_by_key(|r| r.id);
+        jobs.extend(new.into_iter().map(Job::from_history));
+        jobs.sort_by_key(Job::id);
+        self.jobs = jobs;
+        self.synced = ids_on_disk;
+        self.take_over_orphans();
+    }
+
+    /// Active jobs whose owner has gone (or was never recorded): a Slurm job runs on without
+    /// it and is followed again where it stands; the others were cut off. Returns whether it
+    /// took any over.
+    fn take_over_orphans(&mut self) -> bool {
+        let me = self.owner;
+        let mut took = false;
+        for job in &mut self.jobs {
+            let record = &mut job.record;
+            if !record.status.is_active() || record.owner.is_some_and(|o| o == me || o.is_alive()) {
+                continue;
+            }
+            took = true;
+            record.owner = Some(me);
+            job.process = match (&record.spec.target, &record.status, &record.remote_id) {
                 (Target::Slurm(slurm), JobStatus::Running { .. } | JobStatus::Stopping, Some(id)) => {
-                    let job = PreparedJob {
+                    let job_dir = self.runs_dir.join(JOBS_DIR).join(record.id.to_string());
+                    let prepared = PreparedJob {
                         record: record.clone(),
-                        config_file: runs_dir.join(JOBS_DIR).join(record.id.to_string()).join("config.toml"),
+                        config_file: job_dir.join("config.toml"),
                         config_toml: String::new(),
-                        job_dir: runs_dir.join(JOBS_DIR).join(record.id.to_string()),
-                        stop_file: stop_file(runs_dir, record.id),
+                        job_dir,
+                        stop_file: stop_file(&self.runs_dir, record.id),
                     };
-                    super::slurm::reattach(slurm, job, id, runs_dir).ok()
+                    super::slurm::reattach(slurm, prepared, id, &self.runs_dir).ok()
                 }
                 _ => None,
             };
-            if process.is_none() && record.status.is_active() {
+            if job.process.is_none() {
                 record.status = JobStatus::Interrupted;
             }
-            manager.next_id = manager.next_id.max(record.id + 1);
-            manager.jobs.push(Job { record, curves, process });
         }
-        manager
+        took
+    }
+
+    /// Whether this list runs or follows the job (else another process does, or nobody: it
+    /// has ended).
+    pub fn owns(&self, job: &Job) -> bool {
+        job.record.owner == Some(self.owner)
+    }
+
+    /// The process id of the other process that runs or follows an active job.
+    pub fn run_elsewhere(&self, job: &Job) -> Option<u32> {
+        job.record.owner.filter(|o| job.record.status.is_active() && *o != self.owner).map(|o| o.pid)
     }
 
     /// The executable jobs run (`univa`): by default the running one.
@@ -257,9 +400,9 @@ impl JobManager {
         &self.runs_dir
     }
 
-    /// The id the next submitted job gets.
+    /// The id the next submitted job gets, unless another process submits one first.
     pub fn next_id(&self) -> JobId {
-        self.next_id
+        self.jobs.iter().map(Job::id).max().map_or(1, |id| id + 1)
     }
 
     pub fn jobs(&self) -> &[Job] {
@@ -279,30 +422,34 @@ impl JobManager {
         self.jobs.iter().any(|j| j.record.status.is_active())
     }
 
-    /// Queues a job; it starts on the next [`Self::poll`] when its device is free.
+    /// Queues a job; it starts on the next [`Self::poll`] when its device is free. Its id is
+    /// taken under the history's lock, so jobs submitted by other processes never share it.
     pub fn submit(&mut self, mut spec: JobSpec) -> Result<JobId, JobsError> {
         spec.device = normalize_device(&spec.device);
-        let id = self.next_id;
-        self.next_id += 1;
-        let record = JobRecord {
-            id,
-            spec,
-            status: JobStatus::Queued { resume: false },
-            stderr_tail: Vec::new(),
-            created_unix: unix_now(),
-            started_unix: None,
-            ended_unix: None,
-            attempts: 0,
-            remote_id: None,
-            remote_state: None,
-        };
-        self.jobs.push(Job { record, curves: Curves::default(), process: None });
-        self.save()?;
-        Ok(id)
+        let owner = self.owner;
+        self.sync(|manager| {
+            let id = manager.next_id();
+            let record = JobRecord {
+                id,
+                spec,
+                status: JobStatus::Queued { resume: false },
+                stderr_tail: Vec::new(),
+                created_unix: unix_now(),
+                started_unix: None,
+                ended_unix: None,
+                attempts: 0,
+                remote_id: None,
+                remote_state: None,
+                owner: Some(owner),
+            };
+            manager.jobs.push(Job { record, curves: Curves::default(), process: None, events_len: 0 });
+            id
+        })
     }
 
     /// Queues a stopped job again to continue from its last finished epoch.
     pub fn resume(&mut self, id: JobId) -> Result<(), JobsError> {
+        let owner = self.owner;
         let job = self.job_mut(id)?;
         if !job.can_resume() {
             return Err(JobsError::Job {
@@ -317,13 +464,19 @@ impl JobManager {
         }
         job.record.status = JobStatus::Queued { resume: true };
         job.record.ended_unix = None;
+        job.record.owner = Some(owner);
         self.save()
     }
 
     /// Cancels a job: a queued one at once, a running one gracefully (after its current step,
     /// keeping the last checkpoint), by force if it has not stopped within the grace period.
     pub fn cancel(&mut self, id: JobId) -> Result<(), JobsError> {
+        let owner = self.owner;
+        let runs_dir = self.runs_dir.clone();
         let job = self.job_mut(id)?;
+        if let Some(other) = job.record.owner.filter(|o| *o != owner && job.record.status.is_active()) {
+            return cancel_elsewhere(&runs_dir, &job.record, other.pid);
+        }
         match &job.record.status {
             JobStatus::Queued { .. } => {
                 job.record.status = JobStatus::Cancelled { forced: false };
@@ -351,13 +504,14 @@ impl JobManager {
             });
         }
         self.jobs.retain(|j| j.id() != id);
+        self.forgotten.insert(id);
         self.save()
     }
 
     /// Reads what the trainers sent, finishes the jobs whose trainer ended, and starts queued
     /// jobs on free devices. Returns whether anything changed. Called every frame by the GUI.
     pub fn poll(&mut self) -> bool {
-        let mut changed = false;
+        let mut changed = self.refresh();
         let mut status_changed = false;
         let mut events: Vec<(TrainEvent, Instant)> = Vec::new();
         for job in &mut self.jobs {
@@ -390,6 +544,43 @@ impl JobManager {
         changed || status_changed
     }
 
+    /// Reads the history again when another process has written it since; once a second,
+    /// the curves of jobs running elsewhere, and takes over those whose process has gone.
+    /// Returns whether anything changed.
+    fn refresh(&mut self) -> bool {
+        let mut changed = false;
+        let path = self.history_path();
+        let now = modified(&path);
+        if now.is_some() && now != self.seen {
+            // Writers replace the file whole (atomically), so it reads without the lock.
+            if let Ok(records) = read_history(&self.runs_dir) {
+                self.seen = now;
+                self.merge(records);
+                changed = true;
+            }
+        }
+        if self.foreign_curves_read.elapsed() >= FOREIGN_CURVES_EVERY {
+            self.foreign_curves_read = Instant::now();
+            if self.take_over_orphans() {
+                if let Err(e) = self.save() {
+                    tracing::warn!("{e}");
+                }
+                changed = true;
+            }
+            let me = self.owner;
+            for job in self.jobs.iter_mut().filter(|j| j.record.status.is_active() && j.record.owner != Some(me)) {
+                let events = job.record.spec.run_dir.join(EVENTS_FILE);
+                let len = std::fs::metadata(&events).map_or(0, |m| m.len());
+                if len != job.events_len {
+                    job.events_len = len;
+                    job.curves = Curves::read(&events).unwrap_or_default();
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
     /// Starts the oldest queued job of each queue and device that has none running; Slurm jobs
     /// go to Slurm at once, the queued points of a sweep together as one job array.
     fn start_queued(&mut self) -> bool {
@@ -403,18 +594,24 @@ impl JobManager {
         let mut started = false;
         for index in 0..self.jobs.len() {
             let JobStatus::Queued { resume } = self.jobs[index].record.status else { continue };
+            // Another process queued it and starts it.
+            if self.jobs[index].record.owner != Some(self.owner) {
+                continue;
+            }
             if let Some(queue) = queue_of(&self.jobs[index]) {
                 if busy.contains(&queue) {
                     continue;
                 }
                 busy.insert(queue);
             }
+            let first_owner = self.jobs[index].record.owner;
             let first = &self.jobs[index].record.spec;
             let group: Vec<usize> = match (&first.target, &first.sweep, resume) {
                 (Target::Slurm(_), Some(sweep), false) => (index..self.jobs.len())
                     .filter(|&i| {
                         let other = &self.jobs[i].record;
                         other.status == JobStatus::Queued { resume: false }
+                            && other.owner == first_owner
                             && other.spec.sweep.as_ref() == Some(sweep)
                             && other.spec.target == first.target
                             && other.spec.dataset == first.dataset
@@ -451,16 +648,71 @@ impl JobManager {
         started
     }
 
-    /// Writes the history, atomically.
-    fn save(&self) -> Result<(), JobsError> {
-        let path = self.runs_dir.join(HISTORY_FILE);
+    /// Writes the history, atomically, merged with what other processes wrote since.
+    fn save(&mut self) -> Result<(), JobsError> {
+        self.sync(|_| ())
+    }
+
+    /// Under the history's lock: reads and merges the file, applies `change`, writes the file.
+    fn sync<T>(&mut self, change: impl FnOnce(&mut Self) -> T) -> Result<T, JobsError> {
+        std::fs::create_dir_all(&self.runs_dir)
+            .map_err(|source| JobsError::Io { path: self.runs_dir.clone(), source })?;
+        let lock_path = self.runs_dir.join(HISTORY_LOCK_FILE);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| JobsError::Io { path, source }
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        lock.lock().map_err(io(&lock_path))?;
+        // An unreadable file was set aside at open; one that turned unreadable since is replaced.
+        if let Ok(records) = read_history(&self.runs_dir) {
+            self.merge(records);
+        }
+        let out = change(self);
+        let path = self.history_path();
         let records: Vec<&JobRecord> = self.jobs.iter().map(|j| &j.record).collect();
         let text = serde_json::to_string_pretty(&records)
             .map_err(|e| JobsError::History { path: path.clone(), problem: e.to_string() })?;
-        std::fs::create_dir_all(&self.runs_dir)
-            .map_err(|source| JobsError::Io { path: self.runs_dir.clone(), source })?;
-        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| JobsError::Io { path, source })
+        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
+        self.synced = self.jobs.iter().map(Job::id).collect();
+        self.forgotten.clear();
+        self.seen = modified(&path);
+        // Dropping the file releases the lock.
+        drop(lock);
+        Ok(out)
     }
+}
+
+/// Whether another process that still runs has made the job its own (and active) on disk.
+fn taken_over(on_disk: &JobRecord, me: Owner) -> bool {
+    on_disk.status.is_active() && on_disk.owner.is_some_and(|o| o != me && o.is_alive())
+}
+
+/// The history file's modification time, if it is there.
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Cancels a job another process runs: its trainer (or remote worker) watches the stop file
+/// and the owner records the outcome. A job still queued there can only be cancelled there.
+fn cancel_elsewhere(runs_dir: &Path, record: &JobRecord, pid: u32) -> Result<(), JobsError> {
+    if matches!(record.status, JobStatus::Queued { .. }) {
+        return Err(JobsError::Job {
+            id: record.id,
+            name: record.spec.name.clone(),
+            problem: format!("is queued by another univa process (pid {pid}); cancel it there"),
+        });
+    }
+    let stop = stop_file(runs_dir, record.id);
+    if let Some(dir) = stop.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| JobsError::Io { path: dir.to_path_buf(), source })?;
+    }
+    crate::fsutil::write_atomic(&stop, b"stop\n").map_err(|source| JobsError::Io { path: stop.clone(), source })
 }
 
 /// The history of `runs_dir` as it is on disk (none yet: empty), for readers such as `univa jobs

@@ -39,7 +39,9 @@ pub mod target;
 pub use check::{DatasetFacts, check};
 pub use curves::{Curves, EpochPoint};
 pub use devices::{DeviceChoice, GpuInfo};
-pub use manager::{EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, read_history, stop_file};
+pub use manager::{
+    EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, Owner, read_history, stop_file,
+};
 pub use spec::JobSpec;
 pub use sweep::{Ablation, SweepAxis, SweepField};
 pub use target::{SlurmTarget, SshHost, Target};

@@ -414,7 +414,17 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
                         send(commands, TrainingCommand::Forget(job.id()));
                     }
                 });
-                ui.label(record.status_text());
+                match manager.run_elsewhere(job) {
+                    Some(pid) => {
+                        ui.label(format!("{} · pid {pid}", record.status_text())).on_hover_text(
+                            "Another univa process (a window or `univa jobs submit`) runs this job; \
+                             Cancel asks its trainer to stop",
+                        );
+                    }
+                    None => {
+                        ui.label(record.status_text());
+                    }
+                }
                 ui.label(where_text(&record.spec));
                 ui.add(
                     egui::ProgressBar::new(job.curves.progress())

@@ -1,5 +1,6 @@
 //! Training jobs as real `univa train` children: one that finishes and streams events, one that
-//! is killed, one that exits with an error, cancel then resume, a δ sweep, queueing per device.
+//! is killed, one that exits with an error, cancel then resume, a δ sweep, queueing per device;
+//! two job lists sharing one runs folder's history, and a job whose list has gone.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -225,4 +226,65 @@ fn jobs_queue_per_device_and_a_missing_device_fails_alone() {
     assert_eq!(status(&jobs, fourth), JobStatus::Cancelled { forced: false });
     jobs.cancel(queued).unwrap();
     wait_for(&mut jobs, "the cancel", |m| !m.is_active());
+}
+
+#[test]
+fn two_processes_share_the_history_without_losing_jobs_or_sharing_ids() {
+    // Two job lists on one runs folder, as the window and `univa jobs submit` are.
+    let runs = tempfile::tempdir().unwrap();
+    let mut window = manager(runs.path());
+    let mut cli = manager(runs.path());
+    let long = window.submit(spec(runs.path(), "long", tiny_config(500))).unwrap();
+    let queued = cli.submit(spec(runs.path(), "queued", tiny_config(1))).unwrap();
+    assert_ne!(long, queued, "ids are taken under the history's lock");
+    wait_for(&mut window, "the window's job to run", |m| !m.job(long).unwrap().curves.loss.is_empty());
+    // The window lists the other list's job, queued there behind the window's job on the same
+    // device, and does not start it itself.
+    let theirs = window.job(queued).expect("the other process's job is listed");
+    assert!(!window.owns(theirs) && window.run_elsewhere(theirs).is_some());
+    assert_eq!(theirs.record.status, JobStatus::Queued { resume: false });
+    // Each list saving again keeps the other's job in the file.
+    cli.poll();
+    window.poll();
+    let ids: Vec<JobId> = univa::jobs::read_history(runs.path()).unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![long, queued]);
+    // The other list sees the window's running job, live curves included, and cancels it
+    // through its stop file; the window records the outcome.
+    wait_for(&mut cli, "the window's job, running, with curves", |m| {
+        let job = m.job(long).unwrap();
+        matches!(job.record.status, JobStatus::Running { .. }) && !job.curves.loss.is_empty()
+    });
+    let refused = window.cancel(queued).unwrap_err().to_string();
+    assert!(refused.contains("queued by another univa process"), "{refused}");
+    cli.cancel(long).unwrap();
+    wait_for(&mut window, "the stop", |m| !m.job(long).unwrap().record.status.is_active());
+    assert_eq!(status(&window, long), JobStatus::Cancelled { forced: false });
+    // Its device free, the other list starts its own job and finishes it.
+    wait_for(&mut cli, "the queued job to finish", |m| !m.job(queued).unwrap().record.status.is_active());
+    assert_eq!(status(&cli, queued), JobStatus::Finished);
+    wait_for(&mut window, "the window to see both ends", |m| {
+        m.job(queued).is_some_and(|j| j.record.status == JobStatus::Finished)
+    });
+    assert_eq!(status(&cli, long), JobStatus::Cancelled { forced: false });
+    // Forgetting in one list removes the job from the other's too.
+    window.forget(queued).unwrap();
+    wait_for(&mut cli, "the forgotten job to go", |m| m.job(queued).is_none());
+    assert_eq!(univa::jobs::read_history(runs.path()).unwrap().len(), 1);
+}
+
+#[test]
+fn a_job_whose_process_has_gone_is_taken_over_as_interrupted() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut first = manager(runs.path());
+    let id = first.submit(spec(runs.path(), "cut-off", tiny_config(500))).unwrap();
+    let mut other = manager(runs.path());
+    other.poll();
+    assert!(other.run_elsewhere(other.job(id).unwrap()).is_some());
+    // The first list goes (its process closed) while its job is still queued: the other list
+    // takes the job over within a second, and a list opened later finds it so.
+    drop(first);
+    wait_for(&mut other, "the take-over", |m| m.owns(m.job(id).unwrap()));
+    assert_eq!(status(&other, id), JobStatus::Interrupted);
+    let reopened = manager(runs.path());
+    assert_eq!(status(&reopened, id), JobStatus::Interrupted);
 }
