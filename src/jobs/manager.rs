@@ -237,8 +237,8 @@ pub struct JobManager {
     synced: HashSet<JobId>,
     /// Jobs forgotten here and not yet written out of the history.
     forgotten: HashSet<JobId>,
-    /// The history file's modification time when this list last read or wrote it.
-    seen: Option<SystemTime>,
+    /// The history file's version when this list last read or wrote it.
+    seen: Option<Version>,
     foreign_curves_read: Instant,
     /// Why the history could not be read, once (the unreadable file is set aside).
     pub load_problem: Option<String>,
@@ -298,7 +298,7 @@ impl JobManager {
             }
             Err(_) => Vec::new(),
         };
-        manager.seen = modified(&path);
+        manager.seen = version(&path);
         manager.merge(records);
         manager
     }
@@ -427,7 +427,7 @@ impl JobManager {
     pub fn submit(&mut self, mut spec: JobSpec) -> Result<JobId, JobsError> {
         spec.device = normalize_device(&spec.device);
         let owner = self.owner;
-        self.sync(|manager| {
+        self.locked(|manager| {
             let id = manager.next_id();
             let record = JobRecord {
                 id,
@@ -443,7 +443,7 @@ impl JobManager {
                 owner: Some(owner),
             };
             manager.jobs.push(Job { record, curves: Curves::default(), process: None, events_len: 0 });
-            id
+            (id, true)
         })
     }
 
@@ -537,21 +537,33 @@ impl JobManager {
                 status_changed = true;
             }
         }
-        status_changed |= self.start_queued();
-        if status_changed && let Err(e) = self.save() {
-            tracing::warn!("{e}");
+        // Whether a device is free is decided under the lock, with what other processes wrote,
+        // so two processes never start jobs on one device at once.
+        let me = self.owner;
+        let queued_here =
+            self.jobs.iter().any(|j| matches!(j.record.status, JobStatus::Queued { .. }) && j.record.owner == Some(me));
+        if status_changed || queued_here {
+            match self.locked(|manager| {
+                let started = manager.start_queued();
+                (started, status_changed || started)
+            }) {
+                Ok(started) => status_changed |= started,
+                Err(e) => tracing::warn!("{e}"),
+            }
         }
         changed || status_changed
     }
 
-    /// Reads the history again when another process has written it since; once a second,
-    /// the curves of jobs running elsewhere, and takes over those whose process has gone.
+    /// Reads the history again when another process has written it since (and once a second in
+    /// any case); once a second, the curves of jobs running elsewhere, and takes over those
+    /// whose process has gone.
     /// Returns whether anything changed.
     fn refresh(&mut self) -> bool {
         let mut changed = false;
         let path = self.history_path();
-        let now = modified(&path);
-        if now.is_some() && now != self.seen {
+        let now = version(&path);
+        let second = self.foreign_curves_read.elapsed() >= FOREIGN_CURVES_EVERY;
+        if now.is_some() && (now != self.seen || second) {
             // Writers replace the file whole (atomically), so it reads without the lock.
             if let Ok(records) = read_history(&self.runs_dir) {
                 self.seen = now;
@@ -559,7 +571,7 @@ impl JobManager {
                 changed = true;
             }
         }
-        if self.foreign_curves_read.elapsed() >= FOREIGN_CURVES_EVERY {
+        if second {
             self.foreign_curves_read = Instant::now();
             if self.take_over_orphans() {
                 if let Err(e) = self.save() {
@@ -650,11 +662,12 @@ impl JobManager {
 
     /// Writes the history, atomically, merged with what other processes wrote since.
     fn save(&mut self) -> Result<(), JobsError> {
-        self.sync(|_| ())
+        self.locked(|_| ((), true))
     }
 
-    /// Under the history's lock: reads and merges the file, applies `change`, writes the file.
-    fn sync<T>(&mut self, change: impl FnOnce(&mut Self) -> T) -> Result<T, JobsError> {
+    /// Under the history's lock: merges what other processes wrote since, applies `change`, and
+    /// writes the file when the change says so.
+    fn locked<T>(&mut self, change: impl FnOnce(&mut Self) -> (T, bool)) -> Result<T, JobsError> {
         std::fs::create_dir_all(&self.runs_dir)
             .map_err(|source| JobsError::Io { path: self.runs_dir.clone(), source })?;
         let lock_path = self.runs_dir.join(HISTORY_LOCK_FILE);
@@ -669,19 +682,25 @@ impl JobManager {
             .open(&lock_path)
             .map_err(io(&lock_path))?;
         lock.lock().map_err(io(&lock_path))?;
-        // An unreadable file was set aside at open; one that turned unreadable since is replaced.
+        let path = self.history_path();
+        // Always read: a version check could miss a write within the file system's timestamp
+        // tick. An unreadable file was set aside at open; one that turned unreadable since is
+        // replaced.
         if let Ok(records) = read_history(&self.runs_dir) {
+            self.seen = version(&path);
             self.merge(records);
         }
-        let out = change(self);
-        let path = self.history_path();
+        let (out, write) = change(self);
+        if !write {
+            return Ok(out);
+        }
         let records: Vec<&JobRecord> = self.jobs.iter().map(|j| &j.record).collect();
         let text = serde_json::to_string_pretty(&records)
             .map_err(|e| JobsError::History { path: path.clone(), problem: e.to_string() })?;
         crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
         self.synced = self.jobs.iter().map(Job::id).collect();
         self.forgotten.clear();
-        self.seen = modified(&path);
+        self.seen = version(&path);
         // Dropping the file releases the lock.
         drop(lock);
         Ok(out)
@@ -693,9 +712,15 @@ fn taken_over(on_disk: &JobRecord, me: Owner) -> bool {
     on_disk.status.is_active() && on_disk.owner.is_some_and(|o| o != me && o.is_alive())
 }
 
-/// The history file's modification time, if it is there.
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// What tells one version of the history file from the next: writers replace it whole, so a
+/// new version is a new inode, and its time and length change too.
+type Version = (u64, SystemTime, u64);
+
+/// The history file's version, if it is there.
+fn version(path: &Path) -> Option<Version> {
+    use std::os::unix::fs::MetadataExt as _;
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.ino(), metadata.modified().ok()?, metadata.len()))
 }
 
 /// Cancels a job another process runs: its trainer (or remote worker) watches the stop file

@@ -449,7 +449,9 @@ fn eta_text(curves: &Curves, status: &JobStatus) -> String {
     }
     match curves.eta_secs() {
         Some(secs) => format!("{} left", duration_text(secs)),
-        None => "starting…".to_owned(),
+        None if curves.loss.is_empty() => "starting…".to_owned(),
+        // Curves read back from a job's events file (one running elsewhere) carry no timing.
+        None => String::new(),
     }
 }
 
