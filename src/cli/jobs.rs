@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::jobs::{self, JobManager, JobRecord, JobSpec, JobStatus, Target};
-use crate::model::Preset;
-use crate::train::RunConfig;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,20 +52,8 @@ pub struct SubmitArgs {
     /// The run folder's name under the runs folder.
     #[arg(long)]
     pub name: String,
-    #[arg(long)]
-    pub dataset: PathBuf,
-    #[arg(long, value_enum, default_value = "small")]
-    pub preset: Preset,
-    /// TOML file overriding any fields of the preset.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// cpu or cuda:N, on the machine that trains.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    #[arg(long)]
-    pub va_overlay: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: super::train::RunChoice,
     /// SSH: an identity file (`ssh -i`); default: the agent or the default keys.
     #[arg(long)]
     pub identity: Option<PathBuf>,
@@ -156,25 +142,16 @@ fn target_of(args: &SubmitArgs) -> anyhow::Result<Target> {
 
 fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
     let runs = runs_dir(&args.runs);
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-            RunConfig::from_toml_over(args.preset, &text).with_context(|| format!("{}", path.display()))?
-        }
-        None => RunConfig::preset(args.preset),
-    };
-    if let Some(epochs) = args.epochs {
-        config.train.epochs = epochs;
-    }
+    let config = args.run.run_config()?;
     let target = target_of(args)?;
     let spec = JobSpec {
         name: args.name.clone(),
         sweep: None,
-        dataset: std::path::absolute(&args.dataset).unwrap_or_else(|_| args.dataset.clone()),
+        dataset: std::path::absolute(&args.run.dataset).unwrap_or_else(|_| args.run.dataset.clone()),
         run_dir: runs.join(&args.name),
         config,
-        device: args.device.clone(),
-        va_overlay: args.va_overlay.clone(),
+        device: args.run.device.clone(),
+        va_overlay: args.run.va_overlay.clone(),
         target: target.clone(),
     };
     let facts = jobs::DatasetFacts::read(&spec.dataset).ok();

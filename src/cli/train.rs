@@ -9,13 +9,12 @@ use crate::dataset::{Dataset, VaOverlay};
 use crate::model::Preset;
 use crate::train::{self, EventSink, FanOut, RunConfig, TrainEvent, TrainRequest};
 
+/// What a run trains: the dataset, the starting configuration and what overrides it, the
+/// device. Shared by `univa train` and `univa jobs submit`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct RunChoice {
     #[arg(long)]
     pub dataset: PathBuf,
-    /// Run folder to write (checkpoints, config).
-    #[arg(long)]
-    pub out: PathBuf,
     /// Starting configuration; `small` is sized for the CPU.
     #[arg(long, value_enum, default_value = "small")]
     pub preset: Preset,
@@ -24,9 +23,39 @@ pub struct Args {
     pub config: Option<PathBuf>,
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// cpu, cuda or cuda:N.
+    /// cpu, cuda or cuda:N, on the machine that trains.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// A VA overlay CSV (`univa audit export`) whose values replace the dataset's per-modality
+    /// VA for this run; the dataset's files are not changed.
+    #[arg(long)]
+    pub va_overlay: Option<PathBuf>,
+}
+
+impl RunChoice {
+    /// The preset with the `--config` file over it and `--epochs`.
+    pub fn run_config(&self) -> anyhow::Result<RunConfig> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+                RunConfig::from_toml_over(self.preset, &text).with_context(|| format!("{}", path.display()))?
+            }
+            None => RunConfig::preset(self.preset),
+        };
+        if let Some(epochs) = self.epochs {
+            config.train.epochs = epochs;
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub run: RunChoice,
+    /// Run folder to write (checkpoints, config).
+    #[arg(long)]
+    pub out: PathBuf,
     /// Also write every event as a JSON line to this file (`-`: to standard output, which then
     /// carries nothing else).
     #[arg(long)]
@@ -41,10 +70,6 @@ pub struct Args {
     /// Print nothing but errors (no progress bar).
     #[arg(long)]
     pub quiet: bool,
-    /// A VA overlay CSV (`univa audit export`) whose values replace the dataset's per-modality
-    /// VA for this run; the dataset's files are not changed.
-    #[arg(long)]
-    pub va_overlay: Option<PathBuf>,
 }
 
 /// Draws training progress with indicatif.
@@ -151,8 +176,8 @@ impl EventSink for JsonLines {
 const RUN_OVERLAY_FILE: &str = "va-overlay.csv";
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let mut dataset = Dataset::open(&args.dataset)?;
-    if let Some(path) = &args.va_overlay {
+    let mut dataset = Dataset::open(&args.run.dataset)?;
+    if let Some(path) = &args.run.va_overlay {
         let replaced = VaOverlay::read(path)?.apply(&mut dataset)?;
         // The run keeps the VA it was trained on, whatever happens to the overlay later.
         let kept = args.out.join(RUN_OVERLAY_FILE);
@@ -166,17 +191,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             println!("{}: {replaced} VA points replace the dataset's", path.display());
         }
     }
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-            RunConfig::from_toml_over(args.preset, &text).with_context(|| format!("{}", path.display()))?
-        }
-        None => RunConfig::preset(args.preset),
-    };
-    if let Some(epochs) = args.epochs {
-        config.train.epochs = epochs;
-    }
-    let device = train::select_device(&args.device)?;
+    let config = args.run.run_config()?;
+    let device = train::select_device(&args.run.device)?;
 
     let stdout_taken = args.events.as_deref() == Some(Path::new("-"));
     let mut progress = ProgressBar { bar: indicatif::ProgressBar::new(0), stdout_taken };
