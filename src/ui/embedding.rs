@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::Split;
 use crate::modality::Modality;
 use crate::projection::{EXACT_TSNE_MAX_POINTS, EmbeddedPoint, EmbeddingRequest, Method, Stage};
+use crate::runs;
+use crate::train::run::BEST_WEIGHTS;
 
 use super::commands::Command;
 use super::embedding_map::{MapItem, diverging};
@@ -272,11 +274,7 @@ pub fn embedding_ui(
                 commands.push(Command::SetEmbeddingCompareRun(None));
             }
         }
-        None => {
-            if ui.button("Compare with run…").on_hover_text("e.g. the w/o VA-CL ablation (Fig. 3 b)").clicked() {
-                commands.push(Command::ChooseEmbeddingCompareRun);
-            }
-        }
+        None => compare_choice_ui(ui, session, settings, commands),
     });
     for status in [&embedding.status, &embedding.compare.status] {
         if let EmbeddingStatus::Failed(message) = status {
@@ -432,6 +430,35 @@ fn maps_ui(
     } else {
         map_ui(ui, session, view, &classing, &embedding.points, embedding_plot_id(), "", height, commands);
     }
+}
+
+/// The run to map beside this one: a trained run of the runs folder (listed while the choice
+/// is open), or any run folder through the file dialog.
+fn compare_choice_ui(ui: &mut egui::Ui, session: &Session, settings: &ViewSettings, commands: &mut Vec<Command>) {
+    let this = session.run.as_ref().map(|run| run.dir.as_path());
+    egui::ComboBox::from_label("beside it")
+        .selected_text("Compare with run…")
+        .show_ui(ui, |ui| {
+            let runs_dir = &settings.runs_dir;
+            let trained: Vec<PathBuf> = runs::discover(runs_dir)
+                .into_iter()
+                .filter(|dir| dir.join(BEST_WEIGHTS).is_file() && Some(dir.as_path()) != this)
+                .collect();
+            if trained.is_empty() {
+                ui.weak(format!("no trained runs in {}", runs_dir.display()));
+            }
+            for dir in trained {
+                if ui.selectable_label(false, runs::display_name(runs_dir, &dir)).clicked() {
+                    commands.push(Command::SetEmbeddingCompareRun(Some(dir)));
+                }
+            }
+            ui.separator();
+            if ui.selectable_label(false, "Other run folder…").clicked() {
+                commands.push(Command::ChooseEmbeddingCompareRun);
+            }
+        })
+        .response
+        .on_hover_text("e.g. the w/o VA-CL ablation (Fig. 3 b), mapped with the same seed");
 }
 
 /// Method, split and point limit.

@@ -172,9 +172,20 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     let mut harness = studio_with_run();
     harness.get_by_label("Embedding").click();
     harness.run_steps(2);
-    harness.get_by_label("Compare with run…");
-    // The dialog's answer, as the command it sends.
-    harness.state_mut().handle(Command::SetEmbeddingCompareRun(Some(run.clone())));
+    // The choice lists the trained runs of the runs folder: here a copy of the attached run.
+    let runs = tempfile::tempdir().unwrap();
+    let copy = runs.path().join("ablations").join("same-run");
+    std::fs::create_dir_all(&copy).unwrap();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(run.join(file), copy.join(file)).unwrap();
+    }
+    harness.state_mut().settings.runs_dir = runs.path().to_path_buf();
+    harness.get_by_label("beside it").click();
+    harness.run_steps(2);
+    harness.get_by_label("Other run folder…");
+    harness.get_by_label("ablations/same-run").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view.embedding.compare_run.as_deref(), Some(copy.as_path()));
     harness.state_mut().handle(Command::ComputeEmbedding(small_umap()));
     assert!(harness.state().view.embedding.compare.is_running());
     harness.state_mut().wait_for_worker();
@@ -182,7 +193,7 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     let view = &harness.state().view.embedding;
     assert!(matches!(view.status, EmbeddingStatus::Done) && matches!(view.compare.status, EmbeddingStatus::Done));
     assert_eq!(view.points.len(), 150);
-    // The same run and seed: the same map on both sides.
+    // The same weights and seed: the same map on both sides.
     assert_eq!(view.compare.points, view.points);
     harness.get_by_label_contains("compared run: ");
     let points = view.compare.points.clone();
