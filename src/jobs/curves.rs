@@ -136,6 +136,18 @@ impl Curves {
         Ok(curves)
     }
 
+    /// Curves read back from a running job's events file (a job another process runs): the
+    /// events carry no wall-clock times, so the time left is the steps left at the latest
+    /// throughput, `batch_size` utterances a step (validation not counted).
+    pub fn read_running(path: &Path, batch_size: usize) -> std::io::Result<Self> {
+        let mut curves = Self::read(path)?;
+        curves.eta_secs = curves.samples_per_sec().filter(|&rate| rate > 0.0).map(|rate| {
+            let steps_left = curves.total_steps.saturating_sub(curves.global_step);
+            (steps_left * batch_size) as f64 / rate
+        });
+        Ok(curves)
+    }
+
     /// Fraction of all steps done, 0–1.
     pub fn progress(&self) -> f32 {
         if self.total_steps == 0 {
@@ -200,6 +212,19 @@ mod tests {
         // 1 s per step, 15 steps left.
         assert!((curves.eta_secs().unwrap() - 15.0).abs() < 1e-9);
         assert!((curves.progress() - 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn curves_read_back_estimate_the_time_left_from_the_throughput() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let lines: Vec<String> =
+            [started(0), step(1, 0), step(5, 0)].iter().map(|e| serde_json::to_string(e).unwrap()).collect();
+        crate::fsutil::write_atomic(&path, (lines.join("\n") + "\n").as_bytes()).unwrap();
+        assert_eq!(Curves::read(&path).unwrap().eta_secs(), None, "a finished job's history has no time left");
+        // 15 steps left × 8 utterances at 100 utterances/s.
+        let running = Curves::read_running(&path, 8).unwrap();
+        assert!((running.eta_secs().unwrap() - 1.2).abs() < 1e-9);
     }
 
     #[test]

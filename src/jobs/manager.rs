@@ -585,7 +585,8 @@ impl JobManager {
                 let len = std::fs::metadata(&events).map_or(0, |m| m.len());
                 if len != job.events_len {
                     job.events_len = len;
-                    job.curves = Curves::read(&events).unwrap_or_default();
+                    let batch_size = job.record.spec.config.train.batch_size;
+                    job.curves = Curves::read_running(&events, batch_size).unwrap_or_default();
                     changed = true;
                 }
             }

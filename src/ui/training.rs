@@ -450,7 +450,7 @@ fn eta_text(curves: &Curves, status: &JobStatus) -> String {
     match curves.eta_secs() {
         Some(secs) => format!("{} left", duration_text(secs)),
         None if curves.loss.is_empty() => "starting…".to_owned(),
-        // Curves read back from a job's events file (one running elsewhere) carry no timing.
+        // Read back from a job's events file before any throughput was reported.
         None => String::new(),
     }
 }
