@@ -88,7 +88,10 @@ pub fn compare_plot_id() -> egui::Id {
 
 const MIN_MAP_HEIGHT: f32 = 220.0;
 /// The map window's first size, in points; it is resizable and remembered by egui.
-const WINDOW_DEFAULT_SIZE: [f32; 2] = [860.0, 620.0];
+const WINDOW_DEFAULT_SIZE: [f32; 2] = [780.0, 620.0];
+/// Where the map window first opens: right of the browser, whose selection a click in the map
+/// changes, so that both stay in sight.
+const WINDOW_DEFAULT_POS: [f32; 2] = [theme::PANEL_BROWSER_WIDTH + 12.0, 40.0];
 const MAX_POINTS_CHOICES: [Option<usize>; 4] = [Some(2000), Some(10_000), Some(50_000), None];
 /// How far from a map point (in points on screen) a click still selects it.
 const CLICK_RADIUS: f32 = 8.0;
@@ -319,6 +322,7 @@ pub fn embedding_window(
     egui::Window::new(format!("Embedding map ({})", settings.embedding.method.name()))
         .id(egui::Id::unique("univa embedding window"))
         .open(&mut open)
+        .default_pos(WINDOW_DEFAULT_POS)
         .default_size(WINDOW_DEFAULT_SIZE)
         .resizable(true)
         .constrain(true)
