@@ -299,7 +299,11 @@ impl JobManager {
             Err(_) => Vec::new(),
         };
         manager.seen = version(&path);
-        manager.merge(records);
+        if manager.merge(records)
+            && let Err(e) = manager.save()
+        {
+            tracing::warn!("{e}");
+        }
         manager
     }
 
@@ -309,8 +313,9 @@ impl JobManager {
 
     /// Takes the history as read from disk into the list: this list's own jobs keep its
     /// version (unless forgotten elsewhere), the others' come from the file, jobs new on disk
-    /// are added, and jobs whose owner is gone are taken over.
-    fn merge(&mut self, records: Vec<JobRecord>) {
+    /// are added, and jobs whose owner is gone are taken over. Returns whether it took any
+    /// over (the history then needs writing).
+    fn merge(&mut self, records: Vec<JobRecord>) -> bool {
         let me = self.owner;
         let mut on_disk: HashMap<JobId, JobRecord> = records.into_iter().map(|r| (r.id, r)).collect();
         let ids_on_disk: HashSet<JobId> = on_disk.keys().copied().collect();
@@ -338,7 +343,7 @@ impl JobManager {
         jobs.sort_by_key(Job::id);
         self.jobs = jobs;
         self.synced = ids_on_disk;
-        self.take_over_orphans();
+        self.take_over_orphans()
     }
 
     /// Active jobs whose owner has gone (or was never recorded): a Slurm job runs on without
@@ -555,11 +560,11 @@ impl JobManager {
     }
 
     /// Reads the history again when another process has written it since (and once a second in
-    /// any case); once a second, the curves of jobs running elsewhere, and takes over those
-    /// whose process has gone.
-    /// Returns whether anything changed.
+    /// any case); once a second, the curves of jobs running elsewhere. Jobs whose process has
+    /// gone are taken over and the history written. Returns whether anything changed.
     fn refresh(&mut self) -> bool {
         let mut changed = false;
+        let mut took_over = false;
         let path = self.history_path();
         let now = version(&path);
         let second = self.foreign_curves_read.elapsed() >= FOREIGN_CURVES_EVERY;
@@ -567,18 +572,13 @@ impl JobManager {
             // Writers replace the file whole (atomically), so it reads without the lock.
             if let Ok(records) = read_history(&self.runs_dir) {
                 self.seen = now;
-                self.merge(records);
+                took_over |= self.merge(records);
                 changed = true;
             }
         }
         if second {
             self.foreign_curves_read = Instant::now();
-            if self.take_over_orphans() {
-                if let Err(e) = self.save() {
-                    tracing::warn!("{e}");
-                }
-                changed = true;
-            }
+            took_over |= self.take_over_orphans();
             let me = self.owner;
             for job in self.jobs.iter_mut().filter(|j| j.record.status.is_active() && j.record.owner != Some(me)) {
                 let events = job.record.spec.run_dir.join(EVENTS_FILE);
@@ -590,6 +590,12 @@ impl JobManager {
                     changed = true;
                 }
             }
+        }
+        if took_over {
+            if let Err(e) = self.save() {
+                tracing::warn!("{e}");
+            }
+            changed = true;
         }
         changed
     }
@@ -687,12 +693,13 @@ impl JobManager {
         // Always read: a version check could miss a write within the file system's timestamp
         // tick. An unreadable file was set aside at open; one that turned unreadable since is
         // replaced.
+        let mut took_over = false;
         if let Ok(records) = read_history(&self.runs_dir) {
             self.seen = version(&path);
-            self.merge(records);
+            took_over = self.merge(records);
         }
         let (out, write) = change(self);
-        if !write {
+        if !write && !took_over {
             return Ok(out);
         }
         let records: Vec<&JobRecord> = self.jobs.iter().map(|j| &j.record).collect();

@@ -285,6 +285,8 @@ fn a_job_whose_process_has_gone_is_taken_over_as_interrupted() {
     drop(first);
     wait_for(&mut other, "the take-over", |m| m.owns(m.job(id).unwrap()));
     assert_eq!(status(&other, id), JobStatus::Interrupted);
+    let on_disk = univa::jobs::read_history(runs.path()).unwrap();
+    assert_eq!(on_disk[0].status, JobStatus::Interrupted, "the take-over is written");
     let reopened = manager(runs.path());
     assert_eq!(status(&reopened, id), JobStatus::Interrupted);
 }
