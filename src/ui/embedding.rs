@@ -305,8 +305,8 @@ pub fn embedding_ui(
 }
 
 /// The map (or the pair of maps) in a window of its own, when the tab is too small for it:
-/// progress and Stop on top, the maps filling the rest. Closing it brings the map back into
-/// the tab.
+/// Compute (or the progress and Stop) and the colouring on top, the maps filling the rest.
+/// Closing it brings the map back into the tab.
 pub fn embedding_window(
     ctx: &egui::Context,
     session: &Session,
