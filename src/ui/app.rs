@@ -96,8 +96,10 @@ impl StudioApp {
                 if let Some(&first) = self.view.rows.first() {
                     self.view.selected = Some(first);
                 }
-                // Runs that record no dataset may be evaluable on this one.
+                // The listing gains the attached run; runs that record no dataset may be
+                // evaluable on this one.
                 if self.runs.scanned {
+                    self.list_runs();
                     self.request_run_metrics(true);
                 }
             }

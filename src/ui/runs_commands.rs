@@ -78,8 +78,14 @@ impl StudioApp {
 
     /// Lists the runs again and asks for every run's metrics.
     pub(super) fn rescan_runs(&mut self) {
-        self.runs.scan(&self.settings.runs_dir, &self.settings.runs_browser.added);
+        self.list_runs();
         self.request_run_metrics(false);
+    }
+
+    /// Lists the runs (the runs folder's, the added folders', the workbench's).
+    pub(super) fn list_runs(&mut self) {
+        let attached = self.session.as_ref().and_then(|s| s.run.as_ref()).map(|run| run.dir.clone());
+        self.runs.scan(&self.settings.runs_dir, &self.settings.runs_browser.added, attached.as_deref());
     }
 
     /// Asks the worker for the metrics of the listed runs on the browser's split; with

@@ -98,7 +98,7 @@ pub struct RunEntry {
     pub run: Result<Run, String>,
     /// The flattened config (empty when the run could not be read).
     pub config: FlatConfig,
-    /// Found under a hand-added folder rather than the runs folder.
+    /// Found under a hand-added folder, or the workbench's run, rather than under the runs folder.
     pub added: bool,
 }
 
@@ -120,13 +120,18 @@ pub struct RunsState {
 }
 
 impl RunsState {
-    /// Lists the runs under `runs_dir` and under each hand-added folder (each folder once).
-    pub fn scan(&mut self, runs_dir: &Path, added: &[PathBuf]) {
+    /// Lists the runs under `runs_dir`, under each hand-added folder, and the run attached in
+    /// the workbench wherever it lies (each folder once).
+    pub fn scan(&mut self, runs_dir: &Path, added: &[PathBuf], attached: Option<&Path>) {
         let mut entries: Vec<RunEntry> = Vec::new();
+        // The same folder may be spelled two ways (the workbench's run given as a relative path).
+        let mut seen: Vec<PathBuf> = Vec::new();
         let mut push = |dir: PathBuf, name: String, added: bool| {
-            if entries.iter().any(|e| e.dir == dir) {
+            let key = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+            if seen.contains(&key) {
                 return;
             }
+            seen.push(key);
             let run = Run::load(&dir).map_err(|e| e.to_string());
             let config = run.as_ref().map(Run::flat_config).unwrap_or_default();
             entries.push(RunEntry { dir, name, run, config, added });
@@ -140,6 +145,9 @@ impl RunsState {
                 let name = dir.display().to_string();
                 push(dir, name, true);
             }
+        }
+        if let Some(dir) = attached {
+            push(dir.to_path_buf(), format!("{} (open in the workbench)", dir.display()), true);
         }
         self.entries = entries;
         self.picked.retain(|p| self.entries.iter().any(|e| &e.dir == p));

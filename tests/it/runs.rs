@@ -325,6 +325,26 @@ fn browser_lists_runs_and_its_table_shows_eval_metrics_with_the_best_marked() {
 }
 
 #[test]
+fn browser_lists_the_workbenchs_run_wherever_it_lies_once() {
+    let f = fixture();
+    let (data, run) = crate::gui::fixture();
+    let settings = ViewSettings { room: Room::Runs, runs_dir: f.runs_dir.clone(), ..ViewSettings::default() };
+    let mut harness = crate::gui::harness_of(StudioApp::new(settings), Some((data.clone(), Some(run.clone()))));
+    harness.state_mut().wait_for_worker();
+    harness.run_steps(2);
+    let label = format!("{} (open in the workbench)", run.display());
+    // In the list and as a row of the table.
+    assert_eq!(harness.query_all_by_label(&label).count(), 2, "listed: {label}");
+    assert_eq!(harness.state().runs.entries.len(), f.runs.len() + 1);
+    // A run of the runs folder attached in the workbench is listed once, under its own name.
+    let inside = &f.runs[0];
+    harness.state_mut().handle(UiCommand::Open { dataset: f.data.clone(), run: Some(inside.clone()) });
+    harness.state_mut().wait_for_worker();
+    harness.run_steps(2);
+    assert_eq!(harness.state().runs.entries.len(), f.runs.len());
+}
+
+#[test]
 fn browser_compares_two_runs_and_plots_the_sweep() {
     let f = fixture();
     let mut harness = browser();
