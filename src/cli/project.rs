@@ -70,18 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     })
     .with_context(|| format!("could not map run {} on {}", args.run.display(), args.dataset.display()))?;
     bar.finish_and_clear();
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["id", "modality", "x", "y"])?;
-    for point in &points {
-        let id = dataset.utterances.get(point.utterance).map_or("", |u| u.id.as_str());
-        csv.write_record([
-            id,
-            point.modality.name(),
-            &format!("{:.6}", point.position[0]),
-            &format!("{:.6}", point.position[1]),
-        ])?;
-    }
-    let bytes = csv.into_inner().context("could not finish the CSV")?;
+    let bytes = projection::map_csv(&points, &dataset).context("could not write the CSV")?;
     write_atomic(&args.out, &bytes).with_context(|| format!("{}", args.out.display()))?;
     println!(
         "wrote {} points ({} map of the {} split) to {}",

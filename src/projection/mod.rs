@@ -316,6 +316,19 @@ pub fn project(
     }
 }
 
+/// A map as CSV, `id,modality,x,y` (one row per utterance and modality), the ids from the
+/// dataset it was made from: what `univa project` writes and the Embedding tab saves.
+pub fn map_csv(points: &[EmbeddedPoint], dataset: &Dataset) -> std::io::Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["id", "modality", "x", "y"]).map_err(std::io::Error::other)?;
+    for point in points {
+        let id = dataset.utterances.get(point.utterance).map_or("", |u| u.id.as_str());
+        let (x, y) = (format!("{:.6}", point.position[0]), format!("{:.6}", point.position[1]));
+        csv.write_record([id, point.modality.name(), &x, &y]).map_err(std::io::Error::other)?;
+    }
+    csv.into_inner().map_err(|e| e.into_error())
+}
+
 /// Picks the request's utterances, encodes them and projects every (utterance, modality)
 /// representation into one 2-D map, so that modalities can be compared on it.
 pub fn embed(

@@ -1,7 +1,7 @@
 //! Every change a panel asks for, applied in one place (STYLE.md 2). Panels draw from borrowed
 //! state and push [`Command`]s; [`StudioApp::handle`] applies them after the frame's drawing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -12,7 +12,7 @@ use crate::projection::EmbeddingRequest;
 use super::app::StudioApp;
 use super::audit_state::AuditCommand;
 use super::case_card::PngExport;
-use super::embedding::{self, EmbeddingColour, EmbeddingSettings};
+use super::embedding::{self, EmbeddingColour, EmbeddingSettings, MapSide};
 use super::filter::Filter;
 use super::player::Transport;
 use super::runs_state::RunsCommand;
@@ -58,6 +58,8 @@ pub enum Command {
     SetEmbeddingCompareRun(Option<PathBuf>),
     /// Ask for the run folder to map beside the attached one.
     ChooseEmbeddingCompareRun,
+    /// Save a map as CSV (`id,modality,x,y`) to the path, or where the user chooses (`None`).
+    SaveEmbeddingCsv(MapSide, Option<PathBuf>),
     /// Save the selected utterance's case card as PNG, to the path given or one asked for.
     ExportCaseCardPng(Option<PathBuf>),
     /// Play/pause, seek, loop, speed, volume of the player panel.
@@ -130,6 +132,7 @@ impl StudioApp {
                     self.set_compare_run(Some(run));
                 }
             }
+            Command::SaveEmbeddingCsv(side, path) => self.save_embedding_csv(side, path),
             Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
@@ -319,6 +322,26 @@ impl StudioApp {
     }
 
     /// Chooses (or clears) the run mapped beside the attached one; its old map goes.
+    fn save_embedding_csv(&mut self, side: MapSide, path: Option<PathBuf>) {
+        let Some(session) = &self.session else { return };
+        let run = match side {
+            MapSide::Attached => session.run.as_ref().map(|run| run.dir.clone()),
+            MapSide::Compared => self.view.embedding.compare_run.clone(),
+        };
+        let name = run
+            .as_deref()
+            .and_then(Path::file_name)
+            .map_or_else(|| "embedding-map.csv".to_owned(), |name| format!("{}-map.csv", name.to_string_lossy()));
+        let Some(path) = path.or_else(|| rfd::FileDialog::new().set_file_name(name).save_file()) else { return };
+        let points = side.points(&self.view.embedding);
+        let written = crate::projection::map_csv(points, &session.dataset)
+            .and_then(|bytes| crate::fsutil::write_atomic(&path, &bytes));
+        self.notice = Some(match written {
+            Ok(()) => Notice::info(format!("Saved {} map points to {}", points.len(), path.display())),
+            Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
+        });
+    }
+
     fn set_compare_run(&mut self, run: Option<PathBuf>) {
         self.view.embedding.compare.stop();
         self.view.embedding.compare = embedding::EmbeddingMap::default();

@@ -86,6 +86,30 @@ pub fn compare_plot_id() -> egui::Id {
     egui::Id::unique("univa embedding map compared")
 }
 
+/// Which of the tab's maps: the attached run's, or the compared run's beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapSide {
+    Attached,
+    Compared,
+}
+
+impl MapSide {
+    fn plot_id(self) -> egui::Id {
+        match self {
+            Self::Attached => embedding_plot_id(),
+            Self::Compared => compare_plot_id(),
+        }
+    }
+
+    /// The side's points.
+    pub fn points(self, view: &EmbeddingView) -> &[EmbeddedPoint] {
+        match self {
+            Self::Attached => &view.points,
+            Self::Compared => &view.compare.points,
+        }
+    }
+}
+
 const MIN_MAP_HEIGHT: f32 = 220.0;
 /// The map window's first size, in points; it is resizable and remembered by egui.
 const WINDOW_DEFAULT_SIZE: [f32; 2] = [780.0, 620.0];
@@ -418,21 +442,11 @@ fn maps_ui(
         let beside = format!("compared run: {}", run_name(other));
         ui.columns(2, |columns| {
             let [left, right] = columns else { return };
-            map_ui(left, session, view, &classing, &embedding.points, embedding_plot_id(), &this, height, commands);
-            map_ui(
-                right,
-                session,
-                view,
-                &classing,
-                &embedding.compare.points,
-                compare_plot_id(),
-                &beside,
-                height,
-                commands,
-            );
+            map_ui(left, session, view, &classing, MapSide::Attached, &this, height, commands);
+            map_ui(right, session, view, &classing, MapSide::Compared, &beside, height, commands);
         });
     } else {
-        map_ui(ui, session, view, &classing, &embedding.points, embedding_plot_id(), "", height, commands);
+        map_ui(ui, session, view, &classing, MapSide::Attached, "", height, commands);
     }
 }
 
@@ -510,16 +524,23 @@ fn map_ui(
     session: &Session,
     view: &ViewState,
     classing: &Classing<'_>,
-    points: &[EmbeddedPoint],
-    id: egui::Id,
+    side: MapSide,
     title: &str,
     height: f32,
     commands: &mut Vec<Command>,
 ) {
+    let (points, id) = (side.points(&view.embedding), side.plot_id());
     if !title.is_empty() {
         ui.weak(title);
     }
-    ui.label(format!("{} points", points.len()));
+    ui.horizontal(|ui| {
+        ui.label(format!("{} points", points.len()));
+        if !points.is_empty()
+            && ui.small_button("Save CSV…").on_hover_text("id, modality, x, y: what `univa project` writes").clicked()
+        {
+            commands.push(Command::SaveEmbeddingCsv(side, None));
+        }
+    });
     if points.is_empty() {
         return;
     }

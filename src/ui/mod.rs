@@ -43,7 +43,7 @@ pub use case_card::markdown as case_card_markdown;
 pub use cloud::Cloud;
 pub use commands::Command;
 pub use embedding::{
-    EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, compare_plot_id,
+    EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, MapSide, compare_plot_id,
     embedding_plot_id,
 };
 pub use filter::{ErrorFilter, Filter};

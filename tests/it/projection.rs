@@ -11,7 +11,7 @@ use univa::dataset::synth::{SynthConfig, write_synthetic};
 use univa::dataset::{Dataset, Split};
 use univa::modality::PerModality;
 use univa::projection::{EmbeddingRequest, Method, UmapConfig};
-use univa::ui::{Command, EmbeddingColour, EmbeddingStatus};
+use univa::ui::{Command, EmbeddingColour, EmbeddingStatus, MapSide};
 
 use crate::gui::{click_a_map_point, fixture, studio_with_run};
 
@@ -197,6 +197,23 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     assert_eq!(view.compare.points, view.points);
     harness.get_by_label_contains("compared run: ");
     let points = view.compare.points.clone();
+    // Each map saves as `univa project` writes.
+    assert_eq!(harness.query_all_by_label("Save CSV…").count(), 2);
+    let csv = runs.path().join("beside.csv");
+    harness.state_mut().handle(Command::SaveEmbeddingCsv(MapSide::Compared, Some(csv.clone())));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,modality,x,y"));
+    let dataset = &harness.state().session.as_ref().unwrap().dataset;
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), points.len());
+    for (row, point) in rows.iter().zip(&points) {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields[0], dataset.utterances[point.utterance].id);
+        assert_eq!(fields[1], point.modality.name());
+        assert!((fields[2].parse::<f32>().unwrap() - point.position[0]).abs() < 1e-5);
+    }
+    assert!(harness.state().notice.as_ref().is_some_and(|n| !n.is_error && n.text.contains("Saved 150 map points")));
     click_a_map_point(&mut harness, &points, univa::ui::compare_plot_id());
     harness.get_by_label("Remove").click();
     harness.run_steps(2);
