@@ -324,7 +324,7 @@ pub fn embedding_ui(
         return;
     }
     // The map fills what is visible of the tab (it sits in a scroll area), with a floor.
-    let height = (ui.clip_rect().bottom() - ui.cursor().top() - 28.0).max(MIN_MAP_HEIGHT);
+    let height = ui.clip_rect().bottom() - ui.cursor().top() - 8.0;
     maps_ui(ui, session, view, settings, height, commands);
 }
 
@@ -365,7 +365,9 @@ pub fn embedding_window(
                 ui.allocate_space(ui.available_size());
                 return;
             }
-            let height = (ui.available_height() - 28.0).max(MIN_MAP_HEIGHT);
+            // Exactly the room left, or the window would grow to fit a larger map, frame after
+            // frame.
+            let height = ui.available_height();
             maps_ui(ui, session, view, settings, height, commands);
         });
     if !open {
@@ -517,7 +519,8 @@ fn run_name(dir: &std::path::Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |name| name.to_string_lossy().into_owned())
 }
 
-/// One map: its legend items as meshes, the selected utterance ringed, a click selecting.
+/// One map in `height` (its title rows included): its legend items as meshes, the selected
+/// utterance ringed, a click selecting.
 #[allow(clippy::too_many_arguments)]
 fn map_ui(
     ui: &mut egui::Ui,
@@ -530,6 +533,7 @@ fn map_ui(
     commands: &mut Vec<Command>,
 ) {
     let (points, id) = (side.points(&view.embedding), side.plot_id());
+    let top = ui.cursor().top();
     if !title.is_empty() {
         ui.weak(title);
     }
@@ -544,6 +548,8 @@ fn map_ui(
     if points.is_empty() {
         return;
     }
+    // What the title rows left of the map's height.
+    let plot_height = (height - (ui.cursor().top() - top)).max(MIN_MAP_HEIGHT);
     let items = items(session, points, classing);
     let selected: Vec<[f64; 2]> = points
         .iter()
@@ -553,7 +559,7 @@ fn map_ui(
     let names: Vec<(String, Vec<usize>)> = items.iter().map(|i| (i.name().to_owned(), i.members.clone())).collect();
     let response = Plot::new(id)
         .id(id)
-        .height(height)
+        .height(plot_height)
         .data_aspect(1.0)
         .show_axes(false)
         .show_grid(false)

@@ -215,6 +215,17 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     }
     assert!(harness.state().notice.as_ref().is_some_and(|n| !n.is_error && n.text.contains("Saved 150 map points")));
     click_a_map_point(&mut harness, &points, univa::ui::compare_plot_id());
+    // The pair in its own window keeps the window's size frame after frame.
+    harness.state_mut().handle(Command::SetEmbeddingWindow(true));
+    harness.run_steps(3);
+    let frame = |ctx: &egui::Context| {
+        *egui_plot::PlotMemory::load(ctx, univa::ui::compare_plot_id()).unwrap().transform().frame()
+    };
+    let first = frame(&harness.ctx);
+    harness.run_steps(10);
+    assert_eq!(frame(&harness.ctx), first, "the window grew by itself");
+    harness.state_mut().handle(Command::SetEmbeddingWindow(false));
+    harness.run_steps(2);
     harness.get_by_label("Remove").click();
     harness.run_steps(2);
     assert!(
@@ -239,6 +250,10 @@ fn the_map_opens_in_a_window_of_its_own_and_a_click_there_selects_in_the_browser
     harness.get_by_label("The map is in its own window.");
     harness.get_by_label_contains("Embedding map (UMAP)");
     let in_window = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
+    // The window keeps its size frame after frame (the map fits the room it has).
+    harness.run_steps(10);
+    let later = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
+    assert_eq!(later, in_window, "the window grew by itself");
     assert!(
         in_window.height() > in_tab.height() && in_window.width() > in_tab.width(),
         "the window gives the map more room: {in_window:?} against {in_tab:?}"
