@@ -6,7 +6,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
+missing=()
 fail() { echo "test-deb.sh: FAIL: $*" >&2; exit 1; }
+
+# The validators of the desktop entry and the AppStream file.
+for tool in desktop-file-utils:desktop-file-validate appstream:appstreamcli; do
+    command -v "${tool#*:}" >/dev/null || missing+=("${tool%%:*}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 packaging/build-deb.sh
 deb=$(ls -t target/debian/univa-studio_*.deb | head -n1)
