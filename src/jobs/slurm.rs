@@ -290,7 +290,8 @@ fn end_all(tasks: &[Task], problem: &str) {
 
 /// Follows the submitted tasks until Slurm is done with each, or nobody here follows them any more.
 fn watch(target: &SlurmTarget, mut tasks: Vec<Task>, abandoned: &AtomicBool) {
-    let tick = if target.login.is_some() { Duration::from_secs(1) } else { Duration::from_millis(250) };
+    // Through a login node each look is an ssh call, cheap on the shared connection.
+    let tick = if target.login.is_some() { Duration::from_millis(500) } else { Duration::from_millis(250) };
     while tasks.iter().any(|t| !t.done) {
         if abandoned.load(Ordering::Relaxed) {
             for task in &mut tasks {

@@ -161,10 +161,19 @@ impl SshHost {
         if self.user.is_empty() { self.host.clone() } else { format!("{}@{}", self.user, self.host) }
     }
 
-    /// The options every ssh call gets (before the destination).
+    /// The options every ssh call gets (before the destination). The calls of a job (copies,
+    /// the session, the stop file, Slurm's polling through a login node) share one connection
+    /// to the host, kept open for a minute after the last (OpenSSH connection sharing).
     fn options(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> =
             vec!["-o".into(), "BatchMode=yes".into(), "-o".into(), "ConnectTimeout=15".into()];
+        if let Some(dir) = control_dir() {
+            args.extend(["-o".into(), "ControlMaster=auto".into(), "-o".into()]);
+            let mut path = OsString::from("ControlPath=");
+            path.push(dir.join("%C"));
+            args.push(path);
+            args.extend(["-o".into(), "ControlPersist=60".into()]);
+        }
         if let Some(config) = &self.ssh_config {
             args.push("-F".into());
             args.push(config.into());
@@ -231,6 +240,23 @@ impl SshHost {
         let dir = dir.strip_prefix("~/").unwrap_or(dir);
         if dir.is_empty() || dir == "~" { ".".to_owned() } else { dir.to_owned() }
     }
+}
+
+/// The folder of the shared connections' sockets, private to this user (`None`: connections
+/// are not shared). Short, since a socket's path has a length limit of about 100 bytes.
+fn control_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "user".to_owned());
+    let dir = std::env::temp_dir().join(format!("univa-ssh-{user}"));
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
+    }
+    // Only a folder of ours (the owner of /proc/self is this process's user) that nobody else
+    // can reach holds the sockets.
+    let metadata = std::fs::symlink_metadata(&dir).ok()?;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let ours = metadata.is_dir() && metadata.uid() == uid && metadata.permissions().mode() & 0o077 == 0;
+    ours.then_some(dir)
 }
 
 impl Target {
@@ -335,6 +361,19 @@ mod tests {
         assert!(matches!(Target::parse("ssh://ana@gpu1:0"), Err(TargetError::Port { .. })));
         assert!(matches!(Target::parse("ssh://ana@"), Err(TargetError::Host(_))));
         assert!(matches!(Target::parse("ftp://x"), Err(TargetError::Scheme(_))));
+    }
+
+    #[test]
+    fn ssh_calls_share_one_connection_through_a_private_socket_folder() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Target::Ssh(host) = Target::parse("ssh://ana@gpu1:2222").unwrap() else { panic!() };
+        let words: Vec<String> = host.command("true").get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let path = words.iter().find_map(|w| w.strip_prefix("ControlPath=")).expect("a ControlPath");
+        assert!(words.iter().any(|w| w == "ControlMaster=auto") && words.iter().any(|w| w == "ControlPersist=60"));
+        let dir = Path::new(path).parent().unwrap();
+        assert_eq!(std::fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o700);
+        // rsync's ssh shares it too.
+        assert!(host.rsync_shell().contains("ControlPath="));
     }
 
     #[test]
