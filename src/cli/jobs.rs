@@ -277,11 +277,7 @@ fn cancel(args: &IdArgs) -> anyhow::Result<()> {
         bail!("job {} is {}; only queued or running jobs can be cancelled", args.id, record.status.label());
     }
     // The process that runs the job (the window, or `univa jobs submit`) watches this file.
-    let stop = jobs::stop_file(&runs, args.id);
-    if let Some(dir) = stop.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-    }
-    crate::fsutil::write_atomic(&stop, b"stop\n").with_context(|| format!("{}", stop.display()))?;
+    jobs::request_stop(&runs, args.id)?;
     if let (Target::Slurm(slurm), Some(id)) = (&record.spec.target, &record.remote_id) {
         // Reaches Slurm even when no process here follows the job any more.
         jobs::slurm::cancel(slurm, id).map_err(anyhow::Error::msg)?;

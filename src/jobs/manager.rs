@@ -741,7 +741,13 @@ fn cancel_elsewhere(runs_dir: &Path, record: &JobRecord, pid: u32) -> Result<(),
             problem: format!("is queued by another univa process (pid {pid}); cancel it there"),
         });
     }
-    let stop = stop_file(runs_dir, record.id);
+    request_stop(runs_dir, record.id)
+}
+
+/// Writes job `id`'s stop file, which its trainer (or remote worker) watches, whichever process
+/// runs it.
+pub fn request_stop(runs_dir: &Path, id: JobId) -> Result<(), JobsError> {
+    let stop = stop_file(runs_dir, id);
     if let Some(dir) = stop.parent() {
         std::fs::create_dir_all(dir).map_err(|source| JobsError::Io { path: dir.to_path_buf(), source })?;
     }

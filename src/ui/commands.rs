@@ -321,7 +321,8 @@ impl StudioApp {
         }
     }
 
-    /// Chooses (or clears) the run mapped beside the attached one; its old map goes.
+    /// Saves one of the tab's maps as `univa project` writes it, asking where when no path
+    /// is given.
     fn save_embedding_csv(&mut self, side: MapSide, path: Option<PathBuf>) {
         let Some(session) = &self.session else { return };
         let run = match side {
@@ -342,6 +343,7 @@ impl StudioApp {
         });
     }
 
+    /// Chooses (or clears) the run mapped beside the attached one; its old map goes.
     fn set_compare_run(&mut self, run: Option<PathBuf>) {
         self.view.embedding.compare.stop();
         self.view.embedding.compare = embedding::EmbeddingMap::default();
