@@ -240,6 +240,9 @@ pub struct JobManager {
     /// The history file's version when this list last read or wrote it.
     seen: Option<Version>,
     foreign_curves_read: Instant,
+    /// A job was queued here since the last look for a free device (a device freeing up later
+    /// shows as a job ending here, or as a change in the history).
+    queued_since_look: bool,
     /// Why the history could not be read, once (the unreadable file is set aside).
     pub load_problem: Option<String>,
 }
@@ -281,6 +284,7 @@ impl JobManager {
             forgotten: HashSet::new(),
             seen: None,
             foreign_curves_read: Instant::now(),
+            queued_since_look: false,
             load_problem: None,
         };
         let path = manager.history_path();
@@ -448,6 +452,7 @@ impl JobManager {
                 owner: Some(owner),
             };
             manager.jobs.push(Job { record, curves: Curves::default(), process: None, events_len: 0 });
+            manager.queued_since_look = true;
             (id, true)
         })
     }
@@ -470,6 +475,7 @@ impl JobManager {
         job.record.status = JobStatus::Queued { resume: true };
         job.record.ended_unix = None;
         job.record.owner = Some(owner);
+        self.queued_since_look = true;
         self.save()
     }
 
@@ -516,7 +522,8 @@ impl JobManager {
     /// Reads what the trainers sent, finishes the jobs whose trainer ended, and starts queued
     /// jobs on free devices. Returns whether anything changed. Called every frame by the GUI.
     pub fn poll(&mut self) -> bool {
-        let mut changed = self.refresh();
+        let refreshed = self.refresh();
+        let mut changed = refreshed;
         let mut status_changed = false;
         let mut events: Vec<(TrainEvent, Instant)> = Vec::new();
         for job in &mut self.jobs {
@@ -543,11 +550,13 @@ impl JobManager {
             }
         }
         // Whether a device is free is decided under the lock, with what other processes wrote,
-        // so two processes never start jobs on one device at once.
+        // so two processes never start jobs on one device at once; looked at only when it may
+        // have changed, not every frame.
         let me = self.owner;
         let queued_here =
             self.jobs.iter().any(|j| matches!(j.record.status, JobStatus::Queued { .. }) && j.record.owner == Some(me));
-        if status_changed || queued_here {
+        if status_changed || (queued_here && (refreshed || self.queued_since_look)) {
+            self.queued_since_look = false;
             match self.locked(|manager| {
                 let started = manager.start_queued();
                 (started, status_changed || started)
