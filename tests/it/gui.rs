@@ -530,7 +530,7 @@ fn opening_another_dataset_stops_a_running_embedding() {
 
 /// A dataset imported from a folder: two utterances in spans of one generated clip (H.264 + PCM),
 /// and one without media. Built once per test binary.
-fn media_fixture() -> &'static PathBuf {
+pub(crate) fn media_fixture() -> &'static PathBuf {
     static FIXTURE: OnceLock<PathBuf> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui_media_fixture");
@@ -555,6 +555,28 @@ fn media_fixture() -> &'static PathBuf {
     })
 }
 
+/// Another dataset with a clip of its own (its media copied into its folder).
+pub(crate) fn second_media_fixture() -> PathBuf {
+    static FIXTURE: OnceLock<PathBuf> = OnceLock::new();
+    FIXTURE
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui_media_fixture_2");
+            let _ = std::fs::remove_dir_all(&root);
+            let source = root.join("source");
+            std::fs::create_dir_all(source.join("clips")).unwrap();
+            let spec = TestClipSpec { duration_secs: 4.0, ..TestClipSpec::default() };
+            generate_test_clip(&source.join("clips/other.mkv"), &spec).unwrap();
+            std::fs::write(source.join("labels.csv"), "id,media,start,end,text,labels\nv1,clips/other.mkv,0.5,2.5,other words,sad\n")
+                .unwrap();
+            let out = root.join("data");
+            let options =
+                FolderOptions { csv: source.join("labels.csv"), out: out.clone(), media: MediaMode::Copy, labels: None };
+            import_folder(&options).unwrap();
+            out
+        })
+        .clone()
+}
+
 /// The workbench on the media dataset, with no sound output (as under `UNIVA_AUDIO=off`) and the
 /// first utterance's clip open.
 fn studio_with_media() -> Harness<'static, StudioApp> {
@@ -564,7 +586,7 @@ fn studio_with_media() -> Harness<'static, StudioApp> {
     harness
 }
 
-fn wait_for_clip(harness: &mut Harness<'static, StudioApp>) {
+pub(crate) fn wait_for_clip(harness: &mut Harness<'static, StudioApp>) {
     let playback = harness.state().settings.playback;
     harness.state_mut().player.wait_until_open(playback);
     harness.run_steps(2);

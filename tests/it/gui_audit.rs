@@ -421,3 +421,149 @@ fn every_arrow_press_is_a_nudge_and_an_event() {
     assert!(close(nudged, Va::new((audio.valence - 0.03).max(-1.0), audio.arousal), 1e-5), "{nudged:?} from {audio:?}");
     assert_eq!(kinds(&store), [EventKind::Correct; 3]);
 }
+
+// What a new user found broken (issue 27): each test failed before its fix.
+
+fn events(store: &Path) -> Vec<univa::store::Event> {
+    Store::open(store, &harness_dataset_name()).unwrap().events().unwrap()
+}
+
+#[test]
+fn an_armed_point_is_released_by_another_utterance_annotator_or_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let mut harness = auditing(&store, "alice");
+    let first = harness.state().view.selected.unwrap();
+    audit(&mut harness, AuditCommand::Arm(Some(Modality::Audio)));
+    harness.state_mut().handle(Command::SelectNext);
+    harness.run_steps(2);
+    let next = harness.state().view.selected.unwrap();
+    assert_ne!(next, first);
+    assert_eq!(harness.state().view.audit.armed, None, "moving on releases the point");
+    for _ in 0..3 {
+        harness.key_press(egui::Key::ArrowUp);
+        harness.run_steps(1);
+    }
+    harness.run_steps(2);
+    assert!(mine(&harness, next, Modality::Audio).is_none(), "the arrows did not edit the next utterance");
+    assert!(events(&store).is_empty());
+
+    audit(&mut harness, AuditCommand::Arm(Some(Modality::Audio)));
+    harness.state_mut().handle(Command::SetDetailTab(DetailTab::CaseCard));
+    harness.run_steps(2);
+    assert_eq!(harness.state().view.audit.armed, None, "leaving the Audit tab releases the point");
+    harness.state_mut().handle(Command::SetDetailTab(DetailTab::Audit));
+    audit(&mut harness, AuditCommand::Arm(Some(Modality::Audio)));
+    audit(&mut harness, AuditCommand::SwitchAnnotator);
+    assert_eq!(harness.state().view.audit.armed, None, "switching annotator releases the point");
+}
+
+#[test]
+fn a_reason_typed_after_an_edit_explains_that_edit_not_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let mut harness = auditing(&store, "alice");
+    audit(&mut harness, AuditCommand::Set(Modality::Text, Va::new(0.25, 0.5)));
+    let explained = events(&store)[0].id;
+    let draft = AuditDraft { reason: "sarcasm".to_owned(), ..AuditDraft::default() };
+    audit(&mut harness, AuditCommand::SetDraft(draft));
+    audit(&mut harness, AuditCommand::Set(Modality::Vision, Va::new(-0.5, 0.0)));
+    let log = events(&store);
+    let vision = log.iter().find(|e| e.modality == Modality::Vision).unwrap();
+    assert_eq!(vision.reason, "", "the reason typed for the text edit is not the vision edit's");
+    let reason = log.iter().find(|e| e.reason == "sarcasm").expect("the reason was saved");
+    assert_eq!(reason.target, Some(explained), "it names the edit it explains");
+    assert_eq!(reason.modality, Modality::Text);
+    let index = harness.state().view.selected.unwrap();
+    assert_eq!(mine(&harness, index, Modality::Text).unwrap().reason, "sarcasm");
+    assert_eq!(mine(&harness, index, Modality::Vision).unwrap().reason, "");
+}
+
+#[test]
+fn a_first_correction_records_the_models_value_it_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let mut harness = auditing(&store, "alice");
+    let index = harness.state().view.selected.unwrap();
+    let from = model(&harness, index, Modality::Audio);
+    audit(&mut harness, AuditCommand::Set(Modality::Audio, Va::new(0.5, 0.5)));
+    let csv = String::from_utf8(
+        univa::store::events_csv(&Store::open(&store, &harness_dataset_name()).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let column = |name: &str| row.get(headers.iter().position(|h| h == name).unwrap()).unwrap().to_owned();
+    assert_eq!(column("old_valence"), from.valence.to_string());
+    assert_eq!(column("old_arousal"), from.arousal.to_string());
+    assert_eq!(column("old_status"), "model");
+}
+
+#[test]
+fn a_run_of_nudges_is_one_edit_and_one_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let mut harness = auditing(&store, "alice");
+    let index = harness.state().view.selected.unwrap();
+    let audio = model(&harness, index, Modality::Audio);
+    audit(&mut harness, AuditCommand::Arm(Some(Modality::Audio)));
+    for _ in 0..6 {
+        harness.key_press(egui::Key::ArrowLeft);
+        harness.run_steps(1);
+    }
+    let nudged = harness.state().view.audit.shown(harness.state().session.as_ref().unwrap(), index, Modality::Audio);
+    assert!(close(nudged.unwrap(), Va::new((audio.valence - 0.06).max(-1.0), audio.arousal), 1e-5));
+    // A pause ends the run: one event for six presses.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    harness.run_steps(2);
+    assert_eq!(kinds(&store), [EventKind::Correct]);
+    let moved = mine(&harness, index, Modality::Audio).unwrap().va;
+    assert!(close(moved, Va::new((audio.valence - 0.06).max(-1.0), audio.arousal), 1e-5), "{moved:?}");
+
+    // A second run, ended by Ctrl+Z at once: the undo takes the whole run back.
+    for _ in 0..4 {
+        harness.key_press(egui::Key::ArrowUp);
+        harness.run_steps(1);
+    }
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    harness.run_steps(2);
+    assert_eq!(kinds(&store), [EventKind::Correct, EventKind::Correct, EventKind::Undo]);
+    assert!(close(mine(&harness, index, Modality::Audio).unwrap().va, moved, 1e-6));
+}
+
+#[test]
+fn after_a_drag_the_arrows_nudge_and_ctrl_y_redoes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let mut harness = auditing(&store, "alice");
+    let index = harness.state().view.selected.unwrap();
+    // The annotator clicks into the Reason field first, then drags a point in the plane.
+    harness.get_by_label("Reason").click();
+    harness.run_steps(2);
+    let from = model(&harness, index, Modality::Vision);
+    let plane = univa::ui::va_plane_id();
+    let start = screen_position(&harness, plane, from.valence.into(), from.arousal.into());
+    let target = Va::new(from.valence * 0.5, from.arousal * 0.5);
+    let end = screen_position(&harness, plane, target.valence.into(), target.arousal.into());
+    harness.hover_at(start);
+    harness.run_steps(1);
+    harness.drag_at(start);
+    harness.run_steps(1);
+    harness.hover_at(end);
+    harness.run_steps(1);
+    harness.drop_at(end);
+    harness.run_steps(2);
+    let dragged = mine(&harness, index, Modality::Vision).expect("the drag saved").va;
+    assert!(!harness.ctx.text_edit_focused(), "the Reason field gave up the keyboard");
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    harness.run_steps(2);
+    let nudged_then_undone = mine(&harness, index, Modality::Vision).unwrap().va;
+    assert!(close(nudged_then_undone, dragged, 1e-6), "the nudge was one edit, undone");
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Y);
+    harness.run_steps(2);
+    let redone = mine(&harness, index, Modality::Vision).unwrap().va;
+    assert!(close(redone, Va::new((dragged.valence + 0.01).min(1.0), dragged.arousal), 1e-5), "Ctrl+Y redid it");
+}

@@ -11,6 +11,7 @@ mod dataset;
 mod demo;
 mod gui;
 mod gui_audit;
+mod gui_defects;
 mod gui_training;
 mod import;
 mod jobs;
