@@ -103,8 +103,41 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let overlay = store::overlay_of(&store, &dataset, &source, &args.out)?;
     write(&args.out, &overlay.to_csv()?)?;
     let values: usize = overlay.rows.iter().map(|r| r.va.iter().filter(|(_, v)| v.is_some()).count()).sum();
-    println!("{}: {} utterances, {values} corrected VA points", args.out.display(), overlay.rows.len());
+    println!(
+        "{}: {} utterances, {values} VA points ({})",
+        args.out.display(),
+        overlay.rows.len(),
+        judgment_counts(&store, &source)?
+    );
     Ok(())
+}
+
+/// What the exported judgments are, each kind counted: "4 corrected, 6 accepted, 1 unsure", and
+/// for a consensus how many judgments of how many annotators went into it.
+fn judgment_counts(store: &Store, source: &OverlaySource) -> anyhow::Result<String> {
+    let all = store.judgments()?;
+    let chosen: Vec<&std::collections::HashMap<(String, Modality), Judgment>> = match source {
+        OverlaySource::Annotator(name) => {
+            let id = store.annotator_named(name)?.map(|a| a.id);
+            id.and_then(|id| all.get(&id)).into_iter().collect()
+        }
+        OverlaySource::Consensus(_) => all.values().collect(),
+    };
+    let judgments: Vec<&Judgment> = chosen.iter().flat_map(|points| points.values()).collect();
+    let count = |status: Status| judgments.iter().filter(|j| j.status == status).count();
+    let mut parts =
+        vec![format!("{} corrected", count(Status::Corrected)), format!("{} accepted", count(Status::Accepted))];
+    let unsure = judgments.iter().filter(|j| j.unsure).count();
+    if unsure > 0 {
+        parts.push(format!("{unsure} flagged unsure"));
+    }
+    let counts = parts.join(", ");
+    Ok(match source {
+        OverlaySource::Annotator(_) => counts,
+        OverlaySource::Consensus(_) => {
+            format!("from {} judgments of {} annotators: {counts}", judgments.len(), chosen.len())
+        }
+    })
 }
 
 fn events(args: &EventsArgs) -> anyhow::Result<()> {
@@ -146,6 +179,7 @@ fn stress_writer(args: &StressArgs) -> anyhow::Result<()> {
             new: Some(Judgment { va, status: Status::Corrected, unsure: false, reason: String::new() }),
             reason: "stress",
             source_model: "stress",
+            model: None,
         };
         let event = store.record(&change)?;
         // The acknowledgement goes out only after the commit returned, with what was saved.

@@ -89,12 +89,12 @@ impl EventSink for ProgressBar {
             }
             TrainEvent::Step { global_step, loss, epoch, .. } => {
                 self.bar.set_position(*global_step as u64);
-                self.bar.set_message(format!("epoch {} loss {loss:.4}", epoch + 1));
+                self.bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
             }
             TrainEvent::Epoch { epoch, train_loss, valid, improved, seconds, .. } => {
                 self.bar.println(format!(
                     "epoch {:>3}  loss {train_loss:.4}  valid acc {:.3} miF1 {:.3} maF1 {:.3} HL {:.3}  {seconds:.1}s{}",
-                    epoch + 1,
+                    epoch,
                     valid.acc,
                     valid.micro_f1,
                     valid.macro_f1,
@@ -104,7 +104,7 @@ impl EventSink for ProgressBar {
             }
             TrainEvent::Finished { best_epoch, best_micro_f1 } => {
                 self.bar.finish_and_clear();
-                let line = format!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+                let line = format!("best epoch {best_epoch} (valid micro-F1 {best_micro_f1:.4})");
                 if self.stdout_taken {
                     eprintln!("{line}");
                 } else {
@@ -130,13 +130,11 @@ impl EventSink for PlainLog {
                 eprintln!("training {parameters} parameters on {device}, epochs {}..{epochs}", start_epoch + 1);
             }
             TrainEvent::Step { .. } => {}
-            TrainEvent::Epoch { epoch, train_loss, valid, seconds, .. } => eprintln!(
-                "epoch {:>3}  loss {train_loss:.4}  valid miF1 {:.3}  {seconds:.1}s",
-                epoch + 1,
-                valid.micro_f1
-            ),
+            TrainEvent::Epoch { epoch, train_loss, valid, seconds, .. } => {
+                eprintln!("epoch {epoch:>3}  loss {train_loss:.4}  valid miF1 {:.3}  {seconds:.1}s", valid.micro_f1);
+            }
             TrainEvent::Finished { best_epoch, best_micro_f1 } => {
-                let line = format!("best epoch {} (valid micro-F1 {best_micro_f1:.4})", best_epoch + 1);
+                let line = format!("best epoch {best_epoch} (valid micro-F1 {best_micro_f1:.4})");
                 if self.stdout_taken {
                     eprintln!("{line}");
                 } else {
@@ -144,7 +142,7 @@ impl EventSink for PlainLog {
                 }
             }
             TrainEvent::Stopped { epoch, step, reason } => {
-                eprintln!("stopped at epoch {}, step {step}: {reason}", epoch + 1);
+                eprintln!("stopped at epoch {epoch}, step {step}: {reason}");
             }
         }
     }

@@ -130,8 +130,23 @@ pub fn check(spec: &JobSpec, facts: Option<&DatasetFacts>, gpus: &[GpuInfo], res
     if !(train.learning_rate.is_finite() && train.learning_rate > 0.0) {
         problems.push("The learning rate must be above 0.".to_owned());
     }
-    if model.heads == 0 || !model.hidden.is_multiple_of(model.heads) {
+    if model.heads == 0 || model.hidden == 0 || !model.hidden.is_multiple_of(model.heads) {
         problems.push(format!("{} attention heads do not divide the hidden size {}.", model.heads, model.hidden));
+    }
+    if !(model.dropout.is_finite() && (0.0..1.0).contains(&model.dropout)) {
+        problems.push(format!("Dropout is {}; it is a probability below 1.", model.dropout));
+    }
+    if !(train.warmup_fraction.is_finite() && (0.0..=1.0).contains(&train.warmup_fraction)) {
+        problems.push(format!("The warm-up fraction is {}; it lies in [0, 1].", train.warmup_fraction));
+    }
+    if !(train.weight_decay.is_finite() && train.weight_decay >= 0.0) {
+        problems.push("The weight decay must be 0 or above.".to_owned());
+    }
+    if !(train.grad_clip.is_finite() && train.grad_clip >= 0.0) {
+        problems.push("The gradient clip must be 0 (off) or above.".to_owned());
+    }
+    if train.log_every == 0 {
+        problems.push("Log every N steps: N must be at least 1.".to_owned());
     }
     if !(0.0..=1.0).contains(&loss.lambda) {
         problems.push(format!("λ is {}; it weighs two terms and lies in [0, 1].", loss.lambda));

@@ -89,7 +89,7 @@ impl Curves {
                 }
             }
             TrainEvent::Epoch { epoch, train_loss, valid, seconds, .. } => self.epochs.push(EpochPoint {
-                epoch: epoch + 1,
+                epoch: *epoch,
                 train_loss: f64::from(*train_loss),
                 acc: valid.acc,
                 micro_f1: valid.micro_f1,
@@ -98,7 +98,7 @@ impl Curves {
                 seconds: *seconds,
             }),
             TrainEvent::Finished { best_epoch, best_micro_f1 } => {
-                self.best = Some((best_epoch + 1, *best_micro_f1));
+                self.best = Some((*best_epoch, *best_micro_f1));
                 self.global_step = self.total_steps;
                 self.eta_secs = None;
             }

@@ -114,6 +114,52 @@ pub fn compute(gold: &[Vec<bool>], pred: &[Vec<bool>], label_names: &[String]) -
 }
 
 /// Label `j` is predicted iff its probability exceeds `threshold` (ζ, DESIGN.md §4.4).
+/// How one utterance's predicted label set relates to its gold set: the one vocabulary of the
+/// browser's filter, the prediction panel, the case card and its exports (README "Outcomes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The predicted set is the gold set.
+    Exact,
+    /// Not exact, but at least one gold label is predicted.
+    Partial,
+    /// No gold label is predicted (an utterance without gold labels that gets some predicted is
+    /// a miss too).
+    Miss,
+}
+
+impl Outcome {
+    pub const ALL: [Self; 3] = [Self::Exact, Self::Partial, Self::Miss];
+
+    /// The outcome of `predicted` label indices against `gold` ones (each without repeats).
+    pub fn of(gold: &[usize], predicted: &[usize]) -> Self {
+        let hits = predicted.iter().filter(|j| gold.contains(j)).count();
+        if hits == gold.len() && predicted.len() == gold.len() {
+            Self::Exact
+        } else if hits > 0 {
+            Self::Partial
+        } else {
+            Self::Miss
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Partial => "partial",
+            Self::Miss => "miss",
+        }
+    }
+
+    /// The name with its mark, as the panels show it.
+    pub fn marked(self) -> &'static str {
+        match self {
+            Self::Exact => "✓ exact",
+            Self::Partial => "◐ partial",
+            Self::Miss => "× miss",
+        }
+    }
+}
+
 pub fn predict(probabilities: &[Vec<f32>], threshold: f32) -> Vec<Vec<bool>> {
     probabilities.iter().map(|row| row.iter().map(|&p| p > threshold).collect()).collect()
 }

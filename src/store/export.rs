@@ -99,7 +99,7 @@ fn median(values: impl Iterator<Item = f32>) -> f32 {
 }
 
 /// The event log's columns in CSV.
-pub const EVENT_COLUMNS: [&str; 19] = [
+pub const EVENT_COLUMNS: [&str; 21] = [
     "event_id",
     "time_utc",
     "annotator",
@@ -119,9 +119,13 @@ pub const EVENT_COLUMNS: [&str; 19] = [
     "target_event",
     "old_reason",
     "new_reason",
+    "model_valence",
+    "model_arousal",
 ];
 
-/// Every event of the store as CSV, oldest first, annotators by name.
+/// Every event of the store as CSV, oldest first, annotators by name. `old_*` is the value the
+/// event replaced: the annotator's earlier judgment, or on a first edit the model's value
+/// (`old_status` "model"); `model_*` is the model's value on every event that recorded it.
 pub fn events_csv(store: &Store) -> Result<Vec<u8>, StoreError> {
     let names: HashMap<AnnotatorId, String> = store.annotators()?.into_iter().map(|a| (a.id, a.name)).collect();
     let failed = |e: csv::Error| StoreError::Invalid { path: store.path().to_path_buf(), problem: e.to_string() };
@@ -145,13 +149,25 @@ pub fn events_csv(store: &Store) -> Result<Vec<u8>, StoreError> {
             event.modality.name().to_owned(),
             event.kind.name().to_owned(),
         ];
-        record.extend(state(&event.old));
+        match (&event.old, event.model) {
+            (None, Some(model)) => record.extend([
+                format!("{}", model.valence),
+                format!("{}", model.arousal),
+                "model".to_owned(),
+                String::new(),
+            ]),
+            _ => record.extend(state(&event.old)),
+        }
         record.extend(state(&event.new));
         record.push(event.reason.clone());
         record.push(event.source_model.clone());
         record.push(event.target.map(|t| t.to_string()).unwrap_or_default());
         record.push(event.old.as_ref().map(|j| j.reason.clone()).unwrap_or_default());
         record.push(event.new.as_ref().map(|j| j.reason.clone()).unwrap_or_default());
+        record.extend(match event.model {
+            Some(model) => [format!("{}", model.valence), format!("{}", model.arousal)],
+            None => Default::default(),
+        });
         writer.write_record(&record).map_err(failed)?;
     }
     writer.into_inner().map_err(|e| StoreError::Invalid { path: store.path().to_path_buf(), problem: e.to_string() })

@@ -114,10 +114,12 @@ pub enum EventKind {
     Undo,
     /// Restored the state the target event had left.
     Redo,
+    /// Gave the target edit its reason (typed after the edit): the judgment with that reason.
+    Reason,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 5] = [Self::Correct, Self::Accept, Self::FlagUnsure, Self::Undo, Self::Redo];
+    pub const ALL: [Self; 6] = [Self::Correct, Self::Accept, Self::FlagUnsure, Self::Undo, Self::Redo, Self::Reason];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -126,6 +128,7 @@ impl EventKind {
             Self::FlagUnsure => "flag_unsure",
             Self::Undo => "undo",
             Self::Redo => "redo",
+            Self::Reason => "reason",
         }
     }
 
@@ -146,6 +149,8 @@ pub struct Change<'a> {
     pub reason: &'a str,
     /// The dataset's provenance of the modality's VA (`*_va_model`).
     pub source_model: &'a str,
+    /// The model's value of the point (the dataset's VA), which a first edit replaces.
+    pub model: Option<Va>,
 }
 
 /// One row of the event log.
@@ -161,8 +166,11 @@ pub struct Event {
     pub new: Option<Judgment>,
     pub reason: String,
     pub source_model: String,
-    /// For undo and redo: the edit undone or redone.
+    /// For undo, redo and reason: the edit undone, redone or explained.
     pub target: Option<EventId>,
+    /// The model's value of the point when the event was written (`None` in events written
+    /// before the store recorded it).
+    pub model: Option<Va>,
 }
 
 /// Where a dataset's store lives and why.
@@ -409,13 +417,51 @@ impl Store {
     /// Undoes edit `target`: records an undo event that restores the judgment before it.
     pub fn undo(&mut self, annotator: AnnotatorId, target: EventId) -> Result<Event, StoreError> {
         let edit = self.event(target)?;
-        self.replay(annotator, &edit, EventKind::Undo, edit.old.clone())
+        self.replay(annotator, &edit, EventKind::Undo, edit.old.clone(), "")
     }
 
     /// Redoes edit `target` (undone before): restores the judgment it left.
     pub fn redo(&mut self, annotator: AnnotatorId, target: EventId) -> Result<Event, StoreError> {
         let edit = self.event(target)?;
-        self.replay(annotator, &edit, EventKind::Redo, edit.new.clone())
+        self.replay(annotator, &edit, EventKind::Redo, edit.new.clone(), "")
+    }
+
+    /// Gives edit `target` the reason typed after it: records a reason event whose new state is
+    /// the point's current judgment with that reason (the log stays append-only).
+    pub fn explain(&mut self, annotator: AnnotatorId, target: EventId, reason: &str) -> Result<Event, StoreError> {
+        let edit = self.event(target)?;
+        let current = self
+            .judgment(annotator, &edit.utterance, edit.modality)?
+            .ok_or_else(|| self.invalid(&format!("event {target} left no judgment to give a reason")))?;
+        let reason = reason.trim();
+        self.replay(
+            annotator,
+            &edit,
+            EventKind::Reason,
+            Some(Judgment { reason: reason.to_owned(), ..current }),
+            reason,
+        )
+    }
+
+    /// One annotator's current judgment of one point.
+    pub fn judgment(
+        &self,
+        annotator: AnnotatorId,
+        utterance: &str,
+        modality: Modality,
+    ) -> Result<Option<Judgment>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT valence, arousal, status, unsure, reason FROM judgments
+                 WHERE annotator_id = ?1 AND utterance_id = ?2 AND modality = ?3",
+            )
+            .map_err(self.sqlite())?;
+        let mut rows = statement.query(params![annotator, utterance, modality.name()]).map_err(self.sqlite())?;
+        match rows.next().map_err(self.sqlite())? {
+            Some(row) => self.judgment_from(row, 0),
+            None => Ok(None),
+        }
     }
 
     fn replay(
@@ -424,6 +470,7 @@ impl Store {
         edit: &Event,
         kind: EventKind,
         state: Option<Judgment>,
+        reason: &str,
     ) -> Result<Event, StoreError> {
         if edit.annotator != annotator {
             return Err(self.invalid(&format!("event {} is another annotator's edit", edit.id)));
@@ -434,8 +481,9 @@ impl Store {
             modality: edit.modality,
             kind,
             new: state,
-            reason: "",
+            reason,
             source_model: &edit.source_model,
+            model: edit.model,
         };
         self.record_with_target(&change, Some(edit.id))
     }
@@ -487,8 +535,9 @@ impl Store {
         tx.execute(
             "INSERT INTO events (annotator_id, time_utc, utterance_id, modality, kind,
                  old_valence, old_arousal, old_status, old_unsure, old_reason,
-                 new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event,
+                 model_valence, model_arousal)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             params![
                 change.annotator,
                 time_utc,
@@ -508,6 +557,8 @@ impl Store {
                 change.reason,
                 change.source_model,
                 target,
+                change.model.map(|va| f64::from(va.valence)),
+                change.model.map(|va| f64::from(va.arousal)),
             ],
         )
         .map_err(sqlite)?;
@@ -550,12 +601,14 @@ impl Store {
             reason: change.reason.to_owned(),
             source_model: change.source_model.to_owned(),
             target,
+            model: change.model,
         })
     }
 
     const EVENT_COLUMNS: &'static str = "id, annotator_id, time_utc, utterance_id, modality, kind,
         old_valence, old_arousal, old_status, old_unsure, old_reason,
-        new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event";
+        new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event,
+        model_valence, model_arousal";
 
     pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
         let sql = format!("SELECT {} FROM events WHERE id = ?1", Self::EVENT_COLUMNS);
@@ -594,6 +647,11 @@ impl Store {
             reason: get_text(16)?,
             source_model: get_text(17)?,
             target: row.get(18).map_err(self.sqlite())?,
+            model: match (row.get::<_, Option<f64>>(19), row.get::<_, Option<f64>>(20)) {
+                (Ok(Some(v)), Ok(Some(a))) => Some(Va::new(v as f32, a as f32)),
+                (Ok(_), Ok(_)) => None,
+                (Err(e), _) | (_, Err(e)) => return Err(self.sqlite()(e)),
+            },
         })
     }
 

@@ -2,7 +2,7 @@
 //! migration applied; a store is brought up to [`LATEST`] in one transaction when it is opened.
 
 /// Migration `i + 1` is `MIGRATIONS[i]`. Never edit a released migration; append a new one.
-pub(super) const MIGRATIONS: [&str; 2] = [
+pub(super) const MIGRATIONS: [&str; 3] = [
     // 1: annotators, the append-only event log, each annotator's current judgment per
     // utterance and modality, and facts about the store (which dataset it belongs to).
     "CREATE TABLE meta (
@@ -50,6 +50,10 @@ pub(super) const MIGRATIONS: [&str; 2] = [
     );",
     // 2: the history of one utterance (review, export by utterance) without a scan of the log.
     "CREATE INDEX events_by_utterance ON events (utterance_id, modality, id);",
+    // 3: the model's value of the point when the edit was made, so that a first correction
+    // records what it replaced (events before this migration have none).
+    "ALTER TABLE events ADD COLUMN model_valence REAL;
+    ALTER TABLE events ADD COLUMN model_arousal REAL;",
 ];
 
 /// The schema version this build writes and reads.

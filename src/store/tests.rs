@@ -6,7 +6,16 @@ fn judgment(v: f32, a: f32, status: Status) -> Judgment {
 }
 
 fn change<'a>(annotator: AnnotatorId, utterance: &'a str, kind: EventKind, new: Option<Judgment>) -> Change<'a> {
-    Change { annotator, utterance, modality: Modality::Vision, kind, new, reason: "looks sad", source_model: "fer@1" }
+    Change {
+        annotator,
+        utterance,
+        modality: Modality::Vision,
+        kind,
+        new,
+        reason: "looks sad",
+        source_model: "fer@1",
+        model: None,
+    }
 }
 
 #[test]

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Metrics;
 use crate::modality::PerModality;
 
-/// One thing that happened during training.
+/// One thing that happened during training. Epoch numbers (`epoch`, `best_epoch`) count from
+/// 1, as the logs and the run files do; `start_epoch` is a count of finished epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum TrainEvent {

@@ -165,6 +165,9 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
 
     let mut order: Vec<usize> = (0..train_data.len()).collect();
     for epoch in state.epochs_done..config.train.epochs {
+        // Epochs are numbered from 1 wherever a person reads them: events, logs, config.json
+        // and trainer_state.json.
+        let number = epoch + 1;
         let started = Instant::now();
         // Shuffle from a seed of (run seed, epoch): a resumed run sees the same order.
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.train.seed.wrapping_add(epoch as u64));
@@ -174,8 +177,8 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         let mut samples = 0usize;
         for (step, rows) in order.chunks(batch_size).enumerate() {
             if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-                sink.emit(&TrainEvent::Stopped { epoch, step, reason: "stopped by the user".to_owned() });
-                return Err(TrainError::Cancelled { epoch, run: run_dir });
+                sink.emit(&TrainEvent::Stopped { epoch: number, step, reason: "stopped by the user".to_owned() });
+                return Err(TrainError::Cancelled { epoch: number, run: run_dir });
             }
             let batch = train_data.batch(rows, &trained.info.va_normalizer, need_va, &device)?;
             let output = trained.model.forward(&batch, true)?;
@@ -183,8 +186,8 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
             let loss = parts.total.to_scalar::<f32>()?;
             if !loss.is_finite() {
                 let reason = format!("loss became {loss}");
-                sink.emit(&TrainEvent::Stopped { epoch, step, reason });
-                return Err(TrainError::NonFiniteLoss { epoch, step, value: loss, run: run_dir });
+                sink.emit(&TrainEvent::Stopped { epoch: number, step, reason });
+                return Err(TrainError::NonFiniteLoss { epoch: number, step, value: loss, run: run_dir });
             }
             let grads = parts.total.backward()?;
             let grad_scale = optimizer.clip_scale(&grads, config.train.grad_clip)?;
@@ -195,7 +198,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
             samples += rows.len();
             if step % config.train.log_every.max(1) == 0 || step + 1 == steps_per_epoch {
                 sink.emit(&TrainEvent::Step {
-                    epoch,
+                    epoch: number,
                     step,
                     global_step: state.global_step,
                     lr,
@@ -213,18 +216,18 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         let improved = valid.micro_f1 > state.best_micro_f1;
         if improved {
             state.best_micro_f1 = valid.micro_f1;
-            state.best_epoch = Some(epoch);
-            trained.info.best_epoch = Some(epoch);
+            state.best_epoch = Some(number);
+            trained.info.best_epoch = Some(number);
             trained.info.best_valid = Some(valid.clone());
             trained.save_weights(&run_dir.join(run::BEST_WEIGHTS))?;
             run::write_json(&run_dir.join(run::CONFIG_FILE), &trained.info)?;
         }
-        state.epochs_done = epoch + 1;
+        state.epochs_done = number;
         trained.save_weights(&run_dir.join(run::LAST_WEIGHTS))?;
         run::save_tensors(&run_dir.join(run::OPTIMIZER_STATE), &optimizer.state_tensors()?)?;
         run::write_json(&run_dir.join(run::TRAINER_STATE), &state)?;
         sink.emit(&TrainEvent::Epoch {
-            epoch,
+            epoch: number,
             train_loss: (loss_sum / steps_per_epoch.max(1) as f64) as f32,
             valid: Box::new(valid),
             best_micro_f1: state.best_micro_f1,

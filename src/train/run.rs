@@ -44,6 +44,7 @@ pub struct RunInfo {
     /// Runs written before it was recorded have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_path: Option<PathBuf>,
+    /// The epoch of `model.safetensors`, numbered from 1 (runs written before 2026-12 count from 0).
     pub best_epoch: Option<usize>,
     pub best_valid: Option<Metrics>,
 }
@@ -63,6 +64,7 @@ pub struct TrainerState {
     pub epochs_done: usize,
     pub global_step: usize,
     pub best_micro_f1: f64,
+    /// Numbered from 1, as in `config.json` and the events.
     pub best_epoch: Option<usize>,
 }
 

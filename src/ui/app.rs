@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::audit_state::{AuditCommand, NUDGE_SETTLE};
 use super::case_card::PngExport;
 use super::cloud::Cloud;
 use super::commands::Command;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
+use super::runs_state::DISK_LOOK_EVERY;
 use super::session::Session;
 use super::settings::{DetailTab, PlaybackSettings, Room, ViewSettings};
 use super::state::{Notice, RunsState, TrainingState, ViewState};
@@ -14,6 +16,7 @@ use super::worker::{JobResult, Worker};
 use super::{
     audit, browser, case_card, correlation, embedding, predictions, runs_browser, theme, training, va_plane, welcome,
 };
+use crate::jobs::JobManager;
 
 pub struct StudioApp {
     pub settings: ViewSettings,
@@ -27,6 +30,8 @@ pub struct StudioApp {
     pub training: TrainingState,
     pub(super) worker: Option<Worker>,
     pub(super) png_export: Option<PngExport>,
+    /// The window title last sent to the window.
+    title: String,
 }
 
 impl StudioApp {
@@ -46,6 +51,7 @@ impl StudioApp {
             training: TrainingState::default(),
             worker: None,
             png_export: None,
+            title: String::new(),
         };
         app.load_case_card_systems();
         app
@@ -59,6 +65,16 @@ impl StudioApp {
             app.handle(Command::Open { dataset, run });
         }
         app
+    }
+
+    /// "UniVA Studio — <dataset> · <run>": what the window is showing, for the task bar.
+    pub fn window_title(&self) -> String {
+        let Some(session) = &self.session else { return APP_NAME.to_owned() };
+        let dataset = &session.dataset.manifest.name;
+        match session.run.as_ref().and_then(|run| run.dir.file_name()) {
+            Some(run) => format!("{APP_NAME} — {dataset} · {}", run.to_string_lossy()),
+            None => format!("{APP_NAME} — {dataset}"),
+        }
     }
 
     pub fn is_loading(&self) -> bool {
@@ -82,7 +98,7 @@ impl StudioApp {
     fn apply_result(&mut self, result: JobResult) {
         match result {
             JobResult::Opened { dataset, session } => {
-                self.settings.remember(dataset);
+                self.settings.remember(dataset, session.run.as_ref().map(|r| r.dir.clone()));
                 let summary = format!(
                     "{}: {} utterances{}",
                     session.dataset.manifest.name,
@@ -143,10 +159,32 @@ impl StudioApp {
     /// The per-frame work that draws nothing: results, drops, playback, repaint while loading.
     pub fn tick(&mut self, ctx: &egui::Context) {
         self.poll_worker();
-        if self.settings.room == Room::Runs && !self.runs.scanned {
-            self.rescan_runs();
+        let title = self.window_title();
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+        if self.settings.room == Room::Runs {
+            if !self.runs.scanned {
+                self.rescan_runs();
+            } else if !self.runs.changed_on_disk(&self.settings.runs_dir, &self.settings.runs_browser.added).is_empty()
+            {
+                // A run trained on (or appeared): list again, and compute what was forgotten.
+                self.list_runs();
+                self.request_run_metrics(true);
+            }
+            if self.runs.any_unfinished() || self.training.manager.as_ref().is_some_and(JobManager::is_active) {
+                ctx.request_repaint_after(DISK_LOOK_EVERY);
+            }
         }
         self.dropped_files(ctx);
+        if ctx.input(|i| i.viewport().close_requested()) {
+            // Nudges and a typed reason in progress are saved before the window goes.
+            self.audit(AuditCommand::Leave);
+        } else if self.view.audit.has_unsaved_nudges() {
+            self.audit(AuditCommand::Settle);
+            ctx.request_repaint_after(NUDGE_SETTLE / 4);
+        }
         self.player.tick(ctx, self.session.as_ref(), self.view.selected, self.settings.playback);
         if self.is_loading() {
             ctx.request_repaint_after(Duration::from_millis(50));
@@ -260,6 +298,9 @@ impl eframe::App for StudioApp {
     }
 }
 
+/// The product's name, first in the window title.
+pub const APP_NAME: &str = "UniVA Studio";
+
 const QUIT_SHORTCUT: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Q);
 
 fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, commands: &mut Vec<Command>) {
@@ -275,9 +316,9 @@ fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, co
                 if settings.recent.is_empty() {
                     ui.label("none yet");
                 }
-                for path in &settings.recent {
-                    if ui.button(path.display().to_string()).clicked() {
-                        commands.push(Command::Open { dataset: path.clone(), run: None });
+                for recent in &settings.recent {
+                    if welcome::recent_button_ui(ui, recent).clicked() {
+                        commands.push(Command::Open { dataset: recent.dataset.clone(), run: recent.run.clone() });
                     }
                 }
             });

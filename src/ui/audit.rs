@@ -21,11 +21,13 @@ use super::theme;
 const UNDO: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Z);
 const REDO: egui::KeyboardShortcut =
     egui::KeyboardShortcut::new(egui::Modifiers::COMMAND.plus(egui::Modifiers::SHIFT), egui::Key::Z);
+/// The usual redo on Linux and Windows desktops, beside Ctrl+Shift+Z.
+const REDO_Y: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Y);
 
-/// The audit's keys, taken before the player's and the browser's: Ctrl+Z / Ctrl+Shift+Z undo
-/// and redo, Enter accepts and goes to the next; while a point is armed, the arrows nudge it
-/// (Shift: ×10) instead of seeking or stepping the browser, and Esc releases it. Nothing while
-/// a text field has focus or nobody is auditing.
+/// The audit's keys, taken before the player's and the browser's: Ctrl+Z undoes, Ctrl+Shift+Z
+/// or Ctrl+Y redo, Enter accepts and goes to the next; while a point is armed, the arrows nudge
+/// it (Shift: ×10) instead of seeking or stepping the browser, and Esc releases it. Nothing
+/// while a text field has focus or nobody is auditing.
 pub fn audit_keys(ctx: &egui::Context, audit: &AuditState, commands: &mut Vec<Command>) {
     if !audit.is_auditing() || audit.review || ctx.text_edit_focused() {
         return;
@@ -33,7 +35,7 @@ pub fn audit_keys(ctx: &egui::Context, audit: &AuditState, commands: &mut Vec<Co
     let mut push = |c| commands.push(Command::Audit(c));
     ctx.input_mut(|input| {
         // The more specific shortcut first: Ctrl+Z also matches with Shift held.
-        if input.consume_shortcut(&REDO) {
+        if input.consume_shortcut(&REDO) || input.consume_shortcut(&REDO_Y) {
             push(AuditCommand::Redo);
         }
         if input.consume_shortcut(&UNDO) {
@@ -57,7 +59,7 @@ pub fn audit_keys(ctx: &egui::Context, audit: &AuditState, commands: &mut Vec<Co
             (egui::Modifiers::NONE, egui::Key::ArrowDown, 0.0, -s),
         ];
         for (modifiers, key, valence, arousal) in keys {
-            // Presses that came within one frame are each a nudge (and an event of their own).
+            // Presses that came within one frame are each a nudge; a run of them is one edit.
             for _ in 0..input.count_and_consume_key(modifiers, key) {
                 push(AuditCommand::Nudge { valence, arousal });
             }
@@ -126,19 +128,13 @@ pub fn audit_ui(
         return;
     }
     points_ui(ui, session, audit, index, &mut push);
-    ui.horizontal(|ui| {
-        let label = ui.label("Reason");
-        let mut draft = audit.draft.clone();
-        let field = egui::TextEdit::singleline(&mut draft.reason).hint_text("why (saved with the next edit)");
-        if ui.add(field).labelled_by(label.id).changed() {
-            push(AuditCommand::SetDraft(draft));
-        }
-    });
+    reason_ui(ui, audit, index, &mut push);
     ui.horizontal(|ui| {
         if ui.add_enabled(audit.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
             push(AuditCommand::Undo);
         }
-        if ui.add_enabled(audit.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z").clicked() {
+        if ui.add_enabled(audit.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Y or Ctrl+Shift+Z").clicked()
+        {
             push(AuditCommand::Redo);
         }
         if ui.button("Accept all and next").on_hover_text("Enter").clicked() {
@@ -153,6 +149,38 @@ pub fn audit_ui(
     };
     ui.weak(hint);
     agreement_section_ui(ui, session, audit);
+}
+
+/// Why the last edit was made: the field names that edit, Enter or the button saves the reason
+/// with it (and so does the next edit, or leaving the utterance, if it was typed but not saved).
+fn reason_ui(ui: &mut egui::Ui, audit: &AuditState, index: usize, push: &mut impl FnMut(AuditCommand)) {
+    let explained = audit.last_edit.filter(|last| last.index == index);
+    ui.horizontal(|ui| {
+        let label = ui.label("Reason");
+        let mut draft = audit.draft.clone();
+        let hint = match explained {
+            Some(last) => {
+                let what = audit.mine(index, last.modality).map_or("edit", |j| j.status.name());
+                format!("why the {} point was {what}", last.modality)
+            }
+            None => "edit a point first, then say why".to_owned(),
+        };
+        let field = egui::TextEdit::singleline(&mut draft.reason).id_salt("audit reason").hint_text(hint);
+        let response = ui.add_enabled(explained.is_some(), field).labelled_by(label.id);
+        if response.changed() {
+            push(AuditCommand::SetDraft(draft));
+        }
+        let entered = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let can_save = explained.is_some() && !audit.draft.reason.trim().is_empty();
+        if ui.add_enabled(can_save, egui::Button::new("Save reason")).clicked() || (entered && can_save) {
+            push(AuditCommand::SaveReason);
+        }
+        if let Some(last) = explained
+            && let Some(reason) = audit.mine(index, last.modality).map(|j| j.reason.as_str()).filter(|r| !r.is_empty())
+        {
+            ui.weak(format!("saved: {reason}"));
+        }
+    });
 }
 
 /// Agreement across annotators and against the model, folded away until asked for.

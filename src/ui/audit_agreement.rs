@@ -9,6 +9,7 @@ use crate::va::agreement::{self, Agreement, Rating};
 
 use super::audit_state::AuditState;
 use super::session::Session;
+use super::theme;
 
 /// The two VA dimensions, by name.
 const DIMENSIONS: [&str; 2] = ["V", "A"];
@@ -124,7 +125,10 @@ pub fn agreement_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState) {
                     ] {
                         ui.label(number(x));
                     }
-                    ui.label("");
+                    match agreement::small_sample_warning(a.n_pairable_units) {
+                        Some(warning) => ui.colored_label(theme::WARNING_TEXT, format!("⚠ {warning}")),
+                        None => ui.label(""),
+                    };
                 }
                 Err(why) => {
                     for _ in 0..9 {

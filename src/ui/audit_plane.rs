@@ -126,6 +126,8 @@ pub fn audit_pointer<R>(
     if plane.drag_started_by(egui::PointerButton::Primary) {
         let origin = ctx.input(|i| i.pointer.press_origin());
         if let (Some(m), Some(pos)) = (origin.and_then(grabbed), pointer) {
+            // The keyboard goes to the point: the arrows nudge it after the drag.
+            ctx.memory_mut(egui::Memory::stop_text_input);
             commands.push(audit_command(AuditCommand::DragTo(m, value_at(pos))));
             return true;
         }
@@ -142,6 +144,7 @@ pub fn audit_pointer<R>(
     if plane.clicked()
         && let Some(m) = plane.interact_pointer_pos().and_then(grabbed)
     {
+        ctx.memory_mut(egui::Memory::stop_text_input);
         commands.push(audit_command(AuditCommand::Arm(Some(m))));
         return true;
     }

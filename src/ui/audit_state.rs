@@ -1,12 +1,15 @@
 //! The audit workflow's state and what its commands do: the open store, who is auditing, every
 //! annotator's judgments of the open dataset, undo/redo, the point armed for the keyboard, a
-//! drag in progress, the queue. No egui: tests drive it through [`AuditCommand`]s.
+//! drag or a run of nudges in progress, the reason of the last edit, the queue. No egui: tests
+//! drive it through [`AuditCommand`]s.
 //!
 //! Store writes happen here, on the UI thread: each is one small transaction (one event row
-//! and one judgment row, a single WAL fsync), made at human pace — a drag writes once, on release.
+//! and one judgment row, a single WAL fsync), made at human pace — a drag writes once, on
+//! release, and a run of arrow-key nudges once, when it ends (rerun's undo "inflection point").
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::dataset::Va;
 use crate::modality::Modality;
@@ -22,12 +25,16 @@ use super::state::Notice;
 pub const NUDGE_STEP: f32 = 0.01;
 pub const NUDGE_STEP_LARGE: f32 = 0.1;
 
+/// A pause this long ends a run of nudges: the run is saved as one edit (one undo step).
+pub const NUDGE_SETTLE: Duration = Duration::from_millis(800);
+
 /// Text the audit panel's fields hold until it is used.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditDraft {
     pub annotator_name: String,
     pub annotator_note: String,
-    /// Attached to the next edit, then cleared.
+    /// Why the last edit was made; saved as that edit's reason (Enter, or before anything else
+    /// is edited), then cleared.
     pub reason: String,
 }
 
@@ -49,6 +56,13 @@ pub enum AuditCommand {
     /// Close the store.
     Stop,
     SetDraft(AuditDraft),
+    /// Save the draft's reason as the reason of the last edit.
+    SaveReason,
+    /// The selected utterance is about to change, or the audit is left: the nudges and the
+    /// reason in progress are saved and the armed point released.
+    Leave,
+    /// Save a run of nudges that has paused for [`NUDGE_SETTLE`] (sent every frame).
+    Settle,
     /// Select a modality's point for arrow-key nudges (`None` releases it).
     Arm(Option<Modality>),
     Nudge {
@@ -90,6 +104,23 @@ impl AuditOutcome {
 /// Per annotator: (utterance index, modality) → judgment.
 pub type Judgments = HashMap<AnnotatorId, HashMap<(usize, Modality), Judgment>>;
 
+/// Arrow-key nudges of one point not saved yet: they become one edit when they pause.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct NudgeRun {
+    index: usize,
+    modality: Modality,
+    va: Va,
+    last: Instant,
+}
+
+/// The last edit of this session, whose reason the reason field gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastEdit {
+    pub event: EventId,
+    pub index: usize,
+    pub modality: Modality,
+}
+
 /// A step through the annotator's own edit history.
 #[derive(Clone, Copy, Debug)]
 enum Travel {
@@ -109,6 +140,9 @@ pub struct AuditState {
     redo: Vec<EventId>,
     pub armed: Option<Modality>,
     pub drag: Option<(Modality, Va)>,
+    nudges: Option<NudgeRun>,
+    /// What the reason field explains (`None` once undone, or before any edit).
+    pub last_edit: Option<LastEdit>,
     pub draft: AuditDraft,
     pub queue: QueueSettings,
     pub review: bool,
@@ -135,12 +169,18 @@ impl AuditState {
         self.judgments.get(&me.id)?.get(&(index, modality))
     }
 
-    /// Where a point is drawn for the current annotator: the drag, their judgment, or the model's.
+    /// Where a point is drawn for the current annotator: the drag or nudges in progress, their
+    /// judgment, or the model's.
     pub fn shown(&self, session: &Session, index: usize, modality: Modality) -> Option<Va> {
         if let Some((m, va)) = self.drag
             && m == modality
         {
             return Some(va);
+        }
+        if let Some(run) = self.nudges
+            && (run.index, run.modality) == (index, modality)
+        {
+            return Some(run.va);
         }
         self.mine(index, modality).map(|j| j.va).or_else(|| model_va(session, index, modality))
     }
@@ -170,36 +210,47 @@ impl AuditState {
         rows: &[usize],
         threshold: f32,
     ) -> AuditOutcome {
+        // Anything but another nudge ends a run of nudges first, so that an undo, a reason or
+        // the next edit comes after it.
+        let ended = match command {
+            AuditCommand::Nudge { .. } => Ok(()),
+            AuditCommand::Settle => self.settle(session),
+            _ => self.save_nudges(session),
+        };
+        if let Err(error) = ended {
+            return AuditOutcome::notice(Notice::error(format!("Audit: {error}")));
+        }
         let result = match command {
             AuditCommand::Start { store, remembered } => self.start(session, store, remembered.as_deref()),
             // Answered by the app, which owns the dialogs.
             AuditCommand::PickStoreDialog => Ok(AuditOutcome::default()),
             AuditCommand::Choose(id) => Ok(self.choose(id)),
             AuditCommand::Create => self.create(),
-            AuditCommand::SwitchAnnotator => {
+            AuditCommand::SwitchAnnotator => self.save_reason().map(|()| {
                 self.leave_annotator();
-                Ok(AuditOutcome::default())
-            }
-            AuditCommand::Stop => {
+                AuditOutcome::default()
+            }),
+            AuditCommand::Stop => self.save_reason().map(|()| {
                 *self = Self { queue: self.queue, ..Self::default() };
-                Ok(AuditOutcome::notice(Notice::info("Auditing stopped; every edit is saved")))
-            }
+                AuditOutcome::notice(Notice::info("Auditing stopped; every edit is saved"))
+            }),
             AuditCommand::SetDraft(draft) => {
                 self.draft = draft;
                 Ok(AuditOutcome::default())
             }
+            AuditCommand::SaveReason => self.save_reason().map(|()| AuditOutcome::default()),
+            AuditCommand::Leave => {
+                self.armed = None;
+                self.drag = None;
+                self.save_reason().map(|()| AuditOutcome::default())
+            }
+            AuditCommand::Settle => Ok(AuditOutcome::default()),
             AuditCommand::Arm(modality) => {
                 self.armed = modality;
                 Ok(AuditOutcome::default())
             }
             AuditCommand::Nudge { valence, arousal } => match (self.armed, selected) {
-                (Some(m), Some(index)) => match self.shown(session, index, m) {
-                    Some(va) => {
-                        let moved = Va::new(va.valence + valence, va.arousal + arousal);
-                        self.set(session, index, m, moved)
-                    }
-                    None => Ok(AuditOutcome::default()),
-                },
+                (Some(m), Some(index)) => self.nudge(session, index, m, valence, arousal),
                 _ => Ok(AuditOutcome::default()),
             },
             AuditCommand::DragTo(m, va) => {
@@ -294,13 +345,67 @@ impl AuditState {
         AuditOutcome { annotator: Some(annotator.name), ..AuditOutcome::default() }
     }
 
-    /// Undo history belongs to one annotator's session of edits.
+    /// Undo history belongs to one annotator's session of edits. (The nudges in progress and a
+    /// typed reason were saved before.)
     fn leave_annotator(&mut self) {
         self.me = None;
         self.undo.clear();
         self.redo.clear();
         self.armed = None;
         self.drag = None;
+        self.last_edit = None;
+    }
+
+    /// Moves the point of the run of nudges (started from where the point is shown).
+    fn nudge(
+        &mut self,
+        session: &Session,
+        index: usize,
+        m: Modality,
+        valence: f32,
+        arousal: f32,
+    ) -> Result<AuditOutcome, StoreError> {
+        if self.nudges.is_some_and(|run| (run.index, run.modality) != (index, m)) {
+            self.save_nudges(session)?;
+        }
+        let Some(from) = self.shown(session, index, m) else { return Ok(AuditOutcome::default()) };
+        let va = clamp(Va::new(from.valence + valence, from.arousal + arousal));
+        self.nudges = Some(NudgeRun { index, modality: m, va, last: Instant::now() });
+        Ok(AuditOutcome::default())
+    }
+
+    /// Saves the run of nudges once it has paused for [`NUDGE_SETTLE`].
+    fn settle(&mut self, session: &Session) -> Result<(), StoreError> {
+        if self.nudges.is_some_and(|run| run.last.elapsed() >= NUDGE_SETTLE) {
+            self.save_nudges(session)?;
+        }
+        Ok(())
+    }
+
+    /// Whether nudges wait to be saved (the app keeps frames coming until they are).
+    pub fn has_unsaved_nudges(&self) -> bool {
+        self.nudges.is_some()
+    }
+
+    /// Saves the run of nudges as one correction.
+    fn save_nudges(&mut self, session: &Session) -> Result<(), StoreError> {
+        let Some(run) = self.nudges.take() else { return Ok(()) };
+        self.set(session, run.index, run.modality, run.va).map(|_| ())
+    }
+
+    /// Gives the last edit the reason typed in the draft (nothing when none is typed).
+    fn save_reason(&mut self) -> Result<(), StoreError> {
+        let typed = self.draft.reason.trim().to_owned();
+        if typed.is_empty() {
+            return Ok(());
+        }
+        let (Some(store), Some(me), Some(last)) = (&mut self.store, &self.me, self.last_edit) else {
+            return Ok(());
+        };
+        let event = store.explain(me.id, last.event, &typed)?;
+        self.draft.reason.clear();
+        self.absorb(&event);
+        Ok(())
     }
 
     fn create(&mut self) -> Result<AuditOutcome, StoreError> {
@@ -313,22 +418,27 @@ impl AuditState {
     }
 
     fn set(&mut self, session: &Session, index: usize, m: Modality, va: Va) -> Result<AuditOutcome, StoreError> {
+        // A reason typed for the last edit is that edit's, not this one's (and this edit
+        // starts from the judgment with it).
+        self.save_reason()?;
         let old = self.mine(index, m).cloned();
         let new = Judgment {
             va: clamp(va),
             status: Status::Corrected,
             unsure: old.as_ref().is_some_and(|j| j.unsure),
-            reason: self.reason_after(old.as_ref()),
+            reason: old.map(|j| j.reason).unwrap_or_default(),
         };
         self.edit(session, index, m, EventKind::Correct, new)
     }
 
     fn accept(&mut self, session: &Session, index: usize, m: Modality) -> Result<AuditOutcome, StoreError> {
+        self.save_reason()?;
         let Some(new) = self.confirmed(session, index, m, false) else { return Ok(AuditOutcome::default()) };
         self.edit(session, index, m, EventKind::Accept, new)
     }
 
     fn flag_unsure(&mut self, session: &Session, index: usize, m: Modality) -> Result<AuditOutcome, StoreError> {
+        self.save_reason()?;
         let Some(new) = self.confirmed(session, index, m, true) else { return Ok(AuditOutcome::default()) };
         self.edit(session, index, m, EventKind::FlagUnsure, new)
     }
@@ -341,14 +451,8 @@ impl AuditState {
             va,
             status: old.map_or(Status::Accepted, |j| j.status),
             unsure,
-            reason: self.reason_after(old),
+            reason: old.map(|j| j.reason.clone()).unwrap_or_default(),
         })
-    }
-
-    /// The draft's reason if one is typed, else the judgment's earlier one.
-    fn reason_after(&self, old: Option<&Judgment>) -> String {
-        let typed = self.draft.reason.trim();
-        if typed.is_empty() { old.map(|j| j.reason.clone()).unwrap_or_default() } else { typed.to_owned() }
     }
 
     fn edit(
@@ -368,13 +472,14 @@ impl AuditState {
             modality: m,
             kind,
             new: Some(new),
-            reason: self.draft.reason.trim(),
+            reason: "",
             source_model: u.va_model.get(m),
+            model: *u.va.get(m),
         };
         let event = store.record(&change)?;
-        self.draft.reason.clear();
         self.undo.push(event.id);
         self.redo.clear();
+        self.last_edit = Some(LastEdit { event: event.id, index, modality: m });
         self.absorb(&event);
         Ok(AuditOutcome::default())
     }
@@ -410,6 +515,9 @@ impl AuditState {
         };
         from.pop();
         to.push(target);
+        if self.last_edit.is_some_and(|last| last.event == target) {
+            self.last_edit = None;
+        }
         Ok(AuditOutcome { select: self.absorb(&event), ..AuditOutcome::default() })
     }
 

@@ -9,6 +9,7 @@ use super::filter::{ErrorFilter, Filter};
 use super::session::Session;
 use super::state::ViewState;
 use super::theme;
+use crate::metrics::Outcome;
 
 const HEADERS: [&str; 7] = ["id", "video", "split", "transcript", "gold", "predicted", "hit"];
 const TRANSCRIPT: usize = 3;
@@ -61,7 +62,8 @@ fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, commands: 
         egui::ComboBox::from_id_salt("Error")
             .selected_text(filter.error.describe(names))
             .show_ui(ui, |ui| {
-                for error in [ErrorFilter::Any, ErrorFilter::Exact, ErrorFilter::Partial, ErrorFilter::Miss] {
+                let outcomes = Outcome::ALL.map(ErrorFilter::Outcome);
+                for error in [ErrorFilter::Any, ErrorFilter::AnyError].into_iter().chain(outcomes) {
                     ui.selectable_value(&mut filter.error, error, error.describe(names));
                 }
                 for j in 0..names.len() {

@@ -1,5 +1,5 @@
 //! The case card of one utterance, laid out like the paper's Table 6: transcript, VA per
-//! modality, gold, prediction and hit/miss, and one row per other system whose imported
+//! modality, gold, prediction and its outcome (exact / partial / miss), and one row per other system whose imported
 //! predictions the run browser attached ("Compare in case card"). Exports as Markdown, and as PNG: a screenshot
 //! (`ViewportCommand::Screenshot`) of a frame with the card drawn whole on top, cropped to it.
 
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
+use crate::metrics::Outcome;
 use crate::runs::ImportedPredictions;
 
 use super::commands::Command;
@@ -23,24 +24,35 @@ struct Card {
     /// (modality, "V, A" or "—").
     va: Vec<(String, String)>,
     gold: Vec<String>,
-    predicted: Option<Vec<String>>,
-    /// (system, its predicted labels; `None` where it has no prediction for the utterance).
-    systems: Vec<(String, Option<Vec<String>>)>,
+    predicted: Option<Prediction>,
+    /// (system, its prediction; `None` where it has none for the utterance).
+    systems: Vec<(String, Option<Prediction>)>,
 }
 
-/// Whether `predicted` is exactly `gold`; `None` without a prediction.
-fn hit_of(predicted: Option<&Vec<String>>, gold: &[String]) -> Option<bool> {
-    let mut a = predicted?.clone();
-    let mut b = gold.to_vec();
-    a.sort();
-    b.sort();
-    Some(a == b)
+/// A system's predicted label names and how they relate to the gold labels.
+struct Prediction {
+    labels: Vec<String>,
+    outcome: Outcome,
+}
+
+impl Prediction {
+    fn labels_text(prediction: Option<&Self>, missing: &str) -> String {
+        prediction.map_or_else(|| missing.to_owned(), |p| p.labels.join(", "))
+    }
+}
+
+fn outcome_text(prediction: Option<&Prediction>) -> &'static str {
+    prediction.map_or("no prediction", |p| p.outcome.marked())
 }
 
 impl Card {
     fn of(session: &Session, index: usize, threshold: f32, systems: &[&ImportedPredictions]) -> Option<Self> {
         let u = session.utterance(index)?;
         let names = |labels: &[usize]| labels.iter().filter_map(|&j| session.label_names.get(j).cloned()).collect();
+        let prediction = |predicted: Vec<usize>| Prediction {
+            labels: names(&predicted),
+            outcome: Outcome::of(&u.labels, &predicted),
+        };
         Some(Self {
             id: u.id.clone(),
             video: u.video_id.clone(),
@@ -56,21 +68,9 @@ impl Card {
                 })
                 .collect(),
             gold: names(&u.labels),
-            predicted: session.predicted(index, threshold).map(|p| names(&p)),
-            systems: systems.iter().map(|s| (s.info.name.clone(), s.predicted(&u.id).map(|p| names(&p)))).collect(),
+            predicted: session.predicted(index, threshold).map(prediction),
+            systems: systems.iter().map(|s| (s.info.name.clone(), s.predicted(&u.id).map(prediction))).collect(),
         })
-    }
-
-    fn hit(&self) -> Option<bool> {
-        hit_of(self.predicted.as_ref(), &self.gold)
-    }
-}
-
-fn hit_text(hit: Option<bool>) -> &'static str {
-    match hit {
-        Some(true) => "✓ hit",
-        Some(false) => "× miss",
-        None => "no prediction",
     }
 }
 
@@ -91,19 +91,24 @@ pub fn markdown(session: &Session, index: usize, threshold: f32, systems: &[&Imp
         va("vision"),
         va("audio"),
         card.gold.join(", "),
-        card.predicted.as_ref().map_or_else(|| "—".to_owned(), |p| p.join(", ")),
-        hit_text(card.hit()),
+        Prediction::labels_text(card.predicted.as_ref(), "—"),
+        outcome_text(card.predicted.as_ref()),
     );
     if !card.systems.is_empty() {
         let _ = writeln!(out, "\n| System | Prediction | Result |");
         let _ = writeln!(out, "|---|---|---|");
         if let Some(predicted) = &card.predicted {
-            let _ = writeln!(out, "| UniVA (this run) | {} | {} |", predicted.join(", "), hit_text(card.hit()));
+            let _ = writeln!(
+                out,
+                "| UniVA (this run) | {} | {} |",
+                predicted.labels.join(", "),
+                predicted.outcome.marked()
+            );
         }
         for (name, predicted) in &card.systems {
-            let shown = predicted.as_ref().map_or_else(|| "—".to_owned(), |p| p.join(", "));
+            let shown = Prediction::labels_text(predicted.as_ref(), "—");
             let name = name.replace('|', "\\|");
-            let _ = writeln!(out, "| {name} | {shown} | {} |", hit_text(hit_of(predicted.as_ref(), &card.gold)));
+            let _ = writeln!(out, "| {name} | {shown} | {} |", outcome_text(predicted.as_ref()));
         }
     }
     Some(out)
@@ -181,21 +186,17 @@ fn card_grid_ui(ui: &mut egui::Ui, card: &Card) {
         ui.colored_label(theme::GOLD, card.gold.join(", "));
         ui.end_row();
         ui.strong("Prediction");
-        ui.label(card.predicted.as_ref().map_or_else(|| "— (no run)".to_owned(), |p| p.join(", ")));
+        ui.label(Prediction::labels_text(card.predicted.as_ref(), "— (no run)"));
         ui.end_row();
         ui.strong("Result");
-        let hit = card.hit();
-        let color = if hit == Some(true) { theme::HIT } else { theme::MISS };
-        ui.colored_label(color, hit_text(hit));
+        outcome_ui(ui, card.predicted.as_ref());
         ui.end_row();
         for (name, predicted) in &card.systems {
             ui.strong(format!("Prediction ({name})"));
-            let hit = hit_of(predicted.as_ref(), &card.gold);
-            let color = if hit == Some(true) { theme::HIT } else { theme::MISS };
             ui.horizontal(|ui| {
-                ui.label(predicted.as_ref().map_or_else(|| "— (no prediction)".to_owned(), |p| p.join(", ")));
+                ui.label(Prediction::labels_text(predicted.as_ref(), "— (no prediction)"));
                 if predicted.is_some() {
-                    ui.colored_label(color, hit_text(hit));
+                    outcome_ui(ui, predicted.as_ref());
                 }
             });
             ui.end_row();
@@ -300,6 +301,13 @@ pub(super) fn crop_to_png(
     writer.write_image_data(&rgba)?;
     writer.finish()?;
     Ok(bytes)
+}
+
+fn outcome_ui(ui: &mut egui::Ui, prediction: Option<&Prediction>) {
+    match prediction {
+        Some(p) => ui.colored_label(theme::outcome_color(p.outcome), p.outcome.marked()),
+        None => ui.weak("no prediction"),
+    };
 }
 
 #[cfg(test)]

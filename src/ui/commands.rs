@@ -13,6 +13,7 @@ use super::app::StudioApp;
 use super::audit_state::AuditCommand;
 use super::case_card::PngExport;
 use super::embedding::{self, EmbeddingColour, EmbeddingSettings, MapSide};
+use super::file_dialog::FileDialog;
 use super::filter::Filter;
 use super::player::Transport;
 use super::runs_state::RunsCommand;
@@ -79,20 +80,24 @@ impl StudioApp {
     pub fn handle(&mut self, command: Command) {
         match command {
             Command::OpenDialog => {
-                if let Some(dataset) = rfd::FileDialog::new().set_title("Open a UniVA dataset folder").pick_folder() {
+                if let Some(dataset) = FileDialog::new("Open dataset folder").pick_folder() {
                     self.handle(Command::Open { dataset, run: None });
                 }
             }
             Command::AttachRunDialog => {
                 let Some(session) = &self.session else { return };
                 let dataset = session.dataset.root.clone();
-                if let Some(run) = rfd::FileDialog::new().set_title("Open a trained run folder").pick_folder() {
+                if let Some(run) = FileDialog::new("Open run folder").directory(&self.settings.runs_dir).pick_folder() {
                     self.handle(Command::Open { dataset, run: Some(run) });
                 }
             }
             Command::Open { dataset, run } => self.open(dataset, run),
             Command::Select(index) => {
                 if self.session.as_ref().is_some_and(|s| index < s.len()) {
+                    if self.view.selected != Some(index) {
+                        // What is armed, nudged or typed belongs to the utterance being left.
+                        self.audit(AuditCommand::Leave);
+                    }
                     self.view.selected = Some(index);
                     self.view.scroll_to_selected = true;
                 }
@@ -118,7 +123,12 @@ impl StudioApp {
                     *slot = on;
                 }
             }
-            Command::SetDetailTab(tab) => self.settings.detail_tab = tab,
+            Command::SetDetailTab(tab) => {
+                if tab != DetailTab::Audit {
+                    self.audit(AuditCommand::Leave);
+                }
+                self.settings.detail_tab = tab;
+            }
             Command::ExportCaseCard => self.export_case_card(),
             Command::ComputeEmbedding(request) => self.start_embedding(request),
             Command::StopEmbedding => self.view.embedding.stop(),
@@ -128,7 +138,10 @@ impl StudioApp {
             Command::SetEmbeddingWindow(open) => self.settings.embedding_window = open,
             Command::SetEmbeddingCompareRun(run) => self.set_compare_run(run),
             Command::ChooseEmbeddingCompareRun => {
-                if let Some(run) = rfd::FileDialog::new().set_title("Map a second run beside this one").pick_folder() {
+                if let Some(run) = FileDialog::new("Run folder to map beside this one")
+                    .directory(&self.settings.runs_dir)
+                    .pick_folder()
+                {
                     self.set_compare_run(Some(run));
                 }
             }
@@ -147,13 +160,11 @@ impl StudioApp {
         }
     }
 
-    fn audit(&mut self, command: AuditCommand) {
+    pub(super) fn audit(&mut self, command: AuditCommand) {
         let command = match command {
             AuditCommand::PickStoreDialog => {
-                let picked = rfd::FileDialog::new()
-                    .set_title("Choose or create an audit store")
-                    .add_filter("UniVA store", &["sqlite"])
-                    .save_file();
+                let picked =
+                    FileDialog::new("Choose or create an audit store").filter("UniVA store", &["sqlite"]).save_file();
                 let Some(store) = picked else { return };
                 AuditCommand::Start { store: Some(store), remembered: self.settings.last_annotator.clone() }
             }
@@ -174,6 +185,8 @@ impl StudioApp {
     }
 
     fn open(&mut self, dataset: PathBuf, run: Option<PathBuf>) {
+        // The audit of the dataset being left saves what is in progress.
+        self.audit(AuditCommand::Leave);
         // The worker runs one job at a time: a projection in progress would hold the opening up.
         self.view.embedding.stop();
         let Some(worker) = self.started_worker() else { return };
@@ -219,7 +232,9 @@ impl StudioApp {
             Some(path) => path,
             None => {
                 let name = session.utterance(index).map_or_else(|| "case".to_owned(), |u| u.id.clone());
-                let Some(path) = rfd::FileDialog::new().set_file_name(format!("{name}.png")).save_file() else {
+                let Some(path) =
+                    FileDialog::new("Save the case card as PNG").file_name(format!("{name}.png")).save_file()
+                else {
                     return;
                 };
                 path
@@ -274,7 +289,10 @@ impl StudioApp {
         let systems = self.runs.systems_for(session);
         let Some(markdown) = case_card::markdown(session, index, self.settings.threshold, &systems) else { return };
         let name = session.utterance(index).map_or_else(|| "case".to_owned(), |u| u.id.clone());
-        let Some(path) = rfd::FileDialog::new().set_file_name(format!("{name}.md")).save_file() else { return };
+        let Some(path) = FileDialog::new("Save the case card as Markdown").file_name(format!("{name}.md")).save_file()
+        else {
+            return;
+        };
         self.notice = Some(match crate::fsutil::write_atomic(&path, markdown.as_bytes()) {
             Ok(()) => Notice::info(format!("Saved the case card to {}", path.display())),
             Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
@@ -333,7 +351,9 @@ impl StudioApp {
             .as_deref()
             .and_then(Path::file_name)
             .map_or_else(|| "embedding-map.csv".to_owned(), |name| format!("{}-map.csv", name.to_string_lossy()));
-        let Some(path) = path.or_else(|| rfd::FileDialog::new().set_file_name(name).save_file()) else { return };
+        let Some(path) = path.or_else(|| FileDialog::new("Save the map as CSV").file_name(name).save_file()) else {
+            return;
+        };
         let points = side.points(&self.view.embedding);
         let written = crate::projection::map_csv(points, &session.dataset)
             .and_then(|bytes| crate::fsutil::write_atomic(&path, &bytes));

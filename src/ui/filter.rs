@@ -2,6 +2,7 @@
 //! and modality VA disagreement. Pure logic over a [`Session`].
 
 use crate::dataset::Split;
+use crate::metrics::Outcome;
 
 use super::session::Session;
 
@@ -10,12 +11,10 @@ use super::session::Session;
 pub enum ErrorFilter {
     #[default]
     Any,
-    /// Predicted set equals the gold set.
-    Exact,
-    /// Not exact, but at least one gold label predicted.
-    Partial,
-    /// No gold label predicted.
-    Miss,
+    /// One outcome (exact, partial, miss: [`Outcome`]).
+    Outcome(Outcome),
+    /// Partial or miss: anything but exact.
+    AnyError,
     /// Label predicted but not gold.
     FalsePositive(usize),
     /// Label gold but not predicted.
@@ -27,9 +26,8 @@ impl ErrorFilter {
         let name = |j: usize| label_names.get(j).cloned().unwrap_or_else(|| format!("#{j}"));
         match self {
             Self::Any => "any".to_owned(),
-            Self::Exact => "exact match".to_owned(),
-            Self::Partial => "partial".to_owned(),
-            Self::Miss => "miss".to_owned(),
+            Self::Outcome(outcome) => outcome.name().to_owned(),
+            Self::AnyError => "any error".to_owned(),
             Self::FalsePositive(j) => format!("FP of {}", name(j)),
             Self::FalseNegative(j) => format!("FN of {}", name(j)),
         }
@@ -82,13 +80,11 @@ impl Filter {
         if self.predicted.is_some_and(|j| !predicted.contains(&j)) {
             return false;
         }
-        let hits = predicted.iter().filter(|j| u.labels.contains(j)).count();
-        let exact = hits == u.labels.len() && predicted.len() == u.labels.len();
+        let outcome = Outcome::of(&u.labels, &predicted);
         match self.error {
             ErrorFilter::Any => true,
-            ErrorFilter::Exact => exact,
-            ErrorFilter::Partial => !exact && hits > 0,
-            ErrorFilter::Miss => hits == 0,
+            ErrorFilter::Outcome(wanted) => outcome == wanted,
+            ErrorFilter::AnyError => outcome != Outcome::Exact,
             ErrorFilter::FalsePositive(j) => predicted.contains(&j) && !u.labels.contains(&j),
             ErrorFilter::FalseNegative(j) => !predicted.contains(&j) && u.labels.contains(&j),
         }

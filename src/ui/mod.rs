@@ -15,6 +15,7 @@ mod commands;
 mod correlation;
 mod embedding;
 mod embedding_map;
+mod file_dialog;
 mod filter;
 pub mod play_window;
 mod player;
@@ -49,7 +50,7 @@ pub use embedding::{
 pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};
-pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Room, ViewSettings, default_runs_dir};
+pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Recent, Room, ViewSettings, default_runs_dir};
 pub use state::{MetricsStatus, Notice, RunEntry, RunsBrowserSettings, RunsCommand, RunsState, RunsTab, ViewState};
 pub use training_state::{
     AUDITED_DIR, SweepForm, TargetForm, TargetKind, TrainingCommand, TrainingForm, TrainingState, VaSource,
@@ -71,13 +72,13 @@ pub fn run(launch: Launch) -> eframe::Result {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1560.0, 960.0])
-            .with_title("UniVA Studio")
+            .with_title(app::APP_NAME)
             .with_app_id(APP_ID),
         ..Default::default()
     };
     let open = launch.dataset.map(|dataset| (dataset, launch.run));
     eframe::run_native(
-        "UniVA Studio",
+        app::APP_NAME,
         options,
         Box::new(move |cc| Ok(Box::new(StudioApp::from_creation_context(cc, open)))),
     )

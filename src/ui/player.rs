@@ -85,8 +85,9 @@ impl Spans {
 pub struct PlayerPanel {
     opener: Option<PlayerOpener>,
     audio_mode: AudioOutputMode,
-    /// The utterance whose clip is shown or opening.
-    utterance: Option<usize>,
+    /// The utterance whose clip is shown or opening: its dataset's folder and its index there
+    /// (another dataset's utterance of the same index is another clip).
+    utterance: Option<(PathBuf, usize)>,
     spans: Option<Spans>,
     clip: Clip,
     texture: Option<egui::TextureHandle>,
@@ -178,9 +179,10 @@ impl PlayerPanel {
         selected: Option<usize>,
         playback: PlaybackSettings,
     ) {
-        let selected = session.and(selected);
-        if selected != self.utterance {
-            self.switch_to(session, selected);
+        let selected = session.zip(selected);
+        let shown = self.utterance.as_ref().map(|(root, index)| (root, *index));
+        if selected.map(|(session, index)| (&session.dataset.root, index)) != shown {
+            self.switch_to(selected);
         }
         self.receive_opened(playback);
         let Clip::Ready(player) = &mut self.clip else {
@@ -227,8 +229,8 @@ impl PlayerPanel {
         }
     }
 
-    fn switch_to(&mut self, session: Option<&Session>, selected: Option<usize>) {
-        self.utterance = selected;
+    fn switch_to(&mut self, selected: Option<(&Session, usize)>) {
+        self.utterance = selected.map(|(session, index)| (session.dataset.root.clone(), index));
         self.texture = None;
         self.shown_pts_secs = None;
         self.messages.clear();
@@ -237,7 +239,7 @@ impl PlayerPanel {
         if let (Clip::Ready(player), Some(opener)) = (old, &self.opener) {
             opener.retire(*player);
         }
-        let (Some(session), Some(index)) = (session, selected) else { return };
+        let Some((session, index)) = selected else { return };
         let Some(utterance) = session.utterance(index) else { return };
         let (Some(media), Some(path)) = (&utterance.media, session.dataset.media_path(utterance)) else {
             self.clip = Clip::NoMedia;

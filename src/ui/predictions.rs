@@ -61,13 +61,10 @@ fn bars_ui(ui: &mut egui::Ui, session: &Session, index: usize, threshold: f32) {
         return;
     };
     let gold = session.gold(index);
-    let exact = probabilities.iter().zip(&gold).all(|(&p, &g)| (p > threshold) == g);
     ui.horizontal(|ui| {
         ui.strong(session.utterance(index).map_or("", |u| u.id.as_str()));
-        if exact {
-            ui.colored_label(theme::HIT, "✓ exact match");
-        } else {
-            ui.colored_label(theme::MISS, "× not exact");
+        if let Some(outcome) = session.outcome(index, threshold) {
+            ui.colored_label(theme::outcome_color(outcome), outcome.marked());
         }
     });
     egui::Grid::new("prediction_bars").num_columns(4).spacing([6.0, 3.0]).show(ui, |ui| {

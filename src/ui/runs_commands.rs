@@ -8,6 +8,7 @@ use crate::runs::{ImportedPredictions, RunKind};
 
 use super::app::StudioApp;
 use super::commands::Command;
+use super::file_dialog::FileDialog;
 use super::runs_state::{MetricsStatus, RunsCommand, dataset_for};
 use super::settings::Room;
 use super::state::Notice;
@@ -18,8 +19,8 @@ impl StudioApp {
         match command {
             RunsCommand::Rescan => self.rescan_runs(),
             RunsCommand::ChooseRunsDirDialog => {
-                let dialog = rfd::FileDialog::new().set_title("Choose the folder of run folders");
-                if let Some(dir) = dialog.set_directory(&self.settings.runs_dir).pick_folder() {
+                let dialog = FileDialog::new("Folder of run folders").directory(&self.settings.runs_dir);
+                if let Some(dir) = dialog.pick_folder() {
                     self.handle_runs(RunsCommand::SetRunsDir(dir));
                 }
             }
@@ -28,9 +29,7 @@ impl StudioApp {
                 self.rescan_runs();
             }
             RunsCommand::AddRunFolderDialog => {
-                if let Some(dir) =
-                    rfd::FileDialog::new().set_title("Add a run folder (or a folder of runs)").pick_folder()
-                {
+                if let Some(dir) = FileDialog::new("Add a run folder (or a folder of runs)").pick_folder() {
                     self.handle_runs(RunsCommand::AddRunFolder(dir));
                 }
             }

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Split;
 use crate::metrics::Metrics;
-use crate::runs::{self, FlatConfig, ImportedPredictions, MetricKey, Run};
+use crate::runs::{self, FlatConfig, ImportedPredictions, MetricKey, Progress, Run, RunKind};
 
 use super::session::Session;
 use super::worker::RunMetricsUpdate;
@@ -102,6 +103,13 @@ pub struct RunEntry {
     pub added: bool,
 }
 
+/// What the listed run folders look like on disk: each folder with the times its
+/// `config.json` (a new best epoch) and `trainer_state.json` (a finished epoch) were written.
+type DiskStamp = Vec<(PathBuf, Option<SystemTime>, Option<SystemTime>)>;
+
+/// How often the Runs room looks at the disk for runs that train on or appear.
+pub const DISK_LOOK_EVERY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Default)]
 pub struct RunsState {
     pub entries: Vec<RunEntry>,
@@ -117,6 +125,9 @@ pub struct RunsState {
     pub picked: Vec<PathBuf>,
     /// Imported systems loaded for the case card.
     pub case_card_systems: Vec<ImportedPredictions>,
+    /// The listed folders as last seen on disk, and when they were looked at.
+    stamp: DiskStamp,
+    looked: Option<Instant>,
 }
 
 impl RunsState {
@@ -152,6 +163,52 @@ impl RunsState {
         self.entries = entries;
         self.picked.retain(|p| self.entries.iter().any(|e| &e.dir == p));
         self.scanned = true;
+        self.stamp = self.disk_stamp(runs_dir, added);
+        self.looked = Some(Instant::now());
+    }
+
+    /// Once every [`DISK_LOOK_EVERY`]: the run folders that appeared, went or were written since
+    /// the listing (a run training on finishes epochs), so that the room follows them without a
+    /// rescan; their metrics are forgotten, to be computed again.
+    pub fn changed_on_disk(&mut self, runs_dir: &Path, added: &[PathBuf]) -> Vec<PathBuf> {
+        if self.looked.is_some_and(|at| at.elapsed() < DISK_LOOK_EVERY) {
+            return Vec::new();
+        }
+        self.looked = Some(Instant::now());
+        let now = self.disk_stamp(runs_dir, added);
+        if now == self.stamp {
+            return Vec::new();
+        }
+        let changed: Vec<PathBuf> = now
+            .iter()
+            .filter(|entry| !self.stamp.contains(entry))
+            .map(|(dir, _, _)| dir.clone())
+            .chain(self.stamp.iter().filter(|(dir, _, _)| !now.iter().any(|(d, _, _)| d == dir)).map(|e| e.0.clone()))
+            .collect();
+        for dir in &changed {
+            self.metrics.remove(dir);
+        }
+        changed
+    }
+
+    fn disk_stamp(&self, runs_dir: &Path, added: &[PathBuf]) -> DiskStamp {
+        let written = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        std::iter::once(runs_dir)
+            .chain(added.iter().map(PathBuf::as_path))
+            .flat_map(runs::discover)
+            .map(|dir| {
+                let config = written(dir.join(runs::CONFIG_FILE));
+                let state = written(dir.join(crate::train::run::TRAINER_STATE));
+                (dir, config, state)
+            })
+            .collect()
+    }
+
+    /// Whether a listed run may still change (a trained run with epochs to go, or none yet).
+    pub fn any_unfinished(&self) -> bool {
+        self.entries.iter().any(|e| {
+            matches!(&e.run, Ok(run) if matches!(run.kind, RunKind::Trained { progress: Progress::Partial { .. } | Progress::NoModel, .. }))
+        })
     }
 
     pub fn entry(&self, dir: &Path) -> Option<&RunEntry> {

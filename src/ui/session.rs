@@ -10,12 +10,12 @@ use crate::modality::Modality;
 use crate::train::{self, TrainError};
 use crate::va;
 
-/// Why a dataset or run could not be opened. Each message names the folder.
+/// Why a dataset or run could not be opened. Each message names the folder that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error(transparent)]
+    #[error("Could not open dataset: {0}")]
     Dataset(#[from] DatasetError),
-    #[error("run {}: {source}", path.display())]
+    #[error("Could not open run {}: {source}", path.display())]
     Run {
         path: PathBuf,
         #[source]
@@ -98,6 +98,12 @@ impl Session {
     pub fn predicted(&self, index: usize, threshold: f32) -> Option<Vec<usize>> {
         let probabilities = self.probabilities(index)?;
         Some(probabilities.iter().enumerate().filter(|&(_, &p)| p > threshold).map(|(j, _)| j).collect())
+    }
+
+    /// Exact, partial or miss at `threshold`, if the run covers the utterance.
+    pub fn outcome(&self, index: usize, threshold: f32) -> Option<metrics::Outcome> {
+        let gold = &self.utterance(index)?.labels;
+        Some(metrics::Outcome::of(gold, &self.predicted(index, threshold)?))
     }
 
     pub fn gold(&self, index: usize) -> Vec<bool> {

@@ -14,6 +14,32 @@ pub const DEFAULT_THRESHOLD: f32 = 0.18;
 /// How many recently opened datasets the welcome screen and File menu list.
 pub const RECENT_LIMIT: usize = 8;
 
+/// A dataset opened before, with the run that was attached to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredRecent")]
+pub struct Recent {
+    pub dataset: PathBuf,
+    pub run: Option<PathBuf>,
+}
+
+/// A recent entry as settings store it: today's, or a bare dataset path (settings written
+/// before the run was remembered).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredRecent {
+    Entry { dataset: PathBuf, run: Option<PathBuf> },
+    Dataset(PathBuf),
+}
+
+impl From<StoredRecent> for Recent {
+    fn from(stored: StoredRecent) -> Self {
+        match stored {
+            StoredRecent::Entry { dataset, run } => Self { dataset, run },
+            StoredRecent::Dataset(dataset) => Self { dataset, run: None },
+        }
+    }
+}
+
 /// The room the window shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Room {
@@ -82,7 +108,7 @@ pub struct ViewSettings {
     pub embedding_window: bool,
     pub playback: PlaybackSettings,
     /// Most recent first.
-    pub recent: Vec<PathBuf>,
+    pub recent: Vec<Recent>,
     pub room: Room,
     /// The folder training jobs write their run folders and history (`jobs.json`) into, and the
     /// run browser lists runs under (searched recursively).
@@ -115,9 +141,10 @@ impl Default for ViewSettings {
 }
 
 impl ViewSettings {
-    pub fn remember(&mut self, dataset: PathBuf) {
-        self.recent.retain(|p| p != &dataset);
-        self.recent.insert(0, dataset);
+    /// Puts `dataset` first in the recent list, with the run attached to it (if any).
+    pub fn remember(&mut self, dataset: PathBuf, run: Option<PathBuf>) {
+        self.recent.retain(|r| r.dataset != dataset);
+        self.recent.insert(0, Recent { dataset, run });
         self.recent.truncate(RECENT_LIMIT);
     }
 }

@@ -20,6 +20,16 @@ pub fn cloud_color(modality: Modality) -> Color32 {
 
 pub const HIT: Color32 = Color32::from_rgb(40, 160, 60);
 pub const MISS: Color32 = Color32::from_rgb(220, 50, 47);
+pub const PARTIAL: Color32 = Color32::from_rgb(225, 170, 60);
+
+/// The colour of an utterance's outcome (exact, partial, miss) wherever it is named.
+pub fn outcome_color(outcome: crate::metrics::Outcome) -> Color32 {
+    match outcome {
+        crate::metrics::Outcome::Exact => HIT,
+        crate::metrics::Outcome::Partial => PARTIAL,
+        crate::metrics::Outcome::Miss => MISS,
+    }
+}
 pub const GOLD: Color32 = Color32::from_rgb(230, 170, 20);
 pub const ANCHOR: Color32 = Color32::from_rgb(150, 150, 150);
 pub const QUADRANT_TEXT: Color32 = Color32::from_rgb(125, 125, 140);
@@ -39,6 +49,8 @@ pub const AUDIT_CORRECTED: Color32 = Color32::from_rgb(90, 160, 230);
 pub const AUDIT_UNSURE: Color32 = Color32::from_rgb(230, 140, 30);
 
 pub const ERROR_TEXT: Color32 = Color32::from_rgb(230, 80, 70);
+/// A caveat beside a figure (e.g. agreement over too few units).
+pub const WARNING_TEXT: Color32 = Color32::from_rgb(225, 170, 60);
 
 /// Distinct colours for labels (cycled past eight), for the embedding map.
 const LABEL_COLORS: [Color32; 8] = [

@@ -62,9 +62,14 @@ fn send(commands: &mut Vec<Command>, command: TrainingCommand) {
 fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path, commands: &mut Vec<Command>) {
     let mut form = state.form.clone();
     egui::Grid::new("training_where").num_columns(2).show(ui, |ui| {
-        row(ui, "Dataset", |ui| ui.add(egui::TextEdit::singleline(&mut form.dataset).desired_width(240.0)));
+        row(ui, "Dataset", |ui| {
+            ui.add(egui::TextEdit::singleline(&mut form.dataset).id_salt("training dataset").desired_width(240.0))
+        });
         ui.label("");
         ui.horizontal(|ui| {
+            if ui.small_button("Browse…").on_hover_text("Choose the dataset folder").clicked() {
+                send(commands, TrainingCommand::ChooseDataset);
+            }
             if form.follows_session {
                 ui.weak("the workbench's open dataset");
             } else if ui.small_button("Use the open dataset").clicked() {
@@ -72,16 +77,20 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
             }
         });
         ui.end_row();
-        row(ui, "Run name", |ui| ui.add(egui::TextEdit::singleline(&mut form.run_name).desired_width(240.0)));
+        row(ui, "Run name", |ui| {
+            ui.add(egui::TextEdit::singleline(&mut form.run_name).id_salt("training run name").desired_width(240.0))
+        });
         ui.label("Runs folder");
         ui.horizontal(|ui| {
             ui.weak(runs_dir.display().to_string());
-            if ui.small_button("Change…").clicked() {
+            if ui.small_button("Browse…").on_hover_text("Choose the runs folder").clicked() {
                 send(commands, TrainingCommand::ChooseRunsDir);
             }
         });
         ui.end_row();
     });
+    // Always one label, whatever it says, so that the fields below keep their ids while the
+    // dataset path is typed.
     match state.facts() {
         Some(Ok(facts)) => {
             let modalities: Vec<&str> = check::available_modalities(facts).into_iter().map(Modality::name).collect();
@@ -97,7 +106,9 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
         Some(Err(e)) => {
             ui.colored_label(theme::ERROR_TEXT, e);
         }
-        None => {}
+        None => {
+            ui.weak("");
+        }
     }
 
     ui.separator();
@@ -122,7 +133,7 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
     config_ui(ui, &mut form);
     ui.separator();
     device_ui(ui, state, &mut form);
-    va_source_ui(ui, state, &mut form);
+    va_source_ui(ui, state, &mut form, commands);
     ui.separator();
     sweep_ui(ui, &mut form);
     if form != state.form {
@@ -132,7 +143,7 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
 
 /// Which VA the run trains on: the dataset's, the audit store's (an annotator or a consensus),
 /// or an overlay file.
-fn va_source_ui(ui: &mut egui::Ui, state: &TrainingState, form: &mut TrainingForm) {
+fn va_source_ui(ui: &mut egui::Ui, state: &TrainingState, form: &mut TrainingForm, commands: &mut Vec<Command>) {
     let annotators: &[String] = state.annotators.as_deref().unwrap_or_default();
     let mut choices = vec![VaSource::Dataset];
     choices.extend(annotators.iter().map(|name| VaSource::Audit(OverlaySource::Annotator(name.clone()))));
@@ -166,9 +177,16 @@ fn va_source_ui(ui: &mut egui::Ui, state: &TrainingState, form: &mut TrainingFor
         (VaSource::File, _) => {
             ui.horizontal(|ui| {
                 let label = ui.label("Overlay file");
-                ui.add(egui::TextEdit::singleline(&mut form.va_overlay).desired_width(f32::INFINITY))
-                    .labelled_by(label.id)
-                    .on_hover_text("A VA overlay CSV written by `univa audit export`.");
+                if ui.small_button("Browse…").on_hover_text("Choose the overlay CSV").clicked() {
+                    send(commands, TrainingCommand::ChooseOverlay);
+                }
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.va_overlay)
+                        .id_salt("training overlay")
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(label.id)
+                .on_hover_text("A VA overlay CSV written by `univa audit export`.");
             });
         }
         (VaSource::Dataset, Err(why)) => {
@@ -190,9 +208,10 @@ fn va_source_name(source: &VaSource) -> String {
 
 /// Why the form cannot launch, and the launch button.
 fn launch_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>) {
-    for problem in &state.problems {
-        ui.colored_label(theme::ERROR_TEXT, format!("• {problem}"));
-    }
+    // One label however many problems there are: the form's fields below keep their ids (and a
+    // field being typed in keeps the keyboard) while the list changes.
+    let problems: Vec<String> = state.problems.iter().map(|p| format!("• {p}")).collect();
+    ui.colored_label(theme::ERROR_TEXT, problems.join("\n"));
     let label =
         if state.form.sweep.enabled { format!("Launch sweep ({} runs)", state.planned) } else { "Launch".to_owned() };
     if ui.add_enabled(state.problems.is_empty(), egui::Button::new(label)).clicked() {
@@ -204,18 +223,10 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
     let config = &mut form.config;
     ui.label("Loss");
     egui::Grid::new("training_loss").num_columns(2).show(ui, |ui| {
-        row(ui, "λ (contrastive weight)", |ui| {
-            ui.add(egui::DragValue::new(&mut config.loss.lambda).speed(0.01).range(0.0..=1.0))
-        });
-        row(ui, "τ (temperature)", |ui| {
-            ui.add(egui::DragValue::new(&mut config.loss.temperature).speed(0.01).range(0.01..=10.0))
-        });
-        row(ui, "δ (VA positive distance)", |ui| {
-            ui.add(egui::DragValue::new(&mut config.loss.delta).speed(0.01).range(0.001..=10.0))
-        });
-        row(ui, "ζ (decision threshold)", |ui| {
-            ui.add(egui::DragValue::new(&mut config.train.threshold).speed(0.005).range(0.01..=0.99))
-        });
+        row(ui, "λ (contrastive weight)", |ui| ui.add(egui::DragValue::new(&mut config.loss.lambda).speed(0.01)));
+        row(ui, "τ (temperature)", |ui| ui.add(egui::DragValue::new(&mut config.loss.temperature).speed(0.01)));
+        row(ui, "δ (VA positive distance)", |ui| ui.add(egui::DragValue::new(&mut config.loss.delta).speed(0.01)));
+        row(ui, "ζ (decision threshold)", |ui| ui.add(egui::DragValue::new(&mut config.train.threshold).speed(0.005)));
         let current = Ablation::of(config);
         row(ui, "Ablation", |ui| {
             egui::ComboBox::from_id_salt("training_ablation")
@@ -248,8 +259,8 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
         }
     });
     egui::Grid::new("training_model").num_columns(2).show(ui, |ui| {
-        row(ui, "Hidden size d", |ui| ui.add(egui::DragValue::new(&mut config.model.hidden).range(4..=4096)));
-        row(ui, "Heads", |ui| ui.add(egui::DragValue::new(&mut config.model.heads).range(1..=64)));
+        row(ui, "Hidden size d", |ui| ui.add(egui::DragValue::new(&mut config.model.hidden)));
+        row(ui, "Heads", |ui| ui.add(egui::DragValue::new(&mut config.model.heads)));
         ui.label("Layers");
         ui.horizontal(|ui| {
             for modality in Modality::ALL {
@@ -258,7 +269,7 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
             }
         });
         ui.end_row();
-        row(ui, "Dropout", |ui| ui.add(egui::DragValue::new(&mut config.model.dropout).speed(0.01).range(0.0..=0.9)));
+        row(ui, "Dropout", |ui| ui.add(egui::DragValue::new(&mut config.model.dropout).speed(0.01)));
     });
     ui.label("Optimisation");
     egui::Grid::new("training_train").num_columns(2).show(ui, |ui| {
@@ -266,28 +277,22 @@ fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
             ui.add(
                 egui::DragValue::new(&mut config.train.learning_rate)
                     .speed(1e-5)
-                    .range(1e-7..=1.0)
                     .custom_formatter(|v, _| format!("{v:.1e}"))
                     .custom_parser(|s| s.trim().parse().ok()),
             )
         });
-        row(ui, "Epochs", |ui| ui.add(egui::DragValue::new(&mut config.train.epochs).range(1..=1000)));
-        row(ui, "Batch size", |ui| ui.add(egui::DragValue::new(&mut config.train.batch_size).range(1..=4096)));
+        row(ui, "Epochs", |ui| ui.add(egui::DragValue::new(&mut config.train.epochs)));
+        row(ui, "Batch size", |ui| ui.add(egui::DragValue::new(&mut config.train.batch_size)));
         row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut config.train.seed)));
-        row(ui, "Warm-up fraction", |ui| {
-            ui.add(egui::DragValue::new(&mut config.train.warmup_fraction).speed(0.01).range(0.0..=1.0))
-        });
-        row(ui, "Weight decay", |ui| {
-            ui.add(egui::DragValue::new(&mut config.train.weight_decay).speed(0.001).range(0.0..=1.0))
-        });
-        row(ui, "Log every N steps", |ui| ui.add(egui::DragValue::new(&mut config.train.log_every).range(1..=10_000)));
-        row(ui, "Gradient clip", |ui| {
-            ui.add(egui::DragValue::new(&mut config.train.grad_clip).speed(0.05).range(0.0..=100.0))
-        });
+        row(ui, "Warm-up fraction", |ui| ui.add(egui::DragValue::new(&mut config.train.warmup_fraction).speed(0.01)));
+        row(ui, "Weight decay", |ui| ui.add(egui::DragValue::new(&mut config.train.weight_decay).speed(0.001)));
+        row(ui, "Log every N steps", |ui| ui.add(egui::DragValue::new(&mut config.train.log_every)));
+        row(ui, "Gradient clip", |ui| ui.add(egui::DragValue::new(&mut config.train.grad_clip).speed(0.05)));
     });
     ui.label("Any other field (TOML over the above)");
     ui.add(
         egui::TextEdit::multiline(&mut form.extra_toml)
+            .id_salt("training extra toml")
             .hint_text("[model]\nmax_positions = 256\n[loss]\nkl_scale = 1.0")
             .desired_rows(3)
             .desired_width(f32::INFINITY)
@@ -332,11 +337,18 @@ fn sweep_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
         return;
     }
     egui::Grid::new("training_sweep").num_columns(2).show(ui, |ui| {
-        row(ui, "Sweep name", |ui| ui.add(egui::TextEdit::singleline(&mut sweep.name).desired_width(200.0)));
+        row(ui, "Sweep name", |ui| {
+            ui.add(egui::TextEdit::singleline(&mut sweep.name).id_salt("sweep name").desired_width(200.0))
+        });
         row(ui, "Field", |ui| field_combo_ui(ui, "sweep_first", &mut sweep.first));
         let hint = sweep.first.example();
         row(ui, "Values", |ui| {
-            ui.add(egui::TextEdit::singleline(&mut sweep.first_values).hint_text(hint).desired_width(200.0))
+            ui.add(
+                egui::TextEdit::singleline(&mut sweep.first_values)
+                    .id_salt("sweep first values")
+                    .hint_text(hint)
+                    .desired_width(200.0),
+            )
         });
         ui.label("");
         let mut second_on = sweep.second.is_some();
@@ -356,6 +368,7 @@ fn sweep_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
             row(ui, "Second values", |ui| {
                 ui.add(
                     egui::TextEdit::singleline(&mut sweep.second_values)
+                        .id_salt("sweep second values")
                         .hint_text(second.example())
                         .desired_width(200.0),
                 )

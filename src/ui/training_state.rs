@@ -14,6 +14,7 @@ use crate::model::Preset;
 use crate::store::{self, OverlaySource, Store};
 use crate::train::RunConfig;
 
+use super::file_dialog::FileDialog;
 use super::session::Session;
 use super::state::Notice;
 
@@ -197,6 +198,10 @@ pub enum TrainingCommand {
     Select(JobId),
     /// Ask for another runs folder.
     ChooseRunsDir,
+    /// Ask for the dataset folder to train on.
+    ChooseDataset,
+    /// Ask for the VA overlay CSV to train on.
+    ChooseOverlay,
 }
 
 /// The dataset facts the form was last checked against, and for which folder.
@@ -365,6 +370,25 @@ impl TrainingState {
                 None
             }
             TrainingCommand::ChooseRunsDir => self.choose_runs_dir(runs_dir),
+            TrainingCommand::ChooseDataset => {
+                let mut dialog = FileDialog::new("Dataset folder to train on");
+                if !self.form.dataset.trim().is_empty() {
+                    dialog = dialog.directory(self.form.dataset.trim());
+                }
+                if let Some(dataset) = dialog.pick_folder() {
+                    self.form.dataset = dataset.display().to_string();
+                    self.form.follows_session = false;
+                }
+                None
+            }
+            TrainingCommand::ChooseOverlay => {
+                if let Some(overlay) =
+                    FileDialog::new("VA overlay to train on").filter("VA overlay", &["csv"]).pick_file()
+                {
+                    self.form.va_overlay = overlay.display().to_string();
+                }
+                None
+            }
         };
         self.revalidate(session, runs_dir);
         notice
@@ -381,7 +405,7 @@ impl TrainingState {
         if self.manager.as_ref().is_some_and(JobManager::is_active) {
             return Some(Notice::error("Jobs are queued or running in this runs folder; wait or cancel them first."));
         }
-        let chosen = rfd::FileDialog::new().set_title("Runs folder").set_directory(&*runs_dir).pick_folder()?;
+        let chosen = FileDialog::new("Runs folder").directory(&*runs_dir).pick_folder()?;
         self.manager = Some(JobManager::open(&chosen, self.trainer.clone()));
         self.selected = None;
         *runs_dir = chosen;

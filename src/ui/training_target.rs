@@ -14,7 +14,7 @@ fn row(ui: &mut egui::Ui, name: &str, add: impl FnOnce(&mut egui::Ui) -> egui::R
 }
 
 fn text_row(ui: &mut egui::Ui, name: &str, value: &mut String, hint: &str) {
-    row(ui, name, |ui| ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(220.0)));
+    row(ui, name, |ui| ui.add(egui::TextEdit::singleline(value).id_salt(name).hint_text(hint).desired_width(220.0)));
 }
 
 /// Edits `form`; `preview` is the script a Slurm launch would submit.

@@ -1,10 +1,9 @@
 //! The screen shown when nothing is open: open a folder, pick a recent dataset, or drop one.
 
-use std::path::PathBuf;
-
 use super::commands::Command;
+use super::settings::Recent;
 
-pub fn welcome_ui(ui: &mut egui::Ui, recent: &[PathBuf], loading: bool, commands: &mut Vec<Command>) {
+pub fn welcome_ui(ui: &mut egui::Ui, recent: &[Recent], loading: bool, commands: &mut Vec<Command>) {
     ui.vertical_centered(|ui| {
         ui.add_space(60.0);
         ui.heading("UniVA Studio");
@@ -18,11 +17,25 @@ pub fn welcome_ui(ui: &mut egui::Ui, recent: &[PathBuf], loading: bool, commands
         ui.add_space(20.0);
         if !recent.is_empty() {
             ui.strong("Recent datasets");
-            for path in recent {
-                if ui.link(path.display().to_string()).clicked() {
-                    commands.push(Command::Open { dataset: path.clone(), run: None });
+            for entry in recent {
+                let link = ui.link(entry.dataset.display().to_string());
+                let link = match &entry.run {
+                    Some(run) => link.on_hover_text(format!("with run {}", run.display())),
+                    None => link,
+                };
+                if link.clicked() {
+                    commands.push(Command::Open { dataset: entry.dataset.clone(), run: entry.run.clone() });
                 }
             }
         }
     });
+}
+
+/// A File → Recent datasets entry: the dataset, and the run it reopens with.
+pub fn recent_button_ui(ui: &mut egui::Ui, recent: &Recent) -> egui::Response {
+    let button = ui.button(recent.dataset.display().to_string());
+    match &recent.run {
+        Some(run) => button.on_hover_text(format!("with run {}", run.display())),
+        None => button,
+    }
 }

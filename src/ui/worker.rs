@@ -163,7 +163,7 @@ fn run_job(job: Job, results: &SyncSender<JobResult>) -> JobResult {
             let _span = tracing::info_span!("open", dataset = %dataset.display()).entered();
             match Session::open(&dataset, run.as_deref()) {
                 Ok(session) => JobResult::Opened { dataset, session: Box::new(session) },
-                Err(error) => JobResult::Failed(format!("Could not open {}: {error}", dataset.display())),
+                Err(error) => JobResult::Failed(error.to_string()),
             }
         }
         Job::Embed { request_id, dataset, run, request, stop } => {

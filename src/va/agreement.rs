@@ -29,6 +29,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+/// Below this many units rated at least twice, agreement statistics swing widely from one
+/// sample to the next (α over 3 units can read anywhere from −0.5 to 1): shown with a warning.
+pub const MIN_RELIABLE_UNITS: usize = 10;
+
+/// The warning to show beside statistics over `pairable_units` units, if they are too few.
+pub fn small_sample_warning(pairable_units: usize) -> Option<String> {
+    (pairable_units < MIN_RELIABLE_UNITS)
+        .then(|| format!("only {pairable_units} units rated twice: unreliable below {MIN_RELIABLE_UNITS}"))
+}
+
 /// One rating of one unit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rating {

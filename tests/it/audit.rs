@@ -54,6 +54,7 @@ fn audited_dataset(dir: &Path) -> (String, Vec<String>) {
             new,
             reason: "",
             source_model: "synth",
+            model: None,
         };
         store.record(&change(alice.id, judged(0.9, 0.8 - k as f32 * 0.01))).unwrap();
         store.record(&change(bob.id, judged(0.5, 0.0))).unwrap();
@@ -73,7 +74,7 @@ fn export_events_and_train_over_the_overlay() {
 
     let alice = path("alice.csv");
     let printed = ok(&["audit", "export", "--dataset", &data, "--annotator", "alice", "--out", &alice]);
-    assert!(printed.contains("30 utterances, 30 corrected VA points"), "{printed}");
+    assert!(printed.contains("30 utterances, 30 VA points (30 corrected, 0 accepted)"), "{printed}");
     let text = std::fs::read_to_string(&alice).unwrap();
     assert!(text.starts_with("id,text_v,text_a,vision_v,vision_a,audio_v,audio_a,provenance\n"), "{text}");
     assert!(text.contains(&format!("{},0.9,0.8,,,,,audit:alice\n", ids[0])), "{text}");
@@ -240,4 +241,34 @@ fn kill_test_1000() {
     let (trials, acknowledged, lost) = kill_trials(1000, 20261202);
     println!("kill test: {trials} trials, {acknowledged} acknowledged edits, {lost} lost");
     assert_eq!(lost, 0);
+}
+
+#[test]
+fn export_counts_corrected_and_accepted_points_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ids) = audited_dataset(dir.path());
+    let dataset = Dataset::open(Path::new(&data)).unwrap();
+    let mut store = Store::open(&Path::new(&data).join(univa::store::STORE_FILE), &dataset.manifest.name).unwrap();
+    let carol = store.create_annotator("carol", "").unwrap();
+    for (k, id) in ids.iter().take(10).enumerate() {
+        let status = if k < 4 { Status::Corrected } else { Status::Accepted };
+        let judgment = Judgment { va: Va::new(0.1, 0.2), status, unsure: k == 9, reason: String::new() };
+        let change = Change {
+            annotator: carol.id,
+            utterance: id,
+            modality: Modality::Audio,
+            kind: if k < 4 { EventKind::Correct } else { EventKind::Accept },
+            new: Some(judgment),
+            reason: "",
+            source_model: "synth",
+            model: None,
+        };
+        store.record(&change).unwrap();
+    }
+    drop(store);
+    let out = dir.path().join("carol.csv");
+    let printed = ok(&["audit", "export", "--dataset", &data, "--annotator", "carol", "--out", out.to_str().unwrap()]);
+    assert!(printed.contains("10 utterances, 10 VA points (4 corrected, 6 accepted, 1 flagged unsure)"), "{printed}");
+    let printed = ok(&["audit", "export", "--dataset", &data, "--consensus", "mean", "--out", out.to_str().unwrap()]);
+    assert!(printed.contains("from 70 judgments of 3 annotators: 64 corrected, 6 accepted"), "{printed}");
 }

@@ -13,6 +13,7 @@ use univa::dataset::synth::{SynthConfig, write_synthetic};
 use univa::import::{FolderOptions, MediaMode, import_folder};
 use univa::media::AudioOutputMode;
 use univa::media::testclip::{TestClipSpec, generate_test_clip};
+use univa::metrics::Outcome;
 use univa::modality::PerModality;
 use univa::model::Preset;
 use univa::projection::{EmbeddedPoint, EmbeddingRequest, Method, UmapConfig};
@@ -187,15 +188,15 @@ fn filter_by_error_type_keeps_only_matching_utterances() {
     }
     assert!(checked_any, "a one-epoch run makes some false positives");
 
-    let exact = Filter { error: ErrorFilter::Exact, ..Filter::default() };
+    let exact = Filter { error: ErrorFilter::Outcome(Outcome::Exact), ..Filter::default() };
     harness.state_mut().handle(Command::SetFilter(exact));
     harness.run_steps(1);
     let exact_rows = harness.state().view.rows.len();
-    let partial = Filter { error: ErrorFilter::Partial, ..Filter::default() };
+    let partial = Filter { error: ErrorFilter::Outcome(Outcome::Partial), ..Filter::default() };
     harness.state_mut().handle(Command::SetFilter(partial));
     harness.run_steps(1);
     let partial_rows = harness.state().view.rows.len();
-    let miss = Filter { error: ErrorFilter::Miss, ..Filter::default() };
+    let miss = Filter { error: ErrorFilter::Outcome(Outcome::Miss), ..Filter::default() };
     harness.state_mut().handle(Command::SetFilter(miss));
     harness.run_steps(1);
     let miss_rows = harness.state().view.rows.len();
@@ -385,7 +386,7 @@ fn dropping_a_folder_opens_it_and_dropping_a_file_is_an_error() {
     drop_path(&mut harness, data.clone());
     let app = harness.state();
     assert_eq!(app.session.as_ref().map(|s| s.len()), Some(160));
-    assert_eq!(app.settings.recent.first(), Some(data));
+    assert_eq!(app.settings.recent.first().map(|r| &r.dataset), Some(data));
     assert!(!app.notice.as_ref().unwrap().is_error);
 
     let file = data.join("manifest.toml");
@@ -425,13 +426,14 @@ impl eframe::Storage for MemoryStorage {
 fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
     let mut app = StudioApp::new(ViewSettings::default());
     for i in 0..12 {
-        app.settings.remember(PathBuf::from(format!("/data/set{i}")));
+        app.settings.remember(PathBuf::from(format!("/data/set{i}")), None);
     }
     // Opening one again moves it to the front without a duplicate.
-    app.settings.remember(PathBuf::from("/data/set5"));
+    app.settings.remember(PathBuf::from("/data/set5"), Some(PathBuf::from("/runs/r5")));
     assert_eq!(app.settings.recent.len(), 8);
-    assert_eq!(app.settings.recent[0], PathBuf::from("/data/set5"));
-    assert_eq!(app.settings.recent.iter().filter(|p| p.ends_with("set5")).count(), 1);
+    assert_eq!(app.settings.recent[0].dataset, PathBuf::from("/data/set5"));
+    assert_eq!(app.settings.recent[0].run, Some(PathBuf::from("/runs/r5")));
+    assert_eq!(app.settings.recent.iter().filter(|r| r.dataset.ends_with("set5")).count(), 1);
     app.handle(Command::SetShowCloud(true));
     app.handle(Command::SetCloudModality(univa::modality::Modality::Audio, false));
     app.handle(Command::SetThreshold(0.3));
@@ -451,6 +453,10 @@ fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
     eframe::Storage::set_string(&mut storage, eframe::APP_KEY, "(threshold: 0.25)".to_owned());
     let old: ViewSettings = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
     assert_eq!(old, ViewSettings { threshold: 0.25, ..ViewSettings::default() });
+    // Recent datasets saved as bare paths (before their run was remembered) keep the path.
+    eframe::Storage::set_string(&mut storage, eframe::APP_KEY, "(recent: [\"/data/old\"])".to_owned());
+    let old: ViewSettings = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
+    assert_eq!(old.recent, [univa::ui::Recent { dataset: PathBuf::from("/data/old"), run: None }]);
 }
 
 #[test]
@@ -566,11 +572,18 @@ pub(crate) fn second_media_fixture() -> PathBuf {
             std::fs::create_dir_all(source.join("clips")).unwrap();
             let spec = TestClipSpec { duration_secs: 4.0, ..TestClipSpec::default() };
             generate_test_clip(&source.join("clips/other.mkv"), &spec).unwrap();
-            std::fs::write(source.join("labels.csv"), "id,media,start,end,text,labels\nv1,clips/other.mkv,0.5,2.5,other words,sad\n")
-                .unwrap();
+            std::fs::write(
+                source.join("labels.csv"),
+                "id,media,start,end,text,labels\nv1,clips/other.mkv,0.5,2.5,other words,sad\n",
+            )
+            .unwrap();
             let out = root.join("data");
-            let options =
-                FolderOptions { csv: source.join("labels.csv"), out: out.clone(), media: MediaMode::Copy, labels: None };
+            let options = FolderOptions {
+                csv: source.join("labels.csv"),
+                out: out.clone(),
+                media: MediaMode::Copy,
+                labels: None,
+            };
             import_folder(&options).unwrap();
             out
         })

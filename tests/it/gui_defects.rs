@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use univa::jobs::JobStatus;
+use univa::metrics::Outcome;
 use univa::ui::{Command, ErrorFilter, Filter, Room, StudioApp, TrainingCommand, TrainingForm, ViewSettings};
 
 use crate::gui::{fixture, harness_of, studio, studio_with_run};
@@ -48,9 +49,28 @@ fn cancel_stops_the_first_job_of_a_fresh_window_at_once() {
     let mut harness = training_room(runs.path());
     set_form(&mut harness, |form| form.config = tiny_config(500));
     harness.get_by_label("Launch").click();
+    harness.run_steps(2);
+    // Clicked as a person does (press, a few frames, release) while the trainer is still
+    // starting, before any curve.
+    let cancel = harness.get_by_label("Cancel").rect().center();
+    harness.hover_at(cancel);
     harness.run_steps(1);
-    // Clicked while the trainer is still starting, before any curve.
-    harness.get_by_label("Cancel").click();
+    harness.event(egui::Event::PointerButton {
+        pos: cancel,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    for _ in 0..3 {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    harness.event(egui::Event::PointerButton {
+        pos: cancel,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
     harness.run_steps(2);
     let status = first_job_status(harness.state());
     assert!(
@@ -177,8 +197,11 @@ fn the_trainers_numbers_for_the_best_epoch_agree() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, "[train]\nepochs = 3\nbatch_size = 16\n[model]\nhidden = 16\nheads = 2\nintermediate = 32\n")
-        .unwrap();
+    std::fs::write(
+        &config,
+        "[train]\nepochs = 3\nbatch_size = 16\n[model]\nhidden = 16\nheads = 2\nintermediate = 32\n",
+    )
+    .unwrap();
     let events = dir.path().join("events.jsonl");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_univa"))
         .args(["train", "--dataset"])
@@ -217,7 +240,7 @@ fn the_trainers_numbers_for_the_best_epoch_agree() {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|e| e["event"] == "epoch")
-        .last()
+        .next_back()
         .unwrap();
     assert_eq!(last_epoch["epoch"].as_u64(), Some(3), "the third of three epochs is epoch 3");
 }
@@ -227,9 +250,8 @@ fn each_error_filter_returns_what_the_panel_calls_it() {
     let mut harness = studio_with_run();
     let total = harness.state().session.as_ref().unwrap().len();
     let mut counts = Vec::new();
-    for (filter, word) in
-        [(ErrorFilter::Exact, "exact"), (ErrorFilter::Partial, "partial"), (ErrorFilter::Miss, "miss")]
-    {
+    for (filter, word) in [(Outcome::Exact, "exact"), (Outcome::Partial, "partial"), (Outcome::Miss, "miss")] {
+        let filter = ErrorFilter::Outcome(filter);
         harness.state_mut().handle(Command::SetFilter(Filter { error: filter, ..Filter::default() }));
         harness.run_steps(1);
         let rows = harness.state().view.rows.clone();
@@ -238,6 +260,8 @@ fn each_error_filter_returns_what_the_panel_calls_it() {
         for &index in rows.iter().take(5) {
             harness.state_mut().handle(Command::Select(index));
             harness.run_steps(2);
+            let outcome = harness.state().session.as_ref().unwrap().outcome(index, harness.state().settings.threshold);
+            assert_eq!(outcome.map(Outcome::name), Some(word));
             assert!(
                 harness.query_all_by_label_contains(word).next().is_some(),
                 "the panel says {word} for utterance {index}"
@@ -246,6 +270,9 @@ fn each_error_filter_returns_what_the_panel_calls_it() {
     }
     assert_eq!(counts.iter().sum::<usize>(), total, "exact, partial and miss partition the utterances");
     assert!(counts[2] > 0, "a one-epoch run misses some");
+    harness.state_mut().handle(Command::SetFilter(Filter { error: ErrorFilter::AnyError, ..Filter::default() }));
+    harness.run_steps(1);
+    assert_eq!(harness.state().view.rows.len(), counts[1] + counts[2], "any error = partial + miss");
 }
 
 #[test]
@@ -265,16 +292,26 @@ fn an_error_opening_a_run_names_the_run() {
 
 #[test]
 fn the_window_title_names_the_dataset_and_run() {
-    let mut harness = studio_with_run();
-    harness.run_steps(2);
-    let session = harness.state().session.as_ref().unwrap();
-    let run = session.run.as_ref().unwrap().dir.file_name().unwrap().to_string_lossy().into_owned();
-    let expected = format!("UniVA Studio — {} · {run}", session.dataset.manifest.name);
-    let title = harness.ctx.viewport(|v| {
-        v.commands.iter().find_map(|c| match c {
-            egui::ViewportCommand::Title(t) => Some(t.clone()),
-            _ => None,
+    let (data, run) = fixture();
+    let mut harness = studio(None);
+    let sent_title = |harness: &Harness<'static, StudioApp>| {
+        harness.output().viewport_output.get(&egui::ViewportId::ROOT).and_then(|v| {
+            v.commands.iter().find_map(|c| match c {
+                egui::ViewportCommand::Title(t) => Some(t.clone()),
+                _ => None,
+            })
         })
-    });
-    assert_eq!(title.as_deref(), Some(expected.as_str()));
+    };
+    for attached in [None, Some(run.clone())] {
+        harness.state_mut().handle(Command::Open { dataset: data.clone(), run: attached.clone() });
+        harness.state_mut().wait_for_worker();
+        harness.step();
+        let name = &harness.state().session.as_ref().unwrap().dataset.manifest.name;
+        let expected = match &attached {
+            Some(run) => format!("UniVA Studio — {name} · {}", run.file_name().unwrap().to_string_lossy()),
+            None => format!("UniVA Studio — {name}"),
+        };
+        assert_eq!(harness.state().window_title(), expected);
+        assert_eq!(sent_title(&harness).as_deref(), Some(expected.as_str()), "the window got it");
+    }
 }

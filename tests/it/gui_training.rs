@@ -171,6 +171,7 @@ fn a_run_trains_on_the_audit_stores_corrected_va() {
             new: Some(judgment),
             reason: "",
             source_model: "synth",
+            model: None,
         })
         .unwrap();
     drop(store);

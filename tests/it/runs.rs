@@ -420,6 +420,6 @@ fn an_imported_system_gets_a_row_in_the_case_card() {
     let markdown = univa::ui::case_card_markdown(session, index, app.settings.threshold, &systems).unwrap();
     let gold_names: Vec<&str> =
         session.utterance(index).unwrap().labels.iter().map(|&j| session.label_names[j].as_str()).collect();
-    assert!(markdown.contains(&format!("| MulT | {} | ✓ hit |", gold_names.join(", "))), "{markdown}");
+    assert!(markdown.contains(&format!("| MulT | {} | ✓ exact |", gold_names.join(", "))), "{markdown}");
     assert!(markdown.contains("| UniVA (this run) |"), "{markdown}");
 }

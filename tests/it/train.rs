@@ -150,7 +150,8 @@ fn stopped_run_resumes_where_it_stopped() {
     let mut req = request(&dataset, tiny_config(2), &run, false);
     req.stop = Some(&stop);
     let err = train::train(req, &mut StopAfterFirstEpoch(&stop)).unwrap_err();
-    assert!(matches!(err, TrainError::Cancelled { epoch: 1, .. }), "{err}");
+    // Stopped as the second epoch began (epochs are numbered from 1).
+    assert!(matches!(err, TrainError::Cancelled { epoch: 2, .. }), "{err}");
     assert!(err.to_string().contains("last good checkpoint is kept"), "{err}");
     train::load_run(&run, &candle_core::Device::Cpu).unwrap();
 
@@ -162,7 +163,7 @@ fn stopped_run_resumes_where_it_stopped() {
         .iter()
         .filter_map(|e| if let TrainEvent::Epoch { epoch, .. } = e { Some(*epoch) } else { None })
         .collect();
-    assert_eq!(epochs, vec![1]);
+    assert_eq!(epochs, vec![2]);
     assert!(summary.best_epoch.is_some());
 
     // A different model cannot continue these weights.
