@@ -239,8 +239,7 @@ fn the_trainers_numbers_for_the_best_epoch_agree() {
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["event"] == "epoch")
-        .next_back()
+        .rfind(|e| e["event"] == "epoch")
         .unwrap();
     assert_eq!(last_epoch["epoch"].as_u64(), Some(3), "the third of three epochs is epoch 3");
 }
