@@ -11,7 +11,7 @@ use super::state::ViewState;
 use super::theme;
 use crate::metrics::Outcome;
 
-const HEADERS: [&str; 7] = ["id", "video", "split", "transcript", "gold", "predicted", "hit"];
+const HEADERS: [&str; 7] = ["id", "video", "split", "transcript", "gold", "predicted", "outcome"];
 const TRANSCRIPT: usize = 3;
 
 pub fn browser_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, threshold: f32, commands: &mut Vec<Command>) {
@@ -146,11 +146,7 @@ fn row_ui(
         ui.painter().rect_filled(rect, 2.0, visuals.widgets.hovered.weak_bg_fill);
     }
     let predicted = session.predicted(index, threshold);
-    let hit = predicted.as_ref().map(|p| {
-        let mut gold = u.labels.clone();
-        gold.sort_unstable();
-        *p == gold
-    });
+    let outcome = predicted.as_deref().map(|p| Outcome::of(&u.labels, p));
     let text_color = if selected { visuals.selection.stroke.color } else { visuals.text_color() };
     let cells: [(String, Color32); 7] = [
         (u.id.clone(), text_color),
@@ -159,9 +155,8 @@ fn row_ui(
         (u.text.clone(), text_color),
         (names(session, &u.labels), theme::GOLD),
         (predicted.as_deref().map(|p| names(session, p)).unwrap_or_default(), text_color),
-        match hit {
-            Some(true) => ("✓".to_owned(), theme::HIT),
-            Some(false) => ("×".to_owned(), theme::MISS),
+        match outcome {
+            Some(outcome) => (outcome.marked().to_owned(), theme::outcome_color(outcome)),
             None => (String::new(), text_color),
         },
     ];

@@ -118,7 +118,7 @@ pub const CARD_PNG_WIDTH: f32 = 640.0;
 
 /// Browser row height and column widths (points).
 pub const ROW_HEIGHT: f32 = 20.0;
-pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 40.0, 0.0, 110.0, 110.0, 28.0];
+pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 40.0, 0.0, 110.0, 110.0, 64.0];
 pub const TRANSCRIPT_MIN_WIDTH: f32 = 60.0;
 pub const PANEL_BROWSER_WIDTH: f32 = 580.0;
 pub const PANEL_PREDICTIONS_WIDTH: f32 = 340.0;

@@ -413,8 +413,13 @@ fn jobs_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>
                 if ui.selectable_label(state.selected == Some(job.id()), name).clicked() {
                     send(commands, TrainingCommand::Select(job.id()));
                 }
-                // The buttons before the columns whose width changes, so they stay put.
-                ui.horizontal(|ui| {
+                // The buttons before the columns whose width changes, so they stay put; their ids
+                // come from the job's, so that nothing drawn above (a problem listed, a job
+                // added) changes them between a press and its release.
+                let buttons = egui::UiBuilder::new()
+                    .scope_id(egui::Id::unique(("training job buttons", job.id())))
+                    .layout(egui::Layout::left_to_right(egui::Align::Center));
+                ui.scope_builder(buttons, |ui| {
                     if matches!(record.status, JobStatus::Queued { .. } | JobStatus::Running { .. })
                         && ui.small_button("Cancel").clicked()
                     {
