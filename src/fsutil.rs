@@ -22,3 +22,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+/// Why `name` cannot name one folder inside another (a job, run or sweep name under the runs
+/// folder), or `None` when it can: one path component, not absolute, not `.` or `..`, not
+/// hidden (the runs folder keeps its own files under `.jobs/`).
+pub fn folder_name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("is empty")
+    } else if name.contains('/') || name.contains('\\') {
+        Some("holds a path separator")
+    } else if name == "." || name == ".." {
+        Some("names a folder above or itself")
+    } else if name.starts_with('.') {
+        Some("starts with a dot (a hidden folder)")
+    } else if name.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folder_name_problem;
+
+    #[test]
+    fn only_one_plain_path_component_names_a_folder() {
+        for bad in ["", " ", "../../escape", "..", ".", "/tmp/x", "a/b", ".jobs", "a\\b", "a\nb"] {
+            assert!(folder_name_problem(bad).is_some(), "{bad:?} was accepted");
+        }
+        for good in ["run-1", "delta=0.1", "my run", "é.v2"] {
+            assert_eq!(folder_name_problem(good), None, "{good:?} was refused");
+        }
+    }
+}

@@ -434,6 +434,9 @@ impl JobManager {
     /// Queues a job; it starts on the next [`Self::poll`] when its device is free. Its id is
     /// taken under the history's lock, so jobs submitted by other processes never share it.
     pub fn submit(&mut self, mut spec: JobSpec) -> Result<JobId, JobsError> {
+        if let Some(problem) = super::name_problem(&spec) {
+            return Err(JobsError::Name(problem));
+        }
         spec.device = normalize_device(&spec.device);
         let owner = self.owner;
         self.locked(|manager| {
