@@ -40,8 +40,8 @@ pub use check::{DatasetFacts, check};
 pub use curves::{Curves, EpochPoint};
 pub use devices::{DeviceChoice, GpuInfo};
 pub use manager::{
-    EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, Owner, read_history, request_stop,
-    stop_file,
+    EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, Owner, orphan_outcome, read_history,
+    request_stop, settled_history, stop_file,
 };
 pub use spec::JobSpec;
 pub use sweep::{Ablation, SweepAxis, SweepField};

@@ -31,6 +31,8 @@ pub const BEST_WEIGHTS: &str = "model.safetensors";
 pub const LAST_WEIGHTS: &str = "last.safetensors";
 pub const OPTIMIZER_STATE: &str = "optimizer.safetensors";
 pub const TRAINER_STATE: &str = "trainer_state.json";
+/// The copy of `--va-overlay` a run folder keeps.
+pub const OVERLAY_FILE: &str = "va-overlay.csv";
 
 /// Everything needed to rebuild a trained model and read its outputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
