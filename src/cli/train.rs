@@ -64,9 +64,14 @@ pub struct Args {
     /// checkpoint (the last finished epoch, which --resume continues from), exit with an error.
     #[arg(long)]
     pub stop_file: Option<PathBuf>,
-    /// Continue the run in --out from its last finished epoch.
-    #[arg(long)]
+    /// Continue the run in --out from its last finished epoch (with none yet, train from the
+    /// beginning).
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Train anew in an --out that already holds a run; its files are replaced once the new
+    /// run has finished its first epoch.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print nothing but errors (no progress bar).
     #[arg(long)]
     pub quiet: bool,
@@ -190,6 +195,17 @@ impl EventSink for JsonLines<'_> {
 use crate::train::run::OVERLAY_FILE as RUN_OVERLAY_FILE;
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    // Before anything is read or written: whether --out may be trained, and by this process.
+    let start = train::run::start_in(&args.out, args.resume, args.overwrite)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}", args.out.display()))?;
+    drop(train::run::RunLock::acquire(&args.out)?);
+    if start == train::run::Start::NothingToResume {
+        eprintln!(
+            "note: {} has no finished epoch to resume from (cut off in its first epoch, or a full disk); training \
+             from the beginning",
+            args.out.display()
+        );
+    }
     let mut dataset = Dataset::open(&args.run.dataset)?;
     if let Some(path) = &args.run.va_overlay {
         let replaced = VaOverlay::read(path)?.apply(&mut dataset)?;
@@ -260,7 +276,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             config,
             run_dir: args.out.clone(),
             device,
-            resume: args.resume,
+            resume: start == train::run::Start::Resume,
+            overwrite: args.overwrite,
             stop: Some(&stop),
         };
         let trained = train::train(request, &mut FanOut(sinks));

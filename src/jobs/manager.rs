@@ -22,6 +22,7 @@ use super::curves::Curves;
 use super::process::{Exit, TrainerProcess};
 use super::spec::JobSpec;
 use super::target::Target;
+use crate::fsutil::process_runs;
 use crate::train::TrainEvent;
 
 pub type JobId = u64;
@@ -134,15 +135,6 @@ impl Owner {
             process_runs(self.pid)
         }
     }
-}
-
-/// Whether process `pid` runs: it exists and is not a zombie (killed, not yet reaped).
-fn process_runs(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) else {
-        return false;
-    };
-    // `pid (comm) S …`: the state follows the last `)`, since the command may hold one.
-    stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
 }
 
 /// Whether the trainer of a local job still runs: its recorded process runs and trains this

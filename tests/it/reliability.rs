@@ -109,6 +109,15 @@ fn stdout_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `univa train` of the tiny model for 100,000 epochs into `run`, until `stop` exists.
+fn long_trainer(dir: &Path, run: &Path, stop: &Path, extra: &[&str]) -> Child {
+    let config = tiny_toml(dir);
+    let mut args = vec!["train", "--dataset", s(tiny_dataset()), "--out", s(run), "--config", &config];
+    args.extend(["--epochs", "100000", "--stop-file", s(stop), "--quiet"]);
+    args.extend_from_slice(extra);
+    univa_cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
 // Item 2: the submitting process is killed; the job does not stay "running" forever.
 #[test]
 fn a_job_whose_submitter_was_killed_is_interrupted_and_follow_ends() {
@@ -163,24 +172,7 @@ fn cancel_reaches_a_trainer_whose_owner_has_gone() {
     let run_dir = runs.join("orphan");
     let stop = runs.join(".jobs").join("1").join("stop");
     std::fs::create_dir_all(stop.parent().unwrap()).unwrap();
-    let mut trainer = univa_cmd(&[
-        "train",
-        "--dataset",
-        s(tiny_dataset()),
-        "--out",
-        s(&run_dir),
-        "--config",
-        &tiny_toml(dir.path()),
-        "--epochs",
-        "100000",
-        "--stop-file",
-        s(&stop),
-        "--quiet",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut trainer = long_trainer(dir.path(), &run_dir, &stop, &[]);
     // A dead owner: a process that has exited.
     let mut gone = Command::new("true").spawn().unwrap();
     let dead_pid = gone.id();
@@ -268,5 +260,224 @@ fn a_damaged_history_is_kept_and_rebuilt_from_the_run_folders() {
         assert_eq!(again.load_problem, None);
         assert_eq!(again.jobs().len(), 1);
         std::thread::sleep(Duration::from_millis(1100));
+    }
+}
+
+// Item 4: training over a finished run is refused without --resume or --overwrite, and an
+// overwrite that stops before its first checkpoint leaves the old run whole.
+#[test]
+fn training_over_a_finished_run_is_refused_and_an_overwrite_keeps_it_until_its_first_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_tiny(dir.path(), &run);
+    // Every file but the lock, which only says who trains the folder now.
+    let files = |run: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(run)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != "train.lock")
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let config = tiny_toml(dir.path());
+    let two_epochs = |extra: &[&str]| {
+        let mut args = vec!["train", "--dataset", s(tiny_dataset()), "--out", s(&run), "--config", &config];
+        args.extend(["--epochs", "2", "--quiet"]);
+        args.extend_from_slice(extra);
+        univa_in(&args)
+    };
+    let before = files(&run);
+    fails_saying(&two_epochs(&[]), &["already holds a run", "--resume", "--overwrite"]);
+    assert_eq!(files(&run), before, "a refused run changed the folder");
+    // Stopped before its first epoch ends: the old run is untouched and still evaluates.
+    let stop = dir.path().join("stop");
+    std::fs::write(&stop, "").unwrap();
+    fails_saying(&two_epochs(&["--overwrite", "--stop-file", s(&stop)]), &["stopped"]);
+    assert_eq!(files(&run), before, "an overwrite without a checkpoint changed the old run");
+    let eval = univa_in(&["eval", "--run", s(&run), "--dataset", s(tiny_dataset())]);
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    std::fs::remove_file(&stop).unwrap();
+    let overwrite = two_epochs(&["--overwrite"]);
+    assert!(overwrite.status.success(), "{}", String::from_utf8_lossy(&overwrite.stderr));
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(info["config"]["train"]["epochs"], 2);
+}
+
+// Item 5: two trainers on one run folder: the second is refused, naming the first's pid.
+#[test]
+fn a_second_trainer_on_one_run_folder_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let stop = dir.path().join("stop");
+    let events = dir.path().join("events.jsonl");
+    let config = tiny_toml(dir.path());
+    let mut first = long_trainer(dir.path(), &run, &stop, &["--events", s(&events)]);
+    wait_until("the first trainer's first step", 120, || {
+        std::fs::read_to_string(&events).is_ok_and(|t| t.contains("\"event\":\"step\""))
+    });
+    for extra in [&["--overwrite"][..], &["--resume"][..]] {
+        let mut args = vec!["train", "--dataset", s(tiny_dataset()), "--out", s(&run), "--config", &config, "--quiet"];
+        args.extend_from_slice(extra);
+        fails_saying(&univa_in(&args), &["is being trained", &format!("pid {}", first.id())]);
+    }
+    std::fs::write(&stop, "").unwrap();
+    ends_within(&mut first, "the first trainer", 60);
+}
+
+// Item 6: a closed output pipe ends a printing command quietly, as Unix tools do.
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo");
+    let commands: [&[&str]; 3] =
+        [&["validate", s(&demo)], &["va-prior", s(&demo)], &["eval", "--run", s(&run), "--dataset", s(&demo)]];
+    for args in commands {
+        let mut child = univa_cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // Closing the read end at once: the command finds the pipe closed when it prints.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(101), "univa {args:?} panicked: {err}");
+        assert!(!err.contains("Broken pipe") && !err.contains("panicked"), "univa {args:?}: {err}");
+    }
+}
+
+/// A library training request on the tiny dataset.
+fn request<'a>(
+    dataset: &'a univa::dataset::Dataset,
+    epochs: usize,
+    run: &Path,
+    resume: bool,
+) -> univa::train::TrainRequest<'a> {
+    let mut config = super::jobs::tiny_config(epochs);
+    config.train.log_every = 100;
+    super::train::request(dataset, config, run, resume)
+}
+
+fn tiny() -> univa::dataset::Dataset {
+    univa::dataset::Dataset::open(tiny_dataset()).unwrap()
+}
+
+/// Asks the run to stop once its first epoch has finished.
+struct StopAfterFirstEpoch<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl univa::train::EventSink for StopAfterFirstEpoch<'_> {
+    fn emit(&mut self, event: &univa::train::TrainEvent) {
+        if matches!(event, univa::train::TrainEvent::Epoch { .. }) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+// Item 7: killed between the end-of-epoch files, the checkpoint is not resumed as if whole.
+#[test]
+fn a_checkpoint_cut_between_its_files_is_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = tiny();
+    let (run, ahead) = (dir.path().join("run"), dir.path().join("ahead"));
+    univa::train::train(request(&dataset, 1, &run, false), &mut univa::train::NoEvents).unwrap();
+    univa::train::train(request(&dataset, 2, &ahead, false), &mut univa::train::NoEvents).unwrap();
+    // The next epoch's weights were written, its optimizer state and trainer state not yet.
+    std::fs::copy(ahead.join("last.safetensors"), run.join("last.safetensors")).unwrap();
+    let err = univa::train::train(request(&dataset, 3, &run, true), &mut univa::train::NoEvents).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("last.safetensors") && message.contains("checkpoint"), "{message}");
+}
+
+// Item 8: stopped and resumed, a run ends with the weights it would have had straight through.
+#[test]
+fn stop_and_resume_trains_the_same_weights_as_straight_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = tiny();
+    let (straight, resumed) = (dir.path().join("straight"), dir.path().join("resumed"));
+    univa::train::train(request(&dataset, 2, &straight, false), &mut univa::train::NoEvents).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut first = request(&dataset, 2, &resumed, false);
+    first.stop = Some(&stop);
+    univa::train::train(first, &mut StopAfterFirstEpoch(&stop)).unwrap_err();
+    univa::train::train(request(&dataset, 2, &resumed, true), &mut univa::train::NoEvents).unwrap();
+    for file in ["last.safetensors", "optimizer.safetensors"] {
+        let same = std::fs::read(straight.join(file)).unwrap() == std::fs::read(resumed.join(file)).unwrap();
+        assert!(same, "{file} differs between straight-through and stop-and-resume");
+    }
+}
+
+// Item 9: nothing to resume (killed in the first epoch, or a full disk) starts from the beginning.
+#[test]
+fn resume_with_nothing_to_resume_starts_from_the_beginning() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("events.jsonl"), "").unwrap();
+    let out = univa_in(&[
+        "train",
+        "--dataset",
+        s(tiny_dataset()),
+        "--out",
+        s(&run),
+        "--config",
+        &tiny_toml(dir.path()),
+        "--epochs",
+        "1",
+        "--resume",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("from the beginning"), "{err}");
+    assert!(run.join("trainer_state.json").is_file());
+}
+
+// Item 10: temporary files of an atomic write whose process has gone are removed by the next
+// run or resume of the folder; one of a process that still runs is left.
+#[test]
+fn leftover_temporary_files_of_dead_writers_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = tiny();
+    let run = dir.path().join("run");
+    univa::train::train(request(&dataset, 1, &run, false), &mut univa::train::NoEvents).unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    // Another process that still runs (this one's own temporary files are its training's).
+    let mut writer = Command::new("sleep").arg("120").spawn().unwrap();
+    let live = writer.id();
+    let dead_files: Vec<_> = ["model.safetensors", "last.safetensors", "optimizer.safetensors", "config.json"]
+        .iter()
+        .map(|f| run.join(format!(".{f}.tmp-{dead}")))
+        .collect();
+    for file in &dead_files {
+        std::fs::write(file, "half").unwrap();
+    }
+    let live_file = run.join(format!(".last.safetensors.tmp-{live}"));
+    std::fs::write(&live_file, "being written").unwrap();
+    univa::train::train(request(&dataset, 2, &run, true), &mut univa::train::NoEvents).unwrap();
+    for file in &dead_files {
+        assert!(!file.exists(), "{} was left", file.display());
+    }
+    assert!(live_file.exists(), "a live writer's temporary file was removed");
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+}
+
+// Item 11: a trainer state with absurd values is refused, naming the field.
+#[test]
+fn an_absurd_trainer_state_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = tiny();
+    let run = dir.path().join("run");
+    univa::train::train(request(&dataset, 1, &run, false), &mut univa::train::NoEvents).unwrap();
+    let path = run.join("trainer_state.json");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&good).unwrap();
+    for (field, value) in [("epochs_done", serde_json::json!(900)), ("global_step", serde_json::json!(123_456))] {
+        let mut bad = state.clone();
+        bad[field] = value;
+        std::fs::write(&path, serde_json::to_string(&bad).unwrap()).unwrap();
+        let err = univa::train::train(request(&dataset, 2, &run, true), &mut univa::train::NoEvents).unwrap_err();
+        assert!(err.to_string().contains(field), "{field}: {err}");
     }
 }
