@@ -98,6 +98,13 @@ pub struct SubmitArgs {
     pub print_script: bool,
 }
 
+impl Args {
+    /// Whether the command only prints (list, follow), so a closed output pipe may end it.
+    pub fn prints_only(&self) -> bool {
+        matches!(self.command, JobsCommand::List(_) | JobsCommand::Follow(_))
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
         JobsCommand::Submit(args) => submit(args),
