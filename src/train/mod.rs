@@ -302,6 +302,33 @@ fn evaluate_split(trained: &TrainedModel, data: &SplitData<'_>, threshold: f32) 
     Ok(Evaluation { indices: data.indices.clone(), probabilities, gold, metrics })
 }
 
+/// Why training with the default configuration (the VA-driven contrastive loss) would refuse
+/// `dataset`, each a sentence; empty when it would not. What `univa validate` says.
+pub fn training_problems(dataset: &Dataset) -> Vec<String> {
+    let mut problems = Vec::new();
+    for split in [Split::Train, Split::Valid] {
+        if dataset.split_indices(split).is_empty() {
+            let why = if split == Split::Train { "to train on" } else { "to choose the best checkpoint on" };
+            problems.push(format!("it has no {split} split {why}"));
+        }
+    }
+    let with_features: Vec<Modality> =
+        Modality::ALL.into_iter().filter(|&m| dataset.manifest.feature_spec(m).is_some()).collect();
+    let lacking = dataset
+        .utterances
+        .iter()
+        .filter(|u| u.split == Split::Train)
+        .find_map(|u| with_features.iter().find(|&&m| u.va.get(m).is_none()).map(|m| (u, *m)));
+    if let Some((utterance, m)) = lacking {
+        problems.push(format!(
+            "utterance {:?} has no {m} VA, which the VA-driven contrastive loss needs (acquire VA with `univa \
+             acquire`, or train with [loss] contrastive = \"off\")",
+            utterance.id
+        ));
+    }
+    problems
+}
+
 /// Evaluates a trained model on a split of a dataset whose labels match the run's.
 pub fn evaluate(
     trained: &TrainedModel,
@@ -309,6 +336,11 @@ pub fn evaluate(
     split: Split,
     threshold: f32,
 ) -> Result<Evaluation, TrainError> {
+    if !(threshold > 0.0 && threshold < 1.0) {
+        return Err(TrainError::Data(format!(
+            "the decision threshold ζ is {threshold}; it lies strictly between 0 and 1"
+        )));
+    }
     let run_labels: Vec<&str> = trained.info.labels.iter().map(|l| l.name.as_str()).collect();
     if run_labels != dataset.label_names() {
         return Err(TrainError::Data(format!(

@@ -310,7 +310,27 @@ impl TrainedModel {
         if !path.is_file() {
             return Err(TrainError::Run { path: path.to_path_buf(), problem: "is missing".to_owned() });
         }
-        self.varmap.load(path).map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })
+        self.varmap.load(path).map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })?;
+        self.check_finite(path)
+    }
+
+    /// Refuses weights holding NaN or infinity (as `Dataset::open` refuses such features),
+    /// naming the first tensor that does: nothing computed from them would mean anything.
+    fn check_finite(&self, path: &Path) -> Result<(), TrainError> {
+        let err = |problem: String| TrainError::Run { path: path.to_path_buf(), problem };
+        let vars = self.varmap.data().lock().map_err(|_| err("variables are locked by a failed thread".to_owned()))?;
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        for name in names {
+            let values = vars[name].as_tensor().flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+                return Err(err(format!(
+                    "tensor {name} holds {bad}; the weights are damaged, or training diverged before they were \
+                     saved. Train the run again (a lower learning rate if it diverges)"
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn save_weights(&self, path: &Path) -> Result<(), TrainError> {

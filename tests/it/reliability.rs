@@ -481,3 +481,97 @@ fn an_absurd_trainer_state_is_refused_naming_the_field() {
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
 }
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")
+}
+
+/// A copy of the demo run whose weights `change` edits (tensor name → tensor).
+fn edited_demo_run(
+    dir: &Path,
+    change: impl FnOnce(&mut std::collections::HashMap<String, candle_core::Tensor>),
+) -> PathBuf {
+    let run = dir.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo");
+    std::fs::copy(shipped.join("config.json"), run.join("config.json")).unwrap();
+    let mut tensors =
+        candle_core::safetensors::load(shipped.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    change(&mut tensors);
+    candle_core::safetensors::save(&tensors, run.join("model.safetensors")).unwrap();
+    run
+}
+
+// Item 12: weights holding NaN are refused at load, naming the tensor.
+#[test]
+fn weights_holding_nan_are_refused_naming_the_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut poisoned = String::new();
+    let run = edited_demo_run(dir.path(), |tensors| {
+        let mut names: Vec<String> = tensors.keys().cloned().collect();
+        names.sort();
+        poisoned = names[names.len() / 2].clone();
+        let t = &tensors[&poisoned];
+        let nan = (t.ones_like().unwrap() * f64::NAN).unwrap();
+        tensors.insert(poisoned.clone(), nan);
+    });
+    let eval = univa_in(&["eval", "--run", s(&run), "--dataset", s(&demo())]);
+    fails_saying(&eval, &[&poisoned, "NaN"]);
+    let out = dir.path().join("p.csv");
+    let predict = univa_in(&["predict", "--run", s(&run), "--dataset", s(&demo()), "--out", s(&out)]);
+    fails_saying(&predict, &[&poisoned, "NaN"]);
+    assert!(!out.exists(), "predictions were written from NaN weights");
+}
+
+// Item 13: a threshold that is not in (0, 1) is refused; an empty split is named.
+#[test]
+fn eval_refuses_a_threshold_outside_0_1_and_names_an_empty_split() {
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo");
+    for threshold in ["NaN", "1.5", "0", "-0.2"] {
+        let threshold = format!("--threshold={threshold}");
+        let eval = univa_in(&["eval", "--run", s(&run), "--dataset", s(&demo()), &threshold]);
+        fails_saying(&eval, &["threshold"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    let synth =
+        univa_in(&["synth", "--out", s(&small), "-n", "3", "--text", "6x8", "--vision", "4x3", "--audio", "4x5"]);
+    assert!(synth.status.success());
+    let train_dir = dir.path().join("run");
+    train_tiny(dir.path(), &train_dir);
+    let eval = univa_in(&["eval", "--run", s(&train_dir), "--dataset", s(&small), "--split", "test"]);
+    fails_saying(&eval, &["test", "no utterances"]);
+}
+
+// Item 13: validate says what training will refuse: no valid split, no VA for the VA-driven loss.
+#[test]
+fn validate_says_what_training_will_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    let synth =
+        univa_in(&["synth", "--out", s(&small), "-n", "3", "--text", "6x8", "--vision", "4x3", "--audio", "4x5"]);
+    assert!(synth.status.success());
+    fails_saying(&univa_in(&["validate", s(&small)]), &["training", "valid"]);
+    // The demo without its VA columns.
+    let copy = dir.path().join("demo");
+    std::fs::create_dir_all(copy.join("features")).unwrap();
+    for file in
+        ["manifest.toml", "features/train.safetensors", "features/valid.safetensors", "features/test.safetensors"]
+    {
+        std::fs::copy(demo().join(file), copy.join(file)).unwrap();
+    }
+    let table = std::fs::read_to_string(demo().join("utterances.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(table.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let keep: Vec<usize> =
+        (0..header.len()).filter(|&i| !header[i].ends_with("_v") && !header[i].ends_with("_a")).collect();
+    let mut writer = csv::Writer::from_path(copy.join("utterances.csv")).unwrap();
+    writer.write_record(keep.iter().map(|&i| &header[i])).unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        writer.write_record(keep.iter().map(|&i| &record[i])).unwrap();
+    }
+    writer.flush().unwrap();
+    drop(writer);
+    fails_saying(&univa_in(&["validate", s(&copy)]), &["training", "VA"]);
+}
