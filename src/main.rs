@@ -1,3 +1,5 @@
+use std::io::Write as _;
+
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
@@ -14,7 +16,8 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             // One line a user can act on: the error chain joined, no backtrace.
-            eprintln!("univa: {}", univa::cli::error_line(&error));
+            // A closed standard error (a job's owner that has gone) is no reason to panic.
+            let _ = writeln!(std::io::stderr(), "univa: {}", univa::cli::error_line(&error));
             std::process::ExitCode::FAILURE
         }
     }

@@ -98,6 +98,13 @@ pub struct SubmitArgs {
     pub print_script: bool,
 }
 
+impl Args {
+    /// Whether the command only prints (list, follow), so a closed output pipe may end it.
+    pub fn prints_only(&self) -> bool {
+        matches!(self.command, JobsCommand::List(_) | JobsCommand::Follow(_))
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
         JobsCommand::Submit(args) => submit(args),
@@ -239,8 +246,10 @@ fn print_new_lines(path: &Path, skip: u64, out: &mut impl std::io::Write) -> any
     Ok(done)
 }
 
+/// Job `id` as it stands: a job whose process and trainer have both gone is shown as what it
+/// has become (interrupted, cancelled or finished), not as running.
 fn record(runs: &Path, id: jobs::JobId) -> anyhow::Result<JobRecord> {
-    let records = jobs::read_history(runs)?;
+    let records = jobs::settled_history(runs)?;
     records
         .into_iter()
         .find(|r| r.id == id)
@@ -249,7 +258,17 @@ fn record(runs: &Path, id: jobs::JobId) -> anyhow::Result<JobRecord> {
 
 fn list(args: &RunsArgs) -> anyhow::Result<()> {
     let runs = runs_dir(args);
-    let records = jobs::read_history(&runs)?;
+    let records = match jobs::settled_history(&runs) {
+        Err(jobs::JobsError::History { .. }) => {
+            // Damaged: set aside and rebuilt from the run folders, as the window does.
+            let manager = JobManager::open(&runs, JobManager::default_trainer());
+            if let Some(problem) = &manager.load_problem {
+                eprintln!("univa: {problem}");
+            }
+            manager.jobs().iter().map(|j| j.record.clone()).collect()
+        }
+        records => records?,
+    };
     if records.is_empty() {
         eprintln!("{}: no jobs", runs.display());
         return Ok(());

@@ -100,6 +100,23 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     ) {
         crate::runtime::tune_allocator_for_tensors();
     }
+    if matches!(
+        command,
+        Command::Eval(_)
+            | Command::Predict(_)
+            | Command::Metrics(_)
+            | Command::Validate(_)
+            | Command::Agreement(_)
+            | Command::Project(_)
+            | Command::Runs(_)
+            | Command::VaPrior(_)
+            | Command::Audit(_)
+            | Command::Models(_)
+            | Command::Generate(_)
+    ) || matches!(&command, Command::Jobs(jobs) if jobs.prints_only())
+    {
+        crate::runtime::end_quietly_on_closed_output();
+    }
     match command {
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),

@@ -64,9 +64,14 @@ pub struct Args {
     /// checkpoint (the last finished epoch, which --resume continues from), exit with an error.
     #[arg(long)]
     pub stop_file: Option<PathBuf>,
-    /// Continue the run in --out from its last finished epoch.
-    #[arg(long)]
+    /// Continue the run in --out from its last finished epoch (with none yet, train from the
+    /// beginning).
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Train anew in an --out that already holds a run; its files are replaced once the new
+    /// run has finished its first epoch.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print nothing but errors (no progress bar).
     #[arg(long)]
     pub quiet: bool,
@@ -116,6 +121,14 @@ impl EventSink for ProgressBar {
     }
 }
 
+/// One line on standard error; a closed standard error (the job's owner has gone) is not an
+/// error: the run goes on to its checkpoint.
+macro_rules! log_line {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Progress as plain lines on standard error, one per epoch, when it is not a terminal (a job
 /// launched by the GUI keeps them as the log it shows when the process dies).
 struct PlainLog {
@@ -127,34 +140,38 @@ impl EventSink for PlainLog {
     fn emit(&mut self, event: &TrainEvent) {
         match event {
             TrainEvent::Started { parameters, device, epochs, start_epoch, .. } => {
-                eprintln!("training {parameters} parameters on {device}, epochs {}..{epochs}", start_epoch + 1);
+                log_line!("training {parameters} parameters on {device}, epochs {}..{epochs}", start_epoch + 1);
             }
             TrainEvent::Step { .. } => {}
             TrainEvent::Epoch { epoch, train_loss, valid, seconds, .. } => {
-                eprintln!("epoch {epoch:>3}  loss {train_loss:.4}  valid miF1 {:.3}  {seconds:.1}s", valid.micro_f1);
+                log_line!("epoch {epoch:>3}  loss {train_loss:.4}  valid miF1 {:.3}  {seconds:.1}s", valid.micro_f1);
             }
             TrainEvent::Finished { best_epoch, best_micro_f1 } => {
                 let line = format!("best epoch {best_epoch} (valid micro-F1 {best_micro_f1:.4})");
                 if self.stdout_taken {
-                    eprintln!("{line}");
+                    log_line!("{line}");
                 } else {
                     println!("{line}");
                 }
             }
             TrainEvent::Stopped { epoch, step, reason } => {
-                eprintln!("stopped at epoch {epoch}, step {step}: {reason}");
+                log_line!("stopped at epoch {epoch}, step {step}: {reason}");
             }
         }
     }
 }
 
 /// Writes each event as one JSON line.
-struct JsonLines {
+struct JsonLines<'a> {
     file: std::io::BufWriter<Box<dyn std::io::Write>>,
     failed: bool,
+    /// Set when the events cannot be written to standard output: the job's owner reads them
+    /// there, and once it has gone the run stops at its next step (keeping its last
+    /// checkpoint to resume from) instead of training for nobody.
+    stop_when_unread: Option<&'a AtomicBool>,
 }
 
-impl EventSink for JsonLines {
+impl EventSink for JsonLines<'_> {
     fn emit(&mut self, event: &TrainEvent) {
         if self.failed {
             return;
@@ -166,14 +183,27 @@ impl EventSink for JsonLines {
         if let Err(e) = written {
             tracing::warn!("could not write training events: {e}");
             self.failed = true;
+            if let Some(stop) = self.stop_when_unread {
+                stop.store(true, Ordering::Relaxed);
+            }
         }
     }
 }
 
-/// The copy of `--va-overlay` a run folder keeps.
-const RUN_OVERLAY_FILE: &str = "va-overlay.csv";
+use crate::train::run::OVERLAY_FILE as RUN_OVERLAY_FILE;
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    // Before anything is read or written: whether --out may be trained, and by this process.
+    let start = train::run::start_in(&args.out, args.resume, args.overwrite)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}", args.out.display()))?;
+    drop(train::run::RunLock::acquire(&args.out)?);
+    if start == train::run::Start::NothingToResume {
+        eprintln!(
+            "note: {} has no finished epoch to resume from (cut off in its first epoch, or a full disk); training \
+             from the beginning",
+            args.out.display()
+        );
+    }
     let mut dataset = Dataset::open(&args.run.dataset)?;
     if let Some(path) = &args.run.va_overlay {
         let replaced = VaOverlay::read(path)?.apply(&mut dataset)?;
@@ -201,6 +231,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.quiet {
         progress.bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let stop = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
     let mut json = match &args.events {
         Some(path) => {
             let out: Box<dyn std::io::Write> = if stdout_taken {
@@ -208,7 +240,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             } else {
                 Box::new(std::fs::File::create(path).with_context(|| format!("{}", path.display()))?)
             };
-            Some(JsonLines { file: std::io::BufWriter::new(out), failed: false })
+            Some(JsonLines {
+                file: std::io::BufWriter::new(out),
+                failed: false,
+                stop_when_unread: stdout_taken.then_some(&stop),
+            })
         }
         None => None,
     };
@@ -224,9 +260,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(json) = json.as_mut() {
         sinks.push(json);
     }
-    let stop = AtomicBool::new(false);
-    let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
+        // However training ends (a panic included), the watcher is told, so the scope can end.
+        let _done = SetOnDrop(&done);
         if let Some(stop_file) = &args.stop_file {
             std::thread::Builder::new()
                 .name("univa-stop-file".to_owned())
@@ -238,7 +274,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             config,
             run_dir: args.out.clone(),
             device,
-            resume: args.resume,
+            resume: start == train::run::Start::Resume,
+            overwrite: args.overwrite,
             stop: Some(&stop),
         };
         let trained = train::train(request, &mut FanOut(sinks));
@@ -246,6 +283,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         trained?;
         Ok(())
     })
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Sets `stop` once `path` exists; returns when it does or when training is `done`.

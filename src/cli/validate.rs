@@ -21,5 +21,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     for spec in &manifest.features {
         println!("  features {}: {}×{}", spec.modality, spec.max_len, spec.dim);
     }
+    let problems = crate::train::training_problems(&dataset);
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{}: a dataset, but training would refuse it: {} (evaluation and the workbench can use it)",
+            args.dataset.display(),
+            problems.join("; ")
+        );
+    }
     Ok(())
 }

@@ -73,7 +73,7 @@ pub fn device_problem(device: &str, gpus: &[GpuInfo]) -> Option<String> {
 /// Every reason `spec` cannot be launched (empty: it can). `resume` launches continue the run
 /// already in the run folder; others must not overwrite one.
 pub fn check(spec: &JobSpec, facts: Option<&DatasetFacts>, gpus: &[GpuInfo], resume: bool) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = super::name_problem(spec).into_iter().collect();
     let (model, loss, train) = (&spec.config.model, &spec.config.loss, &spec.config.train);
     if spec.target.is_local() {
         problems.extend(device_problem(&spec.device, gpus));

@@ -22,6 +22,7 @@ use super::curves::Curves;
 use super::process::{Exit, TrainerProcess};
 use super::spec::JobSpec;
 use super::target::Target;
+use crate::fsutil::process_runs;
 use crate::train::TrainEvent;
 
 pub type JobId = u64;
@@ -131,9 +132,60 @@ impl Owner {
         if self.pid == std::process::id() {
             LIVE_OWNERS.lock().unwrap_or_else(PoisonError::into_inner).contains(&self.token)
         } else {
-            Path::new("/proc").join(self.pid.to_string()).exists()
+            process_runs(self.pid)
         }
     }
+}
+
+/// Whether the trainer of a local job still runs: its recorded process runs and trains this
+/// job's run folder (not another process that took the number since).
+fn trainer_runs(record: &JobRecord) -> bool {
+    let Some(pid) = record.trainer_pid else { return false };
+    if !process_runs(pid) {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline")) else { return false };
+    let run_dir = record.spec.run_dir.as_os_str().as_encoded_bytes();
+    cmdline.split(|&b| b == 0).any(|word| word == run_dir)
+}
+
+/// What an active job whose owner has gone has become, when it is settled without its owner:
+/// `None` while it is not such a job, runs on Slurm (followed again by id), or its trainer
+/// still runs (it is still running; cancel reaches it through its stop file). Otherwise the
+/// trainer has gone too: cancelled if its stop file was written, finished if its last
+/// checkpoint is the configured last epoch, else interrupted (resumable from that checkpoint).
+pub fn orphan_outcome(runs_dir: &Path, record: &JobRecord, me: Option<Owner>) -> Option<JobStatus> {
+    if !record.status.is_active()
+        || record.owner.is_some_and(|o| Some(o) == me || o.is_alive())
+        || matches!(record.spec.target, Target::Slurm(_)) && record.remote_id.is_some()
+        || trainer_runs(record)
+    {
+        return None;
+    }
+    if matches!(record.status, JobStatus::Running { .. } | JobStatus::Stopping) {
+        if stop_file(runs_dir, record.id).exists() {
+            return Some(JobStatus::Cancelled { forced: false });
+        }
+        let state: Option<crate::train::TrainerState> =
+            crate::train::run::read_json(&record.spec.run_dir.join(crate::train::run::TRAINER_STATE)).ok();
+        if state.is_some_and(|s| s.epochs_done >= record.spec.config.train.epochs) {
+            return Some(JobStatus::Finished);
+        }
+    }
+    Some(JobStatus::Interrupted)
+}
+
+/// The history of `runs_dir` with each job whose owner and trainer have both gone shown as
+/// what it has become ([`orphan_outcome`]), for readers such as `univa jobs list` and `follow`;
+/// nothing is written.
+pub fn settled_history(runs_dir: &Path) -> Result<Vec<JobRecord>, JobsError> {
+    let mut records = read_history(runs_dir)?;
+    for record in &mut records {
+        if let Some(status) = orphan_outcome(runs_dir, record, None) {
+            record.status = status;
+        }
+    }
+    Ok(records)
 }
 
 /// What the history keeps of a job.
@@ -164,6 +216,9 @@ pub struct JobRecord {
     /// Who runs or follows the job (none in histories written before owners were kept).
     #[serde(default)]
     pub owner: Option<Owner>,
+    /// The local trainer's process id while it runs, so that it is found when its owner has gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trainer_pid: Option<u32>,
 }
 
 impl JobRecord {
@@ -288,20 +343,35 @@ impl JobManager {
             load_problem: None,
         };
         let path = manager.history_path();
+        let mut rebuilt = false;
         let records = match read_history(runs_dir) {
             Ok(records) => records,
             Err(JobsError::History { problem, .. }) => {
-                let aside = runs_dir.join(format!("{HISTORY_FILE}.unreadable"));
-                let moved = std::fs::rename(&path, &aside).is_ok();
+                let records = rebuild_history(runs_dir);
+                let kept = match set_aside(&path) {
+                    Ok(aside) => format!("kept as {}", aside.display()),
+                    Err(e) => format!("left as it is ({e})"),
+                };
                 manager.load_problem = Some(format!(
-                    "{}: not a job history ({problem}); {}",
+                    "{}: the job history is damaged ({problem}); {kept}. The list was rebuilt from the {} run \
+                     folder(s) with a config.json and an events.jsonl.",
                     path.display(),
-                    if moved { format!("kept as {}", aside.display()) } else { "left as it is".to_owned() }
+                    records.len()
                 ));
-                Vec::new()
+                rebuilt = true;
+                records
             }
             Err(_) => Vec::new(),
         };
+        if rebuilt {
+            // Written as it is, so that the rebuilt jobs are on disk like any other.
+            let written = serde_json::to_string_pretty(&records)
+                .map_err(std::io::Error::other)
+                .and_then(|text| crate::fsutil::write_atomic(&path, text.as_bytes()));
+            if let Err(e) = written {
+                tracing::warn!("{}: {e}", path.display());
+            }
+        }
         manager.seen = version(&path);
         if manager.merge(records)
             && let Err(e) = manager.save()
@@ -351,14 +421,20 @@ impl JobManager {
     }
 
     /// Active jobs whose owner has gone (or was never recorded): a Slurm job runs on without
-    /// it and is followed again where it stands; the others were cut off. Returns whether it
-    /// took any over.
+    /// it and is followed again where it stands; a local one whose trainer still runs is left
+    /// running (cancel reaches it by its stop file) until the trainer ends; the others are
+    /// settled by [`orphan_outcome`]. Returns whether it took any over.
     fn take_over_orphans(&mut self) -> bool {
         let me = self.owner;
         let mut took = false;
         for job in &mut self.jobs {
             let record = &mut job.record;
             if !record.status.is_active() || record.owner.is_some_and(|o| o == me || o.is_alive()) {
+                continue;
+            }
+            let slurm = matches!(record.spec.target, Target::Slurm(_)) && record.remote_id.is_some();
+            let outcome = orphan_outcome(&self.runs_dir, record, Some(me));
+            if outcome.is_none() && !slurm {
                 continue;
             }
             took = true;
@@ -378,7 +454,9 @@ impl JobManager {
                 _ => None,
             };
             if job.process.is_none() {
-                record.status = JobStatus::Interrupted;
+                record.status = outcome.unwrap_or(JobStatus::Interrupted);
+                record.trainer_pid = None;
+                record.ended_unix.get_or_insert_with(unix_now);
             }
         }
         took
@@ -434,6 +512,9 @@ impl JobManager {
     /// Queues a job; it starts on the next [`Self::poll`] when its device is free. Its id is
     /// taken under the history's lock, so jobs submitted by other processes never share it.
     pub fn submit(&mut self, mut spec: JobSpec) -> Result<JobId, JobsError> {
+        if let Some(problem) = super::name_problem(&spec) {
+            return Err(JobsError::Name(problem));
+        }
         spec.device = normalize_device(&spec.device);
         let owner = self.owner;
         self.locked(|manager| {
@@ -450,6 +531,7 @@ impl JobManager {
                 remote_id: None,
                 remote_state: None,
                 owner: Some(owner),
+                trainer_pid: None,
             };
             manager.jobs.push(Job { record, curves: Curves::default(), process: None, events_len: 0 });
             manager.queued_since_look = true;
@@ -544,6 +626,7 @@ impl JobManager {
             }
             if let Some(exit) = exit {
                 job.process = None;
+                job.record.trainer_pid = None;
                 job.record.status = outcome(&exit, &job.record.stderr_tail);
                 job.record.ended_unix = Some(unix_now());
                 status_changed = true;
@@ -661,6 +744,7 @@ impl JobManager {
             match start(&self.runs_dir, &self.trainer, &records, resume, self.grace) {
                 Ok(processes) => {
                     for (&i, process) in group.iter().zip(processes) {
+                        self.jobs[i].record.trainer_pid = process.pid();
                         self.jobs[i].process = Some(process);
                         self.jobs[i].record.status = JobStatus::Running { resume };
                     }
@@ -722,6 +806,109 @@ impl JobManager {
         drop(lock);
         Ok(out)
     }
+}
+
+/// Moves a damaged history to `jobs.json.damaged-<unix time>` (`-2`, `-3`, … after it when
+/// that name is taken), so that each damaged copy is kept.
+fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stem = format!("{HISTORY_FILE}.damaged-{}", unix_now());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut aside = dir.join(&stem);
+    let mut n = 1;
+    while aside.exists() {
+        n += 1;
+        aside = dir.join(format!("{stem}-{n}"));
+    }
+    std::fs::rename(path, &aside)?;
+    Ok(aside)
+}
+
+/// What a lost history can be rebuilt from: each job's run folder under `runs_dir` (or a sweep
+/// folder in it) holds its `config.json` (the configuration and dataset) and `events.jsonl`
+/// (what the trainer reported). Each becomes a local job, finished when its last checkpoint is
+/// the configured last epoch and interrupted (resumable where it has a checkpoint) otherwise.
+fn rebuild_history(runs_dir: &Path) -> Vec<JobRecord> {
+    let mut found: Vec<(u64, JobSpec, usize, JobStatus)> = Vec::new();
+    let folders = |dir: &Path| -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        let mut dirs: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        dirs
+    };
+    for top in folders(runs_dir) {
+        let mut candidates = vec![(top.clone(), None)];
+        let sweep = top.file_name().map(|n| n.to_string_lossy().into_owned());
+        candidates.extend(folders(&top).into_iter().map(|point| (point, sweep.clone())));
+        for (run_dir, sweep) in candidates {
+            let Some(job) = rebuilt_job(&run_dir, sweep) else { continue };
+            found.push(job);
+        }
+    }
+    found.sort_by_key(|(created, ..)| *created);
+    found
+        .into_iter()
+        .zip(1..)
+        .map(|((created_unix, spec, attempts, status), id)| JobRecord {
+            id,
+            spec,
+            status,
+            stderr_tail: Vec::new(),
+            created_unix,
+            started_unix: None,
+            ended_unix: None,
+            attempts,
+            remote_id: None,
+            remote_state: None,
+            owner: None,
+            trainer_pid: None,
+        })
+        .collect()
+}
+
+/// One run folder as a job of a rebuilt history: (created, spec, attempts, status).
+fn rebuilt_job(run_dir: &Path, sweep: Option<String>) -> Option<(u64, JobSpec, usize, JobStatus)> {
+    use crate::train::run;
+    let events = std::fs::read_to_string(run_dir.join(EVENTS_FILE)).ok()?;
+    let config_path = run_dir.join(run::CONFIG_FILE);
+    let info: crate::train::RunInfo = run::read_json(&config_path).ok()?;
+    let name = run_dir.file_name()?.to_string_lossy().into_owned();
+    let started: Vec<TrainEvent> = events
+        .lines()
+        .filter_map(|line| serde_json::from_str::<TrainEvent>(line).ok())
+        .filter(|e| matches!(e, TrainEvent::Started { .. }))
+        .collect();
+    let device = match started.last() {
+        Some(TrainEvent::Started { device, .. }) if device.starts_with("Cuda") => "cuda:0",
+        _ => "cpu",
+    };
+    let state: Option<crate::train::TrainerState> = run::read_json(&run_dir.join(run::TRAINER_STATE)).ok();
+    let status = if state.is_some_and(|s| s.epochs_done >= info.config.train.epochs) {
+        JobStatus::Finished
+    } else {
+        JobStatus::Interrupted
+    };
+    let overlay = run_dir.join(run::OVERLAY_FILE);
+    let created = std::fs::metadata(&config_path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let spec = JobSpec {
+        name,
+        sweep,
+        dataset: info.dataset_path.clone().unwrap_or_default(),
+        run_dir: run_dir.to_path_buf(),
+        config: info.config,
+        device: device.to_owned(),
+        va_overlay: overlay.is_file().then_some(overlay),
+        target: Target::Local,
+    };
+    Some((created, spec, started.len().max(1), status))
 }
 
 /// Whether another process that still runs has made the job its own (and active) on disk.

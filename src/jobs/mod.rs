@@ -40,8 +40,8 @@ pub use check::{DatasetFacts, check};
 pub use curves::{Curves, EpochPoint};
 pub use devices::{DeviceChoice, GpuInfo};
 pub use manager::{
-    EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, Owner, read_history, request_stop,
-    stop_file,
+    EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, Owner, orphan_outcome, read_history,
+    request_stop, settled_history, stop_file,
 };
 pub use spec::JobSpec;
 pub use sweep::{Ablation, SweepAxis, SweepField};
@@ -74,4 +74,21 @@ pub enum JobsError {
     History { path: PathBuf, problem: String },
     #[error(transparent)]
     Sweep(#[from] sweep::SweepError),
+    #[error("{0}")]
+    Name(String),
+}
+
+/// Why a job's name or run folder could not be its run folder under the runs folder: a job,
+/// run or sweep name is one folder name, and the run folder has no `..` in it.
+pub fn name_problem(spec: &JobSpec) -> Option<String> {
+    let named = |what: &str, name: &str| {
+        crate::fsutil::folder_name_problem(name).map(|problem| {
+            format!("The {what} name {name:?} {problem}; a {what} name is one folder name under the runs folder.")
+        })
+    };
+    named("run", &spec.name).or_else(|| spec.sweep.as_deref().and_then(|sweep| named("sweep", sweep))).or_else(|| {
+        spec.run_dir.components().any(|c| c == std::path::Component::ParentDir).then(|| {
+            format!("The run folder {} climbs out of its folder (`..`); give it a plain name.", spec.run_dir.display())
+        })
+    })
 }

@@ -53,6 +53,12 @@ pub enum TrainError {
     NonFiniteLoss { epoch: usize, step: usize, value: f32, run: PathBuf },
     #[error("training was stopped at epoch {epoch}; the last good checkpoint is kept in {}", run.display())]
     Cancelled { epoch: usize, run: PathBuf },
+    #[error(
+        "{} is being trained by {holder} (its lock is {}); wait for it to end or stop it",
+        run.display(),
+        run.join(run::LOCK_FILE).display()
+    )]
+    Busy { run: PathBuf, holder: String },
 }
 
 /// The outcome of a finished run.
@@ -70,8 +76,12 @@ pub struct TrainRequest<'a> {
     pub config: RunConfig,
     pub run_dir: PathBuf,
     pub device: Device,
-    /// Continue from `run_dir`'s last finished epoch instead of starting over.
+    /// Continue from `run_dir`'s last finished epoch instead of starting over; with none, it
+    /// starts over (unless the folder holds a run, see [`run::start_in`]).
     pub resume: bool,
+    /// Train a folder that already holds a run anew (its files are replaced from the first
+    /// finished epoch on); without it such a folder is refused.
+    pub overwrite: bool,
     /// Set from another thread (the GUI) to stop after the current step.
     pub stop: Option<&'a AtomicBool>,
 }
@@ -86,7 +96,7 @@ fn active_modalities(dataset: &Dataset, config: &RunConfig) -> Vec<Modality> {
 
 /// Trains per `request`, writing checkpoints into the run folder and events into `sink`.
 pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<TrainSummary, TrainError> {
-    let TrainRequest { dataset, config, run_dir, device, resume, stop } = request;
+    let TrainRequest { dataset, config, run_dir, device, resume, overwrite, stop } = request;
     let modalities = active_modalities(dataset, &config);
     if modalities.is_empty() {
         return Err(TrainError::Data(format!(
@@ -95,6 +105,11 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         )));
     }
     std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::Run { path: run_dir.clone(), problem: e.to_string() })?;
+    let _lock = run::RunLock::acquire(&run_dir)?;
+    let resume = run::start_in(&run_dir, resume, overwrite)? == run::Start::Resume;
+    for removed in crate::fsutil::remove_stale_temp_files(&run_dir) {
+        tracing::info!("removed {}, left by a killed write", removed.display());
+    }
     let train_data = SplitData::new(dataset, Split::Train, &modalities)?;
     let valid_data = SplitData::new(dataset, Split::Valid, &modalities)?;
 
@@ -116,9 +131,10 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         best_valid: None,
     };
     // Initial weights, dropout masks and batch order all come from the run's seed (candle's own
-    // CPU generator cannot be seeded, so the model draws from its own).
+    // CPU generator cannot be seeded, so the model draws from its own); the masks and the
+    // order of each epoch from (seed, epoch), so a resumed run trains as it would have straight
+    // through.
     let mut trained = TrainedModel::new(info, &device)?;
-    trained.model.reseed_dropout(config.train.seed);
     let named_vars =
         trained.varmap.data().lock().map(|vars| vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect());
     let named_vars = named_vars.map_err(|_| TrainError::Data("model variables are poisoned".to_owned()))?;
@@ -135,7 +151,14 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
 
     let mut state = TrainerState { epochs_done: 0, global_step: 0, best_micro_f1: f64::NEG_INFINITY, best_epoch: None };
     if resume {
-        state = run::read_json(&run_dir.join(run::TRAINER_STATE))?;
+        state = TrainerState::read_checked(&run_dir.join(run::TRAINER_STATE), config.train.epochs, steps_per_epoch)?;
+        if !run::CheckpointManifest::verify(&run_dir, state.epochs_done)? {
+            tracing::warn!(
+                "{}: no {} (a run from before checkpoint manifests); its files are resumed as they are",
+                run_dir.display(),
+                run::CHECKPOINT_MANIFEST
+            );
+        }
         let saved: RunInfo = run::read_json(&run_dir.join(run::CONFIG_FILE))?;
         // Only the epoch count may change on resume (to train longer).
         let mut comparable = saved.config.clone();
@@ -152,7 +175,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         trained.load_weights(&run_dir.join(run::LAST_WEIGHTS))?;
         optimizer.restore(&run::load_tensors(&run_dir.join(run::OPTIMIZER_STATE), &device)?, state.global_step)?;
     }
-    run::write_json(&run_dir.join(run::CONFIG_FILE), &trained.info)?;
+    // Nothing is written before the first finished epoch: a run this one replaces stays whole.
 
     sink.emit(&TrainEvent::Started {
         run: run_dir.display().to_string(),
@@ -171,6 +194,7 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
         let started = Instant::now();
         // Shuffle from a seed of (run seed, epoch): a resumed run sees the same order.
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.train.seed.wrapping_add(epoch as u64));
+        trained.model.reseed_dropout(config.train.seed.wrapping_add(epoch as u64));
         order.sort_unstable();
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0f64;
@@ -220,12 +244,21 @@ pub fn train(request: TrainRequest<'_>, sink: &mut dyn EventSink) -> Result<Trai
             trained.info.best_epoch = Some(number);
             trained.info.best_valid = Some(valid.clone());
             trained.save_weights(&run_dir.join(run::BEST_WEIGHTS))?;
-            run::write_json(&run_dir.join(run::CONFIG_FILE), &trained.info)?;
         }
         state.epochs_done = number;
+        // The epoch's checkpoint: its files, then the manifest that makes them one unit. The
+        // config is left out of the manifest: a run trained over SSH has its dataset path
+        // rewritten when it is copied back (`jobs::ssh`), and resume takes only the
+        // normaliser and labels from it, which no epoch changes.
+        run::write_json(&run_dir.join(run::CONFIG_FILE), &trained.info)?;
         trained.save_weights(&run_dir.join(run::LAST_WEIGHTS))?;
         run::save_tensors(&run_dir.join(run::OPTIMIZER_STATE), &optimizer.state_tensors()?)?;
         run::write_json(&run_dir.join(run::TRAINER_STATE), &state)?;
+        run::CheckpointManifest::write(
+            &run_dir,
+            state.epochs_done,
+            &[run::BEST_WEIGHTS, run::LAST_WEIGHTS, run::OPTIMIZER_STATE, run::TRAINER_STATE],
+        )?;
         sink.emit(&TrainEvent::Epoch {
             epoch: number,
             train_loss: (loss_sum / steps_per_epoch.max(1) as f64) as f32,
@@ -272,6 +305,33 @@ fn evaluate_split(trained: &TrainedModel, data: &SplitData<'_>, threshold: f32) 
     Ok(Evaluation { indices: data.indices.clone(), probabilities, gold, metrics })
 }
 
+/// Why training with the default configuration (the VA-driven contrastive loss) would refuse
+/// `dataset`, each a sentence; empty when it would not. What `univa validate` says.
+pub fn training_problems(dataset: &Dataset) -> Vec<String> {
+    let mut problems = Vec::new();
+    for split in [Split::Train, Split::Valid] {
+        if dataset.split_indices(split).is_empty() {
+            let why = if split == Split::Train { "to train on" } else { "to choose the best checkpoint on" };
+            problems.push(format!("it has no {split} split {why}"));
+        }
+    }
+    let with_features: Vec<Modality> =
+        Modality::ALL.into_iter().filter(|&m| dataset.manifest.feature_spec(m).is_some()).collect();
+    let lacking = dataset
+        .utterances
+        .iter()
+        .filter(|u| u.split == Split::Train)
+        .find_map(|u| with_features.iter().find(|&&m| u.va.get(m).is_none()).map(|m| (u, *m)));
+    if let Some((utterance, m)) = lacking {
+        problems.push(format!(
+            "utterance {:?} has no {m} VA, which the VA-driven contrastive loss needs (acquire VA with `univa \
+             acquire`, or train with [loss] contrastive = \"off\")",
+            utterance.id
+        ));
+    }
+    problems
+}
+
 /// Evaluates a trained model on a split of a dataset whose labels match the run's.
 pub fn evaluate(
     trained: &TrainedModel,
@@ -279,6 +339,11 @@ pub fn evaluate(
     split: Split,
     threshold: f32,
 ) -> Result<Evaluation, TrainError> {
+    if !(threshold > 0.0 && threshold < 1.0) {
+        return Err(TrainError::Data(format!(
+            "the decision threshold ζ is {threshold}; it lies strictly between 0 and 1"
+        )));
+    }
     let run_labels: Vec<&str> = trained.info.labels.iter().map(|l| l.name.as_str()).collect();
     if run_labels != dataset.label_names() {
         return Err(TrainError::Data(format!(

@@ -50,6 +50,7 @@ pub(crate) fn fixture() -> &'static (PathBuf, PathBuf) {
             run_dir: run.clone(),
             device: candle_core::Device::Cpu,
             resume: false,
+            overwrite: false,
             stop: None,
         };
         train::train(request, &mut NoEvents).unwrap();

@@ -21,6 +21,7 @@ mod metrics;
 mod model;
 mod packaging;
 mod projection;
+mod reliability;
 mod runs;
 mod servers;
 mod train;

@@ -34,8 +34,16 @@ fn tiny_config(epochs: usize) -> RunConfig {
     config
 }
 
-fn request<'a>(dataset: &'a Dataset, config: RunConfig, run: &Path, resume: bool) -> TrainRequest<'a> {
-    TrainRequest { dataset, config, run_dir: run.to_path_buf(), device: candle_core::Device::Cpu, resume, stop: None }
+pub fn request<'a>(dataset: &'a Dataset, config: RunConfig, run: &Path, resume: bool) -> TrainRequest<'a> {
+    TrainRequest {
+        dataset,
+        config,
+        run_dir: run.to_path_buf(),
+        device: candle_core::Device::Cpu,
+        resume,
+        overwrite: false,
+        stop: None,
+    }
 }
 
 /// Micro-F1 of always predicting the most frequent training label.
