@@ -212,24 +212,39 @@ fn annotator_picker_ui(
     });
     let mut draft: AuditDraft = audit.draft.clone();
     let mut changed = false;
-    ui.horizontal(|ui| {
+    let mut create = false;
+    // Wrapped, so that the button stays in sight in a narrow panel; Enter in either field creates.
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("New annotator");
-        changed |= ui
-            .add(egui::TextEdit::singleline(&mut draft.annotator_name).hint_text("name").desired_width(140.0))
-            .labelled_by(label.id)
-            .changed();
-        let note = ui.label("Note");
-        changed |= ui
-            .add(egui::TextEdit::singleline(&mut draft.annotator_note).hint_text("optional").desired_width(200.0))
-            .labelled_by(note.id)
-            .changed();
-        let can_create = !audit.draft.annotator_name.trim().is_empty();
-        if ui.add_enabled(can_create, egui::Button::new("Create and audit")).clicked() {
-            push(AuditCommand::Create);
+        let name = ui
+            .add(
+                egui::TextEdit::singleline(&mut draft.annotator_name)
+                    .id_salt("audit new annotator")
+                    .hint_text("name")
+                    .desired_width(140.0),
+            )
+            .labelled_by(label.id);
+        let note_label = ui.label("Note");
+        let note = ui
+            .add(
+                egui::TextEdit::singleline(&mut draft.annotator_note)
+                    .id_salt("audit new annotator note")
+                    .hint_text("optional")
+                    .desired_width(200.0),
+            )
+            .labelled_by(note_label.id);
+        changed |= name.changed() || note.changed();
+        let entered = (name.lost_focus() || note.lost_focus()) && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let can_create = !draft.annotator_name.trim().is_empty();
+        if ui.add_enabled(can_create, egui::Button::new("Create and audit")).clicked() || (entered && can_create) {
+            create = true;
         }
     });
     if changed {
         push(AuditCommand::SetDraft(draft));
+    }
+    if create {
+        push(AuditCommand::Create);
     }
 }
 

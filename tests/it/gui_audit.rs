@@ -552,3 +552,19 @@ fn after_a_drag_the_arrows_nudge_and_ctrl_y_redoes() {
     let redone = mine(&harness, index, Modality::Vision).unwrap().va;
     assert!(close(redone, Va::new((dragged.valence + 0.01).min(1.0), dragged.arousal), 1e-5), "Ctrl+Y redid it");
 }
+
+#[test]
+fn enter_in_the_new_annotators_name_creates_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, run) = fixture();
+    let mut harness = studio(Some((data.clone(), Some(run.clone()))));
+    harness.state_mut().handle(Command::SetDetailTab(DetailTab::Audit));
+    audit(&mut harness, AuditCommand::Start { store: Some(dir.path().join("s.sqlite")), remembered: None });
+    harness.get_by_label("New annotator").click();
+    harness.run_steps(1);
+    harness.get_by_label("New annotator").type_text("dana");
+    harness.run_steps(1);
+    harness.key_press(egui::Key::Enter);
+    harness.run_steps(2);
+    harness.get_by_label("Auditing as dana");
+}
