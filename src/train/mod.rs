@@ -276,6 +276,13 @@ pub fn evaluate(
     split: Split,
     threshold: f32,
 ) -> Result<Evaluation, TrainError> {
+    let modalities = check_compatible(trained, dataset)?;
+    evaluate_split(trained, &SplitData::new(dataset, split, &modalities)?, threshold)
+}
+
+/// Checks that `dataset` has the run's labels and features of the shapes its model reads;
+/// returns the modalities the model reads.
+pub fn check_compatible(trained: &TrainedModel, dataset: &Dataset) -> Result<Vec<Modality>, TrainError> {
     let run_labels: Vec<&str> = trained.info.labels.iter().map(|l| l.name.as_str()).collect();
     if run_labels != dataset.label_names() {
         return Err(TrainError::Data(format!(
@@ -305,7 +312,7 @@ pub fn evaluate(
             )));
         }
     }
-    evaluate_split(trained, &SplitData::new(dataset, split, &modalities)?, threshold)
+    Ok(modalities)
 }
 
 /// Loads a run folder onto `device`.
