@@ -9,6 +9,7 @@
 //! weights its pooling used; [`UniVa::fuse`] is that pass's last step), so nothing here can
 //! drift from what `univa predict` computes.
 
+pub mod clip;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ pub enum ExplainError {
         run.display()
     )]
     NoTrainingDataset { run: PathBuf },
+    #[error(transparent)]
+    Clip(#[from] clip::ClipError),
 }
 
 impl From<candle_core::Error> for ExplainError {
@@ -304,6 +307,11 @@ impl Explainer {
         &self.trained
     }
 
+    /// Training utterances in the index (means and neighbours).
+    pub fn training_size(&self) -> usize {
+        self.index.utterances.len()
+    }
+
     pub fn threshold(&self) -> f32 {
         self.threshold
     }
@@ -344,15 +352,8 @@ impl Explainer {
         utterance: usize,
         k: usize,
     ) -> Result<Explanation, ExplainError> {
-        let Some(u) = dataset.utterances.get(utterance) else {
-            return Err(ExplainError::UnknownId { dataset: dataset.root.clone(), id: format!("#{utterance}") });
-        };
-        crate::train::check_compatible(&self.trained, dataset)?;
-        let data = SplitData::new(dataset, u.split, &self.modalities)?;
-        let Some(row) = data.indices.iter().position(|&i| i == utterance) else {
-            return Err(ExplainError::UnknownId { dataset: dataset.root.clone(), id: u.id.clone() });
-        };
-        let (batch, output) = self.forward(&data, &[row], true)?;
+        let (batch, output) = self.forward_one(dataset, utterance, true)?;
+        let u = &dataset.utterances[utterance];
         let probabilities = first_row(&output.log_probs.exp()?)?;
         let mut contributions = self.ablate(&output.unimodal, std::slice::from_ref(&probabilities))?;
         let contributions = contributions.pop().unwrap_or_default();
@@ -390,6 +391,31 @@ impl Explainer {
             contributions,
             neighbours,
         })
+    }
+
+    /// The model's probabilities for one utterance by a plain forward pass (no weights kept):
+    /// what [`Self::explain`] is measured against.
+    pub fn predict(&self, dataset: &Dataset, utterance: usize) -> Result<Vec<f32>, ExplainError> {
+        let (_, output) = self.forward_one(dataset, utterance, false)?;
+        first_row(&output.log_probs.exp()?)
+    }
+
+    /// One utterance of `dataset` through the model.
+    fn forward_one(
+        &self,
+        dataset: &Dataset,
+        utterance: usize,
+        attention: bool,
+    ) -> Result<(Batch, ModelOutput), ExplainError> {
+        let Some(u) = dataset.utterances.get(utterance) else {
+            return Err(ExplainError::UnknownId { dataset: dataset.root.clone(), id: format!("#{utterance}") });
+        };
+        crate::train::check_compatible(&self.trained, dataset)?;
+        let data = SplitData::new(dataset, u.split, &self.modalities)?;
+        let Some(row) = data.indices.iter().position(|&i| i == utterance) else {
+            return Err(ExplainError::UnknownId { dataset: dataset.root.clone(), id: u.id.clone() });
+        };
+        self.forward(&data, &[row], attention)
     }
 
     fn neighbours(&self, space: Space, data: &[f32], query: &[f32], k: usize, skip: Option<usize>) -> NeighbourList {

@@ -296,3 +296,67 @@ fn demo_steps_lie_on_the_clip_and_text_attention_on_the_words() {
         }
     }
 }
+
+#[test]
+fn a_clip_of_ones_own_is_acquired_like_the_runs_dataset_and_a_foreign_run_is_refused() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Dataset::open(repo.join("assets/demo")).unwrap();
+    let index = dataset_index(&demo, "demo_003");
+    let u = &demo.utterances[index];
+    let clip = dir.path().join("mine.mp4");
+    std::fs::copy(demo.media_path(u).unwrap(), &clip).unwrap();
+    std::fs::write(clip.with_extension("txt"), format!("{}\n", u.text)).unwrap();
+    let scratch = dir.path().join("scratch");
+    let run = repo.join("models/demo");
+    let run_s = run.to_str().unwrap();
+
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_univa"))
+            .args(args)
+            .env("UNIVA_AUDIO", "off")
+            .env("UNIVA_SCRATCH", &scratch)
+            .output()
+            .unwrap()
+    };
+    let output = cli(&["explain", "--run", run_s, "--clip", clip.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The same clip and words, acquired again, give the demo utterance's prediction.
+    let explainer = Explainer::new(univa::explain::load_run(&run).unwrap(), &demo, None).unwrap();
+    let own = explainer.explain(&demo, &StepMapper::for_dataset(&demo), index, 5).unwrap();
+    let probabilities: Vec<f64> =
+        json["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    for (clip_p, own_p) in probabilities.iter().zip(&own.probabilities) {
+        assert!((clip_p - f64::from(*own_p)).abs() < 0.01, "clip {clip_p} vs dataset {own_p}");
+    }
+    assert_eq!(json["attention"][0]["words_exact"], true);
+    // The scratch dataset lives in the scratch folder, not beside the demo.
+    let made: Vec<PathBuf> = std::fs::read_dir(&scratch).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(made.len(), 1);
+    assert!(made[0].join("media/mine.mp4").is_file());
+    // Acquisition recorded what it made, as the demo's record says of the demo.
+    let record = univa::acquire::fill::AcquireRecord::read(&made[0]).unwrap().unwrap();
+    assert_eq!(Some(record), univa::acquire::fill::AcquireRecord::read(&demo.root).unwrap());
+
+    // Without a transcript, and with a run trained on features from elsewhere.
+    std::fs::remove_file(clip.with_extension("txt")).unwrap();
+    let err = one_line_error(&cli(&["explain", "--run", run_s, "--clip", clip.to_str().unwrap()]));
+    assert!(err.contains("needs a transcript"), "{err}");
+    let (dataset, foreign) = fixture(dir.path());
+    let err = one_line_error(&cli(&[
+        "explain",
+        "--run",
+        foreign.to_str().unwrap(),
+        "--clip",
+        clip.to_str().unwrap(),
+        "--transcript",
+        "hello",
+    ]));
+    assert!(err.contains("were not made by `univa acquire`") && err.contains("cannot score a raw clip"), "{err}");
+    assert!(err.contains(&dataset.manifest.provenance), "{err}");
+}
+
+fn dataset_index(dataset: &Dataset, id: &str) -> usize {
+    Explainer::find(dataset, id).unwrap()
+}
