@@ -15,6 +15,7 @@ mod commands;
 mod correlation;
 mod embedding;
 mod embedding_map;
+mod explain;
 mod filter;
 pub mod play_window;
 mod player;
@@ -46,6 +47,7 @@ pub use embedding::{
     EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, MapSide, compare_plot_id,
     embedding_plot_id,
 };
+pub use explain::{ExplainCommand, ExplainView};
 pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};

@@ -360,3 +360,42 @@ fn a_clip_of_ones_own_is_acquired_like_the_runs_dataset_and_a_foreign_run_is_ref
 fn dataset_index(dataset: &Dataset, id: &str) -> usize {
     Explainer::find(dataset, id).unwrap()
 }
+
+#[test]
+fn gui_explain_tab_shows_the_strips_and_a_click_on_a_peak_seeks_the_player() {
+    use egui_kittest::kittest::Queryable as _;
+    use univa::media::AudioOutputMode;
+    use univa::ui::{Command, DetailTab, PlayerPanel, StudioApp, ViewSettings};
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (demo, run) = (repo.join("assets/demo"), repo.join("models/demo"));
+    let app = StudioApp::with_player(ViewSettings::default(), PlayerPanel::new(AudioOutputMode::Off));
+    let mut harness = super::gui::harness_of(app, Some((demo.clone(), Some(run.clone()))));
+    let index = {
+        let session = harness.state().session.as_ref().unwrap();
+        (0..session.len()).find(|&i| session.utterance(i).unwrap().id == "demo_003").unwrap()
+    };
+    harness.state_mut().handle(Command::Select(index));
+    harness.state_mut().handle(Command::SetDetailTab(DetailTab::Explain));
+    harness.run_steps(2);
+    harness.state_mut().wait_for_worker();
+    let playback = harness.state().settings.playback;
+    harness.state_mut().player.wait_until_open(playback);
+    harness.run_steps(2);
+
+    let explanation = harness.state().view.explain.answer(&run, index).unwrap().clone().unwrap();
+    let audio = explanation.attention.iter().find(|a| a.modality == Modality::Audio).unwrap();
+    let peak = audio.steps.iter().max_by(|a, b| a.weight.total_cmp(&b.weight)).unwrap();
+    assert!(peak.span.start > 0.3, "a peak at the very start would not show a seek: {peak:?}");
+    harness.get_by_label("removed = training mean");
+    harness.get_by_label("in fused");
+    let label = format!("audio step {}: α {:.3} at {:.2} s", peak.index, peak.weight, peak.span.start);
+    harness.get_by_label(&label).click();
+    harness.run_steps(2);
+    let position = harness.state().player.position_secs();
+    assert!(
+        (position - peak.span.start).abs() < 0.05,
+        "clicked the peak at {:.3} s, player at {position:.3} s",
+        peak.span.start
+    );
+}
