@@ -173,8 +173,8 @@ fn explanation_ui(ui: &mut egui::Ui, session: &Session, e: &Explanation, rule: R
     neighbours_ui(ui, session, e, commands);
 }
 
-/// One modality's α over its steps as bars on the clip's time axis; each step is a target of
-/// its own ("vision step 3: α 0.210 at 1.20 s"), a click seeks the player to its start.
+/// One modality's α over its steps as bars on the clip's time axis (a line marks uniform
+/// attention, 1/n); each step is a target of its own ("vision step 3: α 0.210 at 1.20 s"), a click seeks the player to its start.
 fn strip_ui(ui: &mut egui::Ui, a: &ModalityAttention, commands: &mut Vec<Command>) {
     let (Some(first), Some(last)) = (a.steps.first(), a.steps.last()) else {
         ui.label(format!("{}: no real steps", a.modality));
@@ -213,6 +213,10 @@ fn strip_ui(ui: &mut egui::Ui, a: &ModalityAttention, commands: &mut Vec<Command
                 commands.push(Command::Transport(Transport::Seek(step.span.start)));
             }
         }
+        // Uniform attention (1/n per step) for reference: bars above it are what stands out.
+        let uniform = rect.bottom() - rect.height() * (1.0 / a.steps.len() as f32 / max).min(1.0);
+        let stroke = egui::Stroke::new(1.0, ui.visuals().text_color());
+        ui.painter().hline(rect.x_range(), uniform, stroke);
     });
     if !a.exact && a.modality != crate::modality::Modality::Text {
         ui.weak(format!("    {}", a.placement));
