@@ -7,6 +7,7 @@ pub mod acquire;
 pub mod bundle;
 pub mod cli;
 pub mod dataset;
+pub mod explain;
 pub mod fsutil;
 pub mod import;
 pub mod jobs;

@@ -26,6 +26,52 @@ use crate::modality::Modality;
 /// File in the dataset folder listing the failures of the last run (utterance, modality, why).
 pub const FAILURES_FILE: &str = "acquire_failures.csv";
 
+/// File in the dataset folder recording which feature files acquisition wrote, and how.
+pub const RECORD_FILE: &str = "acquire.json";
+
+/// What acquisition wrote into a dataset's feature files (`acquire.json`): per modality, the
+/// model and settings, so that another clip can be acquired the same way and a model's steps
+/// mapped back to the clip. A modality missing here has features from elsewhere (an import).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AcquireRecord {
+    pub features: BTreeMap<Modality, FeatureRecord>,
+}
+
+/// How one modality's features were made.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureRecord {
+    /// Id of the model whose frames (vision, audio) or token embeddings (text) they are.
+    pub model: String,
+    pub dim: usize,
+    /// Steps kept per utterance: vision frames (sampled at `sample_fps` over the utterance's
+    /// span, those with a face), audio frames (10 ms over the span) or text tokens (special
+    /// tokens included), averaged in equal consecutive chunks ([`chunk`]) when there were more.
+    pub max_len: usize,
+    /// Vision: frames per second looked at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_fps: Option<f64>,
+}
+
+impl AcquireRecord {
+    /// The dataset's record; `None` when acquisition never wrote features into it.
+    pub fn read(root: &Path) -> Result<Option<Self>, FillError> {
+        let path = root.join(RECORD_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(FillError::Record { path, problem: source.to_string() }),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| FillError::Record { path, problem: e.to_string() })
+    }
+
+    fn write(&self, root: &Path) -> Result<(), FillError> {
+        let path = root.join(RECORD_FILE);
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| FillError::Record { path: path.clone(), problem: e.to_string() })?;
+        write_atomic(&path, text.as_bytes()).map_err(|source| FillError::Write { path, source })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FillError {
     #[error(transparent)]
@@ -38,6 +84,8 @@ pub enum FillError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}: {problem}", path.display())]
+    Record { path: PathBuf, problem: String },
     #[error("a worker thread failed: {0}")]
     Worker(String),
 }
@@ -106,6 +154,16 @@ struct Done {
     text: Outcome,
 }
 
+/// The frames that step `i` of `steps` averages when `frames` frames are pooled to at most
+/// `max_len` steps ([`pool`]): `steps = min(frames, max_len)`.
+pub fn chunk(frames: usize, max_len: usize, i: usize) -> std::ops::Range<usize> {
+    if frames <= max_len || max_len == 0 {
+        return i..i + 1;
+    }
+    let start = i * frames / max_len;
+    start..((i + 1) * frames / max_len).max(start + 1)
+}
+
 /// Averages `frames` into at most `max_len` equal consecutive chunks (fewer frames stay as they are).
 fn pool(frames: &[Vec<f32>], max_len: usize) -> Vec<Vec<f32>> {
     if frames.len() <= max_len || max_len == 0 {
@@ -113,8 +171,7 @@ fn pool(frames: &[Vec<f32>], max_len: usize) -> Vec<Vec<f32>> {
     }
     (0..max_len)
         .map(|i| {
-            let (start, end) =
-                (i * frames.len() / max_len, ((i + 1) * frames.len() / max_len).max(i * frames.len() / max_len + 1));
+            let std::ops::Range { start, end } = chunk(frames.len(), max_len, i);
             let dim = frames[start].len();
             let mut mean = vec![0.0f32; dim];
             for f in &frames[start..end] {
@@ -146,7 +203,10 @@ pub fn fill_dataset(
     let mut summary = FillSummary::default();
 
     // Which modalities get features written, and their sizes.
-    let face_dim = make_face()?.embedding_dim();
+    let face = make_face()?;
+    let (face_dim, face_model, face_fps) =
+        (face.embedding_dim(), face.model_id().to_owned(), face.settings().sample_fps);
+    drop(face);
     let text = text.filter(|_| options.text);
     let text_dim = text.map_or(0, TextVaModel::embedding_dim);
     let mut feature_dims: BTreeMap<Modality, usize> = BTreeMap::new();
@@ -170,6 +230,16 @@ pub fn fill_dataset(
         }
     }
     manifest.features.sort_by_key(|s| s.modality);
+    let mut record = AcquireRecord::read(root)?.unwrap_or_default();
+    for (&modality, &dim) in &feature_dims {
+        let (model, sample_fps) = match modality {
+            Modality::Vision => (face_model.clone(), Some(face_fps)),
+            Modality::Audio => (voice.model_id().to_owned(), None),
+            Modality::Text => (text.map_or_else(String::new, |t| t.model_id().to_owned()), None),
+        };
+        let max_len = manifest.feature_spec(modality).map_or(options.max_len, |s| s.max_len);
+        record.features.insert(modality, FeatureRecord { model, dim, max_len, sample_fps });
+    }
 
     // Start from the existing features (zeros where a modality is new).
     let mut features = existing_features(&dataset, &manifest);
@@ -305,6 +375,9 @@ pub fn fill_dataset(
         return Err(FillError::Worker(message));
     }
     DatasetWriter::new(root, manifest)?.write(&utterances, &features)?;
+    if !feature_dims.is_empty() {
+        record.write(root)?;
+    }
     write_failures(&root.join(FAILURES_FILE), &failures)?;
     summary.failures = failures;
     Ok(summary)

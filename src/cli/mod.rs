@@ -9,6 +9,7 @@ mod audit;
 mod bench_media;
 mod bench_projection;
 mod eval;
+mod explain;
 mod generate;
 mod gui;
 mod import;
@@ -48,6 +49,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Write per-utterance probabilities and predicted labels of a run.
     Predict(predict::Args),
+    /// Why a run predicted what it did: attention over time and words, modality contributions, neighbours.
+    Explain(explain::Args),
     /// Compute multi-label metrics from a gold and a prediction CSV.
     Metrics(metrics::Args),
     /// Check a dataset folder and print a summary.
@@ -94,6 +97,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(_)
             | Command::Eval(_)
             | Command::Predict(_)
+            | Command::Explain(_)
             | Command::Acquire(_)
             | Command::Runs(_)
             | Command::Project(_)
@@ -122,6 +126,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Agreement(args) => agreement::run(&args),

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use crate::dataset::LabelSpec;
 use crate::dataset::synth::{SynthConfig, write_synthetic};
-use crate::modality::PerModality;
+use crate::modality::{Modality, PerModality};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,6 +24,9 @@ pub struct Args {
     pub vision: (usize, usize),
     #[arg(long, default_value = "50x74", value_parser = parse_shape)]
     pub audio: (usize, usize),
+    /// Comma-separated modalities whose features carry the labels; the others get noise alone.
+    #[arg(long, value_delimiter = ',', default_value = "text,vision,audio", value_parser = parse_modality)]
+    pub signal_in: Vec<Modality>,
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize), String> {
@@ -33,6 +36,11 @@ fn parse_shape(s: &str) -> Result<(usize, usize), String> {
         (Some(l), Some(d)) => Ok((l, d)),
         _ => Err(format!("{s:?} is not LxD with positive numbers, e.g. 50x300")),
     }
+}
+
+/// A modality by its name (text, vision, audio).
+pub fn parse_modality(s: &str) -> Result<Modality, String> {
+    Modality::from_name(s.trim()).ok_or_else(|| format!("{s:?} is not a modality; expected text, vision or audio"))
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -50,6 +58,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         seed: args.seed,
         labels,
         shapes: PerModality { text: args.text, vision: args.vision, audio: args.audio },
+        signal: PerModality::from_fn(|m| args.signal_in.contains(&m)),
         ..SynthConfig::default()
     };
     let utterances = write_synthetic(&args.out, &config)?;

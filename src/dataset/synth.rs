@@ -32,6 +32,8 @@ pub struct SynthConfig {
     pub view_noise: f32,
     /// Standard deviation of per-frame feature noise.
     pub frame_noise: f32,
+    /// Which modalities carry the labels; the view of one that does not is noise alone (z_m = ε_m).
+    pub signal: PerModality<bool>,
 }
 
 impl Default for SynthConfig {
@@ -45,6 +47,7 @@ impl Default for SynthConfig {
             valid_fraction: 0.1,
             view_noise: 0.6,
             frame_noise: 1.0,
+            signal: PerModality::from_fn(|_| true),
         }
     }
 }
@@ -88,7 +91,9 @@ pub fn write_synthetic(out: &Path, config: &SynthConfig) -> Result<Vec<Utterance
         let mut va = PerModality::<Option<Va>>::default();
         for modality in Modality::ALL {
             let (max_len, dim) = *config.shapes.get(modality);
-            let z: Vec<f32> = y.iter().map(|&yj| yj + config.view_noise * standard.sample(&mut rng)).collect();
+            let carried = if *config.signal.get(modality) { 1.0 } else { 0.0 };
+            let z: Vec<f32> =
+                y.iter().map(|&yj| carried * yj + config.view_noise * standard.sample(&mut rng)).collect();
             let len = rng.random_range(max_len.div_ceil(2)..=max_len);
             let slot = features.entry((split, modality)).or_default();
             let projection = projections.get(modality);

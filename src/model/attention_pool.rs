@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kernels::activation::Activation;
 use super::kernels::matmul::linear;
-use super::kernels::pooling::segment_softmax_pool;
+use super::kernels::pooling::{segment_softmax_pool, segment_softmax_pool_weights};
 use super::linear::Linear;
 use super::packing::Packing;
 
@@ -37,8 +37,14 @@ impl AttentionPool {
         })
     }
 
-    /// `tokens`: the `[N, d]` real steps of a batch packed by `packing`. Returns `[B, d]`.
-    pub fn forward(&self, tokens: &Tensor, packing: &Packing) -> Result<Tensor> {
+    /// `tokens`: the `[N, d]` real steps of a batch packed by `packing`. Returns `[B, d]` and,
+    /// when `keep_weights`, the weight α_t of each of the N packed steps (Eq. 2's softmax).
+    pub fn forward(
+        &self,
+        tokens: &Tensor,
+        packing: &Packing,
+        keep_weights: bool,
+    ) -> Result<(Tensor, Option<Vec<f32>>)> {
         // P·h_t + Q·q: the projected query folds into the step projection's bias.
         let query = self.query_projection.forward(&self.query)?.squeeze(0)?;
         let bias = match self.step_projection.bias() {
@@ -47,6 +53,11 @@ impl AttentionPool {
         };
         let energy = linear(tokens, self.step_projection.weight(), Some(&bias), Some(Activation::Tanh))?;
         let scores = self.score.forward(&energy)?.squeeze(1)?;
-        segment_softmax_pool(&scores, tokens, packing.segments())
+        if keep_weights {
+            let (pooled, weights) = segment_softmax_pool_weights(&scores, tokens, packing.segments())?;
+            Ok((pooled, Some(weights)))
+        } else {
+            Ok((segment_softmax_pool(&scores, tokens, packing.segments())?, None))
+        }
     }
 }

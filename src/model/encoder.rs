@@ -45,8 +45,15 @@ impl Encoder {
         })
     }
 
-    /// `features`: `[B, L, D]`, `mask`: `[B, L]` with 1 for real steps. Returns H_m, `[B, d]`.
-    pub fn forward(&self, features: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+    /// `features`: `[B, L, D]`, `mask`: `[B, L]` with 1 for real steps. Returns H_m, `[B, d]`,
+    /// and with `attention` the pooling weights α per utterance and step (`[B][L]`, 0 on padding).
+    pub fn forward(
+        &self,
+        features: &Tensor,
+        mask: &Tensor,
+        train: bool,
+        attention: bool,
+    ) -> Result<(Tensor, Option<Vec<Vec<f32>>>)> {
         let _enter = self.span.enter();
         let packing = Packing::from_mask(mask)?;
         let tokens = self.projection.forward(&packing.pack(features)?)?;
@@ -54,6 +61,7 @@ impl Encoder {
             Some(transformer) => transformer.forward(&tokens, &packing, train)?,
             None => tokens,
         };
-        self.pool.forward(&tokens, &packing)
+        let (pooled, weights) = self.pool.forward(&tokens, &packing, attention)?;
+        Ok((pooled, weights.map(|w| packing.unpack_steps(&w)).transpose()?))
     }
 }

@@ -93,6 +93,18 @@ pub struct ModelOutput {
     pub log_probs: Tensor,
     /// H_m, `[B, d]`, for each active modality.
     pub unimodal: PerModality<Option<Tensor>>,
+    /// With [`Forward::attention`]: each active modality's pooling weights α (Eq. 2) per
+    /// utterance and step, `[B][L]`, summing to 1 over the real steps and 0 on padding.
+    pub attention: PerModality<Option<Vec<Vec<f32>>>>,
+}
+
+/// How to run [`UniVa::forward_with`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forward {
+    /// Dropout on.
+    pub train: bool,
+    /// Keep the attention pooling weights in [`ModelOutput::attention`].
+    pub attention: bool,
 }
 
 /// The training objective and its parts (the parts as plain numbers for logging).
@@ -173,19 +185,42 @@ impl UniVa {
 
     /// Encodes every active modality and predicts. `train` switches dropout on.
     pub fn forward(&self, batch: &Batch, train: bool) -> Result<ModelOutput> {
+        self.forward_with(batch, Forward { train, attention: false })
+    }
+
+    /// [`Self::forward`], keeping what `how` asks for beside the prediction.
+    pub fn forward_with(&self, batch: &Batch, how: Forward) -> Result<ModelOutput> {
         let _enter = self.span.enter();
         let mut unimodal = PerModality::default();
-        let mut representations = Vec::with_capacity(Modality::ALL.len());
+        let mut attention = PerModality::default();
         for (modality, encoder) in self.encoders.iter() {
             let Some(encoder) = encoder else { continue };
             let Some(input) = batch.inputs.get(modality) else {
                 return Err(ModelError::MissingInput(modality).into());
             };
-            let h = encoder.forward(&input.features, &input.mask, train)?;
-            representations.push(h.clone());
+            let (h, weights) = encoder.forward(&input.features, &input.mask, how.train, how.attention)?;
             *unimodal.get_mut(modality) = Some(h);
+            *attention.get_mut(modality) = weights;
         }
-        Ok(ModelOutput { log_probs: self.fusion.forward(&representations)?, unimodal })
+        Ok(ModelOutput { log_probs: self.fuse(&unimodal)?, unimodal, attention })
+    }
+
+    /// The prediction from unimodal representations (Eqs. 6–7): log-probabilities `[B, C]` from
+    /// each active modality's H_m (`[B, d]`), the last step of [`Self::forward`].
+    pub fn fuse(&self, unimodal: &PerModality<Option<Tensor>>) -> Result<Tensor> {
+        let mut representations = Vec::with_capacity(Modality::ALL.len());
+        for modality in self.modalities() {
+            let Some(h) = unimodal.get(modality) else {
+                return Err(ModelError::MissingInput(modality).into());
+            };
+            representations.push(h.clone());
+        }
+        self.fusion.forward(&representations)
+    }
+
+    /// The modalities the model encodes, in canonical order.
+    pub fn modalities(&self) -> impl Iterator<Item = Modality> + '_ {
+        self.encoders.iter().filter(|(_, e)| e.is_some()).map(|(m, _)| m)
     }
 
     /// `L = (1−λ)·(L_KL + η) + λ·L_CL` with the parts switched and weighted by `cfg`.

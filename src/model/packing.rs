@@ -61,6 +61,21 @@ impl Packing {
         &self.segments
     }
 
+    /// One value per packed row (`[N]`) back onto each utterance's steps, `[B][L]`, 0 on padding.
+    pub fn unpack_steps(&self, values: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let positions = self.positions.to_vec1::<u32>()?;
+        if values.len() != positions.len() {
+            candle_core::bail!("packing: {} values for {} packed steps", values.len(), positions.len())
+        }
+        let mut out = vec![vec![0.0f32; self.len]; self.batch];
+        for (row, segment) in out.iter_mut().zip(&self.segments) {
+            for r in segment.start..segment.start + segment.queries {
+                row[positions[r] as usize] = values[r];
+            }
+        }
+        Ok(out)
+    }
+
     /// `[B, L, k]` → `[N, k]`.
     pub fn pack(&self, xs: &Tensor) -> Result<Tensor> {
         let (_, _, k) = xs.dims3()?;
@@ -85,5 +100,6 @@ mod tests {
         assert_eq!(packing.segments(), segments);
         let tokens = packing.pack(&xs).unwrap();
         assert_eq!(tokens.to_vec2::<f32>().unwrap(), vec![vec![0.0, 1.0], vec![2.0, 3.0], vec![6.0, 7.0]]);
+        assert_eq!(packing.unpack_steps(&[0.25, 0.75, 1.0]).unwrap(), vec![vec![0.25, 0.75, 0.0], vec![1.0, 0.0, 0.0]]);
     }
 }

@@ -115,6 +115,25 @@ pub fn exact(data: &[f32], dim: usize, k: usize) -> Neighbours {
     lists.into_neighbours()
 }
 
+/// The `k` rows of `data` (n × `dim`, row-major) nearest to `query`, by exact search, nearest
+/// first (ties by row), leaving out row `skip` (the query itself when it is one of the rows):
+/// (row, Euclidean distance). Fewer when there are fewer rows.
+pub fn nearest(data: &[f32], dim: usize, query: &[f32], k: usize, skip: Option<usize>) -> Vec<(u32, f32)> {
+    let mut all: Vec<(f32, u32)> = data
+        .chunks_exact(dim.max(1))
+        .enumerate()
+        .filter(|&(row, _)| Some(row) != skip)
+        .map(|(row, values)| (squared(values, query), row as u32))
+        .collect();
+    let order = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    if all.len() > k && k > 0 {
+        all.select_nth_unstable_by(k - 1, order);
+    }
+    all.truncate(k);
+    all.sort_unstable_by(order);
+    all.into_iter().map(|(d, row)| (row, d.sqrt())).collect()
+}
+
 /// Approximate k nearest neighbours, seeded and deterministic. `k` must be below n.
 /// `progress(fraction)` returning false stops the search with `None`.
 pub fn approximate(
@@ -282,6 +301,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_query_finds_the_brute_force_neighbours() {
+        let data = random_rows(500, 4, 3);
+        let all_pairs = exact(&data, 4, 7);
+        for i in [0, 17, 499] {
+            let found = nearest(&data, 4, &data[i * 4..i * 4 + 4], 7, Some(i));
+            let (idx, dist) = all_pairs.row(i);
+            assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), idx);
+            for ((_, d), e) in found.iter().zip(dist) {
+                assert!((d - e).abs() < 1e-6);
+            }
+        }
+        let query = [0.5f32; 4];
+        let mut sorted: Vec<(u32, f32)> =
+            data.chunks_exact(4).enumerate().map(|(j, row)| (j as u32, squared(row, &query).sqrt())).collect();
+        sorted.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        assert_eq!(nearest(&data, 4, &query, 9, None), sorted[..9]);
+        assert_eq!(nearest(&data[..8], 4, &query, 5, None).len(), 2);
     }
 
     #[test]

@@ -344,6 +344,13 @@ pub fn evaluate(
             "the decision threshold ζ is {threshold}; it lies strictly between 0 and 1"
         )));
     }
+    let modalities = check_compatible(trained, dataset)?;
+    evaluate_split(trained, &SplitData::new(dataset, split, &modalities)?, threshold)
+}
+
+/// Checks that `dataset` has the run's labels and features of the shapes its model reads;
+/// returns the modalities the model reads.
+pub fn check_compatible(trained: &TrainedModel, dataset: &Dataset) -> Result<Vec<Modality>, TrainError> {
     let run_labels: Vec<&str> = trained.info.labels.iter().map(|l| l.name.as_str()).collect();
     if run_labels != dataset.label_names() {
         return Err(TrainError::Data(format!(
@@ -373,7 +380,7 @@ pub fn evaluate(
             )));
         }
     }
-    evaluate_split(trained, &SplitData::new(dataset, split, &modalities)?, threshold)
+    Ok(modalities)
 }
 
 /// Loads a run folder onto `device`.

@@ -14,7 +14,8 @@ use super::settings::{DetailTab, PlaybackSettings, Room, ViewSettings};
 use super::state::{Notice, RunsState, TrainingState, ViewState};
 use super::worker::{JobResult, Worker};
 use super::{
-    audit, browser, case_card, correlation, embedding, predictions, runs_browser, theme, training, va_plane, welcome,
+    audit, browser, case_card, correlation, embedding, explain, predictions, runs_browser, theme, training, va_plane,
+    welcome,
 };
 use crate::jobs::JobManager;
 
@@ -126,6 +127,7 @@ impl StudioApp {
                 }
             }
             JobResult::RunMetrics { request_id, update } => self.runs.apply(request_id, update),
+            JobResult::Explained { run, utterance, result } => self.view.explain.apply(run, utterance, result),
         }
     }
 
@@ -278,6 +280,7 @@ impl StudioApp {
                 DetailTab::Sweep => predictions::sweep_ui(ui, view, settings),
                 DetailTab::Embedding => embedding::embedding_ui(ui, session, view, settings, commands),
                 DetailTab::Audit => audit::audit_ui(ui, session, view, settings, commands),
+                DetailTab::Explain => explain::explain_ui(ui, session, view, commands),
             });
         });
         embedding::embedding_window(ui.ctx(), session, view, settings, commands);
@@ -374,6 +377,7 @@ fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Comm
             (DetailTab::Sweep, "Threshold sweep"),
             (DetailTab::Embedding, "Embedding"),
             (DetailTab::Audit, "Audit"),
+            (DetailTab::Explain, "Explain"),
         ] {
             if ui.selectable_label(current == tab, name).clicked() {
                 commands.push(Command::SetDetailTab(tab));

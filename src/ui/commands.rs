@@ -74,6 +74,8 @@ pub enum Command {
     Runs(RunsCommand),
     /// Launch, cancel, resume training jobs and edit the launch form.
     Training(TrainingCommand),
+    /// What the Explain tab asks for (`explain.rs` applies it).
+    Explain(super::explain::ExplainCommand),
 }
 
 impl StudioApp {
@@ -129,6 +131,7 @@ impl StudioApp {
                 }
                 self.settings.detail_tab = tab;
             }
+            Command::Explain(command) => self.handle_explain(command),
             Command::ExportCaseCard => self.export_case_card(),
             Command::ComputeEmbedding(request) => self.start_embedding(request),
             Command::StopEmbedding => self.view.embedding.stop(),

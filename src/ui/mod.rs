@@ -15,6 +15,7 @@ mod commands;
 mod correlation;
 mod embedding;
 mod embedding_map;
+mod explain;
 mod file_dialog;
 mod filter;
 pub mod play_window;
@@ -47,6 +48,7 @@ pub use embedding::{
     EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, MapSide, compare_plot_id,
     embedding_plot_id,
 };
+pub use explain::{ExplainCommand, ExplainView};
 pub use filter::{ErrorFilter, Filter};
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
 pub use session::{OpenError, RunResults, Session};

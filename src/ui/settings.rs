@@ -65,6 +65,8 @@ pub enum DetailTab {
     Sweep,
     Embedding,
     Audit,
+    /// Why the run predicts what it does (`ui/explain.rs`).
+    Explain,
 }
 
 /// How clips play in the player panel; kept across clips and launches.

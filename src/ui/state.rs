@@ -48,4 +48,6 @@ pub struct ViewState {
     pub embedding: EmbeddingView,
     /// The audit: store, annotator, judgments, undo history, queue.
     pub audit: AuditState,
+    /// The Explain tab's answers per run and utterance.
+    pub explain: super::explain::ExplainView,
 }

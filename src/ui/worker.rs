@@ -14,7 +14,9 @@ use crate::metrics::Metrics;
 use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, Stage, Step};
 use crate::runs::{Evaluator, Run};
 
+use super::explain::ExplainerCache;
 use super::session::Session;
+use crate::explain::Explanation;
 
 /// How often a running projection sends its layout so far to the map.
 const LAYOUT_EVERY: Duration = Duration::from_millis(250);
@@ -34,6 +36,12 @@ pub enum Job {
         request: EmbeddingRequest,
         stop: Arc<AtomicBool>,
     },
+    /// Explain one utterance of the dataset with the run (the Explain tab).
+    Explain {
+        run: PathBuf,
+        dataset: PathBuf,
+        utterance: usize,
+    },
     /// Metrics of runs on a split, for the run browser; each run with the dataset to use.
     RunMetrics {
         request_id: u64,
@@ -49,6 +57,7 @@ pub enum JobResult {
     Failed(String),
     Embedding { request_id: u64, update: EmbeddingUpdate },
     RunMetrics { request_id: u64, update: RunMetricsUpdate },
+    Explained { run: PathBuf, utterance: usize, result: Result<Box<Explanation>, String> },
 }
 
 #[derive(Debug)]
@@ -98,8 +107,10 @@ impl Worker {
         let (jobs, job_rx) = sync_channel::<Job>(4);
         let (result_tx, results) = sync_channel::<JobResult>(16);
         std::thread::Builder::new().name("univa-ui-worker".to_owned()).spawn(move || {
+            // The Explain tab's model and training index, kept between its requests.
+            let mut explainers = ExplainerCache::default();
             for job in job_rx {
-                let result = run_job(job, &result_tx);
+                let result = run_job(job, &result_tx, &mut explainers);
                 if result_tx.send(result).is_err() {
                     break;
                 }
@@ -157,8 +168,13 @@ impl Worker {
     }
 }
 
-fn run_job(job: Job, results: &SyncSender<JobResult>) -> JobResult {
+fn run_job(job: Job, results: &SyncSender<JobResult>, explainers: &mut ExplainerCache) -> JobResult {
     match job {
+        Job::Explain { run, dataset, utterance } => {
+            let _span = tracing::info_span!("explain", run = %run.display()).entered();
+            let result = explainers.explain(&run, &dataset, utterance).map(Box::new);
+            JobResult::Explained { run, utterance, result }
+        }
         Job::Open { dataset, run } => {
             let _span = tracing::info_span!("open", dataset = %dataset.display()).entered();
             match Session::open(&dataset, run.as_deref()) {

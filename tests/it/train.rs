@@ -23,7 +23,8 @@ fn small_synth(dir: &Path, utterances: usize) -> Dataset {
     Dataset::open(dir).unwrap()
 }
 
-fn tiny_config(epochs: usize) -> RunConfig {
+/// The small preset shrunk for tests (also `explain`'s).
+pub fn tiny_config(epochs: usize) -> RunConfig {
     let mut config = RunConfig::preset(Preset::Small);
     config.model.hidden = 32;
     config.model.heads = 4;

@@ -251,6 +251,10 @@ impl FacePipeline {
         self.model.model_id()
     }
 
+    pub fn settings(&self) -> &FaceSettings {
+        &self.settings
+    }
+
     pub fn embedding_dim(&self) -> usize {
         self.model.embedding_dim()
     }

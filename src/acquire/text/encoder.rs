@@ -53,6 +53,16 @@ const POSITION_TABLE: &str = "embeddings.position_embeddings.weight";
 impl BaseFolder {
     /// Reads `dir/{config.json, model.safetensors, tokenizer.json}`; each problem names its file.
     pub fn read(dir: &Path) -> Result<Self, AcquireError> {
+        let (config, position_offset) = Self::read_config(dir)?;
+        let tokenizer = Self::read_tokenizer(dir, &config)?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let weights =
+            std::fs::read(&weights_path).map_err(|source| AcquireError::Io { path: weights_path.clone(), source })?;
+        Ok(Self { dir: dir.to_path_buf(), config, weights, tokenizer, position_offset })
+    }
+
+    /// `dir/config.json`, checked, with the position table's offset (see [`Self::position_offset`]).
+    fn read_config(dir: &Path) -> Result<(BertConfig, usize), AcquireError> {
         let config_path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&config_path)
             .map_err(|source| AcquireError::Io { path: config_path.clone(), source })?;
@@ -81,6 +91,12 @@ impl BaseFolder {
             ));
         }
         config.max_position_embeddings -= position_offset;
+        Ok((config, position_offset))
+    }
+
+    /// `dir/tokenizer.json`, checked against the config's vocabulary.
+    fn read_tokenizer(dir: &Path, config: &BertConfig) -> Result<Tokenizer, AcquireError> {
+        let config_path = dir.join(CONFIG_FILE);
         let tokenizer_path = dir.join(TOKENIZER_FILE);
         if !tokenizer_path.is_file() {
             return Err(AcquireError::model(&tokenizer_path, "missing (a Hugging Face fast-tokenizer file is needed)"));
@@ -93,10 +109,7 @@ impl BaseFolder {
                 format!("has {vocab} tokens but {} says vocab_size {}", config_path.display(), config.vocab_size),
             ));
         }
-        let weights_path = dir.join(WEIGHTS_FILE);
-        let weights =
-            std::fs::read(&weights_path).map_err(|source| AcquireError::Io { path: weights_path.clone(), source })?;
-        Ok(Self { dir: dir.to_path_buf(), config, weights, tokenizer, position_offset })
+        Ok(tokenizer)
     }
 
     /// Hex sha256 of the weights file, to tie a trained head to the exact base it was trained on.
@@ -156,6 +169,25 @@ impl BaseFolder {
     }
 }
 
+/// `tokenizer` as [`FrozenEncoder`] runs it: no padding (batches are padded per batch; the
+/// file's own, often fixed-length, padding is dropped), sentences cut to `max_tokens`.
+fn sentence_tokenizer(mut tokenizer: Tokenizer, max_tokens: usize, dir: &Path) -> Result<Tokenizer, AcquireError> {
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(TruncationParams { max_length: max_tokens, ..TruncationParams::default() }))
+        .map_err(|e| AcquireError::model(&dir.join(TOKENIZER_FILE), e))?;
+    Ok(tokenizer)
+}
+
+/// The tokenizer of the base folder `dir` exactly as a [`FrozenEncoder`] loaded with
+/// `max_tokens` splits sentences, without reading the weights: for mapping a text model's
+/// token steps back to the words of a transcript.
+pub fn base_tokenizer(dir: &Path, max_tokens: usize) -> Result<Tokenizer, AcquireError> {
+    let (config, _) = BaseFolder::read_config(dir)?;
+    let tokenizer = BaseFolder::read_tokenizer(dir, &config)?;
+    sentence_tokenizer(tokenizer, max_tokens.min(config.max_position_embeddings).max(2), dir)
+}
+
 /// Tokenizer + embeddings + the lower `frozen_layers` encoder layers of a base folder.
 pub struct FrozenEncoder {
     tokenizer: Tokenizer,
@@ -194,13 +226,7 @@ impl FrozenEncoder {
             ));
         }
         let max_tokens = max_tokens.min(base.config.max_position_embeddings).max(2);
-        let mut tokenizer = base.tokenizer.clone();
-        let tokenizer_path = base.dir.join(TOKENIZER_FILE);
-        // Padding is done here per batch; the file's own (often fixed-length) padding is dropped.
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams { max_length: max_tokens, ..TruncationParams::default() }))
-            .map_err(|e| AcquireError::model(&tokenizer_path, e))?;
+        let tokenizer = sentence_tokenizer(base.tokenizer.clone(), max_tokens, &base.dir)?;
         let lower = BertConfig { num_hidden_layers: frozen_layers, ..base.config.clone() };
         let bert = BertModel::load(base.var_builder(device)?, &lower)
             .map_err(|e| AcquireError::model(&base.weights_path(), e))?;

@@ -14,6 +14,22 @@ use super::{contiguous_f32, on_cpu_f32, output_buffer, run_parallel};
 /// Pools `values` (`[N, d]`) with weights `softmax(scores)` (`[N]`) within each segment's rows
 /// (`start..start + queries`). Returns `[segments, d]`; a segment without rows pools to zeros.
 pub fn segment_softmax_pool(scores: &Tensor, values: &Tensor, segments: &[Segment]) -> Result<Tensor> {
+    pool(scores, values, segments, false).map(|(pooled, _)| pooled)
+}
+
+/// [`segment_softmax_pool`] that also hands back the weight α of each of the N rows: the very
+/// numbers the pooling summed with (0 for a row outside every segment).
+pub fn segment_softmax_pool_weights(
+    scores: &Tensor,
+    values: &Tensor,
+    segments: &[Segment],
+) -> Result<(Tensor, Vec<f32>)> {
+    let (pooled, weights) = pool(scores, values, segments, true)?;
+    let Some(weights) = weights else { candle_core::bail!("pooling: the weights were not kept") };
+    Ok((pooled, weights))
+}
+
+fn pool(scores: &Tensor, values: &Tensor, segments: &[Segment], keep: bool) -> Result<(Tensor, Option<Vec<f32>>)> {
     let (rows, _) = values.dims2()?;
     if scores.dims1()? != rows {
         candle_core::bail!("pooling: {} scores for {rows} rows", scores.elem_count())
@@ -26,10 +42,16 @@ pub fn segment_softmax_pool(scores: &Tensor, values: &Tensor, segments: &[Segmen
         end = s.start + s.queries;
     }
     if !(on_cpu_f32(scores) && on_cpu_f32(values)) {
-        return composed(scores, values, segments);
+        let (pooled, padded) = composed_with_weights(scores, values, segments)?;
+        if !keep {
+            return Ok((pooled, None));
+        }
+        let padded = padded.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?;
+        return Ok((pooled, Some(unpad(&padded, segments, rows))));
     }
     let shared = Arc::new(Shared { segments: segments.to_vec(), weights: OnceLock::new() });
-    scores.contiguous()?.apply_op2(&values.contiguous()?, Pool(shared))
+    let pooled = scores.contiguous()?.apply_op2(&values.contiguous()?, Pool(shared.clone()))?;
+    Ok((pooled, if keep { shared.weights.get().cloned() } else { None }))
 }
 
 struct Shared {
@@ -148,7 +170,22 @@ impl CustomOp3 for PoolBackward {
 
 /// The same pooling in candle's ops on a padded `[segments, longest]` layout, for other devices
 /// (and as the reference the kernel is tested against).
+#[cfg(test)]
 pub(crate) fn composed(scores: &Tensor, values: &Tensor, segments: &[Segment]) -> Result<Tensor> {
+    composed_with_weights(scores, values, segments).map(|(pooled, _)| pooled)
+}
+
+/// Per-segment rows of weights (`[segments, longest]`) back onto the `rows` packed rows.
+fn unpad(padded: &[Vec<f32>], segments: &[Segment], rows: usize) -> Vec<f32> {
+    let mut weights = vec![0.0f32; rows];
+    for (s, row) in segments.iter().zip(padded) {
+        weights[s.start..s.start + s.queries].copy_from_slice(&row[..s.queries]);
+    }
+    weights
+}
+
+/// [`composed`] and its `[segments, longest]` weights.
+fn composed_with_weights(scores: &Tensor, values: &Tensor, segments: &[Segment]) -> Result<(Tensor, Tensor)> {
     let (rows, d) = values.dims2()?;
     let batch = segments.len();
     let longest = segments.iter().map(|s| s.queries).max().unwrap_or(0).max(1);
@@ -170,7 +207,8 @@ pub(crate) fn composed(scores: &Tensor, values: &Tensor, segments: &[Segment]) -
     let weights = candle_nn::ops::softmax(&masked, candle_core::D::Minus1)?;
     let zero_row = Tensor::zeros((1, d), values.dtype(), device)?;
     let padded_values = Tensor::cat(&[values, &zero_row], 0)?.index_select(&gather, 0)?.reshape((batch, longest, d))?;
-    weights.unsqueeze(1)?.matmul(&padded_values)?.squeeze(1)
+    let pooled = weights.unsqueeze(1)?.matmul(&padded_values)?.squeeze(1)?;
+    Ok((pooled, weights))
 }
 
 #[cfg(test)]
@@ -194,6 +232,18 @@ mod tests {
             (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
         };
         assert!(max_diff(&ours, &theirs) < 1e-6);
+        let (pooled, alpha) = segment_softmax_pool_weights(scores.as_tensor(), values.as_tensor(), &segments).unwrap();
+        assert_eq!(max_diff(&pooled, &ours), 0.0);
+        let (_, padded) = composed_with_weights(scores.as_tensor(), values.as_tensor(), &segments).unwrap();
+        let theirs_alpha = unpad(&padded.to_vec2::<f32>().unwrap(), &segments, 9);
+        for (a, b) in alpha.iter().zip(&theirs_alpha) {
+            assert!((a - b).abs() < 1e-6, "kernel weight {a}, composed {b}");
+        }
+        for s in &segments {
+            let sum: f32 = alpha[s.start..s.start + s.queries].iter().sum();
+            assert!(s.queries == 0 || (sum - 1.0).abs() < 1e-6, "segment {s:?} weights sum to {sum}");
+        }
+        assert_eq!(&alpha[4..6], &[0.0, 0.0], "rows outside every segment get no weight");
         assert_eq!(ours.get(1).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
         let weights = Tensor::randn(0f32, 1.0, (3, 5), &Device::Cpu).unwrap();
         let grads = |y: Tensor| (y * &weights).unwrap().sum_all().unwrap().backward().unwrap();
