@@ -7,6 +7,7 @@ pub mod acquire;
 pub mod bundle;
 pub mod cli;
 pub mod dataset;
+pub mod figures;
 pub mod fsutil;
 pub mod import;
 pub mod jobs;
