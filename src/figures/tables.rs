@@ -183,14 +183,14 @@ pub fn case_table(page: &Page, table: &CaseTable) -> Result<Figure, FigureError>
         for (l, text) in transcript.iter().enumerate() {
             canvas.text(text, (columns_x[0], top + l as f64 * line), size, Align::Start, theme.ink);
         }
-        for c in 1..headings.len() {
+        for (c, &x) in columns_x.iter().enumerate().skip(1) {
             let text = case_cell(row, c);
             let colour = match c {
                 5.. if text.starts_with('=') => theme.good,
                 5.. if text.starts_with('≠') => theme.bad,
                 _ => theme.ink,
             };
-            canvas.text(&text, (columns_x[c], top), size, Align::Start, colour);
+            canvas.text(&text, (x, top), size, Align::Start, colour);
         }
         y = top + (lines as f64 - 1.0) * line + 3.0;
     }

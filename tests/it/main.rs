@@ -9,6 +9,7 @@ mod cli;
 mod cli_train;
 mod dataset;
 mod demo;
+mod figures;
 mod gui;
 mod gui_audit;
 mod gui_training;
