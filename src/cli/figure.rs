@@ -205,8 +205,10 @@ fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A map's default title: a CSV's name without `.csv`, a run folder's whole name (`delta=0.1`).
 fn name_of(path: &Path) -> String {
-    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
+    let name = if path.is_dir() { path.file_name() } else { path.file_stem() };
+    name.map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {

@@ -342,7 +342,7 @@ pub fn curves(run: &Path) -> Result<Vec<LinePanel>, FigureError> {
         points: curves.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect(),
         markers: true,
     };
-    let best = curves.best.map(|(epoch, f1)| (epoch as f64, format!("best epoch {epoch} (miF1 {f1:.3})")));
+    let best = curves.best.map(|(epoch, _)| (epoch as f64, format!("best epoch {epoch}")));
     Ok(vec![
         panel("Training loss", "loss", vec![steps("loss", &curves.loss)]),
         panel("KL term", "KL", vec![steps("KL", &curves.kl)]),

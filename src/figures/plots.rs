@@ -684,16 +684,20 @@ pub fn lines(page: &Page, panels: &[LinePanel], columns: usize) -> Result<Figure
             }
         }
         canvas.close_group();
-        if let Some((at, caption)) = &panel.marker_line {
-            let (px, _) = axes.map(*at, y.0);
-            let align = if px > plot.x + plot.w * 0.6 { Align::End } else { Align::Start };
-            let dx = if align == Align::End { -2.0 } else { 2.0 };
-            let at = (px + dx, plot.y + TICK_PT + 1.5);
-            let mut backing = Rect::of_text(caption, TICK_PT, at.0, at.1, align);
-            backing.x -= 1.0;
-            backing.w += 2.0;
-            canvas.rect(backing, Some(theme.background), None);
-            canvas.text(caption, at, TICK_PT, align, theme.muted);
+        if let Some((_, caption)) = &panel.marker_line {
+            // the caption sits at the panel's top right, after a sample of the dashed line
+            let room = cell_w - text_width(&panel.title, TITLE_PT) - 16.0;
+            let caption = super::canvas::fit_text(caption, TICK_PT, room.max(20.0));
+            let right = cx + cell_w - 2.0;
+            let start = right - text_width(&caption, TICK_PT);
+            canvas.line(
+                (start - 12.0, cy + TITLE_PT - 2.0),
+                (start - 3.0, cy + TITLE_PT - 2.0),
+                theme.muted,
+                0.6,
+                Some("3 2"),
+            );
+            canvas.text(&caption, (right, cy + TITLE_PT), TICK_PT, Align::End, theme.muted);
         }
         canvas.close_group();
     }
