@@ -161,9 +161,11 @@ pub fn pixel_size(page: &Page, dpi: f64) -> (u32, u32) {
     (px(page.width_mm), px(page.height_mm))
 }
 
-fn png(figure: &Figure) -> Result<Vec<u8>, FigureError> {
+/// The figure drawn at `dpi`: its pixel size and straight (not premultiplied) RGBA pixels,
+/// what the PNG holds and the GUI previews and copies.
+pub fn rasterize(figure: &Figure, dpi: f64) -> Result<(u32, u32, Vec<u8>), FigureError> {
+    check_dpi(dpi)?;
     let tree = parse_svg(&figure.svg)?;
-    let dpi = figure.page.dpi;
     let (w, h) = pixel_size(&figure.page, dpi);
     let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)
         .ok_or_else(|| FigureError::Render(format!("PNG: cannot allocate {w} × {h} pixels")))?;
@@ -178,7 +180,12 @@ fn png(figure: &Figure) -> Result<Vec<u8>, FigureError> {
             [c.red(), c.green(), c.blue(), c.alpha()]
         })
         .collect();
-    encode_png(&rgba, w, h, Some(dpi))
+    Ok((w, h, rgba))
+}
+
+fn png(figure: &Figure) -> Result<Vec<u8>, FigureError> {
+    let (w, h, rgba) = rasterize(figure, figure.page.dpi)?;
+    encode_png(&rgba, w, h, Some(figure.page.dpi))
 }
 
 /// RGBA pixels as a PNG; `dpi` goes into the pHYs chunk.

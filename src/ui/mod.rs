@@ -15,6 +15,7 @@ mod commands;
 mod correlation;
 mod embedding;
 mod embedding_map;
+pub mod figure_export;
 mod filter;
 pub mod play_window;
 mod player;

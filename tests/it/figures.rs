@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use egui_kittest::kittest::Queryable as _;
 use resvg::usvg;
 use univa::dataset::Dataset;
 use univa::figures::canvas::PT_PER_MM;
@@ -423,4 +424,66 @@ fn paper_writes_the_set_with_a_readme() {
         assert!(readme.contains(file), "{file} in {readme}");
     }
     assert!(readme.contains("Not drawn") && readme.contains("curves"), "the demo run has no events: {readme}");
+}
+
+#[test]
+fn gui_export_gives_the_bytes_the_cli_writes() {
+    use univa::ui::figure_export::{ExportSettings, FigureRequest, figure_for};
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = Dataset::open_lazy(demo()).unwrap();
+    let demo_dir = demo();
+    let settings = ExportSettings { width_mm: 120.0, height_mm: 70.0, dpi: 96.0, theme: ThemeName::Dark };
+    let requests = [
+        (FigureRequest::Correlation, vec!["correlation"]),
+        (
+            FigureRequest::VaPlane { utterance: "demo_001".into(), cloud: true },
+            vec!["va-plane", "--utterance", "demo_001", "--cloud"],
+        ),
+    ];
+    for (request, kind) in requests {
+        let settings = if request == FigureRequest::Correlation {
+            settings.clone()
+        } else {
+            ExportSettings { width_mm: 88.0, height_mm: 95.0, ..settings.clone() }
+        };
+        let figure = figure_for(&dataset, PriorRule::default(), &request, &settings).unwrap();
+        for ext in ["svg", "pdf", "png"] {
+            let out = dir.path().join(format!("{}.{ext}", kind[0]));
+            let (w, h, dpi) = (settings.width_mm.to_string(), settings.height_mm.to_string(), settings.dpi.to_string());
+            let mut args = vec!["figure"];
+            args.extend(kind.iter().copied());
+            args.extend([
+                "--dataset",
+                demo_dir.to_str().unwrap(),
+                "--width-mm",
+                &w,
+                "--height-mm",
+                &h,
+                "--dpi",
+                &dpi,
+                "--theme",
+                "dark",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            let output = univa(&args);
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            let gui = figures::render(&figure, Format::of_path(&out).unwrap()).unwrap();
+            assert!(std::fs::read(&out).unwrap() == gui, "{request:?} as {ext}: the GUI's bytes differ from the CLI's");
+        }
+    }
+}
+
+#[test]
+fn export_figure_button_opens_the_window_for_the_correlation_tab() {
+    let mut harness = crate::gui::studio_with_run();
+    harness.get_by_label("Correlation").click();
+    harness.run_steps(2);
+    let buttons: Vec<_> = harness.query_all_by_label("Export figure…").collect();
+    assert!(!buttons.is_empty());
+    buttons.last().unwrap().click();
+    harness.run_steps(3);
+    harness.get_by_label_contains("Export figure: Correlation matrices");
+    harness.get_by_label("Save…");
+    harness.get_by_label("Copy as image");
 }
