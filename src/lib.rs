@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod cli;
 pub mod dataset;
 pub mod explain;
+pub mod figures;
 pub mod fsutil;
 pub mod import;
 pub mod jobs;

@@ -10,6 +10,7 @@ mod bench_media;
 mod bench_projection;
 mod eval;
 mod explain;
+mod figure;
 mod generate;
 mod gui;
 mod import;
@@ -79,6 +80,8 @@ pub enum Command {
     VaPrior(va_prior::Args),
     /// Export audited VA (an overlay for `train --va-overlay`) and the audit event log.
     Audit(audit::Args),
+    /// Publication figures (SVG, PDF, PNG at a DPI) and LaTeX tables; `figure paper` writes the set.
+    Figure(figure::Args),
     /// List or fetch the third-party base models (into the user's cache).
     Models(models::Args),
     /// Training jobs without the window: submit (here, over SSH, on Slurm), list, cancel, follow.
@@ -101,6 +104,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             | Command::Acquire(_)
             | Command::Runs(_)
             | Command::Project(_)
+            | Command::Figure(_)
     ) {
         crate::runtime::tune_allocator_for_tensors();
     }
@@ -141,6 +145,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Runs(args) => runs::run(&args),
         Command::VaPrior(args) => va_prior::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Figure(args) => figure::run(&args),
         Command::Models(args) => models::run(&args),
         Command::Jobs(args) => jobs::run(&args),
         Command::Generate(args) => generate::run(&args),

@@ -65,7 +65,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// The runs named on the command line, each with the name its row shows.
-fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Run)>> {
+pub(super) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Run)>> {
     let mut runs = Vec::new();
     for path in paths {
         if path.join(runs::CONFIG_FILE).is_file() {

@@ -14,8 +14,8 @@ use super::settings::{DetailTab, PlaybackSettings, Room, ViewSettings};
 use super::state::{Notice, RunsState, TrainingState, ViewState};
 use super::worker::{JobResult, Worker};
 use super::{
-    audit, browser, case_card, correlation, embedding, explain, predictions, runs_browser, theme, training, va_plane,
-    welcome,
+    audit, browser, case_card, correlation, embedding, explain, figure_export, predictions, runs_browser, theme,
+    training, va_plane, welcome,
 };
 use crate::jobs::JobManager;
 
@@ -284,6 +284,7 @@ impl StudioApp {
             });
         });
         embedding::embedding_window(ui.ctx(), session, view, settings, commands);
+        figure_export::export_window_ui(ui.ctx(), session);
     }
 }
 

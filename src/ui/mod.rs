@@ -16,6 +16,7 @@ mod correlation;
 mod embedding;
 mod embedding_map;
 mod explain;
+pub mod figure_export;
 mod file_dialog;
 mod filter;
 pub mod play_window;

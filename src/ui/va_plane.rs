@@ -9,6 +9,7 @@ use crate::modality::Modality;
 use super::audit_plane;
 use super::cloud::Cloud;
 use super::commands::Command;
+use super::figure_export::{self, FigureRequest};
 use super::session::Session;
 use super::settings::ViewSettings;
 use super::state::ViewState;
@@ -75,6 +76,10 @@ pub fn va_plane_ui(
                 }
             }
             ui.weak(format!("{} points", view.cloud.len()));
+        }
+        if let Some(u) = view.selected.and_then(|i| session.utterance(i)) {
+            let request = FigureRequest::VaPlane { utterance: u.id.clone(), cloud: settings.show_cloud };
+            figure_export::export_button_ui(ui, request);
         }
     });
     legend_ui(ui);

@@ -10,6 +10,7 @@ mod cli_train;
 mod dataset;
 mod demo;
 mod explain;
+mod figures;
 mod gui;
 mod gui_audit;
 mod gui_defects;

@@ -1,0 +1,217 @@
+//! "Export figure…": a panel's button opens a window with format, size, DPI and theme, a
+//! preview, Save… and Copy as image. The figure comes from the same `figures` functions as
+//! `univa figure`, so the window and the command line write the same file.
+//!
+//! The window's state is view state kept in egui's temporary memory (nothing is persisted and
+//! nothing touches the session), so a panel opens it with one call and the workbench draws it
+//! with one call.
+
+use std::path::PathBuf;
+
+use crate::dataset::Dataset;
+use crate::figures::plots;
+use crate::figures::{self, DOUBLE_COLUMN_MM, Figure, FigureError, Page, SINGLE_COLUMN_MM, ThemeName, data};
+use crate::va::PriorRule;
+
+use super::file_dialog::FileDialog;
+use super::session::Session;
+
+/// Which figure a panel asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FigureRequest {
+    /// The VA plane of one utterance, with or without the cloud of all utterances.
+    VaPlane { utterance: String, cloud: bool },
+    /// The prior M beside the label co-occurrence.
+    Correlation,
+}
+
+impl FigureRequest {
+    fn title(&self) -> String {
+        match self {
+            Self::VaPlane { utterance, .. } => format!("VA plane of {utterance}"),
+            Self::Correlation => "Correlation matrices".to_owned(),
+        }
+    }
+
+    fn file_stem(&self) -> String {
+        match self {
+            Self::VaPlane { utterance, .. } => format!("va-plane-{utterance}"),
+            Self::Correlation => "correlation".to_owned(),
+        }
+    }
+
+    /// The size `univa figure` uses when none is given.
+    pub fn default_size_mm(&self) -> (f64, f64) {
+        match self {
+            Self::VaPlane { .. } => (SINGLE_COLUMN_MM, 100.0),
+            Self::Correlation => (DOUBLE_COLUMN_MM, 85.0),
+        }
+    }
+}
+
+/// Size, resolution and theme chosen in the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportSettings {
+    pub width_mm: f64,
+    pub height_mm: f64,
+    pub dpi: f64,
+    pub theme: ThemeName,
+}
+
+/// The figure `univa figure va-plane|correlation` draws for the same request and settings.
+pub fn figure_for(
+    dataset: &Dataset,
+    prior_rule: PriorRule,
+    request: &FigureRequest,
+    settings: &ExportSettings,
+) -> Result<Figure, FigureError> {
+    let page = Page::new(settings.width_mm, settings.height_mm, settings.theme, settings.dpi)?;
+    match request {
+        FigureRequest::VaPlane { utterance, cloud } => {
+            plots::va_plane(&page, &data::va_plane(dataset, utterance, *cloud)?)
+        }
+        FigureRequest::Correlation => plots::correlation(&page, &data::correlation(dataset, prior_rule)?),
+    }
+}
+
+/// The open window: what it exports, the settings, the preview drawn for them, the last message.
+#[derive(Clone)]
+struct ExportWindow {
+    request: FigureRequest,
+    settings: ExportSettings,
+    preview: Option<(FigureRequest, ExportSettings, Result<egui::TextureHandle, String>)>,
+    message: Option<String>,
+}
+
+fn window_id() -> egui::Id {
+    egui::Id::unique("figure_export_window")
+}
+
+/// Width of the preview in pixels.
+const PREVIEW_PX: f64 = 420.0;
+
+/// An "Export figure…" button that opens the window for `request`.
+pub fn export_button_ui(ui: &mut egui::Ui, request: FigureRequest) {
+    if ui.button("Export figure…").on_hover_text("PDF, SVG or PNG at a chosen size, DPI and theme").clicked() {
+        let (width_mm, height_mm) = request.default_size_mm();
+        let settings = ExportSettings { width_mm, height_mm, dpi: figures::DEFAULT_DPI, theme: ThemeName::Print };
+        let window = ExportWindow { request, settings, preview: None, message: None };
+        ui.ctx().data_mut(|d| d.insert_temp(window_id(), window));
+    }
+}
+
+/// Draws the export window while one is open (call once per frame).
+pub fn export_window_ui(ctx: &egui::Context, session: &Session) {
+    let Some(mut window) = ctx.data(|d| d.get_temp::<ExportWindow>(window_id())) else { return };
+    let mut open = true;
+    egui::Window::new(format!("Export figure: {}", window.request.title()))
+        .id(window_id().with("window"))
+        .open(&mut open)
+        .resizable(false)
+        .show(ctx, |ui| window_ui(ui, session, &mut window));
+    ctx.data_mut(|d| {
+        if open {
+            d.insert_temp(window_id(), window);
+        } else {
+            d.remove::<ExportWindow>(window_id());
+        }
+    });
+}
+
+fn window_ui(ui: &mut egui::Ui, session: &Session, window: &mut ExportWindow) {
+    let settings = &mut window.settings;
+    egui::Grid::new("figure_export_settings").num_columns(2).show(ui, |ui| {
+        ui.label("Size (mm)");
+        ui.horizontal(|ui| {
+            ui.add(egui::DragValue::new(&mut settings.width_mm).range(10.0..=1000.0).speed(1.0).suffix(" wide"));
+            ui.add(egui::DragValue::new(&mut settings.height_mm).range(10.0..=1000.0).speed(1.0).suffix(" high"));
+            if ui.small_button("single column").clicked() {
+                settings.width_mm = SINGLE_COLUMN_MM;
+            }
+            if ui.small_button("double").clicked() {
+                settings.width_mm = DOUBLE_COLUMN_MM;
+            }
+        });
+        ui.end_row();
+        ui.label("DPI (PNG, raster layers)");
+        ui.add(egui::DragValue::new(&mut settings.dpi).range(30.0..=2400.0).speed(10.0));
+        ui.end_row();
+        ui.label("Theme");
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut settings.theme, ThemeName::Print, "print");
+            ui.selectable_value(&mut settings.theme, ThemeName::Dark, "dark");
+        });
+        ui.end_row();
+    });
+    let fresh = window
+        .preview
+        .as_ref()
+        .is_some_and(|(request, settings, _)| *request == window.request && *settings == window.settings);
+    if !fresh {
+        let preview = preview(ui.ctx(), session, &window.request, &window.settings);
+        window.preview = Some((window.request.clone(), window.settings.clone(), preview));
+    }
+    match window.preview.as_ref().map(|(_, _, p)| p) {
+        Some(Ok(texture)) => {
+            ui.add(egui::Image::new(texture).max_width(PREVIEW_PX as f32));
+        }
+        Some(Err(error)) => {
+            ui.colored_label(super::theme::ERROR_TEXT, error);
+        }
+        None => {}
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Save…").clicked() {
+            window.message = Some(save(session, &window.request, &window.settings));
+        }
+        if ui.button("Copy as image").clicked() {
+            window.message = Some(copy(ui.ctx(), session, &window.request, &window.settings));
+        }
+    });
+    if let Some(message) = &window.message {
+        ui.label(message);
+    }
+}
+
+fn preview(
+    ctx: &egui::Context,
+    session: &Session,
+    request: &FigureRequest,
+    settings: &ExportSettings,
+) -> Result<egui::TextureHandle, String> {
+    let figure = figure_for(&session.dataset, session.prior_rule, request, settings).map_err(|e| e.to_string())?;
+    let dpi = (PREVIEW_PX * 2.0 / (settings.width_mm / 25.4)).clamp(30.0, 600.0);
+    let (w, h, rgba) = figures::rasterize(&figure, dpi).map_err(|e| e.to_string())?;
+    let image = egui::ColorImage::from_rgba_unmultiplied([w as usize, h as usize], &rgba);
+    Ok(ctx.load_texture("figure_export_preview", image, egui::TextureOptions::LINEAR))
+}
+
+fn save(session: &Session, request: &FigureRequest, settings: &ExportSettings) -> String {
+    let Some(path): Option<PathBuf> = FileDialog::new("Export figure")
+        .filter("PDF", &["pdf"])
+        .filter("SVG", &["svg"])
+        .filter("PNG", &["png"])
+        .file_name(format!("{}.pdf", request.file_stem()))
+        .save_file()
+    else {
+        return String::new();
+    };
+    let written = figure_for(&session.dataset, session.prior_rule, request, settings)
+        .and_then(|figure| figures::save(&figure, &path));
+    match written {
+        Ok(()) => format!("Wrote {}", path.display()),
+        Err(error) => format!("Could not write {}: {error}", path.display()),
+    }
+}
+
+fn copy(ctx: &egui::Context, session: &Session, request: &FigureRequest, settings: &ExportSettings) -> String {
+    let drawn = figure_for(&session.dataset, session.prior_rule, request, settings)
+        .and_then(|figure| figures::rasterize(&figure, settings.dpi));
+    match drawn {
+        Ok((w, h, rgba)) => {
+            ctx.copy_image(egui::ColorImage::from_rgba_unmultiplied([w as usize, h as usize], &rgba));
+            format!("Copied {w} × {h} pixels")
+        }
+        Err(error) => format!("Could not draw the figure: {error}"),
+    }
+}
