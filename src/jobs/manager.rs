@@ -11,131 +11,24 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use serde::{Deserialize, Serialize};
 
 use super::JobsError;
 use super::curves::Curves;
+use super::layout::{EVENTS_FILE, HISTORY_FILE, JOBS_DIR, PreparedJob, read_history, request_stop, stop_file};
 use super::process::{Exit, TrainerProcess};
+use super::record::{JobId, JobRecord, JobStatus, Owner};
 use super::spec::JobSpec;
 use super::target::Target;
 use crate::fsutil::process_runs;
 use crate::train::TrainEvent;
 
-pub type JobId = u64;
-
-/// The history file in the runs folder.
-pub const HISTORY_FILE: &str = "jobs.json";
 /// Held (locked) while a process reads, merges and writes the history.
 const HISTORY_LOCK_FILE: &str = "jobs.json.lock";
 /// How often the curves of a job running elsewhere are read again from its events file.
 const FOREIGN_CURVES_EVERY: Duration = Duration::from_secs(1);
-/// Per-job files (config, stop file), in the runs folder.
-pub const JOBS_DIR: &str = ".jobs";
-/// Every event of every attempt of a run, in its run folder.
-pub const EVENTS_FILE: &str = "events.jsonl";
 /// How long a stopping trainer may take to finish its step before it is killed.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
-
-/// Where a job stands.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum JobStatus {
-    /// Waiting for its device.
-    Queued {
-        resume: bool,
-    },
-    Running {
-        resume: bool,
-    },
-    /// Asked to stop; the trainer finishes its current step.
-    Stopping,
-    Finished,
-    /// Stopped on request; `forced` when the trainer had to be killed after the grace period.
-    Cancelled {
-        forced: bool,
-    },
-    /// The trainer exited with an error (its message).
-    Failed {
-        message: String,
-    },
-    /// The trainer process was killed or crashed.
-    Died {
-        message: String,
-    },
-    /// The app closed while the job was queued or running.
-    Interrupted,
-}
-
-impl JobStatus {
-    /// Queued, running or stopping.
-    pub fn is_active(&self) -> bool {
-        matches!(self, Self::Queued { .. } | Self::Running { .. } | Self::Stopping)
-    }
-
-    /// One or two words for lists.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Queued { .. } => "queued",
-            Self::Running { resume: false } => "running",
-            Self::Running { resume: true } => "running (resumed)",
-            Self::Stopping => "stopping…",
-            Self::Finished => "finished",
-            Self::Cancelled { forced: false } => "cancelled",
-            Self::Cancelled { forced: true } => "cancelled (killed)",
-            Self::Failed { .. } => "failed",
-            Self::Died { .. } => "died",
-            Self::Interrupted => "interrupted",
-        }
-    }
-
-    /// The error or death message, if any.
-    pub fn message(&self) -> Option<&str> {
-        match self {
-            Self::Failed { message } | Self::Died { message } => Some(message),
-            _ => None,
-        }
-    }
-}
-
-/// The process that runs or follows a job: its pid, to tell whether it is still there, and the
-/// token of its job list (two lists in one process are two owners).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owner {
-    pub pid: u32,
-    pub token: u64,
-}
-
-/// The tokens of this process's job lists that are still open.
-static LIVE_OWNERS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-impl Owner {
-    /// A new owner in this process, live until [`Owner::release`].
-    fn register() -> Self {
-        static COUNT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        let token = nanos ^ (u64::from(std::process::id()) << 32) ^ COUNT.fetch_add(1, Ordering::Relaxed);
-        LIVE_OWNERS.lock().unwrap_or_else(PoisonError::into_inner).push(token);
-        Self { pid: std::process::id(), token }
-    }
-
-    fn release(self) {
-        LIVE_OWNERS.lock().unwrap_or_else(PoisonError::into_inner).retain(|&t| t != self.token);
-    }
-
-    /// Whether the owner still runs: a list of this process still open, or another process
-    /// that has not exited.
-    fn is_alive(self) -> bool {
-        if self.pid == std::process::id() {
-            LIVE_OWNERS.lock().unwrap_or_else(PoisonError::into_inner).contains(&self.token)
-        } else {
-            process_runs(self.pid)
-        }
-    }
-}
 
 /// Whether the trainer of a local job still runs: its recorded process runs and trains this
 /// job's run folder (not another process that took the number since).
@@ -186,56 +79,6 @@ pub fn settled_history(runs_dir: &Path) -> Result<Vec<JobRecord>, JobsError> {
         }
     }
     Ok(records)
-}
-
-/// What the history keeps of a job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JobRecord {
-    pub id: JobId,
-    pub spec: JobSpec,
-    pub status: JobStatus,
-    /// The last lines the trainer wrote to standard error.
-    #[serde(default)]
-    pub stderr_tail: Vec<String>,
-    pub created_unix: u64,
-    #[serde(default)]
-    pub started_unix: Option<u64>,
-    #[serde(default)]
-    pub ended_unix: Option<u64>,
-    /// How many times a trainer was started for it (resumes add one each).
-    #[serde(default)]
-    pub attempts: usize,
-    /// A remote job's id there: the Slurm job id (`123`, `123_4` in an array) or the trainer's
-    /// process id on the SSH host.
-    #[serde(default)]
-    pub remote_id: Option<String>,
-    /// A remote job's state as the remote side last reported it (Slurm's `PENDING`, `RUNNING`,
-    /// `COMPLETED`, …; over SSH what is being copied or run).
-    #[serde(default)]
-    pub remote_state: Option<String>,
-    /// Who runs or follows the job (none in histories written before owners were kept).
-    #[serde(default)]
-    pub owner: Option<Owner>,
-    /// The local trainer's process id while it runs, so that it is found when its owner has gone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trainer_pid: Option<u32>,
-}
-
-impl JobRecord {
-    /// The status for lists, with the remote side's own word when there is one (Slurm's state,
-    /// or what is being copied): `running · RUNNING`, `queued · PENDING`.
-    pub fn status_text(&self) -> String {
-        match &self.remote_state {
-            Some(remote) if !self.spec.target.is_local() => {
-                let label = match (&self.status, remote.as_str()) {
-                    (JobStatus::Running { .. }, "PENDING" | "submitting" | "submitted") => "queued",
-                    (status, _) => status.label(),
-                };
-                format!("{label} · {remote}")
-            }
-            _ => self.status.label().to_owned(),
-        }
-    }
 }
 
 /// A job: its record, its live curves and, while it runs, its process.
@@ -449,7 +292,7 @@ impl JobManager {
                         job_dir,
                         stop_file: stop_file(&self.runs_dir, record.id),
                     };
-                    super::slurm::reattach(slurm, prepared, id, &self.runs_dir).ok()
+                    super::remote::slurm::reattach(slurm, prepared, id, &self.runs_dir).ok()
                 }
                 _ => None,
             };
@@ -940,44 +783,6 @@ fn cancel_elsewhere(runs_dir: &Path, record: &JobRecord, pid: u32) -> Result<(),
     request_stop(runs_dir, record.id)
 }
 
-/// Writes job `id`'s stop file, which its trainer (or remote worker) watches, whichever process
-/// runs it.
-pub fn request_stop(runs_dir: &Path, id: JobId) -> Result<(), JobsError> {
-    let stop = stop_file(runs_dir, id);
-    if let Some(dir) = stop.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| JobsError::Io { path: dir.to_path_buf(), source })?;
-    }
-    crate::fsutil::write_atomic(&stop, b"stop\n").map_err(|source| JobsError::Io { path: stop.clone(), source })
-}
-
-/// The history of `runs_dir` as it is on disk (none yet: empty), for readers such as `univa jobs
-/// list`; unlike [`JobManager::open`] it changes nothing.
-pub fn read_history(runs_dir: &Path) -> Result<Vec<JobRecord>, JobsError> {
-    let path = runs_dir.join(HISTORY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| JobsError::History { path, problem: e.to_string() }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(JobsError::Io { path, source }),
-    }
-}
-
-/// The file whose existence asks job `id` to stop (its trainer, or its remote worker, watches it).
-pub fn stop_file(runs_dir: &Path, id: JobId) -> PathBuf {
-    runs_dir.join(JOBS_DIR).join(id.to_string()).join("stop")
-}
-
-/// A job about to start: its record and its files on this machine.
-pub(super) struct PreparedJob {
-    pub record: JobRecord,
-    /// The configuration the trainer reads (`RUNS/.jobs/<id>/config.toml`).
-    pub config_file: PathBuf,
-    pub config_toml: String,
-    /// The job's folder here (`RUNS/.jobs/<id>/`).
-    pub job_dir: PathBuf,
-    /// Cancel writes it; the trainer, or the worker of a remote job, watches it.
-    pub stop_file: PathBuf,
-}
-
 /// Writes each job's config file and starts its trainer (several only for a Slurm job array).
 fn start(
     runs_dir: &Path,
@@ -1014,9 +819,9 @@ fn start(
         }
         Target::Ssh(host) => {
             let Some(job) = prepared.into_iter().next() else { return Ok(Vec::new()) };
-            Ok(vec![super::ssh::start(host, job, runs_dir, resume, grace)?])
+            Ok(vec![super::remote::ssh::start(host, job, runs_dir, resume, grace)?])
         }
-        Target::Slurm(slurm) => super::slurm::start(&slurm, prepared, runs_dir, trainer, resume),
+        Target::Slurm(slurm) => super::remote::slurm::start(&slurm, prepared, runs_dir, trainer, resume),
     }
 }
 

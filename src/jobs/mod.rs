@@ -9,8 +9,8 @@
 //! force after a grace period, resumes from the last checkpoint, and keeps the job history in
 //! `RUNS/jobs.json`. [`sweep`] turns a grid over one or two fields into one job per point;
 //! [`check`] explains invalid combinations before launch. A job's [`Target`] says where it
-//! trains: here, on a host over SSH ([`ssh`]: rsync there, events back over the session, the
-//! run folder copied back), or on Slurm ([`slurm`]: a generated sbatch script, Slurm's states,
+//! trains: here, on a host over SSH ([`remote::ssh`]: rsync there, events back over the session, the
+//! run folder copied back), or on Slurm ([`remote::slurm`]: a generated sbatch script, Slurm's states,
 //! sweeps as job arrays), each remote job followed by a worker thread that reports like a local
 //! trainer. A Slurm job runs on when the app closes and is followed again when it reopens.
 //! No egui here (STYLE.md 1).
@@ -28,21 +28,23 @@
 pub mod check;
 mod curves;
 pub mod devices;
+mod layout;
 mod manager;
 mod process;
-pub mod slurm;
+mod record;
+pub mod remote;
+mod shell;
 pub(crate) mod spec;
-pub mod ssh;
 pub mod sweep;
 pub mod target;
 
 pub use check::{DatasetFacts, check};
 pub use curves::{Curves, EpochPoint};
 pub use devices::{DeviceChoice, GpuInfo};
-pub use manager::{
-    EVENTS_FILE, HISTORY_FILE, Job, JobId, JobManager, JobRecord, JobStatus, Owner, orphan_outcome, read_history,
-    request_stop, settled_history, stop_file,
-};
+pub use layout::{EVENTS_FILE, HISTORY_FILE, read_history, request_stop, stop_file};
+pub use manager::{Job, JobManager, orphan_outcome, settled_history};
+pub use record::{JobId, JobRecord, JobStatus, Owner};
+pub use remote::{slurm, ssh};
 pub use spec::JobSpec;
 pub use sweep::{Ablation, SweepAxis, SweepField};
 pub use target::{SlurmTarget, SshHost, Target};

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use super::JobsError;
 use crate::train::TrainEvent;
 
+/// The line a remote shell writes to standard error with the trainer's process id there (read
+/// back here as the job's remote id).
+pub const REMOTE_PID_LINE: &str = "(remote pid) ";
+
 /// How many lines of standard error a job keeps.
 pub const STDERR_TAIL: usize = 40;
 
@@ -183,7 +187,7 @@ impl TrainerProcess {
             match self.messages.try_recv() {
                 Ok(Message::Event(event, at)) => events.push((event, at)),
                 Ok(Message::Stderr(line)) => {
-                    if let Some(pid) = line.strip_prefix(super::ssh::REMOTE_PID_LINE) {
+                    if let Some(pid) = line.strip_prefix(REMOTE_PID_LINE) {
                         self.remote_id = Some(pid.trim().to_owned());
                     }
                     // A backtrace after the error (RUST_BACKTRACE) can push it out of the tail.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::target::{Target, quote};
+use super::shell::{quote, shell_path};
+use super::target::Target;
 use crate::train::RunConfig;
 
 /// One training run: a dataset, a run folder, the whole configuration and a device.
@@ -106,14 +107,6 @@ pub struct RemotePaths<'a> {
     /// The stop file the trainer watches; none where cancel is by other means (`scancel`).
     pub stop: Option<&'a str>,
     pub overlay: Option<&'a str>,
-}
-
-/// A path for a remote shell: quoted, but a leading `~/` left to expand to the home folder.
-pub fn shell_path(path: &str) -> String {
-    match path.strip_prefix("~/") {
-        Some(rest) => format!("~/{}", quote(rest)),
-        None => quote(path),
-    }
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use super::JobsError;
-use super::manager::{EVENTS_FILE, PreparedJob};
-use super::process::{Exit, Message, TrainerProcess, read_events, read_stderr, start_reader};
-use super::spec::{JobSpec, RemotePaths, shell_path};
-use super::target::{SshHost, run};
+use crate::jobs::JobsError;
+use crate::jobs::layout::{EVENTS_FILE, PreparedJob};
+use crate::jobs::process::{Exit, Message, REMOTE_PID_LINE, TrainerProcess, read_events, read_stderr, start_reader};
+use crate::jobs::shell::{run, shell_path};
+use crate::jobs::spec::{JobSpec, RemotePaths};
+use crate::jobs::target::SshHost;
 
 /// The job's own folder inside its run folder there (hidden: the run browser skips it).
 pub const REMOTE_JOB_DIR: &str = ".univa-job";
@@ -29,8 +30,6 @@ pub const REMOTE_JOB_DIR: &str = ".univa-job";
 const RUN_EXCLUDES: [&str; 2] = [EVENTS_FILE, REMOTE_JOB_DIR];
 /// A dataset's audit store stays with its dataset here.
 const DATASET_EXCLUDES: [&str; 1] = ["univa-store.sqlite*"];
-/// The line the remote shell writes to standard error with the trainer's process id there.
-pub const REMOTE_PID_LINE: &str = "(remote pid) ";
 /// How often the worker looks at the stop file and the ssh process.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -179,7 +178,7 @@ pub fn point_at_local_dataset(run_dir: &Path, dataset: &Path) -> Result<(), Stri
 }
 
 /// Starts the job's worker thread; its messages come through the returned trainer.
-pub(super) fn start(
+pub(in crate::jobs) fn start(
     host: SshHost,
     job: PreparedJob,
     runs_dir: &Path,

@@ -17,12 +17,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use super::JobsError;
-use super::manager::{EVENTS_FILE, PreparedJob};
-use super::process::{Exit, Message, STDERR_TAIL, TrainerProcess, read_events, start_reader};
-use super::spec::{JobSpec, RemotePaths, shell_path};
 use super::ssh::{Places, download_run, upload_inputs, write_config_script};
-use super::target::{SlurmTarget, quote, run};
+use crate::jobs::JobsError;
+use crate::jobs::layout::{EVENTS_FILE, PreparedJob};
+use crate::jobs::process::{Exit, Message, STDERR_TAIL, TrainerProcess, read_events, start_reader};
+use crate::jobs::shell::{quote, run, shell_path};
+use crate::jobs::spec::{JobSpec, RemotePaths};
+use crate::jobs::target::SlurmTarget;
 use crate::train::TrainEvent;
 
 /// The states after which a job does not run again.
@@ -152,7 +153,7 @@ pub fn script(target: &SlurmTarget, specs: &[JobSpec], runs_dir: &Path, trainer:
         .iter()
         .enumerate()
         .map(|(i, spec)| {
-            let job_dir = runs_dir.join(super::manager::JOBS_DIR).join((first_id + i as u64).to_string());
+            let job_dir = runs_dir.join(crate::jobs::layout::JOBS_DIR).join((first_id + i as u64).to_string());
             place_of(target, &job_dir, &job_dir.join("config.toml"), spec, runs_dir).0
         })
         .collect();
@@ -211,7 +212,7 @@ struct Task {
 }
 
 /// Submits the jobs (an array when several) and starts the worker that follows them.
-pub(super) fn start(
+pub(in crate::jobs) fn start(
     target: &SlurmTarget,
     jobs: Vec<PreparedJob>,
     runs_dir: &Path,
@@ -253,7 +254,7 @@ pub(super) fn start(
 
 /// Follows a job that Slurm already has (`id`), submitted before the app last closed; its
 /// events continue after what the run folder here holds.
-pub(super) fn reattach(
+pub(in crate::jobs) fn reattach(
     target: &SlurmTarget,
     job: PreparedJob,
     id: &str,
