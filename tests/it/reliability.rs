@@ -575,3 +575,75 @@ fn validate_says_what_training_will_refuse() {
     drop(writer);
     fails_saying(&univa_in(&["validate", s(&copy)]), &["training", "VA"]);
 }
+
+/// A copy of the demo dataset in `dir/name`.
+fn demo_copy(dir: &Path, name: &str) -> PathBuf {
+    let copy = dir.join(name);
+    for entry in walk(&demo()) {
+        let to = copy.join(entry.strip_prefix(demo()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    copy
+}
+
+/// Every file under `dir` but the media.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if entry.file_name() != "media" && entry.file_name() != "sources" {
+                files.extend(walk(&path));
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+// Item 14: a run whose weights have other shapes than its config names the tensor, both shapes
+// and the likely cause, not candle's words.
+#[test]
+fn weights_of_other_shapes_name_the_tensor_both_shapes_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = edited_demo_run(dir.path(), |_| {});
+    let config = run.join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap().replace("\"hidden\": 128", "\"hidden\": 64");
+    std::fs::write(&config, text).unwrap();
+    let err = fails_saying(&univa_in(&["eval", "--run", s(&run), "--dataset", s(&demo())]), &["[", "expects"]);
+    assert!(!err.contains("error setting") && !err.contains("shape mismatch"), "{err}");
+    assert!(err.contains("another dataset or config"), "{err}");
+}
+
+// Item 15: one sentence each for a damaged safetensors header, a non-UTF-8 table and a features
+// path that is a folder.
+#[test]
+fn damaged_files_are_one_sentence_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = edited_demo_run(dir.path(), |_| {});
+    let weights = run.join("model.safetensors");
+    let mut header = 1_000_000_000_000u64.to_le_bytes().to_vec();
+    header.extend_from_slice(b"{}");
+    std::fs::write(&weights, header).unwrap();
+    let err = fails_saying(&univa_in(&["eval", "--run", s(&run), "--dataset", s(&demo())]), &["model.safetensors"]);
+    assert_eq!(err.matches("model.safetensors").count(), 1, "the path is repeated: {err}");
+    assert!(err.contains("not a safetensors file"), "{err}");
+
+    let table = demo_copy(dir.path(), "utf8");
+    let csv_path = table.join("utterances.csv");
+    let mut bytes = std::fs::read(&csv_path).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"Please").unwrap();
+    bytes[at] = 0xff;
+    std::fs::write(&csv_path, bytes).unwrap();
+    let err = fails_saying(&univa_in(&["validate", s(&table)]), &["utterances.csv", "row 2", "UTF-8"]);
+    assert!(!err.contains("Position") && !err.contains("Utf8Error"), "{err}");
+
+    let features = demo_copy(dir.path(), "folder");
+    let test = features.join("features/test.safetensors");
+    std::fs::remove_file(&test).unwrap();
+    std::fs::create_dir(&test).unwrap();
+    let err = fails_saying(&univa_in(&["validate", s(&features)]), &["test.safetensors", "folder"]);
+    assert!(!err.contains("os error"), "{err}");
+}
