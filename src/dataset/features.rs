@@ -38,7 +38,11 @@ pub struct ModalityRows {
 #[allow(unsafe_code)]
 fn map_file(path: &Path) -> Result<memmap2::Mmap, DatasetError> {
     if path.is_dir() {
-        return Err(DatasetError::invalid(path, None, "is a folder; expected a safetensors file of features".to_owned()));
+        return Err(DatasetError::invalid(
+            path,
+            None,
+            "is a folder; expected a safetensors file of features".to_owned(),
+        ));
     }
     let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
     // SAFETY: the map is read-only and private to this process. If another program truncates

@@ -313,7 +313,8 @@ impl TrainedModel {
         let err = |problem: String| TrainError::Run { path: path.to_path_buf(), problem };
         let tensors = load_tensors(path, &self.device)?;
         {
-            let vars = self.varmap.data().lock().map_err(|_| err("variables are locked by a failed thread".to_owned()))?;
+            let vars =
+                self.varmap.data().lock().map_err(|_| err("variables are locked by a failed thread".to_owned()))?;
             let mut names: Vec<&String> = vars.keys().collect();
             names.sort();
             let cause = "the run was likely trained on another dataset or config than its config.json describes";

@@ -647,3 +647,29 @@ fn damaged_files_are_one_sentence_naming_the_file() {
     let err = fails_saying(&univa_in(&["validate", s(&features)]), &["test.safetensors", "folder"]);
     assert!(!err.contains("os error"), "{err}");
 }
+
+// Item 16: a statistic undefined on a file does not hide the others.
+#[test]
+fn agreement_prints_every_defined_statistic_and_the_reason_for_each_undefined_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ratings = dir.path().join("ratings.csv");
+    // Rater y rates every unit 2 above rater x and the units do not differ: ICC(C,1), ICC(1,k)
+    // and Pearson r are undefined, alpha, ICC(1,1), ICC(A,1) and CCC are not.
+    std::fs::write(&ratings, "id,who,V\na,x,1\na,y,3\nb,x,1\nb,y,3\n").unwrap();
+    let args = ["agreement", "--ratings", s(&ratings), "--unit", "id", "--value", "V", "--rater", "who"];
+    let table = univa_in(&args);
+    let text = stdout_of(&table);
+    assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
+    let line =
+        |name: &str| text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_owned();
+    assert!(line("ICC(C,1)").contains("undefined (MSR"), "{text}");
+    assert!(line("Krippendorff").trim_end().ends_with(char::is_numeric), "{text}");
+    let json = univa_in(&[&args[..], &["--json"]].concat());
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(value["icc_c1"].is_null(), "{value}");
+    assert!(value["icc_c1_undefined"].as_str().unwrap().contains("MSR"), "{value}");
+    assert!(value["alpha_interval"].is_f64(), "{value}");
+    assert!(value["icc_a1"].is_f64(), "{value}");
+    assert!(value["pearson_pairwise"].is_null() && value["pearson_pairwise_undefined"].is_string(), "{value}");
+}

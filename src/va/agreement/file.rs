@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Agreement, AgreementError, Rating, agreement};
+use super::{Agreement, AgreementError, AgreementReport, Rating, agreement, agreement_report};
 
 /// Which columns hold what.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,7 +118,20 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
 /// column it concerns (and the rows, for a rater who rated a unit twice).
 pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, RatingsFileError> {
     let ratings = read_ratings(path, columns)?;
-    agreement(&ratings).map_err(|problem| {
+    agreement(&ratings).map_err(|problem| file_error(path, columns, problem))
+}
+
+/// Reads the file and computes each statistic on its own ([`agreement_report`]); an error of
+/// the whole names the file and column as [`agreement_of_file`] does.
+pub fn report_of_file(path: &Path, columns: &Columns) -> Result<AgreementReport, RatingsFileError> {
+    let ratings = read_ratings(path, columns)?;
+    agreement_report(&ratings).map_err(|problem| file_error(path, columns, problem))
+}
+
+/// An agreement error as one of the file: with the column it concerns (and the rows, for a
+/// rater who rated a unit twice).
+fn file_error(path: &Path, columns: &Columns, problem: AgreementError) -> RatingsFileError {
+    {
         let rater_column = columns.rater.clone().unwrap_or_default();
         let column = match &problem {
             AgreementError::TooFewUnits { .. } | AgreementError::OneRatingPerUnit { .. } => columns.unit.clone(),
@@ -141,7 +154,7 @@ pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, Ra
             | AgreementError::Undefined { .. } => columns.value.clone(),
         };
         RatingsFileError::Agreement { path: path.to_path_buf(), column, problem }
-    })
+    }
 }
 
 #[cfg(test)]
