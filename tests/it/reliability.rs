@@ -673,3 +673,19 @@ fn agreement_prints_every_defined_statistic_and_the_reason_for_each_undefined_on
     assert!(value["icc_a1"].is_f64(), "{value}");
     assert!(value["pearson_pairwise"].is_null() && value["pearson_pairwise_undefined"].is_string(), "{value}");
 }
+
+// Item 17: a huge header or cell is not repeated whole in an error.
+#[test]
+fn agreement_errors_cut_huge_quoted_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let ratings = dir.path().join("ratings.csv");
+    let huge = "h".repeat(1 << 20);
+    let columns: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
+    std::fs::write(&ratings, format!("id,{huge},{}\na,1,2\n", columns.join(","))).unwrap();
+    let args = ["agreement", "--ratings", s(&ratings), "--unit", "id", "--value", "V"];
+    let err = fails_saying(&univa_in(&args), &["no column \"V\""]);
+    assert!(err.len() < 2000, "{} bytes of error", err.len());
+    std::fs::write(&ratings, format!("id,V\na,1\nb,{huge}\n")).unwrap();
+    let err = fails_saying(&univa_in(&args), &["row 2", "is not a number"]);
+    assert!(err.len() < 2000, "{} bytes of error", err.len());
+}
