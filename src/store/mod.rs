@@ -212,6 +212,14 @@ impl StoreLocation {
     }
 }
 
+/// The error for a store path that is a folder.
+fn folder_at(path: &Path) -> StoreError {
+    StoreError::Invalid {
+        path: path.to_path_buf(),
+        problem: format!("is a folder, not an audit store file; give the store file itself (such as {STORE_FILE})"),
+    }
+}
+
 /// Whether a file can be created in `dir` (tried, not guessed from permission bits).
 pub fn is_writable_dir(dir: &Path) -> bool {
     let probe = dir.join(format!(".univa-write-probe-{}", std::process::id()));
@@ -240,6 +248,9 @@ impl Store {
     /// puts it); a missing store is an error that says how to make one.
     pub fn open_existing(dataset: &crate::dataset::Dataset, explicit: Option<&Path>) -> Result<Self, StoreError> {
         let location = StoreLocation::resolve(&dataset.root, explicit)?;
+        if location.path.is_dir() {
+            return Err(folder_at(&location.path));
+        }
         if !location.path.is_file() {
             return Err(StoreError::Invalid {
                 path: location.path,
@@ -256,7 +267,19 @@ impl Store {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         }
+        if path.is_dir() {
+            return Err(folder_at(path));
+        }
         let existed = path.exists();
+        if existed && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            // SQLite would make an empty file a new store; no store is ever left empty, so this
+            // one was cut off (a full disk, a failed copy) and is reported like any damaged one.
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                problem: "the file is empty (0 bytes), so it was damaged, e.g. by a full disk or a failed copy"
+                    .to_owned(),
+            });
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -385,7 +408,8 @@ impl Store {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT annotator_id, utterance_id, modality, valence, arousal, status, unsure, reason FROM judgments",
+                "SELECT annotator_id, utterance_id, modality, valence, arousal, status, unsure, reason, event_id
+                 FROM judgments",
             )
             .map_err(self.sqlite())?;
         let mut rows = statement.query([]).map_err(self.sqlite())?;
@@ -395,6 +419,17 @@ impl Store {
             let utterance: String = row.get(1).map_err(self.sqlite())?;
             let modality = self.modality(&row.get::<_, String>(2).map_err(self.sqlite())?)?;
             let judgment = self.judgment_from(row, 3)?.ok_or_else(|| self.invalid("a judgment without a value"))?;
+            // The app writes only VA in [-1, 1]; another tool may not have.
+            let event: Option<EventId> = row.get(8).map_err(self.sqlite())?;
+            for (name, value) in [("valence", judgment.va.valence), ("arousal", judgment.va.arousal)] {
+                if !(-1.0..=1.0).contains(&value) {
+                    let event = event.map_or_else(|| "a judgment".to_owned(), |e| format!("event {e}"));
+                    return Err(self.invalid(&format!(
+                        "{event} (annotator {annotator}, utterance {utterance:?}, {modality}) has {name} {value}, \
+                         outside [-1, 1]; it was not written by UniVA Studio. Correct it in the workbench's audit"
+                    )));
+                }
+            }
             all.entry(annotator).or_default().insert((utterance, modality), judgment);
         }
         Ok(all)

@@ -689,3 +689,33 @@ fn agreement_errors_cut_huge_quoted_input() {
     let err = fails_saying(&univa_in(&args), &["row 2", "is not a number"]);
     assert!(err.len() < 2000, "{} bytes of error", err.len());
 }
+
+// Item 19: a store path that is a folder, an empty store file and out-of-range VA in a store
+// are each named for what they are.
+#[test]
+fn store_paths_that_are_folders_empty_or_hold_out_of_range_va_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, _) = super::audit::audited_dataset(dir.path());
+    let csv = dir.path().join("events.csv");
+    let events =
+        |store: &Path| univa_in(&["audit", "events", "--dataset", &data, "--store", s(store), "--csv", s(&csv)]);
+    let folder = dir.path().join("a-folder.sqlite");
+    std::fs::create_dir(&folder).unwrap();
+    let err = fails_saying(&events(&folder), &["a-folder.sqlite", "is a folder"]);
+    assert!(!err.contains("no audit store here yet"), "{err}");
+    let empty = dir.path().join("empty.sqlite");
+    std::fs::write(&empty, "").unwrap();
+    fails_saying(&events(&empty), &["empty.sqlite", "empty"]);
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0, "the empty file was made a store");
+    // Another tool wrote a valence of 7.
+    let store = Path::new(&data).join("univa-store.sqlite");
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let event: i64 =
+        conn.query_row("SELECT event_id FROM judgments ORDER BY event_id LIMIT 1", [], |r| r.get(0)).unwrap();
+    conn.execute("UPDATE judgments SET valence = 7 WHERE event_id = ?1", [event]).unwrap();
+    drop(conn);
+    let out = dir.path().join("overlay.csv");
+    let export = univa_in(&["audit", "export", "--dataset", &data, "--annotator", "alice", "--out", s(&out)]);
+    fails_saying(&export, &[&format!("event {event}"), "7", "[-1, 1]"]);
+    assert!(!out.exists(), "an overlay training would refuse was written");
+}
