@@ -90,6 +90,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 fn open(args: &StoreArgs) -> anyhow::Result<(Dataset, Store)> {
     let dataset = Dataset::open_lazy(&args.dataset)?;
     let store = Store::open_existing(&dataset, args.store.as_deref())?;
+    if store.is_read_only() {
+        eprintln!("note: {} cannot be written (a read-only folder); reading it as it is", store.path().display());
+    }
     Ok((dataset, store))
 }
 

@@ -37,6 +37,13 @@ pub struct ModalityRows {
 /// ARCHITECTURE.md lists them).
 #[allow(unsafe_code)]
 fn map_file(path: &Path) -> Result<memmap2::Mmap, DatasetError> {
+    if path.is_dir() {
+        return Err(DatasetError::invalid(
+            path,
+            None,
+            "is a folder; expected a safetensors file of features".to_owned(),
+        ));
+    }
     let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
     // SAFETY: the map is read-only and private to this process. If another program truncates
     // the file while it is mapped, reads may fault; the dataset folder is ours while open and

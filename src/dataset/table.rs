@@ -223,6 +223,7 @@ pub(super) fn load(root: &Path, manifest: &Manifest) -> Result<Vec<Utterance>, D
 
 fn csv_error(path: &Path, e: csv::Error) -> DatasetError {
     let location = e.position().map(|p| format!("row {}", p.line()));
+    let text = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::Io(io) => DatasetError::io(path, io),
         csv::ErrorKind::Deserialize { err, .. } => {
@@ -232,6 +233,11 @@ fn csv_error(path: &Path, e: csv::Error) -> DatasetError {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             DatasetError::invalid(path, location, format!("expected {expected_len} fields, found {len}"))
         }
-        other => DatasetError::invalid(path, location, format!("{other:?}")),
+        csv::ErrorKind::Utf8 { err, .. } => DatasetError::invalid(
+            path,
+            location.map(|l| format!("{l}, column {}", err.field() + 1)),
+            "is not UTF-8 text; save the table as UTF-8".to_owned(),
+        ),
+        _ => DatasetError::invalid(path, location, text),
     }
 }

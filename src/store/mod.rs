@@ -52,6 +52,12 @@ pub enum StoreError {
     },
     #[error("{}: {problem}", path.display())]
     Invalid { path: PathBuf, problem: String },
+    #[error(
+        "{}: is read-only (the file or its folder cannot be written): its audits can be read and exported, not \
+         added to. Copy it into a writable folder (such as the user's data folder) to continue auditing.",
+        path.display()
+    )]
+    ReadOnly { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -179,6 +185,9 @@ pub struct StoreLocation {
     pub path: PathBuf,
     /// The dataset folder cannot be written, so the store is in the user's data folder.
     pub fallback: bool,
+    /// The store exists where it cannot be written (a dataset on a read-only share with its
+    /// audits beside it): it is read, not written.
+    pub read_only: bool,
 }
 
 impl StoreLocation {
@@ -199,10 +208,17 @@ impl StoreLocation {
         writable: impl Fn(&Path) -> bool,
     ) -> Result<Self, StoreError> {
         if let Some(path) = explicit {
-            return Ok(Self { path: path.to_path_buf(), fallback: false });
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let read_only = path.is_file() && !writable(folder);
+            return Ok(Self { path: path.to_path_buf(), fallback: false, read_only });
         }
+        let beside = dataset_root.join(STORE_FILE);
         if writable(dataset_root) {
-            return Ok(Self { path: dataset_root.join(STORE_FILE), fallback: false });
+            return Ok(Self { path: beside, fallback: false, read_only: false });
+        }
+        // The audits that came with a dataset on a read-only share are its store.
+        if beside.is_file() {
+            return Ok(Self { path: beside, fallback: false, read_only: true });
         }
         let Some(data_dir) = data_dir else {
             return Err(StoreError::Invalid {
@@ -216,7 +232,38 @@ impl StoreLocation {
         let digest = <sha2::Sha256 as sha2::Digest>::digest(absolute.to_string_lossy().as_bytes());
         let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         let name = absolute.file_name().map_or_else(|| "dataset".to_owned(), |n| n.to_string_lossy().into_owned());
-        Ok(Self { path: data_dir.join("stores").join(format!("{name}-{hash}.sqlite")), fallback: true })
+        Ok(Self {
+            path: data_dir.join("stores").join(format!("{name}-{hash}.sqlite")),
+            fallback: true,
+            read_only: false,
+        })
+    }
+}
+
+/// SQLite would make an empty file a new store; no store is ever left empty, so one that is
+/// was cut off (a full disk, a failed copy) and is reported like any damaged one.
+fn refuse_empty(path: &Path) -> Result<(), StoreError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            problem: "the file is empty (0 bytes), so it was damaged, e.g. by a full disk or a failed copy".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether an existing store file can be written where it is: the file, and its folder (for
+/// the write-ahead log beside it).
+fn store_writable(path: &Path) -> bool {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::metadata(path).is_ok_and(|m| !m.permissions().readonly()) && is_writable_dir(folder)
+}
+
+/// The error for a store path that is a folder.
+fn folder_at(path: &Path) -> StoreError {
+    StoreError::Invalid {
+        path: path.to_path_buf(),
+        problem: format!("is a folder, not an audit store file; give the store file itself (such as {STORE_FILE})"),
     }
 }
 
@@ -233,6 +280,8 @@ pub fn is_writable_dir(dir: &Path) -> bool {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Opened read-only (see [`Store::open_read_only`]).
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -248,13 +297,78 @@ impl Store {
     /// puts it); a missing store is an error that says how to make one.
     pub fn open_existing(dataset: &crate::dataset::Dataset, explicit: Option<&Path>) -> Result<Self, StoreError> {
         let location = StoreLocation::resolve(&dataset.root, explicit)?;
+        if location.path.is_dir() {
+            return Err(folder_at(&location.path));
+        }
         if !location.path.is_file() {
             return Err(StoreError::Invalid {
                 path: location.path,
                 problem: "no audit store here yet; audit the dataset in the workbench's Audit tab first".to_owned(),
             });
         }
+        if location.read_only {
+            return Self::open_read_only(&location.path, &dataset.manifest.name);
+        }
         Self::open(&location.path, &dataset.manifest.name)
+    }
+
+    /// Opens an existing store without writing anything to it or beside it: for a store that
+    /// cannot be written (its folder is read-only). Its audits can be read and exported; an
+    /// edit is a [`StoreError::ReadOnly`]. A store of an older schema cannot be brought up to
+    /// date here, which the error says.
+    pub fn open_read_only(path: &Path, dataset: &str) -> Result<Self, StoreError> {
+        let sqlite = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        if path.is_dir() {
+            return Err(folder_at(path));
+        }
+        refuse_empty(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let plain = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+        let conn = match check_readable(&plain, path) {
+            Ok(()) => plain,
+            // A read-only folder without the WAL index file: SQLite cannot create one there.
+            // With no write-ahead log to replay, the file alone is the whole store.
+            Err(error) => {
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                if std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0) {
+                    return Err(error);
+                }
+                let uri = format!(
+                    "file:{}?immutable=1",
+                    path.to_string_lossy().replace('%', "%25").replace('?', "%3f").replace('#', "%23")
+                );
+                let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(sqlite)?;
+                check_readable(&conn, path)?;
+                conn
+            }
+        };
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sqlite)?;
+        if version > schema::LATEST {
+            return Err(StoreError::Newer { path: path.to_path_buf(), found: version, supported: schema::LATEST });
+        }
+        if version < schema::LATEST {
+            return Err(StoreError::Invalid {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "is read-only and of an older store schema ({version}), which cannot be brought up to date \
+                     where it is; copy it into a writable folder"
+                ),
+            });
+        }
+        let store = Self { conn, path: path.to_path_buf(), read_only: true };
+        store.owner_is(dataset)?;
+        Ok(store)
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Refuses an edit of a read-only store.
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.read_only { Err(StoreError::ReadOnly { path: self.path.clone() }) } else { Ok(()) }
     }
 
     /// Opens (or creates) the store at `path` for the dataset named `dataset`, migrating it to
@@ -264,7 +378,14 @@ impl Store {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         }
+        if path.is_dir() {
+            return Err(folder_at(path));
+        }
         let existed = path.exists();
+        refuse_empty(path)?;
+        if existed && !store_writable(path) {
+            return Self::open_read_only(path, dataset);
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -283,7 +404,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
-        let mut store = Self { conn, path: path.to_path_buf() };
+        let mut store = Self { conn, path: path.to_path_buf(), read_only: false };
         store.migrate(version, schema::LATEST)?;
         store.claim(dataset)?;
         Ok(store)
@@ -312,8 +433,9 @@ impl Store {
         tx.commit().map_err(sqlite)
     }
 
-    /// Records which dataset a new store belongs to; refuses another dataset's store.
-    fn claim(&self, dataset: &str) -> Result<(), StoreError> {
+    /// The dataset the store belongs to (none yet in a new store); another dataset's store is
+    /// refused.
+    fn owner_is(&self, dataset: &str) -> Result<Option<String>, StoreError> {
         let found: Option<String> = self
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [META_DATASET], |r| r.get(0))
@@ -323,6 +445,13 @@ impl Store {
             Some(found) if found != dataset => {
                 Err(StoreError::OtherDataset { path: self.path.clone(), found, expected: dataset.to_owned() })
             }
+            found => Ok(found),
+        }
+    }
+
+    /// Records which dataset a new store belongs to; refuses another dataset's store.
+    fn claim(&self, dataset: &str) -> Result<(), StoreError> {
+        match self.owner_is(dataset)? {
             Some(_) => Ok(()),
             None => self
                 .conn
@@ -366,6 +495,7 @@ impl Store {
 
     /// Adds an annotator; the name (trimmed) must be non-empty and not taken.
     pub fn create_annotator(&self, name: &str, note: &str) -> Result<Annotator, StoreError> {
+        self.writable()?;
         let name = name.trim();
         if name.is_empty() {
             return Err(StoreError::Invalid {
@@ -393,7 +523,8 @@ impl Store {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT annotator_id, utterance_id, modality, valence, arousal, status, unsure, reason FROM judgments",
+                "SELECT annotator_id, utterance_id, modality, valence, arousal, status, unsure, reason, event_id
+                 FROM judgments",
             )
             .map_err(self.sqlite())?;
         let mut rows = statement.query([]).map_err(self.sqlite())?;
@@ -403,6 +534,17 @@ impl Store {
             let utterance: String = row.get(1).map_err(self.sqlite())?;
             let modality = self.modality(&row.get::<_, String>(2).map_err(self.sqlite())?)?;
             let judgment = self.judgment_from(row, 3)?.ok_or_else(|| self.invalid("a judgment without a value"))?;
+            // The app writes only VA in [-1, 1]; another tool may not have.
+            let event: Option<EventId> = row.get(8).map_err(self.sqlite())?;
+            for (name, value) in [("valence", judgment.va.valence), ("arousal", judgment.va.arousal)] {
+                if !(-1.0..=1.0).contains(&value) {
+                    let event = event.map_or_else(|| "a judgment".to_owned(), |e| format!("event {e}"));
+                    return Err(self.invalid(&format!(
+                        "{event} (annotator {annotator}, utterance {utterance:?}, {modality}) has {name} {value}, \
+                         outside [-1, 1]; it was not written by UniVA Studio. Correct it in the workbench's audit"
+                    )));
+                }
+            }
             all.entry(annotator).or_default().insert((utterance, modality), judgment);
         }
         Ok(all)
@@ -489,6 +631,7 @@ impl Store {
     }
 
     fn record_with_target(&mut self, change: &Change<'_>, target: Option<EventId>) -> Result<Event, StoreError> {
+        self.writable()?;
         if let Some(new) = &change.new {
             let ok = |x: f32| x.is_finite() && (-1.0..=1.0).contains(&x);
             if !ok(new.va.valence) || !ok(new.va.arousal) {

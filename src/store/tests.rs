@@ -186,7 +186,7 @@ fn the_store_sits_beside_the_dataset_or_falls_back_when_the_folder_is_read_only(
     std::fs::create_dir(&dataset).unwrap();
     let data_dir = dir.path().join("user-data");
     let beside = StoreLocation::resolve_with(&dataset, None, Some(&data_dir), |_| true).unwrap();
-    assert_eq!(beside, StoreLocation { path: dataset.join(STORE_FILE), fallback: false });
+    assert_eq!(beside, StoreLocation { path: dataset.join(STORE_FILE), fallback: false, read_only: false });
     let fallback = StoreLocation::resolve_with(&dataset, None, Some(&data_dir), |_| false).unwrap();
     assert!(fallback.fallback);
     assert!(fallback.path.starts_with(data_dir.join("stores")), "{fallback:?}");
@@ -248,4 +248,50 @@ fn overlays_of_one_annotator_or_the_mean_and_median_of_all() {
     store.record(&change(ids[0], "gone", EventKind::Correct, Some(judgment(0.0, 0.0, Status::Corrected)))).unwrap();
     let error = overlay_of(&store, &dataset, &OverlaySource::Annotator("a".to_owned()), &out).unwrap_err();
     assert!(error.to_string().contains("\"gone\""), "{error}");
+}
+
+// Issue 32 item 18: a read-only dataset folder that holds its store: the store beside it is
+// read (read-only), not an empty one in the user's data folder.
+#[test]
+fn a_store_beside_a_read_only_dataset_is_read_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = dir.path().join("shared-data");
+    std::fs::create_dir(&dataset).unwrap();
+    let path = dataset.join(STORE_FILE);
+    {
+        let mut store = Store::open(&path, "demo").unwrap();
+        let alice = store.create_annotator("alice", "").unwrap();
+        store
+            .record(&Change {
+                annotator: alice.id,
+                utterance: "u1",
+                modality: Modality::Text,
+                kind: EventKind::Correct,
+                new: Some(Judgment {
+                    va: Va::new(0.5, -0.25),
+                    status: Status::Corrected,
+                    unsure: false,
+                    reason: String::new(),
+                }),
+                reason: "",
+                source_model: "m",
+            })
+            .unwrap();
+    }
+    let data_dir = dir.path().join("user-data");
+    let location = StoreLocation::resolve_with(&dataset, None, Some(&data_dir), |_| false).unwrap();
+    assert_eq!(location, StoreLocation { path: path.clone(), fallback: false, read_only: true });
+    let bytes = std::fs::read(&path).unwrap();
+    let mut store = Store::open_read_only(&path, "demo").unwrap();
+    assert!(store.is_read_only());
+    assert_eq!(store.events().unwrap().len(), 1);
+    assert_eq!(store.judgments().unwrap().values().next().unwrap().len(), 1);
+    let err = store.create_annotator("bob", "").unwrap_err().to_string();
+    assert!(err.contains("is read-only") && err.contains("Copy it"), "{err}");
+    let alice = store.annotators().unwrap()[0].id;
+    let err = store.undo(alice, 1).unwrap_err();
+    assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
+    drop(store);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "a read-only store was written");
+    assert!(matches!(Store::open_read_only(&path, "other"), Err(StoreError::OtherDataset { .. })));
 }

@@ -313,7 +313,29 @@ impl TrainedModel {
         if !path.is_file() {
             return Err(TrainError::Run { path: path.to_path_buf(), problem: "is missing".to_owned() });
         }
-        self.varmap.load(path).map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })?;
+        let err = |problem: String| TrainError::Run { path: path.to_path_buf(), problem };
+        let tensors = load_tensors(path, &self.device)?;
+        {
+            let vars =
+                self.varmap.data().lock().map_err(|_| err("variables are locked by a failed thread".to_owned()))?;
+            let mut names: Vec<&String> = vars.keys().collect();
+            names.sort();
+            let cause = "the run was likely trained on another dataset or config than its config.json describes";
+            for name in names {
+                let var = &vars[name];
+                let Some(tensor) = tensors.get(name) else {
+                    return Err(err(format!("has no tensor {name}, which this config needs; {cause}")));
+                };
+                if tensor.dims() != var.dims() {
+                    return Err(err(format!(
+                        "tensor {name} is {:?} but this config expects {:?}; {cause}",
+                        tensor.dims(),
+                        var.dims()
+                    )));
+                }
+                var.set(&tensor.to_dtype(var.dtype())?)?;
+            }
+        }
         self.check_finite(path)
     }
 
@@ -375,7 +397,19 @@ pub fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()
 
 pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, TrainError> {
     candle_core::safetensors::load(path, device)
-        .map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: e.to_string() })
+        .map_err(|e| TrainError::Run { path: path.to_path_buf(), problem: safetensors_problem(e) })
+}
+
+/// What is wrong with a safetensors file, without the path (the error names it once) and
+/// without candle's backtrace.
+fn safetensors_problem(mut e: candle_core::Error) -> String {
+    loop {
+        e = match e {
+            candle_core::Error::WithPath { inner, .. } | candle_core::Error::WithBacktrace { inner, .. } => *inner,
+            candle_core::Error::Io(io) => return io.to_string(),
+            other => return format!("is not a safetensors file that can be read ({other})"),
+        };
+    }
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {

@@ -317,6 +317,11 @@ impl AuditState {
             .collect();
         let where_ = if location.fallback {
             format!("{} (the dataset folder is read-only)", location.path.display())
+        } else if opened.is_read_only() {
+            format!(
+                "{} (read-only: its audits are shown; copy it to a writable folder to edit)",
+                location.path.display()
+            )
         } else {
             location.path.display().to_string()
         };

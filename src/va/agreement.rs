@@ -135,12 +135,98 @@ fn group_by_unit(ratings: &[Rating]) -> Units<'_> {
     units
 }
 
+/// One statistic on some ratings: its value, or why it is undefined on them.
+pub type Stat = Result<f64, AgreementError>;
+
+/// Agreement with each statistic on its own, for reports that print every one that is
+/// defined (`univa agreement`): what makes every statistic meaningless (no ratings, fewer than
+/// 2 units, no unit rated twice, no variance at all, one rater, a rater twice on a unit) is
+/// still an error of the whole.
+#[derive(Debug, PartialEq)]
+pub struct AgreementReport {
+    pub n_units: usize,
+    pub n_ratings: usize,
+    pub n_pairable_units: usize,
+    pub k0: f64,
+    pub alpha_interval: Stat,
+    pub icc1_1: Stat,
+    pub icc1_k: Stat,
+    /// `Some` when every rating names its rater.
+    pub raters: Option<RaterReport>,
+}
+
+/// The statistics that need rater identities, each on its own.
+#[derive(Debug, PartialEq)]
+pub struct RaterReport {
+    pub n_raters: usize,
+    pub n_complete_units: usize,
+    pub n_ccc_pairs: usize,
+    pub n_pearson_pairs: usize,
+    pub icc_a1: Stat,
+    pub icc_c1: Stat,
+    pub ccc_pairwise: Stat,
+    pub pearson_pairwise: Stat,
+}
+
+/// Every agreement statistic of `ratings` on its own (see [`AgreementReport`]).
+pub fn agreement_report(ratings: &[Rating]) -> Result<AgreementReport, AgreementError> {
+    let (units, values) = grouped(ratings)?;
+    // Rater checks first: "one rater" is the clearer message when it applies.
+    let raters = if ratings.iter().all(|r| r.rater.is_some()) { Some(rater_report(ratings, &units)?) } else { None };
+    let (icc1_1, icc1_k, k0) = one_way_parts(&values)?;
+    Ok(AgreementReport {
+        n_units: values.len(),
+        n_ratings: ratings.len(),
+        n_pairable_units: values.iter().filter(|v| v.len() >= 2).count(),
+        k0,
+        alpha_interval: krippendorff_alpha_interval(&values),
+        icc1_1,
+        icc1_k,
+        raters,
+    })
+}
+
 /// All the agreement statistics of `ratings`; the rater statistics when every rating names
 /// its rater. Degenerate input (no ratings, fewer than 2 units, no unit rated twice, no
-/// variance, one rater) is an error, never NaN. When only the rater statistics fail (e.g.
-/// fewer than 2 units rated by every rater), the same ratings with `rater: None` still give the
-/// rest.
+/// variance, one rater) is an error, never NaN, and so is any one statistic that is undefined
+/// ([`agreement_report`] gives the others). When only the rater statistics fail (e.g. fewer
+/// than 2 units rated by every rater), the same ratings with `rater: None` still give the rest.
 pub fn agreement(ratings: &[Rating]) -> Result<Agreement, AgreementError> {
+    let (units, values) = grouped(ratings)?;
+    // Rater statistics first: "one rater" is the clearer message when it applies.
+    let identified = match ratings.iter().all(|r| r.rater.is_some()).then(|| rater_report(ratings, &units)) {
+        Some(r) => {
+            let r = r?;
+            Some(RaterAgreement {
+                icc_c1: r.icc_c1?,
+                icc_a1: r.icc_a1?,
+                ccc_pairwise: r.ccc_pairwise?,
+                pearson_pairwise: r.pearson_pairwise?,
+                n_raters: r.n_raters,
+                n_complete_units: r.n_complete_units,
+                n_ccc_pairs: r.n_ccc_pairs,
+                n_pearson_pairs: r.n_pearson_pairs,
+            })
+        }
+        None => None,
+    };
+    let (icc1_1, icc1_k, k0) = one_way_parts(&values)?;
+    let (icc1_1, icc1_k) = (icc1_1?, icc1_k?);
+    Ok(Agreement {
+        n_units: values.len(),
+        n_ratings: ratings.len(),
+        n_pairable_units: values.iter().filter(|v| v.len() >= 2).count(),
+        alpha_interval: krippendorff_alpha_interval(&values)?,
+        icc1_1,
+        icc1_k,
+        k0,
+        identified,
+    })
+}
+
+/// The ratings grouped by unit, and each unit's values; an error for no ratings or a value
+/// that is not a finite number.
+fn grouped(ratings: &[Rating]) -> Result<(Units<'_>, Vec<Vec<f64>>), AgreementError> {
     if ratings.is_empty() {
         return Err(AgreementError::NoRatings);
     }
@@ -149,21 +235,7 @@ pub fn agreement(ratings: &[Rating]) -> Result<Agreement, AgreementError> {
     }
     let units = group_by_unit(ratings);
     let values: Vec<Vec<f64>> = units.members.iter().map(|m| m.iter().map(|&i| ratings[i].value).collect()).collect();
-    // Rater checks first: "one rater" is the clearer message when it applies.
-    let identified =
-        if ratings.iter().all(|r| r.rater.is_some()) { Some(rater_agreement(ratings, &units)?) } else { None };
-    let one_way = one_way(&values)?;
-    let alpha_interval = krippendorff_alpha_interval(&values)?;
-    Ok(Agreement {
-        n_units: values.len(),
-        n_ratings: ratings.len(),
-        n_pairable_units: values.iter().filter(|v| v.len() >= 2).count(),
-        alpha_interval,
-        icc1_1: one_way.icc1_1,
-        icc1_k: one_way.icc1_k,
-        k0: one_way.k0,
-        identified,
-    })
+    Ok((units, values))
 }
 
 fn mean(values: &[f64]) -> f64 {
@@ -206,6 +278,12 @@ pub struct OneWay {
 /// ICC(1,1) and ICC(1,k) by the one-way ANOVA estimator; `units[u]` holds unit u's ratings
 /// (any number, at least one). See the module docs for k0.
 pub fn one_way(units: &[Vec<f64>]) -> Result<OneWay, AgreementError> {
+    let (icc1_1, icc1_k, k0) = one_way_parts(units)?;
+    Ok(OneWay { icc1_1: icc1_1?, icc1_k: icc1_k?, k0 })
+}
+
+/// ICC(1,1), ICC(1,k) each on its own, and k0; an error when no one-way statistic can be had.
+fn one_way_parts(units: &[Vec<f64>]) -> Result<(Stat, Stat, f64), AgreementError> {
     let n_total = check_variance(units.iter().flatten())?;
     let n_units = units.iter().filter(|u| !u.is_empty()).count();
     if n_total == 0 {
@@ -236,10 +314,9 @@ pub fn one_way(units: &[Vec<f64>]) -> Result<OneWay, AgreementError> {
         scale,
         "ICC(1,1)",
         "MSB + (k0 − 1)·MSW is 0",
-    )?;
-    let icc1_k =
-        ratio(ms_between - ms_within, ms_between, scale, "ICC(1,k)", "the unit means do not differ (MSB = 0)")?;
-    Ok(OneWay { icc1_1, icc1_k, k0 })
+    );
+    let icc1_k = ratio(ms_between - ms_within, ms_between, scale, "ICC(1,k)", "the unit means do not differ (MSB = 0)");
+    Ok((icc1_1, icc1_k, k0))
 }
 
 /// Krippendorff's alpha with the interval metric (squared difference); `units[u]` holds unit
@@ -348,8 +425,8 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     Moments::of(x, y)?.pearson()
 }
 
-/// The two-way ICCs and pairwise CCC/Pearson means, every rating having a rater.
-fn rater_agreement(ratings: &[Rating], units: &Units<'_>) -> Result<RaterAgreement, AgreementError> {
+/// The two-way ICCs and pairwise CCC/Pearson means, every rating having a rater, each on its own.
+fn rater_report(ratings: &[Rating], units: &Units<'_>) -> Result<RaterReport, AgreementError> {
     let mut rater_index: HashMap<&str, usize> = HashMap::new();
     let mut rater_of = Vec::with_capacity(ratings.len());
     for r in ratings {
@@ -377,7 +454,7 @@ fn rater_agreement(ratings: &[Rating], units: &Units<'_>) -> Result<RaterAgreeme
         }
         by_unit.push(cells);
     }
-    let (icc_a1, icc_c1, n_complete_units) = two_way(ratings, &by_unit, n_raters)?;
+    let (icc_a1, icc_c1, n_complete_units) = two_way(ratings, &by_unit, n_raters);
     // Rater pairs in a sorted map, so the means add up in one fixed order.
     let mut pairs: BTreeMap<(usize, usize), Moments> = BTreeMap::new();
     for cells in &by_unit {
@@ -389,15 +466,12 @@ fn rater_agreement(ratings: &[Rating], units: &Units<'_>) -> Result<RaterAgreeme
     }
     let pair_mean = |statistic: &'static str, f: fn(&Moments) -> Option<f64>| {
         let values: Vec<f64> = pairs.values().filter_map(f).collect();
-        if values.is_empty() {
-            Err(AgreementError::NoRaterPairs { statistic })
-        } else {
-            Ok((mean(&values), values.len()))
-        }
+        let mean = if values.is_empty() { Err(AgreementError::NoRaterPairs { statistic }) } else { Ok(mean(&values)) };
+        (mean, values.len())
     };
-    let (ccc_pairwise, n_ccc_pairs) = pair_mean("CCC", Moments::ccc)?;
-    let (pearson_pairwise, n_pearson_pairs) = pair_mean("Pearson r", Moments::pearson)?;
-    Ok(RaterAgreement {
+    let (ccc_pairwise, n_ccc_pairs) = pair_mean("CCC", Moments::ccc);
+    let (pearson_pairwise, n_pearson_pairs) = pair_mean("Pearson r", Moments::pearson);
+    Ok(RaterReport {
         icc_a1,
         icc_c1,
         ccc_pairwise,
@@ -409,21 +483,26 @@ fn rater_agreement(ratings: &[Rating], units: &Units<'_>) -> Result<RaterAgreeme
     })
 }
 
-/// ICC(A,1) and ICC(C,1) (McGraw & Wong 1996, two-way) over the units rated by all `k` raters;
-/// `by_unit` holds each unit's (rater, rating index) sorted by rater, no rater twice.
-fn two_way(ratings: &[Rating], by_unit: &[Vec<(usize, usize)>], k: usize) -> Result<(f64, f64, usize), AgreementError> {
+/// ICC(A,1) and ICC(C,1) (McGraw & Wong 1996, two-way) over the units rated by all `k` raters,
+/// and how many those are; `by_unit` holds each unit's (rater, rating index) sorted by rater, no
+/// rater twice.
+fn two_way(ratings: &[Rating], by_unit: &[Vec<(usize, usize)>], k: usize) -> (Stat, Stat, usize) {
     // Complete rows in rater order: row i is `table[i * k..(i + 1) * k]`.
     let table: Vec<f64> =
         by_unit.iter().filter(|cells| cells.len() == k).flatten().map(|&(_, i)| ratings[i].value).collect();
     let n = table.len() / k;
     if n < 2 {
-        return Err(AgreementError::TooFewCompleteUnits { complete: n, raters: k });
+        let too_few = || Err(AgreementError::TooFewCompleteUnits { complete: n, raters: k });
+        return (too_few(), too_few(), n);
     }
     if check_variance(table.iter()).is_err() {
-        return Err(AgreementError::Undefined {
-            statistic: "ICC(A,1) and ICC(C,1)",
-            why: "the ratings of the complete units do not vary",
-        });
+        let flat = || {
+            Err(AgreementError::Undefined {
+                statistic: "ICC(A,1) and ICC(C,1)",
+                why: "the ratings of the complete units do not vary",
+            })
+        };
+        return (flat(), flat(), n);
     }
     let grand = mean(&table);
     let ss_total = sum_sq_around(&table, grand);
@@ -447,15 +526,15 @@ fn two_way(ratings: &[Rating], by_unit: &[Vec<(usize, usize)>], k: usize) -> Res
         scale,
         "ICC(C,1)",
         "MSR + (k − 1)·MSE is 0 on the complete units",
-    )?;
+    );
     let icc_a1 = ratio(
         ms_rows - ms_error,
         ms_rows + (kf - 1.0) * ms_error + kf * (ms_cols - ms_error) / nf,
         scale,
         "ICC(A,1)",
         "its denominator is 0 on the complete units",
-    )?;
-    Ok((icc_a1, icc_c1, n))
+    );
+    (icc_a1, icc_c1, n)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ fn judged(v: f32, a: f32) -> Option<Judgment> {
 }
 
 /// A small synthetic dataset whose store has two annotators' corrections of train utterances.
-fn audited_dataset(dir: &Path) -> (String, Vec<String>) {
+pub fn audited_dataset(dir: &Path) -> (String, Vec<String>) {
     let data = dir.join("data");
     let data_str = data.to_str().unwrap().to_owned();
     ok(&["synth", "--out", &data_str, "-n", "120", "--text", "4x6", "--vision", "3x3", "--audio", "3x4"]);

@@ -575,3 +575,147 @@ fn validate_says_what_training_will_refuse() {
     drop(writer);
     fails_saying(&univa_in(&["validate", s(&copy)]), &["training", "VA"]);
 }
+
+/// A copy of the demo dataset in `dir/name`.
+fn demo_copy(dir: &Path, name: &str) -> PathBuf {
+    let copy = dir.join(name);
+    for entry in walk(&demo()) {
+        let to = copy.join(entry.strip_prefix(demo()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    copy
+}
+
+/// Every file under `dir` but the media.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if entry.file_name() != "media" && entry.file_name() != "sources" {
+                files.extend(walk(&path));
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+// Item 14: a run whose weights have other shapes than its config names the tensor, both shapes
+// and the likely cause, not candle's words.
+#[test]
+fn weights_of_other_shapes_name_the_tensor_both_shapes_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = edited_demo_run(dir.path(), |_| {});
+    let config = run.join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap().replace("\"hidden\": 128", "\"hidden\": 64");
+    std::fs::write(&config, text).unwrap();
+    let err = fails_saying(&univa_in(&["eval", "--run", s(&run), "--dataset", s(&demo())]), &["[", "expects"]);
+    assert!(!err.contains("error setting") && !err.contains("shape mismatch"), "{err}");
+    assert!(err.contains("another dataset or config"), "{err}");
+}
+
+// Item 15: one sentence each for a damaged safetensors header, a non-UTF-8 table and a features
+// path that is a folder.
+#[test]
+fn damaged_files_are_one_sentence_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = edited_demo_run(dir.path(), |_| {});
+    let weights = run.join("model.safetensors");
+    let mut header = 1_000_000_000_000u64.to_le_bytes().to_vec();
+    header.extend_from_slice(b"{}");
+    std::fs::write(&weights, header).unwrap();
+    let err = fails_saying(&univa_in(&["eval", "--run", s(&run), "--dataset", s(&demo())]), &["model.safetensors"]);
+    assert_eq!(err.matches("model.safetensors").count(), 1, "the path is repeated: {err}");
+    assert!(err.contains("not a safetensors file"), "{err}");
+
+    let table = demo_copy(dir.path(), "utf8");
+    let csv_path = table.join("utterances.csv");
+    let mut bytes = std::fs::read(&csv_path).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"Please").unwrap();
+    bytes[at] = 0xff;
+    std::fs::write(&csv_path, bytes).unwrap();
+    let err = fails_saying(&univa_in(&["validate", s(&table)]), &["utterances.csv", "row 2", "UTF-8"]);
+    assert!(!err.contains("Position") && !err.contains("Utf8Error"), "{err}");
+
+    let features = demo_copy(dir.path(), "folder");
+    let test = features.join("features/test.safetensors");
+    std::fs::remove_file(&test).unwrap();
+    std::fs::create_dir(&test).unwrap();
+    let err = fails_saying(&univa_in(&["validate", s(&features)]), &["test.safetensors", "folder"]);
+    assert!(!err.contains("os error"), "{err}");
+}
+
+// Item 16: a statistic undefined on a file does not hide the others.
+#[test]
+fn agreement_prints_every_defined_statistic_and_the_reason_for_each_undefined_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ratings = dir.path().join("ratings.csv");
+    // Rater y rates every unit 2 above rater x and the units do not differ: ICC(C,1), ICC(1,k)
+    // and Pearson r are undefined, alpha, ICC(1,1), ICC(A,1) and CCC are not.
+    std::fs::write(&ratings, "id,who,V\na,x,1\na,y,3\nb,x,1\nb,y,3\n").unwrap();
+    let args = ["agreement", "--ratings", s(&ratings), "--unit", "id", "--value", "V", "--rater", "who"];
+    let table = univa_in(&args);
+    let text = stdout_of(&table);
+    assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
+    let line =
+        |name: &str| text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_owned();
+    assert!(line("ICC(C,1)").contains("undefined (MSR"), "{text}");
+    assert!(line("Krippendorff").trim_end().ends_with(char::is_numeric), "{text}");
+    let json = univa_in(&[&args[..], &["--json"]].concat());
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(value["icc_c1"].is_null(), "{value}");
+    assert!(value["icc_c1_undefined"].as_str().unwrap().contains("MSR"), "{value}");
+    assert!(value["alpha_interval"].is_f64(), "{value}");
+    assert!(value["icc_a1"].is_f64(), "{value}");
+    assert!(value["pearson_pairwise"].is_null() && value["pearson_pairwise_undefined"].is_string(), "{value}");
+}
+
+// Item 17: a huge header or cell is not repeated whole in an error.
+#[test]
+fn agreement_errors_cut_huge_quoted_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let ratings = dir.path().join("ratings.csv");
+    let huge = "h".repeat(1 << 20);
+    let columns: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
+    std::fs::write(&ratings, format!("id,{huge},{}\na,1,2\n", columns.join(","))).unwrap();
+    let args = ["agreement", "--ratings", s(&ratings), "--unit", "id", "--value", "V"];
+    let err = fails_saying(&univa_in(&args), &["no column \"V\""]);
+    assert!(err.len() < 2000, "{} bytes of error", err.len());
+    std::fs::write(&ratings, format!("id,V\na,1\nb,{huge}\n")).unwrap();
+    let err = fails_saying(&univa_in(&args), &["row 2", "is not a number"]);
+    assert!(err.len() < 2000, "{} bytes of error", err.len());
+}
+
+// Item 19: a store path that is a folder, an empty store file and out-of-range VA in a store
+// are each named for what they are.
+#[test]
+fn store_paths_that_are_folders_empty_or_hold_out_of_range_va_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, _) = super::audit::audited_dataset(dir.path());
+    let csv = dir.path().join("events.csv");
+    let events =
+        |store: &Path| univa_in(&["audit", "events", "--dataset", &data, "--store", s(store), "--csv", s(&csv)]);
+    let folder = dir.path().join("a-folder.sqlite");
+    std::fs::create_dir(&folder).unwrap();
+    let err = fails_saying(&events(&folder), &["a-folder.sqlite", "is a folder"]);
+    assert!(!err.contains("no audit store here yet"), "{err}");
+    let empty = dir.path().join("empty.sqlite");
+    std::fs::write(&empty, "").unwrap();
+    fails_saying(&events(&empty), &["empty.sqlite", "empty"]);
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0, "the empty file was made a store");
+    // Another tool wrote a valence of 7.
+    let store = Path::new(&data).join("univa-store.sqlite");
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let event: i64 =
+        conn.query_row("SELECT event_id FROM judgments ORDER BY event_id LIMIT 1", [], |r| r.get(0)).unwrap();
+    conn.execute("UPDATE judgments SET valence = 7 WHERE event_id = ?1", [event]).unwrap();
+    drop(conn);
+    let out = dir.path().join("overlay.csv");
+    let export = univa_in(&["audit", "export", "--dataset", &data, "--annotator", "alice", "--out", s(&out)]);
+    fails_saying(&export, &[&format!("event {event}"), "7", "[-1, 1]"]);
+    assert!(!out.exists(), "an overlay training would refuse was written");
+}

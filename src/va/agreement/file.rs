@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Agreement, AgreementError, Rating, agreement};
+use super::{Agreement, AgreementError, AgreementReport, Rating, agreement, agreement_report};
 
 /// Which columns hold what.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +54,29 @@ pub enum RatingsFileError {
     Agreement { path: PathBuf, column: String, problem: AgreementError },
 }
 
+/// The longest cell or column name an error quotes whole.
+const QUOTED_MAX: usize = 60;
+/// The most column names an error lists.
+const COLUMNS_SHOWN: usize = 12;
+
+/// `text`, or its start and its length when it is too long to quote in a message.
+fn cut(text: &str) -> String {
+    if text.len() <= QUOTED_MAX {
+        return text.to_owned();
+    }
+    let end = (0..=QUOTED_MAX).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+/// The header's column names for a message: the first few, each cut, and how many more.
+fn shown_columns(header: &csv::StringRecord) -> Vec<String> {
+    let mut shown: Vec<String> = header.iter().take(COLUMNS_SHOWN).map(|h| format!("{:?}", cut(h))).collect();
+    if header.len() > COLUMNS_SHOWN {
+        shown.push(format!("and {} more", header.len() - COLUMNS_SHOWN));
+    }
+    shown
+}
+
 /// Reads the ratings, one per data row and in file order (so rating i is data row i + 1).
 pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, RatingsFileError> {
     let open = |error| RatingsFileError::Open { path: path.to_path_buf(), error };
@@ -66,7 +89,7 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
         header.iter().position(|h| h.trim() == name).ok_or_else(|| RatingsFileError::MissingColumn {
             path: path.to_path_buf(),
             column: name.to_owned(),
-            found: header.iter().map(|h| format!("{h:?}")).collect(),
+            found: shown_columns(&header),
         })
     };
     let unit_at = find(&columns.unit)?;
@@ -100,7 +123,7 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
                 path: path.to_path_buf(),
                 at,
                 column: columns.value.clone(),
-                cell: value_text.to_owned(),
+                cell: cut(value_text),
             })?;
         let rater = match (rater_at, &columns.rater) {
             (Some(index), Some(column)) => Some(cell(index, column)?.to_owned()),
@@ -118,7 +141,20 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
 /// column it concerns (and the rows, for a rater who rated a unit twice).
 pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, RatingsFileError> {
     let ratings = read_ratings(path, columns)?;
-    agreement(&ratings).map_err(|problem| {
+    agreement(&ratings).map_err(|problem| file_error(path, columns, problem))
+}
+
+/// Reads the file and computes each statistic on its own ([`agreement_report`]); an error of
+/// the whole names the file and column as [`agreement_of_file`] does.
+pub fn report_of_file(path: &Path, columns: &Columns) -> Result<AgreementReport, RatingsFileError> {
+    let ratings = read_ratings(path, columns)?;
+    agreement_report(&ratings).map_err(|problem| file_error(path, columns, problem))
+}
+
+/// An agreement error as one of the file: with the column it concerns (and the rows, for a
+/// rater who rated a unit twice).
+fn file_error(path: &Path, columns: &Columns, problem: AgreementError) -> RatingsFileError {
+    {
         let rater_column = columns.rater.clone().unwrap_or_default();
         let column = match &problem {
             AgreementError::TooFewUnits { .. } | AgreementError::OneRatingPerUnit { .. } => columns.unit.clone(),
@@ -131,8 +167,8 @@ pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, Ra
                     first: first + 1,
                     second: second + 1,
                     column: rater_column,
-                    rater: rater.clone(),
-                    unit: unit.clone(),
+                    rater: cut(rater),
+                    unit: cut(unit),
                 };
             }
             AgreementError::NoRatings
@@ -141,7 +177,7 @@ pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, Ra
             | AgreementError::Undefined { .. } => columns.value.clone(),
         };
         RatingsFileError::Agreement { path: path.to_path_buf(), column, problem }
-    })
+    }
 }
 
 #[cfg(test)]
