@@ -388,7 +388,7 @@ pub fn predictions(
     for dir in systems {
         let run = Run::load(dir)?;
         let name = match &run.kind {
-            RunKind::Trained { .. } => runs::display_name(dir.parent().unwrap_or(dir), dir),
+            RunKind::Trained { .. } => system_name(dir),
             RunKind::Imported(info) => info.name.clone(),
         };
         let column = match &run.kind {
@@ -444,10 +444,25 @@ pub fn predictions(
 /// The case card of the utterance at `index`: its frame (when the clip decodes), transcript,
 /// VA plane, and the systems' predictions (the first, a trained run, gives the probabilities).
 pub fn case_card(dataset: &Dataset, index: usize, systems: &[PathBuf]) -> Result<super::tables::CaseCard, FigureError> {
+    let predictions = predictions(systems, dataset, &[index])?;
+    case_card_of(dataset, index, predictions.into_iter().filter_map(|mut column| column.pop()).collect())
+}
+
+/// The name a trained run's predictions carry in tables and cards: its folder's name.
+pub fn system_name(run: &Path) -> String {
+    runs::display_name(run.parent().unwrap_or(run), run)
+}
+
+/// The case card of the utterance at `index` with predictions already made (the GUI's, from
+/// the run it has evaluated).
+pub fn case_card_of(
+    dataset: &Dataset,
+    index: usize,
+    systems: Vec<SystemPrediction>,
+) -> Result<super::tables::CaseCard, FigureError> {
     let Some(u) = dataset.utterances.get(index) else {
         return Err(FigureError::Data(format!("{}: no utterance at row {index}", dataset.root.display())));
     };
-    let predictions = predictions(systems, dataset, &[index])?;
     let frame = dataset.media_path(u).and_then(|path| {
         let media = u.media.as_ref()?;
         let start = media.start_secs.unwrap_or(0.0);
@@ -466,7 +481,7 @@ pub fn case_card(dataset: &Dataset, index: usize, systems: &[PathBuf]) -> Result
         plane: VaPlaneData { title: "VA per modality".to_owned(), ..va_plane(dataset, &u.id, false)? },
         labels: dataset.label_names().iter().map(|s| s.to_string()).collect(),
         gold: u.labels.clone(),
-        systems: predictions.into_iter().filter_map(|mut column| column.pop()).collect(),
+        systems,
     })
 }
 

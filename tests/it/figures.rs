@@ -446,7 +446,7 @@ fn gui_export_gives_the_bytes_the_cli_writes() {
         } else {
             ExportSettings { width_mm: 88.0, height_mm: 95.0, ..settings.clone() }
         };
-        let figure = figure_for(&dataset, PriorRule::default(), &request, &settings).unwrap();
+        let figure = figure_for(&dataset, PriorRule::default(), None, &request, &settings).unwrap();
         for ext in ["svg", "pdf", "png"] {
             let out = dir.path().join(format!("{}.{ext}", kind[0]));
             let (w, h, dpi) = (settings.width_mm.to_string(), settings.height_mm.to_string(), settings.dpi.to_string());
@@ -472,6 +472,39 @@ fn gui_export_gives_the_bytes_the_cli_writes() {
             assert!(std::fs::read(&out).unwrap() == gui, "{request:?} as {ext}: the GUI's bytes differ from the CLI's");
         }
     }
+}
+
+#[test]
+fn gui_case_card_from_the_sessions_run_is_the_clis() {
+    use univa::ui::figure_export::{ExportSettings, FigureRequest, RunProbabilities, figure_for};
+    let dir = tempfile::tempdir().unwrap();
+    let session = univa::ui::Session::open(&demo(), Some(&demo_run())).unwrap();
+    let run = session.run.as_ref().unwrap();
+    let run = RunProbabilities { dir: &run.dir, probabilities: &run.probabilities, threshold: run.trained_threshold };
+    let index = data::utterance_index(&session.dataset, "demo_003").unwrap();
+    let request = FigureRequest::CaseCard { index, utterance: "demo_003".into() };
+    let settings = ExportSettings { width_mm: 180.0, height_mm: 75.0, dpi: 100.0, theme: ThemeName::Print };
+    let figure = figure_for(&session.dataset, session.prior_rule, Some(run), &request, &settings).unwrap();
+    let out = dir.path().join("card.pdf");
+    let output = univa(&[
+        "figure",
+        "case-card",
+        "--dataset",
+        demo().to_str().unwrap(),
+        "--utterance",
+        "demo_003",
+        "--run",
+        demo_run().to_str().unwrap(),
+        "--dpi",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(std::fs::read(&out).unwrap() == figures::render(&figure, Format::Pdf).unwrap());
+    // without a run there is no case card
+    let err = figure_for(&session.dataset, session.prior_rule, None, &request, &settings).unwrap_err();
+    assert!(err.to_string().contains("needs a trained run"), "{err}");
 }
 
 #[test]
