@@ -50,6 +50,34 @@ pub fn va_plane(dataset: &Dataset, id: &str, cloud: bool) -> Result<VaPlaneData,
     })
 }
 
+/// The plane with one annotator's audit of the utterance from the dataset's store (`store`:
+/// another store file): each corrected modality's model VA becomes a ghost with an arrow to the
+/// audited point, which replaces it.
+pub fn audit_va_plane(
+    dataset: &Dataset,
+    plane: VaPlaneData,
+    id: &str,
+    annotator: &str,
+    store: Option<&Path>,
+) -> Result<VaPlaneData, FigureError> {
+    let store = crate::store::Store::open_existing(dataset, store)?;
+    let Some(who) = store.annotator_named(annotator)? else {
+        return Err(FigureError::Data(format!("{}: no annotator named {annotator:?}", store.path().display())));
+    };
+    let judgments = store.judgments()?.remove(&who.id).unwrap_or_default();
+    let mut plane = plane;
+    let mut audited = Vec::new();
+    for (modality, va) in &mut plane.points {
+        if let Some(judgment) = judgments.get(&(id.to_owned(), *modality)) {
+            audited.push((*modality, *va, judgment.va));
+            *va = judgment.va;
+        }
+    }
+    plane.title = format!("{} — audited by {annotator}", plane.title);
+    plane.audited = audited;
+    Ok(plane)
+}
+
 /// The prior M under `rule` (what `univa va-prior --json` prints) beside the empirical
 /// co-occurrence over every utterance (what the Correlation tab shows).
 pub fn correlation(dataset: &Dataset, rule: PriorRule) -> Result<CorrelationData, FigureError> {

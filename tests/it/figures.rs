@@ -520,3 +520,63 @@ fn export_figure_button_opens_the_window_for_the_correlation_tab() {
     harness.get_by_label("Save…");
     harness.get_by_label("Copy as image");
 }
+
+#[test]
+fn va_plane_shows_an_annotators_audit_as_ghost_and_arrow() {
+    use univa::store::{Change, EventKind, Judgment, Status, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = Dataset::open_lazy(demo()).unwrap();
+    let path = dir.path().join("store.sqlite");
+    let mut store = Store::open(&path, &dataset.manifest.name).unwrap();
+    let ann = store.create_annotator("ann", "").unwrap();
+    let audited = univa::dataset::Va::new(0.5, 0.5);
+    let new = Judgment { va: audited, status: Status::Corrected, unsure: false, reason: String::new() };
+    let change = Change {
+        annotator: ann.id,
+        utterance: "demo_000",
+        modality: Modality::Vision,
+        kind: EventKind::Correct,
+        new: Some(new),
+        reason: "",
+        source_model: "",
+    };
+    store.record(&change).unwrap();
+    drop(store);
+    let svg = dir.path().join("plane.svg");
+    let output = univa(&[
+        "figure",
+        "va-plane",
+        "--dataset",
+        demo().to_str().unwrap(),
+        "--utterance",
+        "demo_000",
+        "--annotator",
+        "ann",
+        "--store",
+        path.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let tree = parse_svg(&std::fs::read_to_string(&svg).unwrap()).unwrap();
+    // the ghost, the arrow's shaft and its head
+    assert_eq!(group(tree.root(), "audited").unwrap().children().len(), 3);
+    let all: Vec<String> = texts(tree.root()).into_iter().map(|(t, _)| t).collect();
+    assert!(all.iter().any(|t| t.contains("audited by ann")), "{all:?}");
+
+    let output = univa(&[
+        "figure",
+        "va-plane",
+        "--dataset",
+        demo().to_str().unwrap(),
+        "--utterance",
+        "demo_000",
+        "--annotator",
+        "nobody",
+        "--store",
+        path.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no annotator named \"nobody\""));
+}
