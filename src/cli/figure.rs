@@ -59,6 +59,12 @@ pub enum Kind {
         /// Draw every utterance's points faintly behind.
         #[arg(long)]
         cloud: bool,
+        /// Show this annotator's audit: the model's point as a ghost, an arrow to the audited one.
+        #[arg(long)]
+        annotator: Option<String>,
+        /// The audit store, if not the dataset's own.
+        #[arg(long, requires = "annotator")]
+        store: Option<PathBuf>,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -213,9 +219,12 @@ fn name_of(path: &Path) -> String {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.kind {
-        Kind::VaPlane { dataset, utterance, cloud, page } => {
+        Kind::VaPlane { dataset, utterance, cloud, annotator, store, page } => {
             let dataset = Dataset::open_lazy(dataset)?;
-            let data = data::va_plane(&dataset, utterance, *cloud)?;
+            let mut data = data::va_plane(&dataset, utterance, *cloud)?;
+            if let Some(annotator) = annotator {
+                data = data::audit_va_plane(&dataset, data, utterance, annotator, store.as_deref())?;
+            }
             page.save(&plots::va_plane(&page.page(SINGLE_COLUMN_MM, 100.0)?, &data)?)
         }
         Kind::Correlation { dataset, rule, page } => {

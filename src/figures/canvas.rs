@@ -284,6 +284,28 @@ impl Canvas {
                 y + r * 1.15,
                 x - r * 0.85
             ),
+            Marker::TriangleDown => writeln!(
+                self.body,
+                "<path d=\"M{x:.2},{:.2} L{:.2},{:.2} L{:.2},{:.2} Z\" {style}/>",
+                y + r * 1.1,
+                x + r,
+                y - r * 0.75,
+                x - r,
+                y - r * 0.75
+            ),
+            Marker::Plus => {
+                let s = r * 0.95;
+                let w = (size * 0.24).max(0.5);
+                writeln!(
+                    self.body,
+                    "<path d=\"M{:.2},{y:.2} L{:.2},{y:.2} M{x:.2},{:.2} L{x:.2},{:.2}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{w:.2}\"/>",
+                    x - s,
+                    x + s,
+                    y - s,
+                    y + s,
+                    colour.hex()
+                )
+            }
             Marker::Cross => {
                 let s = r * 0.85;
                 let w = (size * 0.22).max(0.5);

@@ -50,6 +50,34 @@ pub fn va_plane(dataset: &Dataset, id: &str, cloud: bool) -> Result<VaPlaneData,
     })
 }
 
+/// The plane with one annotator's audit of the utterance from the dataset's store (`store`:
+/// another store file): each corrected modality's model VA becomes a ghost with an arrow to the
+/// audited point, which replaces it.
+pub fn audit_va_plane(
+    dataset: &Dataset,
+    plane: VaPlaneData,
+    id: &str,
+    annotator: &str,
+    store: Option<&Path>,
+) -> Result<VaPlaneData, FigureError> {
+    let store = crate::store::Store::open_existing(dataset, store)?;
+    let Some(who) = store.annotator_named(annotator)? else {
+        return Err(FigureError::Data(format!("{}: no annotator named {annotator:?}", store.path().display())));
+    };
+    let judgments = store.judgments()?.remove(&who.id).unwrap_or_default();
+    let mut plane = plane;
+    let mut audited = Vec::new();
+    for (modality, va) in &mut plane.points {
+        if let Some(judgment) = judgments.get(&(id.to_owned(), *modality)) {
+            audited.push((*modality, *va, judgment.va));
+            *va = judgment.va;
+        }
+    }
+    plane.title = format!("{} — audited by {annotator}", plane.title);
+    plane.audited = audited;
+    Ok(plane)
+}
+
 /// The prior M under `rule` (what `univa va-prior --json` prints) beside the empirical
 /// co-occurrence over every utterance (what the Correlation tab shows).
 pub fn correlation(dataset: &Dataset, rule: PriorRule) -> Result<CorrelationData, FigureError> {
@@ -388,7 +416,7 @@ pub fn predictions(
     for dir in systems {
         let run = Run::load(dir)?;
         let name = match &run.kind {
-            RunKind::Trained { .. } => runs::display_name(dir.parent().unwrap_or(dir), dir),
+            RunKind::Trained { .. } => system_name(dir),
             RunKind::Imported(info) => info.name.clone(),
         };
         let column = match &run.kind {
@@ -444,10 +472,25 @@ pub fn predictions(
 /// The case card of the utterance at `index`: its frame (when the clip decodes), transcript,
 /// VA plane, and the systems' predictions (the first, a trained run, gives the probabilities).
 pub fn case_card(dataset: &Dataset, index: usize, systems: &[PathBuf]) -> Result<super::tables::CaseCard, FigureError> {
+    let predictions = predictions(systems, dataset, &[index])?;
+    case_card_of(dataset, index, predictions.into_iter().filter_map(|mut column| column.pop()).collect())
+}
+
+/// The name a trained run's predictions carry in tables and cards: its folder's name.
+pub fn system_name(run: &Path) -> String {
+    runs::display_name(run.parent().unwrap_or(run), run)
+}
+
+/// The case card of the utterance at `index` with predictions already made (the GUI's, from
+/// the run it has evaluated).
+pub fn case_card_of(
+    dataset: &Dataset,
+    index: usize,
+    systems: Vec<SystemPrediction>,
+) -> Result<super::tables::CaseCard, FigureError> {
     let Some(u) = dataset.utterances.get(index) else {
         return Err(FigureError::Data(format!("{}: no utterance at row {index}", dataset.root.display())));
     };
-    let predictions = predictions(systems, dataset, &[index])?;
     let frame = dataset.media_path(u).and_then(|path| {
         let media = u.media.as_ref()?;
         let start = media.start_secs.unwrap_or(0.0);
@@ -466,7 +509,7 @@ pub fn case_card(dataset: &Dataset, index: usize, systems: &[PathBuf]) -> Result
         plane: VaPlaneData { title: "VA per modality".to_owned(), ..va_plane(dataset, &u.id, false)? },
         labels: dataset.label_names().iter().map(|s| s.to_string()).collect(),
         gold: u.labels.clone(),
-        systems: predictions.into_iter().filter_map(|mut column| column.pop()).collect(),
+        systems,
     })
 }
 

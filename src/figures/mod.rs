@@ -55,6 +55,8 @@ pub enum FigureError {
     Projection(#[from] crate::projection::ProjectionError),
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Output format, from the file name.

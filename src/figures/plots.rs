@@ -99,7 +99,7 @@ fn sprite(
     let mut path = PathBuilder::new();
     match marker {
         Marker::Circle => path.push_circle(x, y, r),
-        Marker::Square | Marker::Cross => {
+        Marker::Square | Marker::Cross | Marker::Plus => {
             if let Some(rect) = resvg::tiny_skia::Rect::from_xywh(x - r * 0.9, y - r * 0.9, r * 1.8, r * 1.8) {
                 path.push_rect(rect);
             }
@@ -108,6 +108,12 @@ fn sprite(
             path.move_to(x, y - r * 1.1);
             path.line_to(x + r, y + r * 0.75);
             path.line_to(x - r, y + r * 0.75);
+            path.close();
+        }
+        Marker::TriangleDown => {
+            path.move_to(x, y + r * 1.1);
+            path.line_to(x + r, y - r * 0.75);
+            path.line_to(x - r, y - r * 0.75);
             path.close();
         }
         Marker::Diamond => {
@@ -169,6 +175,9 @@ pub fn draw_va_plane(canvas: &mut Canvas, region: Rect, data: &VaPlaneData, page
         .map(|&m| (modality_title(m), theme.modality_colour(m), Theme::modality_marker(m)))
         .collect();
     entries.push(("label anchor (gold filled)".to_owned(), theme.muted, Marker::Diamond));
+    if !data.audited.is_empty() {
+        entries.push(("hollow: the model's VA → audited".to_owned(), theme.muted, Marker::Circle));
+    }
     let inner_w = region.w;
     let legend_h = legend_height(&entries, inner_w);
     let top = region.y + TITLE_PT + 4.0;
@@ -231,7 +240,12 @@ pub fn draw_va_plane(canvas: &mut Canvas, region: Rect, data: &VaPlaneData, page
             let a = axes.map(f64::from(model.valence), f64::from(model.arousal));
             let b = axes.map(f64::from(audited.valence), f64::from(audited.arousal));
             canvas.marker(Theme::modality_marker(*m), a, point_size, theme.modality_colour(*m), true);
-            canvas.arrow(a, b, theme.modality_colour(*m), 0.7);
+            // stop at the audited marker's edge, so the head stays visible
+            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+            let length = dx.hypot(dy).max(1e-9);
+            let shorten = (point_size * 0.6).min(length);
+            let end = (b.0 - dx / length * shorten, b.1 - dy / length * shorten);
+            canvas.arrow(a, end, theme.modality_colour(*m), 0.7);
         }
         canvas.close_group();
     }
@@ -506,10 +520,12 @@ pub fn embedding(page: &Page, data: &EmbeddingData) -> Result<Figure, FigureErro
             _ => theme.category(i),
         }
     };
+    let used = |i: usize| data.panels.iter().any(|p| p.keys.contains(&Key::Category(i)));
     let entries: Vec<(String, Rgb, Marker)> = data
         .categories
         .iter()
         .enumerate()
+        .filter(|(i, _)| used(*i))
         .map(|(i, name)| {
             let (c, m) = style(i);
             (name.clone(), c, m)

@@ -37,6 +37,9 @@ pub enum Marker {
     Triangle,
     Diamond,
     Cross,
+    /// A triangle pointing down.
+    TriangleDown,
+    Plus,
 }
 
 /// Which theme a figure is drawn in.
@@ -81,8 +84,16 @@ const OKABE_ITO: [Rgb; 7] = [
 
 impl Theme {
     pub const MODALITY_MARKERS: [Marker; 3] = [Marker::Circle, Marker::Square, Marker::Triangle];
-    pub const CATEGORY_MARKERS: [Marker; 5] =
-        [Marker::Circle, Marker::Square, Marker::Triangle, Marker::Diamond, Marker::Cross];
+    /// As many as the categorical colours, so that no two of the first seven categories share both.
+    pub const CATEGORY_MARKERS: [Marker; 7] = [
+        Marker::Circle,
+        Marker::Square,
+        Marker::Triangle,
+        Marker::Diamond,
+        Marker::Cross,
+        Marker::TriangleDown,
+        Marker::Plus,
+    ];
 
     pub fn named(name: ThemeName) -> Self {
         match name {

@@ -275,6 +275,7 @@ fn a_store_beside_a_read_only_dataset_is_read_read_only() {
                 }),
                 reason: "",
                 source_model: "m",
+                model: None,
             })
             .unwrap();
     }

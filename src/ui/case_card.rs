@@ -135,6 +135,15 @@ pub fn case_card_ui(
         if ui.button("Export PNG…").clicked() {
             commands.push(Command::ExportCaseCardPng(None));
         }
+        if session.run.is_some()
+            && let Some(index) = selected
+        {
+            let utterance = card.id.clone();
+            super::figure_export::export_button_ui(
+                ui,
+                super::figure_export::FigureRequest::CaseCard { index, utterance },
+            );
+        }
         if ui.button("Copy Markdown").clicked()
             && let Some(index) = selected
             && let Some(text) = markdown(session, index, threshold, systems)

@@ -6,11 +6,12 @@
 //! nothing touches the session), so a panel opens it with one call and the workbench draws it
 //! with one call.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::dataset::Dataset;
-use crate::figures::plots;
+use crate::figures::data::SystemPrediction;
 use crate::figures::{self, DOUBLE_COLUMN_MM, Figure, FigureError, Page, SINGLE_COLUMN_MM, ThemeName, data};
+use crate::figures::{plots, tables};
 use crate::va::PriorRule;
 
 use super::file_dialog::FileDialog;
@@ -23,6 +24,9 @@ pub enum FigureRequest {
     VaPlane { utterance: String, cloud: bool },
     /// The prior M beside the label co-occurrence.
     Correlation,
+    /// The case card of the utterance at this row, with the attached run's probabilities at
+    /// the run's threshold ζ (what `univa figure case-card` draws).
+    CaseCard { index: usize, utterance: String },
 }
 
 impl FigureRequest {
@@ -30,6 +34,7 @@ impl FigureRequest {
         match self {
             Self::VaPlane { utterance, .. } => format!("VA plane of {utterance}"),
             Self::Correlation => "Correlation matrices".to_owned(),
+            Self::CaseCard { utterance, .. } => format!("Case card of {utterance}"),
         }
     }
 
@@ -37,6 +42,7 @@ impl FigureRequest {
         match self {
             Self::VaPlane { utterance, .. } => format!("va-plane-{utterance}"),
             Self::Correlation => "correlation".to_owned(),
+            Self::CaseCard { utterance, .. } => format!("case-card-{utterance}"),
         }
     }
 
@@ -45,6 +51,7 @@ impl FigureRequest {
         match self {
             Self::VaPlane { .. } => (SINGLE_COLUMN_MM, 100.0),
             Self::Correlation => (DOUBLE_COLUMN_MM, 85.0),
+            Self::CaseCard { .. } => (DOUBLE_COLUMN_MM, 75.0),
         }
     }
 }
@@ -58,10 +65,21 @@ pub struct ExportSettings {
     pub theme: ThemeName,
 }
 
-/// The figure `univa figure va-plane|correlation` draws for the same request and settings.
+/// An evaluated run: its folder, probabilities by utterance (`None`: not evaluated) and ζ.
+#[derive(Clone, Copy, Debug)]
+pub struct RunProbabilities<'a> {
+    pub dir: &'a Path,
+    pub probabilities: &'a [Option<Vec<f32>>],
+    pub threshold: f32,
+}
+
+/// The figure `univa figure va-plane|correlation|case-card` draws for the same request and
+/// settings; `run` is the attached run's folder, probabilities by utterance and threshold ζ
+/// (a case card needs them).
 pub fn figure_for(
     dataset: &Dataset,
     prior_rule: PriorRule,
+    run: Option<RunProbabilities<'_>>,
     request: &FigureRequest,
     settings: &ExportSettings,
 ) -> Result<Figure, FigureError> {
@@ -71,7 +89,36 @@ pub fn figure_for(
             plots::va_plane(&page, &data::va_plane(dataset, utterance, *cloud)?)
         }
         FigureRequest::Correlation => plots::correlation(&page, &data::correlation(dataset, prior_rule)?),
+        FigureRequest::CaseCard { index, utterance } => {
+            let Some(RunProbabilities { dir, probabilities, threshold }) = run else {
+                return Err(FigureError::Data(format!("{utterance}: a case card needs a trained run; open one")));
+            };
+            let p = probabilities.get(*index).cloned().flatten();
+            let ours = SystemPrediction {
+                system: data::system_name(dir),
+                predicted: p
+                    .as_ref()
+                    .map(|p| p.iter().enumerate().filter(|(_, v)| **v > threshold).map(|(l, _)| l).collect()),
+                probabilities: p,
+                threshold: Some(threshold),
+            };
+            tables::case_card(&page, &data::case_card_of(dataset, *index, vec![ours])?)
+        }
     }
+}
+
+/// [`figure_for`] with the session's dataset, rule and run.
+fn session_figure(
+    session: &Session,
+    request: &FigureRequest,
+    settings: &ExportSettings,
+) -> Result<Figure, FigureError> {
+    let run = session.run.as_ref().map(|r| RunProbabilities {
+        dir: &r.dir,
+        probabilities: &r.probabilities,
+        threshold: r.trained_threshold,
+    });
+    figure_for(&session.dataset, session.prior_rule, run, request, settings)
 }
 
 /// The open window: what it exports, the settings, the preview drawn for them, the last message.
@@ -107,6 +154,8 @@ pub fn export_window_ui(ctx: &egui::Context, session: &Session) {
     egui::Window::new(format!("Export figure: {}", window.request.title()))
         .id(window_id().with("window"))
         .open(&mut open)
+        .pivot(egui::Align2::CENTER_CENTER)
+        .default_pos(ctx.content_rect().center())
         .resizable(false)
         .show(ctx, |ui| window_ui(ui, session, &mut window));
     ctx.data_mut(|d| {
@@ -179,7 +228,7 @@ fn preview(
     request: &FigureRequest,
     settings: &ExportSettings,
 ) -> Result<egui::TextureHandle, String> {
-    let figure = figure_for(&session.dataset, session.prior_rule, request, settings).map_err(|e| e.to_string())?;
+    let figure = session_figure(session, request, settings).map_err(|e| e.to_string())?;
     let dpi = (PREVIEW_PX * 2.0 / (settings.width_mm / 25.4)).clamp(30.0, 600.0);
     let (w, h, rgba) = figures::rasterize(&figure, dpi).map_err(|e| e.to_string())?;
     let image = egui::ColorImage::from_rgba_unmultiplied([w as usize, h as usize], &rgba);
@@ -196,8 +245,7 @@ fn save(session: &Session, request: &FigureRequest, settings: &ExportSettings) -
     else {
         return String::new();
     };
-    let written = figure_for(&session.dataset, session.prior_rule, request, settings)
-        .and_then(|figure| figures::save(&figure, &path));
+    let written = session_figure(session, request, settings).and_then(|figure| figures::save(&figure, &path));
     match written {
         Ok(()) => format!("Wrote {}", path.display()),
         Err(error) => format!("Could not write {}: {error}", path.display()),
@@ -205,8 +253,7 @@ fn save(session: &Session, request: &FigureRequest, settings: &ExportSettings) -
 }
 
 fn copy(ctx: &egui::Context, session: &Session, request: &FigureRequest, settings: &ExportSettings) -> String {
-    let drawn = figure_for(&session.dataset, session.prior_rule, request, settings)
-        .and_then(|figure| figures::rasterize(&figure, settings.dpi));
+    let drawn = session_figure(session, request, settings).and_then(|figure| figures::rasterize(&figure, settings.dpi));
     match drawn {
         Ok((w, h, rgba)) => {
             ctx.copy_image(egui::ColorImage::from_rgba_unmultiplied([w as usize, h as usize], &rgba));

@@ -446,7 +446,7 @@ fn gui_export_gives_the_bytes_the_cli_writes() {
         } else {
             ExportSettings { width_mm: 88.0, height_mm: 95.0, ..settings.clone() }
         };
-        let figure = figure_for(&dataset, PriorRule::default(), &request, &settings).unwrap();
+        let figure = figure_for(&dataset, PriorRule::default(), None, &request, &settings).unwrap();
         for ext in ["svg", "pdf", "png"] {
             let out = dir.path().join(format!("{}.{ext}", kind[0]));
             let (w, h, dpi) = (settings.width_mm.to_string(), settings.height_mm.to_string(), settings.dpi.to_string());
@@ -475,6 +475,39 @@ fn gui_export_gives_the_bytes_the_cli_writes() {
 }
 
 #[test]
+fn gui_case_card_from_the_sessions_run_is_the_clis() {
+    use univa::ui::figure_export::{ExportSettings, FigureRequest, RunProbabilities, figure_for};
+    let dir = tempfile::tempdir().unwrap();
+    let session = univa::ui::Session::open(&demo(), Some(&demo_run())).unwrap();
+    let run = session.run.as_ref().unwrap();
+    let run = RunProbabilities { dir: &run.dir, probabilities: &run.probabilities, threshold: run.trained_threshold };
+    let index = data::utterance_index(&session.dataset, "demo_003").unwrap();
+    let request = FigureRequest::CaseCard { index, utterance: "demo_003".into() };
+    let settings = ExportSettings { width_mm: 180.0, height_mm: 75.0, dpi: 100.0, theme: ThemeName::Print };
+    let figure = figure_for(&session.dataset, session.prior_rule, Some(run), &request, &settings).unwrap();
+    let out = dir.path().join("card.pdf");
+    let output = univa(&[
+        "figure",
+        "case-card",
+        "--dataset",
+        demo().to_str().unwrap(),
+        "--utterance",
+        "demo_003",
+        "--run",
+        demo_run().to_str().unwrap(),
+        "--dpi",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(std::fs::read(&out).unwrap() == figures::render(&figure, Format::Pdf).unwrap());
+    // without a run there is no case card
+    let err = figure_for(&session.dataset, session.prior_rule, None, &request, &settings).unwrap_err();
+    assert!(err.to_string().contains("needs a trained run"), "{err}");
+}
+
+#[test]
 fn export_figure_button_opens_the_window_for_the_correlation_tab() {
     let mut harness = crate::gui::studio_with_run();
     harness.get_by_label("Correlation").click();
@@ -486,4 +519,65 @@ fn export_figure_button_opens_the_window_for_the_correlation_tab() {
     harness.get_by_label_contains("Export figure: Correlation matrices");
     harness.get_by_label("Save…");
     harness.get_by_label("Copy as image");
+}
+
+#[test]
+fn va_plane_shows_an_annotators_audit_as_ghost_and_arrow() {
+    use univa::store::{Change, EventKind, Judgment, Status, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = Dataset::open_lazy(demo()).unwrap();
+    let path = dir.path().join("store.sqlite");
+    let mut store = Store::open(&path, &dataset.manifest.name).unwrap();
+    let ann = store.create_annotator("ann", "").unwrap();
+    let audited = univa::dataset::Va::new(0.5, 0.5);
+    let new = Judgment { va: audited, status: Status::Corrected, unsure: false, reason: String::new() };
+    let change = Change {
+        annotator: ann.id,
+        utterance: "demo_000",
+        modality: Modality::Vision,
+        kind: EventKind::Correct,
+        new: Some(new),
+        reason: "",
+        source_model: "",
+        model: None,
+    };
+    store.record(&change).unwrap();
+    drop(store);
+    let svg = dir.path().join("plane.svg");
+    let output = univa(&[
+        "figure",
+        "va-plane",
+        "--dataset",
+        demo().to_str().unwrap(),
+        "--utterance",
+        "demo_000",
+        "--annotator",
+        "ann",
+        "--store",
+        path.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let tree = parse_svg(&std::fs::read_to_string(&svg).unwrap()).unwrap();
+    // the ghost, the arrow's shaft and its head
+    assert_eq!(group(tree.root(), "audited").unwrap().children().len(), 3);
+    let all: Vec<String> = texts(tree.root()).into_iter().map(|(t, _)| t).collect();
+    assert!(all.iter().any(|t| t.contains("audited by ann")), "{all:?}");
+
+    let output = univa(&[
+        "figure",
+        "va-plane",
+        "--dataset",
+        demo().to_str().unwrap(),
+        "--utterance",
+        "demo_000",
+        "--annotator",
+        "nobody",
+        "--store",
+        path.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no annotator named \"nobody\""));
 }
