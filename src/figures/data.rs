@@ -469,9 +469,25 @@ pub fn predictions(
     Ok(out)
 }
 
+/// What the case card shows of one utterance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseCard {
+    pub id: String,
+    /// Where it comes from: video, split, clip times.
+    pub source: String,
+    pub transcript: String,
+    /// A frame of the clip, RGBA.
+    pub frame: Option<(u32, u32, Vec<u8>)>,
+    pub plane: VaPlaneData,
+    pub labels: Vec<String>,
+    pub gold: Vec<usize>,
+    /// Our run's prediction (with probabilities and threshold), and other systems'.
+    pub systems: Vec<SystemPrediction>,
+}
+
 /// The case card of the utterance at `index`: its frame (when the clip decodes), transcript,
 /// VA plane, and the systems' predictions (the first, a trained run, gives the probabilities).
-pub fn case_card(dataset: &Dataset, index: usize, systems: &[PathBuf]) -> Result<super::tables::CaseCard, FigureError> {
+pub fn case_card(dataset: &Dataset, index: usize, systems: &[PathBuf]) -> Result<CaseCard, FigureError> {
     let predictions = predictions(systems, dataset, &[index])?;
     case_card_of(dataset, index, predictions.into_iter().filter_map(|mut column| column.pop()).collect())
 }
@@ -483,11 +499,7 @@ pub fn system_name(run: &Path) -> String {
 
 /// The case card of the utterance at `index` with predictions already made (the GUI's, from
 /// the run it has evaluated).
-pub fn case_card_of(
-    dataset: &Dataset,
-    index: usize,
-    systems: Vec<SystemPrediction>,
-) -> Result<super::tables::CaseCard, FigureError> {
+pub fn case_card_of(dataset: &Dataset, index: usize, systems: Vec<SystemPrediction>) -> Result<CaseCard, FigureError> {
     let Some(u) = dataset.utterances.get(index) else {
         return Err(FigureError::Data(format!("{}: no utterance at row {index}", dataset.root.display())));
     };
@@ -501,7 +513,7 @@ pub fn case_card_of(
     if let Some(media) = &u.media {
         let _ = std::fmt::Write::write_fmt(&mut source, format_args!(" · {}", media.path.display()));
     }
-    Ok(super::tables::CaseCard {
+    Ok(CaseCard {
         id: u.id.clone(),
         source,
         transcript: u.text.clone(),

@@ -8,8 +8,8 @@ use crate::modality::Modality;
 use crate::runs::{AblationTable, MetricKey, display_value};
 
 use super::canvas::{Align, Canvas, LABEL_PT, Rect, TICK_PT, TITLE_PT, fit_text, number, text_width, wrap_text};
-use super::data::SystemPrediction;
-use super::plots::{VaPlaneData, draw_va_plane, modality_title};
+use super::data::{CaseCard, SystemPrediction};
+use super::plots::{draw_va_plane, modality_title};
 use super::{Figure, FigureError, Page};
 
 const MARGIN: f64 = 6.0;
@@ -288,22 +288,6 @@ pub fn ablation_latex(table: &AblationTable) -> String {
     }
     let _ = writeln!(out, "\\bottomrule\n\\end{{tabular}}");
     out
-}
-
-/// What the case card shows of one utterance.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CaseCard {
-    pub id: String,
-    /// Where it comes from: video, split, clip times.
-    pub source: String,
-    pub transcript: String,
-    /// A frame of the clip, RGBA.
-    pub frame: Option<(u32, u32, Vec<u8>)>,
-    pub plane: VaPlaneData,
-    pub labels: Vec<String>,
-    pub gold: Vec<usize>,
-    /// Our run's prediction (with probabilities and threshold), and other systems'.
-    pub systems: Vec<SystemPrediction>,
 }
 
 /// The case card as one page: frame and transcript, the VA plane, the probability bars with
