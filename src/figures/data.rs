@@ -327,8 +327,23 @@ pub fn evaluate(run: &Path, dataset: &Dataset, split: Split) -> Result<Evaluated
 pub fn threshold_sweep(run: &Path, dataset: &Dataset, split: Split) -> Result<LinePanel, FigureError> {
     let Evaluated { trained, evaluation, threshold } = evaluate(run, dataset, split)?;
     let names: Vec<String> = trained.info.labels.iter().map(|l| l.name.clone()).collect();
+    threshold_sweep_of(&evaluation.gold, &evaluation.probabilities, &names, threshold, split)
+}
+
+/// [`threshold_sweep`] from probabilities already computed (the workbench's, which are the
+/// same call's).
+pub fn threshold_sweep_of(
+    gold: &[Vec<bool>],
+    probabilities: &[Vec<f32>],
+    names: &[String],
+    threshold: f32,
+    split: Split,
+) -> Result<LinePanel, FigureError> {
+    if gold.is_empty() {
+        return Err(FigureError::Empty(format!("the {} split has no utterances the run predicts", split.name())));
+    }
     let grid = crate::metrics::threshold_grid(0.02, 0.6, 29);
-    let swept = crate::metrics::sweep(&evaluation.gold, &evaluation.probabilities, &grid, &names)?;
+    let swept = crate::metrics::sweep(gold, probabilities, &grid, names)?;
     let points: Vec<(f64, crate::metrics::Metrics)> = swept.into_iter().map(|(t, m)| (f64::from(t), m)).collect();
     Ok(LinePanel {
         title: format!("Threshold sweep ({} split)", split.name()),

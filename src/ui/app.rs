@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::audit_state::{AuditCommand, NUDGE_SETTLE};
-use super::case_card::PngExport;
 use super::cloud::Cloud;
 use super::commands::Command;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
@@ -30,7 +29,6 @@ pub struct StudioApp {
     /// The Training room: launch form and jobs (kept across datasets).
     pub training: TrainingState,
     pub(super) worker: Option<Worker>,
-    pub(super) png_export: Option<PngExport>,
     /// The window title last sent to the window.
     title: String,
 }
@@ -51,7 +49,6 @@ impl StudioApp {
             runs: RunsState::default(),
             training: TrainingState::default(),
             worker: None,
-            png_export: None,
             title: String::new(),
         };
         app.load_case_card_systems();
@@ -206,7 +203,8 @@ impl StudioApp {
         audit::audit_keys(ui.ctx(), &self.view.audit, &mut commands);
         playback_keys(ui.ctx(), &mut commands);
         self.layout_ui(ui, &mut commands);
-        self.drive_png_export(ui.ctx());
+        // In every room: the Training room exports curves too.
+        figure_export::export_window_ui(ui.ctx(), self.session.as_ref());
         if !ui.ctx().egui_wants_keyboard_input() {
             ui.input(|i| {
                 if i.key_pressed(egui::Key::ArrowDown) {
@@ -284,7 +282,6 @@ impl StudioApp {
             });
         });
         embedding::embedding_window(ui.ctx(), session, view, settings, commands);
-        figure_export::export_window_ui(ui.ctx(), session);
     }
 }
 

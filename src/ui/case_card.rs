@@ -1,12 +1,9 @@
 //! The case card of one utterance, laid out like the paper's Table 6: transcript, VA per
 //! modality, gold, prediction and its outcome (exact / partial / miss), and one row per other system whose imported
-//! predictions the run browser attached ("Compare in case card"). Exports as Markdown, and as PNG: a screenshot
-//! (`ViewportCommand::Screenshot`) of a frame with the card drawn whole on top, cropped to it.
+//! predictions the run browser attached ("Compare in case card"). Exports as Markdown (with every
+//! label's probability and the threshold), and as the one-page case card figure (`figures`).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, sync_channel};
 
 use crate::metrics::Outcome;
 use crate::runs::ImportedPredictions;
@@ -94,6 +91,24 @@ pub fn markdown(session: &Session, index: usize, threshold: f32, systems: &[&Imp
         Prediction::labels_text(card.predicted.as_ref(), "—"),
         outcome_text(card.predicted.as_ref()),
     );
+    // Every label's probability against the threshold, as the prediction panel shows them.
+    if let Some(probabilities) = session.probabilities(index) {
+        let gold = session.gold(index);
+        let _ = writeln!(out, "\n| Label | Probability | Margin p − ζ | Predicted | Gold |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for (j, &p) in probabilities.iter().enumerate() {
+            let name = session.label_names.get(j).map_or("?", String::as_str);
+            let mark = |on: bool| if on { "✓" } else { "" };
+            let is_gold = gold.get(j).copied().unwrap_or(false);
+            let _ = writeln!(
+                out,
+                "| {name} | {p:.3} | {:+.3} | {} | {} |",
+                p - threshold,
+                mark(p > threshold),
+                mark(is_gold)
+            );
+        }
+    }
     if !card.systems.is_empty() {
         let _ = writeln!(out, "\n| System | Prediction | Result |");
         let _ = writeln!(out, "|---|---|---|");
@@ -132,9 +147,6 @@ pub fn case_card_ui(
         if ui.button("Export Markdown…").clicked() {
             commands.push(Command::ExportCaseCard);
         }
-        if ui.button("Export PNG…").clicked() {
-            commands.push(Command::ExportCaseCardPng(None));
-        }
         if session.run.is_some()
             && let Some(index) = selected
         {
@@ -154,33 +166,6 @@ pub fn case_card_ui(
     card_grid_ui(ui, &card);
 }
 
-/// Draws the card whole, without buttons, on top of everything for the frame a PNG is taken
-/// from (the panel's copy may be scrolled or cut off); returns where it is, in points.
-pub(super) fn export_card_ui(
-    ctx: &egui::Context,
-    session: &Session,
-    index: usize,
-    threshold: f32,
-    systems: &[&ImportedPredictions],
-) -> Option<egui::Rect> {
-    let card = Card::of(session, index, threshold, systems)?;
-    let area = egui::Area::new(egui::Id::unique("case_card_png"))
-        .order(egui::Order::Tooltip)
-        .fixed_pos(ctx.content_rect().min + egui::vec2(theme::CARD_PNG_MARGIN, theme::CARD_PNG_MARGIN))
-        .show(ctx, |ui| {
-            egui::Frame::new().fill(ui.visuals().panel_fill).inner_margin(theme::CARD_PNG_MARGIN).show(ui, |ui| {
-                ui.set_max_width(theme::CARD_PNG_WIDTH);
-                ui.horizontal(|ui| {
-                    ui.strong(&card.id);
-                    ui.weak(format!("video {} · {} split · threshold {threshold:.2}", card.video, card.split));
-                });
-                card_grid_ui(ui, &card);
-            });
-        });
-    Some(area.response.rect)
-}
-
-/// Transcript, VA per modality, gold, prediction, result: the rows of paper Table 6.
 fn card_grid_ui(ui: &mut egui::Ui, card: &Card) {
     egui::Grid::new("case_card").num_columns(2).striped(true).spacing([16.0, 6.0]).show(ui, |ui| {
         ui.strong("Transcript");
@@ -213,132 +198,9 @@ fn card_grid_ui(ui: &mut egui::Ui, card: &Card) {
     });
 }
 
-/// Frames a PNG export waits for its screenshot before it gives up.
-const SCREENSHOT_MAX_FRAMES: u8 = 60;
-
-/// A PNG export in flight: the card is drawn whole on top of one frame, that frame's screenshot
-/// is asked for, then cropped to the card and written.
-pub(super) struct PngExport {
-    path: PathBuf,
-    /// Frames the card has been drawn in: egui lays a new area out invisibly in its first frame.
-    frames_drawn: u8,
-    /// Where the card was (points) in the frame whose screenshot was asked for.
-    region: Option<egui::Rect>,
-    images: Option<Receiver<Arc<egui::ColorImage>>>,
-}
-
-impl PngExport {
-    pub(super) fn new(path: PathBuf) -> Self {
-        Self { path, frames_drawn: 0, region: None, images: None }
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub(super) fn is_requested(&self) -> bool {
-        self.images.is_some()
-    }
-
-    /// Whether the renderer has let too many frames pass without delivering the screenshot.
-    pub(super) fn timed_out(&self) -> bool {
-        self.frames_drawn > SCREENSHOT_MAX_FRAMES
-    }
-
-    /// Where the card was drawn for the screenshot (points), once requested.
-    pub(super) fn region(&self) -> Option<egui::Rect> {
-        self.region
-    }
-
-    /// Notes that the card was drawn at `region` this frame; once it has been visible, asks the
-    /// renderer for a screenshot of this frame.
-    pub(super) fn drawn(&mut self, ctx: &egui::Context, region: egui::Rect) {
-        self.frames_drawn = self.frames_drawn.saturating_add(1);
-        ctx.request_repaint();
-        if self.frames_drawn < 2 || self.is_requested() {
-            return;
-        }
-        let (sender, images) = sync_channel(1);
-        let callback = egui::ScreenshotCallback::new(move |image| {
-            // The export may have been dropped meanwhile; then nobody wants the image.
-            let _ = sender.try_send(image);
-        });
-        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
-        ctx.request_repaint();
-        self.region = Some(region);
-        self.images = Some(images);
-    }
-
-    /// The card as PNG bytes once the screenshot has arrived.
-    pub(super) fn take_png(&self, pixels_per_point: f32) -> Option<Result<Vec<u8>, png::EncodingError>> {
-        let image = self.images.as_ref()?.try_recv().ok()?;
-        let region = self.region?;
-        Some(crop_to_png(&image, region, pixels_per_point))
-    }
-}
-
-/// The part of `image` under `region` (points, scaled by `pixels_per_point`), as PNG bytes.
-pub(super) fn crop_to_png(
-    image: &egui::ColorImage,
-    region: egui::Rect,
-    pixels_per_point: f32,
-) -> Result<Vec<u8>, png::EncodingError> {
-    let [width, height] = image.size;
-    let clamp = |v: f32, max: usize| (v.max(0.0) as usize).min(max);
-    let (x0, x1) = (
-        clamp((region.min.x * pixels_per_point).floor(), width),
-        clamp((region.max.x * pixels_per_point).ceil(), width),
-    );
-    let (y0, y1) = (
-        clamp((region.min.y * pixels_per_point).floor(), height),
-        clamp((region.max.y * pixels_per_point).ceil(), height),
-    );
-    let (crop_w, crop_h) = (x1.saturating_sub(x0).max(1), y1.saturating_sub(y0).max(1));
-    let mut rgba = Vec::with_capacity(crop_w * crop_h * 4);
-    for y in y0..y0 + crop_h {
-        for x in x0..x0 + crop_w {
-            // Screenshots are opaque, so premultiplied and straight alpha agree.
-            let pixel = image.pixels.get(y * width + x).copied().unwrap_or(egui::Color32::TRANSPARENT);
-            rgba.extend_from_slice(&pixel.to_array());
-        }
-    }
-    let mut bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut bytes, crop_w as u32, crop_h as u32);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header()?;
-    writer.write_image_data(&rgba)?;
-    writer.finish()?;
-    Ok(bytes)
-}
-
 fn outcome_ui(ui: &mut egui::Ui, prediction: Option<&Prediction>) {
     match prediction {
         Some(p) => ui.colored_label(theme::outcome_color(p.outcome), p.outcome.marked()),
         None => ui.weak("no prediction"),
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crop_to_png_takes_the_region_in_pixels_and_clamps_it_to_the_image() {
-        let mut image = egui::ColorImage::filled([40, 20], egui::Color32::BLACK);
-        image.pixels[5 * 40 + 10] = egui::Color32::WHITE;
-        // 2 pixels per point: points (5, 2.5)..(10, 5) are pixels (10, 5)..(20, 10).
-        let region = egui::Rect::from_min_max(egui::pos2(5.0, 2.5), egui::pos2(10.0, 5.0));
-        let png = crop_to_png(&image, region, 2.0).unwrap();
-        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
-        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut pixels).unwrap();
-        assert_eq!((info.width, info.height), (10, 5));
-        assert_eq!(&pixels[..4], &[255, 255, 255, 255], "the region's top-left pixel");
-        // A region reaching outside the picture is cut to it, not a panic.
-        let outside = egui::Rect::from_min_max(egui::pos2(-5.0, -5.0), egui::pos2(100.0, 100.0));
-        let png = crop_to_png(&image, outside, 1.0).unwrap();
-        let info = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap().info().clone();
-        assert_eq!((info.width, info.height), (40, 20));
-    }
 }

@@ -11,7 +11,6 @@ use crate::projection::EmbeddingRequest;
 
 use super::app::StudioApp;
 use super::audit_state::AuditCommand;
-use super::case_card::PngExport;
 use super::embedding::{self, EmbeddingColour, EmbeddingSettings, MapSide};
 use super::file_dialog::FileDialog;
 use super::filter::Filter;
@@ -61,8 +60,6 @@ pub enum Command {
     ChooseEmbeddingCompareRun,
     /// Save a map as CSV (`id,modality,x,y`) to the path, or where the user chooses (`None`).
     SaveEmbeddingCsv(MapSide, Option<PathBuf>),
-    /// Save the selected utterance's case card as PNG, to the path given or one asked for.
-    ExportCaseCardPng(Option<PathBuf>),
     /// Play/pause, seek, loop, speed, volume of the player panel.
     Transport(Transport),
     /// Annotators, corrections, undo/redo and the queue of the audit.
@@ -149,7 +146,6 @@ impl StudioApp {
                 }
             }
             Command::SaveEmbeddingCsv(side, path) => self.save_embedding_csv(side, path),
-            Command::ExportCaseCardPng(path) => self.export_case_card_png(path),
             Command::Transport(transport) => self.player.apply(transport, &mut self.settings.playback),
             Command::DismissNotice => self.notice = None,
             Command::SetRoom(room) => self.settings.room = room,
@@ -226,64 +222,6 @@ impl StudioApp {
         };
         if let Some(&index) = rows.get(next) {
             self.handle(Command::Select(index));
-        }
-    }
-
-    fn export_case_card_png(&mut self, path: Option<PathBuf>) {
-        let (Some(session), Some(index)) = (&self.session, self.view.selected) else { return };
-        let path = match path {
-            Some(path) => path,
-            None => {
-                let name = session.utterance(index).map_or_else(|| "case".to_owned(), |u| u.id.clone());
-                let Some(path) =
-                    FileDialog::new("Save the case card as PNG").file_name(format!("{name}.png")).save_file()
-                else {
-                    return;
-                };
-                path
-            }
-        };
-        self.png_export = Some(PngExport::new(path));
-    }
-
-    /// Requests the screenshot for a pending PNG export once the card has been drawn, and writes
-    /// the PNG when the screenshot arrives. Called every frame.
-    /// Where the last PNG export drew the card (points), while it is being written.
-    pub fn png_export_region(&self) -> Option<egui::Rect> {
-        self.png_export.as_ref().and_then(PngExport::region)
-    }
-
-    pub(super) fn drive_png_export(&mut self, ctx: &egui::Context) {
-        let Some(export) = &mut self.png_export else { return };
-        if let Some(png) = export.take_png(ctx.pixels_per_point()) {
-            let path = export.path().to_path_buf();
-            self.png_export = None;
-            let written = png
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| crate::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
-            self.notice = Some(match written {
-                Ok(()) => Notice::info(format!("Saved the case card to {}", path.display())),
-                Err(error) => Notice::error(format!("Could not save {}: {error}", path.display())),
-            });
-            return;
-        }
-        if export.timed_out() {
-            let path = export.path().display().to_string();
-            self.png_export = None;
-            self.notice = Some(Notice::error(format!("Could not save {path}: the renderer took no screenshot")));
-            return;
-        }
-        // Drawn until the screenshot arrives: a renderer may capture a frame after the request.
-        let card = self.session.as_ref().zip(self.view.selected);
-        let threshold = self.settings.threshold;
-        match card.and_then(|(session, index)| {
-            case_card::export_card_ui(ctx, session, index, threshold, &self.runs.systems_for(session))
-        }) {
-            Some(region) => export.drawn(ctx, region),
-            None => {
-                self.png_export = None;
-                self.notice = Some(Notice::error("Select an utterance to export its case card"));
-            }
         }
     }
 

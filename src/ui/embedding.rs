@@ -16,6 +16,8 @@ use egui_plot::{HoverPosition, Legend, Plot, PlotItem as _, PlotPoint, Points};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Split;
+use crate::figures::data::MapRow;
+use crate::figures::plots::Colouring;
 use crate::modality::Modality;
 use crate::projection::{EXACT_TSNE_MAX_POINTS, EmbeddedPoint, EmbeddingRequest, Method, Stage};
 use crate::runs;
@@ -23,6 +25,7 @@ use crate::train::run::BEST_WEIGHTS;
 
 use super::commands::Command;
 use super::embedding_map::{MapItem, diverging};
+use super::figure_export::{self, FigureRequest};
 use super::session::Session;
 use super::settings::ViewSettings;
 use super::state::{Notice, ViewState};
@@ -439,6 +442,9 @@ fn maps_ui(
 ) {
     let embedding = &view.embedding;
     let classing = Classing::new(session, settings);
+    if !embedding.points.is_empty() && !embedding.is_running() {
+        figure_export::export_button_ui(ui, figure_request(session, view, settings));
+    }
     if let Some(other) = &embedding.compare_run {
         let this = session.run.as_ref().map_or_else(String::new, |run| format!("this run: {}", run_name(&run.dir)));
         let beside = format!("compared run: {}", run_name(other));
@@ -450,6 +456,37 @@ fn maps_ui(
     } else {
         map_ui(ui, session, view, &classing, MapSide::Attached, "", height, commands);
     }
+}
+
+/// The maps as a figure (`univa figure embedding` on the same points), coloured as close to
+/// the tab as the figure's colourings go: the prediction colouring has no figure and is drawn
+/// by gold label.
+fn figure_request(session: &Session, view: &ViewState, settings: &ViewSettings) -> FigureRequest {
+    let rows = |points: &[EmbeddedPoint]| -> Vec<MapRow> {
+        points
+            .iter()
+            .filter_map(|p| {
+                let id = session.utterance(p.utterance)?.id.clone();
+                Some(MapRow { id, modality: p.modality, x: p.position[0], y: p.position[1] })
+            })
+            .collect()
+    };
+    let name = |dir: Option<&std::path::Path>| dir.map_or_else(|| "this run".to_owned(), run_name);
+    let embedding = &view.embedding;
+    let mut maps = vec![(name(session.run.as_ref().map(|r| r.dir.as_path())), rows(&embedding.points))];
+    if let Some(other) = &embedding.compare_run
+        && !embedding.compare.points.is_empty()
+    {
+        maps.push((run_name(other), rows(&embedding.compare.points)));
+    }
+    let colouring = match settings.embedding_colour {
+        EmbeddingColour::Modality => Colouring::Modality,
+        EmbeddingColour::Label | EmbeddingColour::Predicted => Colouring::Label,
+        EmbeddingColour::Quadrant => Colouring::Quadrant,
+        EmbeddingColour::Valence => Colouring::Valence,
+        EmbeddingColour::Arousal => Colouring::Arousal,
+    };
+    FigureRequest::Embedding { maps, colouring }
 }
 
 /// The run to map beside this one: a trained run of the runs folder (listed while the choice

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Split};
 use crate::figures::data::SystemPrediction;
 use crate::figures::{self, DOUBLE_COLUMN_MM, Figure, FigureError, Page, SINGLE_COLUMN_MM, ThemeName, data};
 use crate::figures::{plots, tables};
@@ -27,6 +27,13 @@ pub enum FigureRequest {
     /// The case card of the utterance at this row, with the attached run's probabilities at
     /// the run's threshold ζ (what `univa figure case-card` draws).
     CaseCard { index: usize, utterance: String },
+    /// The attached run's metrics over thresholds on a split (`univa figure threshold-sweep`).
+    ThresholdSweep { split: Split },
+    /// A run's training curves from its events (`univa figure curves`).
+    Curves { run: PathBuf },
+    /// Embedding maps (one, or the compared pair) as the tab shows them (`univa figure
+    /// embedding` on their CSVs).
+    Embedding { maps: Vec<(String, Vec<data::MapRow>)>, colouring: plots::Colouring },
 }
 
 impl FigureRequest {
@@ -35,6 +42,9 @@ impl FigureRequest {
             Self::VaPlane { utterance, .. } => format!("VA plane of {utterance}"),
             Self::Correlation => "Correlation matrices".to_owned(),
             Self::CaseCard { utterance, .. } => format!("Case card of {utterance}"),
+            Self::ThresholdSweep { split } => format!("Threshold sweep ({} split)", split.name()),
+            Self::Curves { run } => format!("Training curves of {}", data::system_name(run)),
+            Self::Embedding { maps, .. } => format!("Embedding map{}", if maps.len() > 1 { "s" } else { "" }),
         }
     }
 
@@ -43,6 +53,9 @@ impl FigureRequest {
             Self::VaPlane { utterance, .. } => format!("va-plane-{utterance}"),
             Self::Correlation => "correlation".to_owned(),
             Self::CaseCard { utterance, .. } => format!("case-card-{utterance}"),
+            Self::ThresholdSweep { split } => format!("threshold-sweep-{}", split.name()),
+            Self::Curves { run } => format!("curves-{}", data::system_name(run)),
+            Self::Embedding { .. } => "embedding".to_owned(),
         }
     }
 
@@ -52,6 +65,9 @@ impl FigureRequest {
             Self::VaPlane { .. } => (SINGLE_COLUMN_MM, 100.0),
             Self::Correlation => (DOUBLE_COLUMN_MM, 85.0),
             Self::CaseCard { .. } => (DOUBLE_COLUMN_MM, 75.0),
+            Self::ThresholdSweep { .. } => (SINGLE_COLUMN_MM, 70.0),
+            Self::Curves { .. } => (DOUBLE_COLUMN_MM, 110.0),
+            Self::Embedding { maps, .. } => (if maps.len() > 1 { DOUBLE_COLUMN_MM } else { SINGLE_COLUMN_MM }, 90.0),
         }
     }
 }
@@ -104,15 +120,52 @@ pub fn figure_for(
             };
             tables::case_card(&page, &data::case_card_of(dataset, *index, vec![ours])?)
         }
+        FigureRequest::ThresholdSweep { split } => {
+            let Some(RunProbabilities { threshold, .. }) = run else {
+                return Err(FigureError::Data("a threshold sweep needs a trained run; open one".to_owned()));
+            };
+            let (gold, probabilities) = split_rows(dataset, run, *split);
+            let names: Vec<String> = dataset.label_names().iter().map(|n| n.to_string()).collect();
+            let panel = data::threshold_sweep_of(&gold, &probabilities, &names, threshold, *split)?;
+            plots::lines(&page, &[panel], 1)
+        }
+        FigureRequest::Curves { run } => plots::lines(&page, &data::curves(run)?, 3),
+        FigureRequest::Embedding { maps, colouring } => {
+            plots::embedding(&page, &data::embedding(maps, Some(dataset), *colouring)?)
+        }
     }
 }
 
-/// [`figure_for`] with the session's dataset, rule and run.
+/// Gold rows and probabilities of `split`'s utterances that the run predicts, in table order
+/// (the rows `univa figure threshold-sweep` evaluates).
+fn split_rows(dataset: &Dataset, run: Option<RunProbabilities<'_>>, split: Split) -> (Vec<Vec<bool>>, Vec<Vec<f32>>) {
+    let labels = dataset.label_names().len();
+    let probabilities = run.map_or(&[][..], |r| r.probabilities);
+    dataset
+        .utterances
+        .iter()
+        .zip(probabilities)
+        .filter(|(u, _)| u.split == split)
+        .filter_map(|(u, p)| Some((u.label_vector(labels), p.clone()?)))
+        .unzip()
+}
+
+/// [`figure_for`] with the session's dataset, rule and run; training curves need none (they
+/// are exported from the Training room, where no dataset may be open).
 fn session_figure(
-    session: &Session,
+    session: Option<&Session>,
     request: &FigureRequest,
     settings: &ExportSettings,
 ) -> Result<Figure, FigureError> {
+    let Some(session) = session else {
+        return match request {
+            FigureRequest::Curves { run } => {
+                let page = Page::new(settings.width_mm, settings.height_mm, settings.theme, settings.dpi)?;
+                plots::lines(&page, &data::curves(run)?, 3)
+            }
+            _ => Err(FigureError::Data("open a dataset first".to_owned())),
+        };
+    };
     let run = session.run.as_ref().map(|r| RunProbabilities {
         dir: &r.dir,
         probabilities: &r.probabilities,
@@ -148,7 +201,7 @@ pub fn export_button_ui(ui: &mut egui::Ui, request: FigureRequest) {
 }
 
 /// Draws the export window while one is open (call once per frame).
-pub fn export_window_ui(ctx: &egui::Context, session: &Session) {
+pub fn export_window_ui(ctx: &egui::Context, session: Option<&Session>) {
     let Some(mut window) = ctx.data(|d| d.get_temp::<ExportWindow>(window_id())) else { return };
     let mut open = true;
     egui::Window::new(format!("Export figure: {}", window.request.title()))
@@ -167,7 +220,7 @@ pub fn export_window_ui(ctx: &egui::Context, session: &Session) {
     });
 }
 
-fn window_ui(ui: &mut egui::Ui, session: &Session, window: &mut ExportWindow) {
+fn window_ui(ui: &mut egui::Ui, session: Option<&Session>, window: &mut ExportWindow) {
     let settings = &mut window.settings;
     egui::Grid::new("figure_export_settings").num_columns(2).show(ui, |ui| {
         ui.label("Size (mm)");
@@ -224,7 +277,7 @@ fn window_ui(ui: &mut egui::Ui, session: &Session, window: &mut ExportWindow) {
 
 fn preview(
     ctx: &egui::Context,
-    session: &Session,
+    session: Option<&Session>,
     request: &FigureRequest,
     settings: &ExportSettings,
 ) -> Result<egui::TextureHandle, String> {
@@ -235,7 +288,7 @@ fn preview(
     Ok(ctx.load_texture("figure_export_preview", image, egui::TextureOptions::LINEAR))
 }
 
-fn save(session: &Session, request: &FigureRequest, settings: &ExportSettings) -> String {
+fn save(session: Option<&Session>, request: &FigureRequest, settings: &ExportSettings) -> String {
     let Some(path): Option<PathBuf> = FileDialog::new("Export figure")
         .filter("PDF", &["pdf"])
         .filter("SVG", &["svg"])
@@ -252,7 +305,7 @@ fn save(session: &Session, request: &FigureRequest, settings: &ExportSettings) -
     }
 }
 
-fn copy(ctx: &egui::Context, session: &Session, request: &FigureRequest, settings: &ExportSettings) -> String {
+fn copy(ctx: &egui::Context, session: Option<&Session>, request: &FigureRequest, settings: &ExportSettings) -> String {
     let drawn = session_figure(session, request, settings).and_then(|figure| figures::rasterize(&figure, settings.dpi));
     match drawn {
         Ok((w, h, rgba)) => {

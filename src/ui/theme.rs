@@ -111,11 +111,6 @@ pub const DETAILS_MIN_HEIGHT: f32 = 120.0;
 pub const SLIDER_VALUE_WIDTH: f32 = 140.0;
 pub const SLIDER_MIN_WIDTH: f32 = 100.0;
 
-/// Room around the case card in its PNG export (points).
-pub const CARD_PNG_MARGIN: f32 = 12.0;
-/// Widest the exported case card gets (points); longer transcripts wrap.
-pub const CARD_PNG_WIDTH: f32 = 640.0;
-
 /// Browser row height and column widths (points).
 pub const ROW_HEIGHT: f32 = 20.0;
 pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 40.0, 0.0, 110.0, 110.0, 64.0];

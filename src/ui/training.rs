@@ -11,6 +11,7 @@ use crate::model::Preset;
 use crate::store::{Consensus, OverlaySource};
 
 use super::commands::Command;
+use super::figure_export::FigureRequest;
 use super::theme;
 use super::training_state::{TrainingCommand, TrainingForm, TrainingState, VaSource};
 
@@ -492,6 +493,10 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
             ui.weak(format!("{} job {id}", record.spec.target.label()));
         }
         ui.weak(record.spec.run_dir.display().to_string());
+        if record.spec.run_dir.join(crate::jobs::EVENTS_FILE).is_file() {
+            let request = FigureRequest::Curves { run: record.spec.run_dir.clone() };
+            super::figure_export::export_button_ui(ui, request);
+        }
     });
     let mut facts = Vec::new();
     if let Some(device) = &curves.device {

@@ -280,9 +280,10 @@ fn curves_are_drawn_from_a_runs_events() {
         parameters: 10,
         start_epoch: 0,
     }];
-    for epoch in 0..2 {
+    // Epochs are numbered from 1 in events, as in every run file.
+    for epoch in 1..=2 {
         for step in 0..3 {
-            let global_step = epoch * 3 + step + 1;
+            let global_step = (epoch - 1) * 3 + step + 1;
             events.push(TrainEvent::Step {
                 epoch,
                 step,
@@ -305,7 +306,7 @@ fn curves_are_drawn_from_a_runs_events() {
             seconds: 1.0,
         });
     }
-    events.push(TrainEvent::Finished { best_epoch: 1, best_micro_f1: valid.micro_f1 });
+    events.push(TrainEvent::Finished { best_epoch: 2, best_micro_f1: valid.micro_f1 });
     let lines: Vec<String> = events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
     std::fs::write(dir.path().join("events.jsonl"), lines.join("\n")).unwrap();
     let panels = data::curves(dir.path()).unwrap();

@@ -701,32 +701,18 @@ fn keys_do_not_act_while_a_text_field_has_focus() {
 }
 
 #[test]
-fn case_card_exports_as_png_cropped_to_the_card() {
-    let mut harness = studio_with_run();
-    harness.get_by_label("Export PNG…");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("card.png");
-    harness.state_mut().handle(Command::ExportCaseCardPng(Some(path.clone())));
-    // Frame 1 lays the card out, frame 2 shows it and asks for the screenshot, frame 3 writes.
-    harness.run_steps(2);
-    let rect = harness.state().png_export_region().expect("the card is drawn for the screenshot");
-    harness.get_by_label_contains("threshold 0.18");
-    harness.run_steps(2);
-    let notice = harness.state().notice.clone().unwrap();
-    assert!(!notice.is_error, "{}", notice.text);
-    assert!(notice.text.contains("card.png"), "{}", notice.text);
-
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    let ppp = harness.ctx.pixels_per_point();
-    // Cropped to the card (not the whole 1600x1000 window), rounding outwards by at most a pixel.
-    assert!(rect.width() > 200.0 && rect.height() > 150.0, "{rect:?}");
-    assert!((info.width as f32 - rect.width() * ppp).abs() <= 2.0, "{} vs {}", info.width, rect.width());
-    assert!((info.height as f32 - rect.height() * ppp).abs() <= 2.0, "{} vs {}", info.height, rect.height());
-    assert!(info.width < 1600 && info.height < 1000);
-    // Text was rendered: the picture is not one flat colour.
-    let first = &pixels[..4];
-    assert!(pixels.chunks_exact(4).any(|p| p != first), "the PNG is blank");
+fn the_case_card_exports_its_figure_and_a_markdown_with_every_probability() {
+    let harness = studio_with_run();
+    // The PNG is the one-page figure now (the export window, tested in `figures`), not a
+    // screenshot of the panel.
+    assert!(harness.query_by_label("Export PNG…").is_none());
+    assert_eq!(harness.query_all_by_label("Export figure…").count(), 2, "the VA plane's and the case card's");
+    let app = harness.state();
+    let session = app.session.as_ref().unwrap();
+    let threshold = app.settings.threshold;
+    let markdown = univa::ui::case_card_markdown(session, 0, threshold, &[]).unwrap();
+    for (j, p) in session.probabilities(0).unwrap().iter().enumerate() {
+        let row = format!("| {} | {p:.3} | {:+.3} |", session.label_names[j], p - threshold);
+        assert!(markdown.contains(&row), "{row} in {markdown}");
+    }
 }
