@@ -5,7 +5,8 @@
 #   1. one utterance explained (attention + 2 rules × 3 modalities removed and kept alone + 4 kNN
 #      queries) after the one-time index build, against one plain predict of that utterance
 #      (`univa explain --bench`, in process);
-#   2. the whole test split's contribution CSV (`univa explain --split test --out`) against
+#   2. the whole test split's contribution CSV (`univa explain --split test --out`, the training
+#      index build included) against
 #      `univa predict` on the same split (wall clock of each command, loading included).
 #
 #   bash benches/explain.sh              # UNIVA=target/release/univa, WORK=a temporary folder

@@ -196,11 +196,10 @@ fn bench(
     };
     let ((p50, p95), (e50, e95)) = (stats(&mut predict), stats(&mut explain));
     Ok(format!(
-        "training index: {} utterances encoded in {index_secs:.2} s
-         {n} {split} utterances, k = {k}
-         plain predict: median {p50:.2} ms, p95 {p95:.2} ms
-         explain:       median {e50:.2} ms, p95 {e95:.2} ms ({:.1}× a plain predict)
-",
+        "training index: {} utterances encoded in {index_secs:.2} s\n\
+         {n} {split} utterances, k = {k}\n\
+         plain predict: median {p50:.2} ms, p95 {p95:.2} ms\n\
+         explain:       median {e50:.2} ms, p95 {e95:.2} ms ({:.1}× a plain predict)\n",
         explainer.training_size(),
         e50 / p50.max(1e-9)
     ))
