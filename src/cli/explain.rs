@@ -133,10 +133,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 /// `--clip`: a scratch dataset acquired like the run's training dataset, then its one utterance.
 fn explain_clip(args: &Args, clip: &std::path::Path, trained: TrainedModel, training: &Dataset) -> anyhow::Result<()> {
-    let modalities = crate::train::check_compatible(&trained, training)?;
-    let record = explain::clip::acquisition_of(training, &modalities)?;
     let transcript = explain::clip::transcript(clip, args.transcript.as_deref(), args.transcript_file.as_deref())?;
-    let root = explain::clip::scratch_root()?;
     let bar = indicatif::ProgressBar::hidden();
     let mut progress = |done: usize, total: usize| {
         if bar.is_hidden() && total > 0 {
@@ -146,9 +143,9 @@ fn explain_clip(args: &Args, clip: &std::path::Path, trained: TrainedModel, trai
         }
         bar.set_position(done as u64);
     };
-    let scratch =
-        explain::clip::acquire_clip(clip, transcript.as_deref(), training, &record, &modalities, &root, &mut progress)
-            .with_context(|| format!("acquiring {} failed", clip.display()))?;
+    let root = explain::clip::scratch_root()?;
+    let scratch = explain::clip::acquire_for_run(&trained, training, clip, transcript.as_deref(), &root, &mut progress)
+        .with_context(|| format!("acquiring {} failed", clip.display()))?;
     bar.finish_and_clear();
     for failure in &scratch.summary.failures {
         eprintln!("{}: no {} ({}); the model sees it as empty", clip.display(), failure.modality, failure.reason);

@@ -56,6 +56,8 @@ pub enum ClipError {
     Acquire(#[from] AcquireError),
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
 }
 
 /// Where scratch datasets go: `$UNIVA_SCRATCH`, else the user's cache folder.
@@ -133,6 +135,23 @@ fn srt_text(srt: &str) -> String {
         .filter(|l| !l.is_empty() && !l.chars().all(|c| c.is_ascii_digit()) && !l.contains("-->"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What `univa explain --clip` and the workbench's "Predict on a clip…" share: `clip` acquired
+/// into a scratch dataset under `root` (usually [`scratch_root`]) with the models and settings
+/// `trained`'s training dataset was made with; refused in one sentence for a run on features
+/// made elsewhere.
+pub fn acquire_for_run(
+    trained: &crate::train::TrainedModel,
+    training: &Dataset,
+    clip: &Path,
+    transcript: Option<&str>,
+    root: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ScratchClip, ClipError> {
+    let modalities = crate::train::check_compatible(trained, training)?;
+    let record = acquisition_of(training, &modalities)?;
+    acquire_clip(clip, transcript, training, &record, &modalities, root, progress)
 }
 
 /// A one-utterance dataset made from a clip, acquired like the run's training dataset.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::audit_state::{AuditCommand, NUDGE_SETTLE};
+use super::clip_predict::{self, ClipCommand, ClipPrediction};
 use super::cloud::Cloud;
 use super::commands::Command;
 use super::player::{PlayerPanel, SEEK_STEP_SECS, Transport, player_ui};
@@ -31,6 +32,8 @@ pub struct StudioApp {
     pub(super) worker: Option<Worker>,
     /// The window title last sent to the window.
     title: String,
+    /// File → "Predict on a clip…".
+    pub clip: ClipPrediction,
 }
 
 impl StudioApp {
@@ -50,6 +53,7 @@ impl StudioApp {
             training: TrainingState::default(),
             worker: None,
             title: String::new(),
+            clip: ClipPrediction::default(),
         };
         app.load_case_card_systems();
         app
@@ -125,6 +129,20 @@ impl StudioApp {
             }
             JobResult::RunMetrics { request_id, update } => self.runs.apply(request_id, update),
             JobResult::Explained { run, utterance, result } => self.view.explain.apply(run, utterance, result),
+            JobResult::ClipProgress { done, total } => self.clip.acquiring = Some((done, total)),
+            JobResult::ClipAcquired { run, result } => {
+                self.clip.draft = None;
+                self.clip.acquiring = None;
+                match result {
+                    Ok((dataset, failures)) => {
+                        self.handle(Command::Open { dataset, run: Some(run) });
+                        if !failures.is_empty() {
+                            self.notice = Some(Notice::error(format!("The clip has {}", failures.join("; "))));
+                        }
+                    }
+                    Err(error) => self.notice = Some(Notice::error(error)),
+                }
+            }
         }
     }
 
@@ -205,6 +223,7 @@ impl StudioApp {
         self.layout_ui(ui, &mut commands);
         // In every room: the Training room exports curves too.
         figure_export::export_window_ui(ui.ctx(), self.session.as_ref());
+        clip_predict::clip_window_ui(ui.ctx(), &self.clip, &mut commands);
         if !ui.ctx().egui_wants_keyboard_input() {
             ui.input(|i| {
                 if i.key_pressed(egui::Key::ArrowDown) {
@@ -229,7 +248,8 @@ impl StudioApp {
     }
 
     fn layout_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-        egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), commands));
+        let has_run = self.session.as_ref().is_some_and(|s| s.run.is_some());
+        egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), has_run, commands));
         egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, self.notice.as_ref(), self.is_loading(), commands));
         if self.settings.room == Room::Runs {
             egui::CentralPanel::default_margins()
@@ -304,7 +324,13 @@ pub const APP_NAME: &str = "UniVA Studio";
 
 const QUIT_SHORTCUT: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Q);
 
-fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, commands: &mut Vec<Command>) {
+fn menu_bar_ui(
+    ui: &mut egui::Ui,
+    settings: &ViewSettings,
+    has_session: bool,
+    has_run: bool,
+    commands: &mut Vec<Command>,
+) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("Open dataset…").clicked() {
@@ -312,6 +338,10 @@ fn menu_bar_ui(ui: &mut egui::Ui, settings: &ViewSettings, has_session: bool, co
             }
             if ui.add_enabled(has_session, egui::Button::new("Open run…")).clicked() {
                 commands.push(Command::AttachRunDialog);
+            }
+            let predict = egui::Button::new("Predict on a clip…");
+            if ui.add_enabled(has_run, predict).on_disabled_hover_text("open a trained run first").clicked() {
+                commands.push(Command::PredictOnClip(ClipCommand::Choose));
             }
             ui.menu_button("Recent datasets", |ui| {
                 if settings.recent.is_empty() {

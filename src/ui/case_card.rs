@@ -151,10 +151,10 @@ pub fn case_card_ui(
             && let Some(index) = selected
         {
             let utterance = card.id.clone();
-            super::figure_export::export_button_ui(
-                ui,
-                super::figure_export::FigureRequest::CaseCard { index, utterance },
-            );
+            super::figure_export::export_button_ui(ui, || super::figure_export::FigureRequest::CaseCard {
+                index,
+                utterance,
+            });
         }
         if ui.button("Copy Markdown").clicked()
             && let Some(index) = selected

@@ -12,6 +12,7 @@ use crate::projection::EmbeddingRequest;
 use super::app::StudioApp;
 use super::audit_state::AuditCommand;
 use super::embedding::{self, EmbeddingColour, EmbeddingSettings, MapSide};
+use super::clip_predict::ClipCommand;
 use super::file_dialog::FileDialog;
 use super::filter::Filter;
 use super::player::Transport;
@@ -71,6 +72,8 @@ pub enum Command {
     Runs(RunsCommand),
     /// Launch, cancel, resume training jobs and edit the launch form.
     Training(TrainingCommand),
+    /// File → "Predict on a clip…".
+    PredictOnClip(ClipCommand),
     /// What the Explain tab asks for (`explain.rs` applies it).
     Explain(super::explain::ExplainCommand),
 }
@@ -156,6 +159,7 @@ impl StudioApp {
             }
             Command::Runs(command) => self.handle_runs(command),
             Command::Audit(command) => self.audit(command),
+            Command::PredictOnClip(command) => self.predict_on_clip(command),
         }
     }
 
@@ -180,6 +184,54 @@ impl StudioApp {
         }
         if let Some(index) = outcome.select {
             self.handle(Command::Select(index));
+        }
+    }
+
+    fn predict_on_clip(&mut self, command: ClipCommand) {
+        match command {
+            ClipCommand::Choose => {
+                let picked = FileDialog::new("Clip to predict on")
+                    .filter("Video or audio", &["mp4", "mkv", "webm", "mov", "avi", "wav", "mp3", "flac", "ogg", "m4a"])
+                    .pick_file();
+                let Some(clip) = picked else { return };
+                match crate::explain::clip::transcript(&clip, None, None) {
+                    Ok(found) => self.clip.draft = Some((clip, found.unwrap_or_default())),
+                    Err(error) => self.notice = Some(Notice::error(error.to_string())),
+                }
+            }
+            ClipCommand::SetTranscript(text) => {
+                if let Some((_, transcript)) = &mut self.clip.draft {
+                    *transcript = text;
+                }
+            }
+            ClipCommand::Predict => {
+                let run = self.session.as_ref().and_then(|s| s.run.as_ref()).map(|r| r.dir.clone());
+                let (Some(run), Some((clip, transcript))) = (run, self.clip.draft.clone()) else {
+                    self.notice = Some(Notice::error("Open a trained run (File → Open run…) to predict on a clip."));
+                    return;
+                };
+                let transcript = Some(transcript).filter(|t| !t.trim().is_empty());
+                let scratch = match self.clip.scratch.clone().map_or_else(crate::explain::clip::scratch_root, Ok) {
+                    Ok(scratch) => scratch,
+                    Err(error) => {
+                        self.notice = Some(Notice::error(error.to_string()));
+                        return;
+                    }
+                };
+                let Some(worker) = self.started_worker() else { return };
+                match worker.submit(Job::AcquireClip { run, clip: clip.clone(), transcript, scratch }) {
+                    Ok(()) => {
+                        self.clip.acquiring = Some((0, 0));
+                        self.notice = Some(Notice::info(format!("Acquiring {}…", clip.display())));
+                    }
+                    Err(error) => self.notice = Some(Notice::error(error)),
+                }
+            }
+            ClipCommand::Close => {
+                if self.clip.acquiring.is_none() {
+                    self.clip.draft = None;
+                }
+            }
         }
     }
 

@@ -55,7 +55,7 @@ pub fn correlation_ui(ui: &mut egui::Ui, session: &Session) {
         ui.label("The dataset has no labels.");
         return;
     }
-    super::figure_export::export_button_ui(ui, super::figure_export::FigureRequest::Correlation);
+    super::figure_export::export_button_ui(ui, || super::figure_export::FigureRequest::Correlation);
     let mut matrices: Vec<(&str, &[Vec<f32>])> = Vec::new();
     match &session.prior {
         Ok(prior) => matrices.push(("VA prior M (Eq. 8)", prior)),

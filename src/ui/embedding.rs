@@ -442,19 +442,16 @@ fn maps_ui(
 ) {
     let embedding = &view.embedding;
     let classing = Classing::new(session, settings);
-    if !embedding.points.is_empty() && !embedding.is_running() {
-        figure_export::export_button_ui(ui, figure_request(session, view, settings));
-    }
     if let Some(other) = &embedding.compare_run {
         let this = session.run.as_ref().map_or_else(String::new, |run| format!("this run: {}", run_name(&run.dir)));
         let beside = format!("compared run: {}", run_name(other));
         ui.columns(2, |columns| {
             let [left, right] = columns else { return };
-            map_ui(left, session, view, &classing, MapSide::Attached, &this, height, commands);
-            map_ui(right, session, view, &classing, MapSide::Compared, &beside, height, commands);
+            map_ui(left, session, view, settings, &classing, MapSide::Attached, &this, height, commands);
+            map_ui(right, session, view, settings, &classing, MapSide::Compared, &beside, height, commands);
         });
     } else {
-        map_ui(ui, session, view, &classing, MapSide::Attached, "", height, commands);
+        map_ui(ui, session, view, settings, &classing, MapSide::Attached, "", height, commands);
     }
 }
 
@@ -563,6 +560,7 @@ fn map_ui(
     ui: &mut egui::Ui,
     session: &Session,
     view: &ViewState,
+    settings: &ViewSettings,
     classing: &Classing<'_>,
     side: MapSide,
     title: &str,
@@ -580,6 +578,11 @@ fn map_ui(
             && ui.small_button("Save CSV…").on_hover_text("id, modality, x, y: what `univa project` writes").clicked()
         {
             commands.push(Command::SaveEmbeddingCsv(side, None));
+        }
+        // One figure of the map, or of the compared pair, in the first map's row (which the
+        // map's height already counts).
+        if side == MapSide::Attached && !points.is_empty() && !view.embedding.is_running() {
+            figure_export::export_button_ui(ui, || figure_request(session, view, settings));
         }
     });
     if points.is_empty() {

@@ -190,9 +190,11 @@ fn window_id() -> egui::Id {
 /// Width of the preview in pixels.
 const PREVIEW_PX: f64 = 420.0;
 
-/// An "Export figure…" button that opens the window for `request`.
-pub fn export_button_ui(ui: &mut egui::Ui, request: FigureRequest) {
+/// An "Export figure…" button that opens the window for the request `make` builds (only when
+/// clicked: a map's request copies its points).
+pub fn export_button_ui(ui: &mut egui::Ui, make: impl FnOnce() -> FigureRequest) {
     if ui.button("Export figure…").on_hover_text("PDF, SVG or PNG at a chosen size, DPI and theme").clicked() {
+        let request = make();
         let (width_mm, height_mm) = request.default_size_mm();
         let settings = ExportSettings { width_mm, height_mm, dpi: figures::DEFAULT_DPI, theme: ThemeName::Print };
         let window = ExportWindow { request, settings, preview: None, message: None };

@@ -10,6 +10,7 @@ mod audit_queue;
 mod audit_state;
 mod browser;
 mod case_card;
+mod clip_predict;
 mod cloud;
 mod commands;
 mod correlation;
@@ -44,6 +45,7 @@ pub use audit_queue::{QueueOrder, QueueSettings, ordered as audit_order};
 pub use audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
 pub use case_card::markdown as case_card_markdown;
 pub use cloud::Cloud;
+pub use clip_predict::{ClipCommand, ClipPrediction};
 pub use commands::Command;
 pub use embedding::{
     EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, MapSide, compare_plot_id,

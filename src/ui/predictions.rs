@@ -146,7 +146,7 @@ pub fn sweep_ui(ui: &mut egui::Ui, view: &ViewState, settings: &ViewSettings) {
         ui.label("No run predictions on this split to sweep.");
         return;
     }
-    figure_export::export_button_ui(ui, FigureRequest::ThresholdSweep { split: settings.metrics_split });
+    figure_export::export_button_ui(ui, || FigureRequest::ThresholdSweep { split: settings.metrics_split });
     let series = |pick: fn(&Metrics) -> f64| -> Vec<[f64; 2]> {
         view.sweep.iter().map(|(t, m)| [f64::from(*t), pick(m)]).collect()
     };

@@ -25,6 +25,15 @@ impl StudioApp {
                 }
             }
             RunsCommand::SetRunsDir(dir) => {
+                // One runs folder for the run browser and the Training room's jobs: its job list
+                // opens again on the new folder, which it cannot while jobs run in the old one.
+                if self.training.manager.as_ref().is_some_and(crate::jobs::JobManager::is_active) {
+                    self.notice = Some(Notice::error(
+                        "Jobs are queued or running in this runs folder; wait or cancel them first.",
+                    ));
+                    return;
+                }
+                self.training.manager = None;
                 self.settings.runs_dir = dir;
                 self.rescan_runs();
             }

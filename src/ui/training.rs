@@ -495,7 +495,7 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
         ui.weak(record.spec.run_dir.display().to_string());
         if record.spec.run_dir.join(crate::jobs::EVENTS_FILE).is_file() {
             let request = FigureRequest::Curves { run: record.spec.run_dir.clone() };
-            super::figure_export::export_button_ui(ui, request);
+            super::figure_export::export_button_ui(ui, || request);
         }
     });
     let mut facts = Vec::new();

@@ -79,7 +79,7 @@ pub fn va_plane_ui(
         }
         if let Some(u) = view.selected.and_then(|i| session.utterance(i)) {
             let request = FigureRequest::VaPlane { utterance: u.id.clone(), cloud: settings.show_cloud };
-            figure_export::export_button_ui(ui, request);
+            figure_export::export_button_ui(ui, || request);
         }
     });
     legend_ui(ui);

@@ -42,6 +42,15 @@ pub enum Job {
         dataset: PathBuf,
         utterance: usize,
     },
+    /// Acquire a clip of one's own as the run's training dataset was acquired, into a scratch
+    /// dataset ("Predict on a clip…").
+    AcquireClip {
+        run: PathBuf,
+        clip: PathBuf,
+        transcript: Option<String>,
+        /// Where the scratch dataset goes.
+        scratch: PathBuf,
+    },
     /// Metrics of runs on a split, for the run browser; each run with the dataset to use.
     RunMetrics {
         request_id: u64,
@@ -58,6 +67,10 @@ pub enum JobResult {
     Embedding { request_id: u64, update: EmbeddingUpdate },
     RunMetrics { request_id: u64, update: RunMetricsUpdate },
     Explained { run: PathBuf, utterance: usize, result: Result<Box<Explanation>, String> },
+    /// Not an answer: how far a clip's acquisition has come.
+    ClipProgress { done: usize, total: usize },
+    /// The clip's scratch dataset, to open with the run; what could not be acquired is said.
+    ClipAcquired { run: PathBuf, result: Result<(PathBuf, Vec<String>), String> },
 }
 
 #[derive(Debug)]
@@ -90,6 +103,7 @@ impl JobResult {
             self,
             Self::Embedding { update: EmbeddingUpdate::Progress { .. } | EmbeddingUpdate::Layout(_), .. }
                 | Self::RunMetrics { update: RunMetricsUpdate::Run { .. }, .. }
+                | Self::ClipProgress { .. }
         )
     }
 }
@@ -174,6 +188,15 @@ fn run_job(job: Job, results: &SyncSender<JobResult>, explainers: &mut Explainer
             let _span = tracing::info_span!("explain", run = %run.display()).entered();
             let result = explainers.explain(&run, &dataset, utterance).map(Box::new);
             JobResult::Explained { run, utterance, result }
+        }
+        Job::AcquireClip { run, clip, transcript, scratch } => {
+            let _span = tracing::info_span!("acquire_clip", clip = %clip.display()).entered();
+            let mut progress = |done: usize, total: usize| {
+                // Best effort, as for a projection: the next report supersedes a dropped one.
+                let _ = results.try_send(JobResult::ClipProgress { done, total });
+            };
+            let result = acquire_clip(&run, &clip, transcript.as_deref(), &scratch, &mut progress);
+            JobResult::ClipAcquired { run, result }
         }
         Job::Open { dataset, run } => {
             let _span = tracing::info_span!("open", dataset = %dataset.display()).entered();
@@ -260,4 +283,27 @@ fn embed(
         projection::load_run(run).map_err(|source| EmbedError::Projection { path: run.to_path_buf(), source })?;
     projection::embed(&trained, &data, request, progress)
         .map_err(|source| EmbedError::Projection { path: run.to_path_buf(), source })
+}
+
+/// The scratch dataset of `clip` acquired like `run`'s training dataset, and what could not be
+/// acquired (a modality the model then sees as empty).
+fn acquire_clip(
+    run: &std::path::Path,
+    clip: &std::path::Path,
+    transcript: Option<&str>,
+    scratch: &std::path::Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(PathBuf, Vec<String>), String> {
+    let trained = crate::explain::load_run(run).map_err(|e| e.to_string())?;
+    let training = crate::explain::training_dataset_path(run, &trained).map_err(|e| e.to_string())?;
+    let training = Dataset::open(&training).map_err(|e| e.to_string())?;
+    let scratch = crate::explain::clip::acquire_for_run(&trained, &training, clip, transcript, scratch, progress)
+        .map_err(|e| format!("Could not acquire {}: {e}", clip.display()))?;
+    let failures = scratch
+        .summary
+        .failures
+        .iter()
+        .map(|f| format!("no {} ({}); the model sees it as empty", f.modality, f.reason))
+        .collect();
+    Ok((scratch.dataset.root, failures))
 }

@@ -400,3 +400,33 @@ fn gui_explain_tab_shows_the_strips_and_a_click_on_a_peak_seeks_the_player() {
         peak.span.start
     );
 }
+
+#[test]
+fn predict_on_a_clip_from_the_file_menu_opens_it_with_the_run() {
+    use univa::ui::{ClipCommand, Command as UiCommand, StudioApp, ViewSettings};
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Dataset::open_lazy(repo.join("assets/demo")).unwrap();
+    let u = &demo.utterances[dataset_index(&demo, "demo_003")];
+    let clip = dir.path().join("mine.mp4");
+    std::fs::copy(demo.media_path(u).unwrap(), &clip).unwrap();
+    let run = repo.join("models/demo");
+    let mut app = StudioApp::new(ViewSettings::default());
+    app.handle(UiCommand::Open { dataset: repo.join("assets/demo"), run: Some(run.clone()) });
+    app.wait_for_worker();
+    app.clip.scratch = Some(dir.path().join("scratch"));
+    // As the window has it after Browse: the clip, and its transcript typed in.
+    app.clip.draft = Some((clip.clone(), String::new()));
+    app.handle(UiCommand::PredictOnClip(ClipCommand::SetTranscript(u.text.clone())));
+    app.handle(UiCommand::PredictOnClip(ClipCommand::Predict));
+    assert!(app.clip.acquiring.is_some(), "acquiring on the worker");
+    app.wait_for_worker();
+    let session = app.session.as_ref().expect("the clip's scratch dataset opened");
+    assert!(session.dataset.root.starts_with(dir.path().join("scratch")), "{}", session.dataset.root.display());
+    assert_eq!(session.len(), 1);
+    assert_eq!(session.run.as_ref().map(|r| r.dir.clone()), Some(run));
+    let clip_u = session.utterance(0).unwrap();
+    assert!(clip_u.va.iter().all(|(_, va)| va.is_some()), "every modality got its VA point: {:?}", clip_u.va);
+    assert!(session.probabilities(0).is_some(), "and a prediction");
+    assert_eq!(app.clip.draft, None, "the window closed");
+}

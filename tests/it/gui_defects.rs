@@ -314,3 +314,17 @@ fn the_window_title_names_the_dataset_and_run() {
         assert_eq!(sent_title(&harness).as_deref(), Some(expected.as_str()), "the window got it");
     }
 }
+
+#[test]
+fn changing_the_runs_folder_in_the_runs_room_moves_the_training_rooms_jobs_too() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let mut harness = training_room(first.path());
+    let opened = |app: &StudioApp| app.training.manager.as_ref().map(|m| m.runs_dir().to_path_buf());
+    assert_eq!(opened(harness.state()), Some(first.path().to_path_buf()));
+    harness.state_mut().handle(Command::SetRoom(Room::Runs));
+    harness.state_mut().handle(Command::Runs(univa::ui::RunsCommand::SetRunsDir(second.path().to_path_buf())));
+    harness.state_mut().handle(Command::SetRoom(Room::Training));
+    harness.run_steps(2);
+    assert_eq!(opened(harness.state()), Some(second.path().to_path_buf()), "the history and new runs go there");
+}
