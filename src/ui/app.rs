@@ -249,7 +249,8 @@ impl StudioApp {
 
     fn layout_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         let has_run = self.session.as_ref().is_some_and(|s| s.run.is_some());
-        egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), has_run, commands));
+        egui::Panel::top("menu")
+            .show(ui, |ui| menu_bar_ui(ui, &self.settings, self.session.is_some(), has_run, commands));
         egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, self.notice.as_ref(), self.is_loading(), commands));
         if self.settings.room == Room::Runs {
             egui::CentralPanel::default_margins()

@@ -53,7 +53,11 @@ pub fn clip_window_ui(ctx: &egui::Context, state: &ClipPrediction, commands: &mu
             ui.horizontal(|ui| match state.acquiring {
                 Some((done, total)) => {
                     ui.spinner();
-                    ui.label(if total > 0 { format!("acquiring: {done} of {total}") } else { "acquiring…".to_owned() });
+                    ui.label(if total > 0 {
+                        format!("acquiring: {done} of {total}")
+                    } else {
+                        "acquiring…".to_owned()
+                    });
                 }
                 None => {
                     if ui.button("Predict").clicked() {

@@ -11,8 +11,8 @@ use crate::projection::EmbeddingRequest;
 
 use super::app::StudioApp;
 use super::audit_state::AuditCommand;
-use super::embedding::{self, EmbeddingColour, EmbeddingSettings, MapSide};
 use super::clip_predict::ClipCommand;
+use super::embedding::{self, EmbeddingColour, EmbeddingSettings, MapSide};
 use super::file_dialog::FileDialog;
 use super::filter::Filter;
 use super::player::Transport;

@@ -44,8 +44,8 @@ pub use audit_agreement::{AgainstModel, AgreementRow, agreement_rows};
 pub use audit_queue::{QueueOrder, QueueSettings, ordered as audit_order};
 pub use audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
 pub use case_card::markdown as case_card_markdown;
-pub use cloud::Cloud;
 pub use clip_predict::{ClipCommand, ClipPrediction};
+pub use cloud::Cloud;
 pub use commands::Command;
 pub use embedding::{
     EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, MapSide, compare_plot_id,

@@ -62,15 +62,34 @@ pub enum Job {
 
 #[derive(Debug)]
 pub enum JobResult {
-    Opened { dataset: PathBuf, session: Box<Session> },
+    Opened {
+        dataset: PathBuf,
+        session: Box<Session>,
+    },
     Failed(String),
-    Embedding { request_id: u64, update: EmbeddingUpdate },
-    RunMetrics { request_id: u64, update: RunMetricsUpdate },
-    Explained { run: PathBuf, utterance: usize, result: Result<Box<Explanation>, String> },
+    Embedding {
+        request_id: u64,
+        update: EmbeddingUpdate,
+    },
+    RunMetrics {
+        request_id: u64,
+        update: RunMetricsUpdate,
+    },
+    Explained {
+        run: PathBuf,
+        utterance: usize,
+        result: Result<Box<Explanation>, String>,
+    },
     /// Not an answer: how far a clip's acquisition has come.
-    ClipProgress { done: usize, total: usize },
+    ClipProgress {
+        done: usize,
+        total: usize,
+    },
     /// The clip's scratch dataset, to open with the run; what could not be acquired is said.
-    ClipAcquired { run: PathBuf, result: Result<(PathBuf, Vec<String>), String> },
+    ClipAcquired {
+        run: PathBuf,
+        result: Result<(PathBuf, Vec<String>), String>,
+    },
 }
 
 #[derive(Debug)]
