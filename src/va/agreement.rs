@@ -324,7 +324,8 @@ impl RatingSums {
             (Some(rater), Some(cells)) => {
                 let rater = index_of(&mut self.rater_index, rater);
                 if u == cells.len() {
-                    cells.push(Vec::new());
+                    // Room for one rating by each rater known so far: most units need no more.
+                    cells.push(Vec::with_capacity(self.rater_index.len()));
                 }
                 cells[u].push(Cell { rater, index, value });
             }
