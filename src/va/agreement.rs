@@ -930,6 +930,9 @@ mod tests {
         let mut mixed = rated(&[("a", "x", 1.0), ("a", "y", 2.0), ("b", "x", 4.0), ("b", "y", 5.0)]);
         mixed[3].rater = None;
         assert!(agreement(&mixed).unwrap().identified.is_none());
+        mixed[3].rater = Some("y".into());
+        mixed[0].rater = None;
+        assert!(agreement(&mixed).unwrap().identified.is_none());
     }
 
     #[test]
