@@ -20,8 +20,10 @@
 //!   statistic is undefined (CCC: both constant and equal; r: either constant), is left out of
 //!   that mean. CCC uses 1/n moments, as in Lin (1989).
 //!
-//! Everything is one or two passes over the ratings (O(N), plus O(Σ mᵤ²) for the rater pairs,
-//! mᵤ the raters of unit u), in f64, with sums of squares taken around means.
+//! Everything is one pass over the ratings, one at a time ([`RatingSums`]: a file is streamed,
+//! never held), keeping per unit its count, mean, sum of squares around the mean (Welford) and
+//! range, and with raters each unit's (rater, value) cells: memory grows with units × raters,
+//! not with rows. Then O(Σ mᵤ²) for the rater pairs, mᵤ the raters of unit u; all in f64.
 
 pub mod file;
 
@@ -114,27 +116,6 @@ pub enum AgreementError {
     NoRaterPairs { statistic: &'static str },
 }
 
-/// The ratings grouped by unit, in order of first appearance.
-struct Units<'a> {
-    /// Indices into the ratings, per unit.
-    members: Vec<Vec<usize>>,
-    names: Vec<&'a str>,
-}
-
-fn group_by_unit(ratings: &[Rating]) -> Units<'_> {
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut units = Units { members: Vec::new(), names: Vec::new() };
-    for (i, r) in ratings.iter().enumerate() {
-        let u = *index.entry(r.unit.as_str()).or_insert_with(|| {
-            units.members.push(Vec::new());
-            units.names.push(r.unit.as_str());
-            units.members.len() - 1
-        });
-        units.members[u].push(i);
-    }
-    units
-}
-
 /// One statistic on some ratings: its value, or why it is undefined on them.
 pub type Stat = Result<f64, AgreementError>;
 
@@ -168,36 +149,13 @@ pub struct RaterReport {
     pub pearson_pairwise: Stat,
 }
 
-/// Every agreement statistic of `ratings` on its own (see [`AgreementReport`]).
-pub fn agreement_report(ratings: &[Rating]) -> Result<AgreementReport, AgreementError> {
-    let (units, values) = grouped(ratings)?;
-    // Rater checks first: "one rater" is the clearer message when it applies.
-    let raters = if ratings.iter().all(|r| r.rater.is_some()) { Some(rater_report(ratings, &units)?) } else { None };
-    let (icc1_1, icc1_k, k0) = one_way_parts(&values)?;
-    Ok(AgreementReport {
-        n_units: values.len(),
-        n_ratings: ratings.len(),
-        n_pairable_units: values.iter().filter(|v| v.len() >= 2).count(),
-        k0,
-        alpha_interval: krippendorff_alpha_interval(&values),
-        icc1_1,
-        icc1_k,
-        raters,
-    })
-}
-
-/// All the agreement statistics of `ratings`; the rater statistics when every rating names
-/// its rater. Degenerate input (no ratings, fewer than 2 units, no unit rated twice, no
-/// variance, one rater) is an error, never NaN, and so is any one statistic that is undefined
-/// ([`agreement_report`] gives the others). When only the rater statistics fail (e.g. fewer
-/// than 2 units rated by every rater), the same ratings with `rater: None` still give the rest.
-pub fn agreement(ratings: &[Rating]) -> Result<Agreement, AgreementError> {
-    let (units, values) = grouped(ratings)?;
-    // Rater statistics first: "one rater" is the clearer message when it applies.
-    let identified = match ratings.iter().all(|r| r.rater.is_some()).then(|| rater_report(ratings, &units)) {
-        Some(r) => {
-            let r = r?;
-            Some(RaterAgreement {
+impl AgreementReport {
+    /// The statistics as one [`Agreement`], or the first that is undefined: the rater
+    /// statistics first ("one rater" and the like are the clearer message), then the one-way
+    /// ICCs, then alpha.
+    pub fn into_agreement(self) -> Result<Agreement, AgreementError> {
+        let identified = match self.raters {
+            Some(r) => Some(RaterAgreement {
                 icc_c1: r.icc_c1?,
                 icc_a1: r.icc_a1?,
                 ccc_pairwise: r.ccc_pairwise?,
@@ -206,36 +164,205 @@ pub fn agreement(ratings: &[Rating]) -> Result<Agreement, AgreementError> {
                 n_complete_units: r.n_complete_units,
                 n_ccc_pairs: r.n_ccc_pairs,
                 n_pearson_pairs: r.n_pearson_pairs,
-            })
-        }
-        None => None,
-    };
-    let (icc1_1, icc1_k, k0) = one_way_parts(&values)?;
-    let (icc1_1, icc1_k) = (icc1_1?, icc1_k?);
-    Ok(Agreement {
-        n_units: values.len(),
-        n_ratings: ratings.len(),
-        n_pairable_units: values.iter().filter(|v| v.len() >= 2).count(),
-        alpha_interval: krippendorff_alpha_interval(&values)?,
-        icc1_1,
-        icc1_k,
-        k0,
-        identified,
-    })
+            }),
+            None => None,
+        };
+        let (icc1_1, icc1_k) = (self.icc1_1?, self.icc1_k?);
+        Ok(Agreement {
+            n_units: self.n_units,
+            n_ratings: self.n_ratings,
+            n_pairable_units: self.n_pairable_units,
+            alpha_interval: self.alpha_interval?,
+            icc1_1,
+            icc1_k,
+            k0: self.k0,
+            identified,
+        })
+    }
 }
 
-/// The ratings grouped by unit, and each unit's values; an error for no ratings or a value
-/// that is not a finite number.
-fn grouped(ratings: &[Rating]) -> Result<(Units<'_>, Vec<Vec<f64>>), AgreementError> {
-    if ratings.is_empty() {
-        return Err(AgreementError::NoRatings);
+/// Every agreement statistic of `ratings` on its own (see [`AgreementReport`]).
+pub fn agreement_report(ratings: &[Rating]) -> Result<AgreementReport, AgreementError> {
+    let mut sums = RatingSums::default();
+    for r in ratings {
+        sums.push(&r.unit, r.rater.as_deref(), r.value);
     }
-    if let Some((index, r)) = ratings.iter().enumerate().find(|(_, r)| !r.value.is_finite()) {
-        return Err(AgreementError::NotFinite { index, unit: r.unit.clone(), value: r.value });
+    sums.report()
+}
+
+/// All the agreement statistics of `ratings`; the rater statistics when every rating names
+/// its rater. Degenerate input (no ratings, fewer than 2 units, no unit rated twice, no
+/// variance, one rater) is an error, never NaN, and so is any one statistic that is undefined
+/// ([`agreement_report`] gives the others). When only the rater statistics fail (e.g. fewer
+/// than 2 units rated by every rater), the same ratings with `rater: None` still give the rest.
+pub fn agreement(ratings: &[Rating]) -> Result<Agreement, AgreementError> {
+    agreement_report(ratings)?.into_agreement()
+}
+
+/// One unit's ratings so far: their count, mean and sum of squares around the mean (Welford's
+/// update), and their range.
+#[derive(Clone, Copy, Debug)]
+struct UnitSums {
+    n: usize,
+    mean: f64,
+    m2: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Default for UnitSums {
+    fn default() -> Self {
+        Self { n: 0, mean: 0.0, m2: 0.0, lo: f64::INFINITY, hi: f64::NEG_INFINITY }
     }
-    let units = group_by_unit(ratings);
-    let values: Vec<Vec<f64>> = units.members.iter().map(|m| m.iter().map(|&i| ratings[i].value).collect()).collect();
-    Ok((units, values))
+}
+
+impl UnitSums {
+    fn push(&mut self, value: f64) {
+        self.n += 1;
+        let delta = value - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (value - self.mean);
+        self.lo = self.lo.min(value);
+        self.hi = self.hi.max(value);
+    }
+
+    fn of(values: &[f64]) -> Self {
+        let mut sums = Self::default();
+        for &v in values {
+            sums.push(v);
+        }
+        sums
+    }
+}
+
+/// Count, range, and mean and sum of squares around it, of the values of several units
+/// together (the parallel form of Welford's update).
+fn pooled<'a>(units: impl Iterator<Item = &'a UnitSums>) -> UnitSums {
+    let mut all = UnitSums::default();
+    for u in units.filter(|u| u.n > 0) {
+        let n = all.n + u.n;
+        let delta = u.mean - all.mean;
+        all.mean += delta * u.n as f64 / n as f64;
+        all.m2 += u.m2 + delta * delta * (all.n as f64 * u.n as f64 / n as f64);
+        all.n = n;
+        all.lo = all.lo.min(u.lo);
+        all.hi = all.hi.max(u.hi);
+    }
+    all
+}
+
+/// Fails when the pooled values are all the same; otherwise returns their count.
+fn check_pooled_variance(all: &UnitSums) -> Result<usize, AgreementError> {
+    if all.n > 0 && all.lo == all.hi {
+        Err(AgreementError::NoVariance { ratings: all.n, value: all.lo })
+    } else {
+        Ok(all.n)
+    }
+}
+
+/// One rating by an identified rater, kept for the two-way ICCs and the rater pairs.
+#[derive(Clone, Copy, Debug)]
+struct Cell {
+    rater: usize,
+    /// The rating's index in the order pushed.
+    index: usize,
+    value: f64,
+}
+
+/// Agreement statistics gathered one rating at a time, so a file of any length is read
+/// without holding its rows: per unit its count, mean, sum of squares and range (all the
+/// one-way ICCs and alpha need) and, while every rating names its rater, the unit's
+/// (rater, value) cells (the two-way ICCs and rater pairs). Memory grows with units × raters,
+/// the names of units and raters held once each. [`agreement_report`] is this over a slice.
+#[derive(Debug, Default)]
+pub struct RatingSums {
+    unit_index: HashMap<Box<str>, usize>,
+    units: Vec<UnitSums>,
+    rater_index: HashMap<Box<str>, usize>,
+    /// Per unit its cells; `None` once a rating names no rater.
+    cells: Option<Vec<Vec<Cell>>>,
+    n_ratings: usize,
+    /// The first rating whose value is not a finite number.
+    not_finite: Option<(usize, String, f64)>,
+}
+
+/// The index of `name`, added at the end when new.
+fn index_of(index: &mut HashMap<Box<str>, usize>, name: &str) -> usize {
+    if let Some(&i) = index.get(name) {
+        return i;
+    }
+    let i = index.len();
+    index.insert(name.into(), i);
+    i
+}
+
+/// The name with index `i`.
+fn name_of(index: &HashMap<Box<str>, usize>, i: usize) -> String {
+    index.iter().find(|&(_, &j)| j == i).map(|(name, _)| name.to_string()).unwrap_or_default()
+}
+
+impl RatingSums {
+    /// Adds one rating of `unit` (by `rater`, when raters are identified).
+    pub fn push(&mut self, unit: &str, rater: Option<&str>, value: f64) {
+        let index = self.n_ratings;
+        self.n_ratings += 1;
+        if !value.is_finite() {
+            if self.not_finite.is_none() {
+                self.not_finite = Some((index, unit.to_owned(), value));
+            }
+            return;
+        }
+        if self.n_ratings == 1 && rater.is_some() {
+            self.cells = Some(Vec::new());
+        }
+        let u = index_of(&mut self.unit_index, unit);
+        if u == self.units.len() {
+            self.units.push(UnitSums::default());
+        }
+        self.units[u].push(value);
+        match (rater, &mut self.cells) {
+            (Some(rater), Some(cells)) => {
+                let rater = index_of(&mut self.rater_index, rater);
+                if u == cells.len() {
+                    // Room for one rating by each rater known so far: most units need no more.
+                    cells.push(Vec::with_capacity(self.rater_index.len()));
+                }
+                cells[u].push(Cell { rater, index, value });
+            }
+            (None, Some(_)) => {
+                // Unidentified from here on: the cells are not needed.
+                self.cells = None;
+                self.rater_index = HashMap::new();
+            }
+            _ => {}
+        }
+    }
+
+    /// Every statistic of the ratings pushed, each on its own (see [`AgreementReport`]).
+    pub fn report(self) -> Result<AgreementReport, AgreementError> {
+        if self.n_ratings == 0 {
+            return Err(AgreementError::NoRatings);
+        }
+        if let Some((index, unit, value)) = self.not_finite {
+            return Err(AgreementError::NotFinite { index, unit, value });
+        }
+        // Rater checks first: "one rater" is the clearer message when it applies.
+        let raters = match self.cells {
+            Some(cells) => Some(rater_report(cells, &self.unit_index, &self.rater_index)?),
+            None => None,
+        };
+        let (icc1_1, icc1_k, k0) = one_way_parts(&self.units)?;
+        Ok(AgreementReport {
+            n_units: self.units.len(),
+            n_ratings: self.n_ratings,
+            n_pairable_units: self.units.iter().filter(|u| u.n >= 2).count(),
+            k0,
+            alpha_interval: alpha_of(&self.units),
+            icc1_1,
+            icc1_k,
+            raters,
+        })
+    }
 }
 
 fn mean(values: &[f64]) -> f64 {
@@ -278,14 +405,16 @@ pub struct OneWay {
 /// ICC(1,1) and ICC(1,k) by the one-way ANOVA estimator; `units[u]` holds unit u's ratings
 /// (any number, at least one). See the module docs for k0.
 pub fn one_way(units: &[Vec<f64>]) -> Result<OneWay, AgreementError> {
-    let (icc1_1, icc1_k, k0) = one_way_parts(units)?;
+    let sums: Vec<UnitSums> = units.iter().map(|u| UnitSums::of(u)).collect();
+    let (icc1_1, icc1_k, k0) = one_way_parts(&sums)?;
     Ok(OneWay { icc1_1: icc1_1?, icc1_k: icc1_k?, k0 })
 }
 
 /// ICC(1,1), ICC(1,k) each on its own, and k0; an error when no one-way statistic can be had.
-fn one_way_parts(units: &[Vec<f64>]) -> Result<(Stat, Stat, f64), AgreementError> {
-    let n_total = check_variance(units.iter().flatten())?;
-    let n_units = units.iter().filter(|u| !u.is_empty()).count();
+fn one_way_parts(units: &[UnitSums]) -> Result<(Stat, Stat, f64), AgreementError> {
+    let all = pooled(units.iter());
+    let n_total = check_pooled_variance(&all)?;
+    let n_units = units.iter().filter(|u| u.n > 0).count();
     if n_total == 0 {
         return Err(AgreementError::NoRatings);
     }
@@ -295,13 +424,12 @@ fn one_way_parts(units: &[Vec<f64>]) -> Result<(Stat, Stat, f64), AgreementError
     if n_total == n_units {
         return Err(AgreementError::OneRatingPerUnit { units: n_units });
     }
-    let grand = units.iter().flatten().sum::<f64>() / n_total as f64;
+    let grand = all.mean;
     let (mut ss_between, mut ss_within, mut sum_n_sq) = (0.0, 0.0, 0.0);
-    for u in units.iter().filter(|u| !u.is_empty()) {
-        let m = mean(u);
-        ss_between += u.len() as f64 * (m - grand) * (m - grand);
-        ss_within += sum_sq_around(u, m);
-        sum_n_sq += (u.len() * u.len()) as f64;
+    for u in units.iter().filter(|u| u.n > 0) {
+        ss_between += u.n as f64 * (u.mean - grand) * (u.mean - grand);
+        ss_within += u.m2;
+        sum_n_sq += (u.n * u.n) as f64;
     }
     let (n, big_n) = (n_units as f64, n_total as f64);
     let ms_between = ss_between / (n - 1.0);
@@ -325,25 +453,31 @@ fn one_way_parts(units: &[Vec<f64>]) -> Result<(Stat, Stat, f64), AgreementError
 ///
 /// With nᵤ ratings in unit u, n.. = Σnᵤ over pairable units, SSᵤ the unit's sum of squares
 /// around its mean and SSₜ that of all pairable values around theirs, the coincidence-matrix
-/// definition reduces to α = 1 − (n.. − 1)·Σᵤ[nᵤ·SSᵤ/(nᵤ − 1)] / (n..·SSₜ).
+/// definition reduces to α = 1 − (n.. − 1)·Σᵤ[nᵤ·SSᵤ/(nᵤ − 1)] / (n..·SSₜ): per-unit count,
+/// mean and sum of squares are all it needs.
 pub fn krippendorff_alpha_interval(units: &[Vec<f64>]) -> Result<f64, AgreementError> {
-    let pairable: Vec<&Vec<f64>> = units.iter().filter(|u| u.len() >= 2).collect();
-    if pairable.is_empty() {
-        let n_units = units.iter().filter(|u| !u.is_empty()).count();
+    let sums: Vec<UnitSums> = units.iter().map(|u| UnitSums::of(u)).collect();
+    alpha_of(&sums)
+}
+
+fn alpha_of(units: &[UnitSums]) -> Result<f64, AgreementError> {
+    let pairable = pooled(units.iter().filter(|u| u.n >= 2));
+    if pairable.n == 0 {
+        let n_units = units.iter().filter(|u| u.n > 0).count();
         return Err(if n_units == 0 {
             AgreementError::NoRatings
         } else {
             AgreementError::OneRatingPerUnit { units: n_units }
         });
     }
-    let n_pairable = check_variance(pairable.iter().copied().flatten())? as f64;
-    let grand = pairable.iter().copied().flatten().sum::<f64>() / n_pairable;
-    let ss_total: f64 = pairable.iter().map(|u| sum_sq_around(u, grand)).sum();
-    let observed: f64 = pairable
+    let n_pairable = check_pooled_variance(&pairable)? as f64;
+    let ss_total = pairable.m2;
+    let observed: f64 = units
         .iter()
+        .filter(|u| u.n >= 2)
         .map(|u| {
-            let m = u.len() as f64;
-            m * sum_sq_around(u, mean(u)) / (m - 1.0)
+            let m = u.n as f64;
+            m * u.m2 / (m - 1.0)
         })
         .sum();
     let disagreement = ratio(
@@ -425,42 +559,37 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     Moments::of(x, y)?.pearson()
 }
 
-/// The two-way ICCs and pairwise CCC/Pearson means, every rating having a rater, each on its own.
-fn rater_report(ratings: &[Rating], units: &Units<'_>) -> Result<RaterReport, AgreementError> {
-    let mut rater_index: HashMap<&str, usize> = HashMap::new();
-    let mut rater_of = Vec::with_capacity(ratings.len());
-    for r in ratings {
-        let name = r.rater.as_deref().unwrap_or_default();
-        let next = rater_index.len();
-        rater_of.push(*rater_index.entry(name).or_insert(next));
-    }
+/// The two-way ICCs and pairwise CCC/Pearson means, every rating having a rater, each on its
+/// own; `cells[u]` holds unit u's ratings.
+fn rater_report(
+    mut cells: Vec<Vec<Cell>>,
+    unit_index: &HashMap<Box<str>, usize>,
+    rater_index: &HashMap<Box<str>, usize>,
+) -> Result<RaterReport, AgreementError> {
     let n_raters = rater_index.len();
     if n_raters < 2 {
-        let rater = ratings.first().and_then(|r| r.rater.clone()).unwrap_or_default();
-        return Err(AgreementError::OneRater { rater });
+        // The first rating's rater is rater 0.
+        return Err(AgreementError::OneRater { rater: name_of(rater_index, 0) });
     }
-    // Each unit's ratings by rater, sorted by rater; a rater twice on a unit is an error.
-    let mut by_unit: Vec<Vec<(usize, usize)>> = Vec::with_capacity(units.members.len());
-    for (u, members) in units.members.iter().enumerate() {
-        let mut cells: Vec<(usize, usize)> = members.iter().map(|&i| (rater_of[i], i)).collect();
-        cells.sort_unstable();
-        if let Some(w) = cells.windows(2).find(|w| w[0].0 == w[1].0) {
+    // Each unit's ratings sorted by rater (then by order); a rater twice on a unit is an error.
+    for (u, unit) in cells.iter_mut().enumerate() {
+        unit.sort_unstable_by_key(|c| (c.rater, c.index));
+        if let Some(w) = unit.windows(2).find(|w| w[0].rater == w[1].rater) {
             return Err(AgreementError::DuplicateRating {
-                rater: ratings[w[0].1].rater.clone().unwrap_or_default(),
-                unit: units.names[u].to_owned(),
-                first: w[0].1,
-                second: w[1].1,
+                rater: name_of(rater_index, w[0].rater),
+                unit: name_of(unit_index, u),
+                first: w[0].index,
+                second: w[1].index,
             });
         }
-        by_unit.push(cells);
     }
-    let (icc_a1, icc_c1, n_complete_units) = two_way(ratings, &by_unit, n_raters);
+    let (icc_a1, icc_c1, n_complete_units) = two_way(&cells, n_raters);
     // Rater pairs in a sorted map, so the means add up in one fixed order.
     let mut pairs: BTreeMap<(usize, usize), Moments> = BTreeMap::new();
-    for cells in &by_unit {
-        for (a, &(ra, ia)) in cells.iter().enumerate() {
-            for &(rb, ib) in &cells[a + 1..] {
-                pairs.entry((ra, rb)).or_default().push(ratings[ia].value, ratings[ib].value);
+    for unit in &cells {
+        for (a, ca) in unit.iter().enumerate() {
+            for cb in &unit[a + 1..] {
+                pairs.entry((ca.rater, cb.rater)).or_default().push(ca.value, cb.value);
             }
         }
     }
@@ -484,12 +613,10 @@ fn rater_report(ratings: &[Rating], units: &Units<'_>) -> Result<RaterReport, Ag
 }
 
 /// ICC(A,1) and ICC(C,1) (McGraw & Wong 1996, two-way) over the units rated by all `k` raters,
-/// and how many those are; `by_unit` holds each unit's (rater, rating index) sorted by rater, no
-/// rater twice.
-fn two_way(ratings: &[Rating], by_unit: &[Vec<(usize, usize)>], k: usize) -> (Stat, Stat, usize) {
+/// and how many those are; `cells` holds each unit's ratings sorted by rater, no rater twice.
+fn two_way(cells: &[Vec<Cell>], k: usize) -> (Stat, Stat, usize) {
     // Complete rows in rater order: row i is `table[i * k..(i + 1) * k]`.
-    let table: Vec<f64> =
-        by_unit.iter().filter(|cells| cells.len() == k).flatten().map(|&(_, i)| ratings[i].value).collect();
+    let table: Vec<f64> = cells.iter().filter(|unit| unit.len() == k).flatten().map(|c| c.value).collect();
     let n = table.len() / k;
     if n < 2 {
         let too_few = || Err(AgreementError::TooFewCompleteUnits { complete: n, raters: k });
@@ -553,6 +680,126 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    /// Random ratings of `n_units` units by `n_raters` raters (named when `named`), each
+    /// rating present with probability `present` (the rest missing), in shuffled order so a
+    /// unit's ratings are spread over the list; values on a 1–9 scale with a unit effect.
+    pub(crate) fn random_ratings(seed: u64, n_units: usize, n_raters: usize, present: f64, named: bool) -> Vec<Rating> {
+        use rand::seq::SliceRandom;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let bias: Vec<f64> = (0..n_raters).map(|_| rng.random::<f64>() - 0.5).collect();
+        let mut out = Vec::new();
+        for u in 0..n_units {
+            let effect = 3.0 * rng.random::<f64>();
+            for (j, b) in bias.iter().enumerate() {
+                if rng.random_bool(present) {
+                    let value = 3.0 + effect + b + rng.random::<f64>();
+                    let rater = named.then(|| format!("rater{j}"));
+                    out.push(Rating { unit: format!("utt{u}"), rater, value });
+                }
+            }
+        }
+        out.shuffle(&mut rng);
+        out
+    }
+
+    /// Relative agreement to 1e-12.
+    fn same(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs()
+    }
+
+    /// The statistics by the two-pass textbook formulas over the ratings held in memory (what
+    /// the one-pass sums replace): alpha, ICC(1,1), ICC(1,k), k0, and with raters ICC(A,1),
+    /// ICC(C,1) and the pairwise CCC and Pearson means.
+    fn two_pass(ratings: &[Rating]) -> (Vec<f64>, usize) {
+        let mut order: Vec<&str> = Vec::new();
+        let mut by_unit: HashMap<&str, Vec<&Rating>> = HashMap::new();
+        for r in ratings {
+            by_unit.entry(&r.unit).or_insert_with(|| {
+                order.push(&r.unit);
+                Vec::new()
+            });
+            by_unit.get_mut(r.unit.as_str()).unwrap().push(r);
+        }
+        let units: Vec<Vec<f64>> = order.iter().map(|u| by_unit[u].iter().map(|r| r.value).collect()).collect();
+        let all: Vec<f64> = units.iter().flatten().copied().collect();
+        let (n, big_n) = (units.len() as f64, all.len() as f64);
+        let grand = mean(&all);
+        let ssb: f64 = units.iter().map(|u| u.len() as f64 * (mean(u) - grand).powi(2)).sum();
+        let ssw: f64 = units.iter().map(|u| sum_sq_around(u, mean(u))).sum();
+        let k0 = (big_n - units.iter().map(|u| (u.len() * u.len()) as f64).sum::<f64>() / big_n) / (n - 1.0);
+        let (msb, msw) = (ssb / (n - 1.0), ssw / (big_n - n));
+        let pairable: Vec<f64> = units.iter().filter(|u| u.len() >= 2).flatten().copied().collect();
+        let np = pairable.len() as f64;
+        let observed: f64 = units
+            .iter()
+            .filter(|u| u.len() >= 2)
+            .map(|u| u.len() as f64 * sum_sq_around(u, mean(u)) / (u.len() as f64 - 1.0))
+            .sum();
+        let alpha = 1.0 - (np - 1.0) * observed / (np * sum_sq_around(&pairable, mean(&pairable)));
+        let mut out = vec![alpha, (msb - msw) / (msb + (k0 - 1.0) * msw), (msb - msw) / msb, k0];
+        if ratings.iter().any(|r| r.rater.is_none()) {
+            return (out, 0);
+        }
+        let mut raters: Vec<&str> = Vec::new();
+        for r in ratings {
+            let name = r.rater.as_deref().unwrap();
+            if !raters.contains(&name) {
+                raters.push(name);
+            }
+        }
+        let cell =
+            |u: &str, rater: &str| by_unit[u].iter().find(|r| r.rater.as_deref() == Some(rater)).map(|r| r.value);
+        let k = raters.len();
+        let rows: Vec<Vec<f64>> =
+            order.iter().filter_map(|u| raters.iter().map(|j| cell(u, j)).collect::<Option<Vec<f64>>>()).collect();
+        let (nf, kf) = (rows.len() as f64, k as f64);
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        let g = mean(&flat);
+        let ss_rows: f64 = rows.iter().map(|row| kf * (mean(row) - g).powi(2)).sum();
+        let ss_cols: f64 = (0..k).map(|j| nf * (rows.iter().map(|row| row[j]).sum::<f64>() / nf - g).powi(2)).sum();
+        let ss_error = sum_sq_around(&flat, g) - ss_rows - ss_cols;
+        let (msr, msc, mse) = (ss_rows / (nf - 1.0), ss_cols / (kf - 1.0), ss_error / ((nf - 1.0) * (kf - 1.0)));
+        out.push((msr - mse) / (msr + (kf - 1.0) * mse + kf * (msc - mse) / nf));
+        out.push((msr - mse) / (msr + (kf - 1.0) * mse));
+        let (mut cccs, mut rs) = (Vec::new(), Vec::new());
+        for a in 0..k {
+            for b in a + 1..k {
+                let (x, y): (Vec<f64>, Vec<f64>) =
+                    order.iter().filter_map(|u| Some((cell(u, raters[a])?, cell(u, raters[b])?))).unzip();
+                cccs.extend(ccc(&x, &y));
+                rs.extend(pearson(&x, &y));
+            }
+        }
+        out.extend([mean(&cccs), mean(&rs)]);
+        (out, rows.len())
+    }
+
+    #[test]
+    fn one_pass_sums_match_the_two_pass_formulas_on_random_data_with_missing_values() {
+        for (seed, named) in [(1, false), (2, true), (3, true), (4, false)] {
+            let ratings = random_ratings(seed, 80, 5, 0.7, named);
+            let (want, complete) = two_pass(&ratings);
+            let got = agreement(&ratings).unwrap();
+            let mut figures = vec![got.alpha_interval, got.icc1_1, got.icc1_k, got.k0];
+            assert_eq!(got.identified.is_some(), named);
+            if let Some(r) = &got.identified {
+                figures.extend([r.icc_a1, r.icc_c1, r.ccc_pairwise, r.pearson_pairwise]);
+                assert_eq!((r.n_complete_units, r.n_raters), (complete, 5));
+            }
+            assert_eq!(figures.len(), want.len());
+            for (i, (g, w)) in figures.iter().zip(&want).enumerate() {
+                assert!(same(*g, *w), "seed {seed}, figure {i}: one pass {g}, two passes {w}");
+            }
+            // Pushed one rating at a time by hand: the same as over the slice.
+            let mut sums = RatingSums::default();
+            for r in &ratings {
+                sums.push(&r.unit, r.rater.as_deref(), r.value);
+            }
+            assert_eq!(sums.report().unwrap(), agreement_report(&ratings).unwrap());
+        }
     }
 
     /// Shrout & Fleiss (1979), Table 2: 6 targets × 4 judges, with their published ICCs.
@@ -682,6 +929,9 @@ mod tests {
         // One rating without a rater makes the whole set unidentified.
         let mut mixed = rated(&[("a", "x", 1.0), ("a", "y", 2.0), ("b", "x", 4.0), ("b", "y", 5.0)]);
         mixed[3].rater = None;
+        assert!(agreement(&mixed).unwrap().identified.is_none());
+        mixed[3].rater = Some("y".into());
+        mixed[0].rater = None;
         assert!(agreement(&mixed).unwrap().identified.is_none());
     }
 

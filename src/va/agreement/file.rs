@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Agreement, AgreementError, AgreementReport, Rating, agreement, agreement_report};
+use super::{Agreement, AgreementError, AgreementReport, Rating, RatingSums};
 
 /// Which columns hold what.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,7 +78,22 @@ fn shown_columns(header: &csv::StringRecord) -> Vec<String> {
 }
 
 /// Reads the ratings, one per data row and in file order (so rating i is data row i + 1).
+/// Holds every row: [`agreement_of_file`] and [`report_of_file`] stream instead.
 pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, RatingsFileError> {
+    let mut ratings = Vec::new();
+    for_each_rating(path, columns, |unit, rater, value| {
+        ratings.push(Rating { unit: unit.to_owned(), rater: rater.map(str::to_owned), value });
+    })?;
+    Ok(ratings)
+}
+
+/// Calls `each` with every rating (unit, rater, value), one data row at a time in file order,
+/// borrowed from the row just read; an error for a file with no data rows.
+pub fn for_each_rating(
+    path: &Path,
+    columns: &Columns,
+    mut each: impl FnMut(&str, Option<&str>, f64),
+) -> Result<(), RatingsFileError> {
     let open = |error| RatingsFileError::Open { path: path.to_path_buf(), error };
     let mut reader = csv::Reader::from_path(path).map_err(open)?;
     let header = reader.headers().map_err(open)?.clone();
@@ -95,10 +110,10 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
     let unit_at = find(&columns.unit)?;
     let value_at = find(&columns.value)?;
     let rater_at = columns.rater.as_deref().map(find).transpose()?;
-    let mut ratings = Vec::new();
+    let mut rows = 0;
     let mut record = csv::StringRecord::new();
     loop {
-        let at = Row { row: ratings.len() + 1, line: reader.position().line() };
+        let at = Row { row: rows + 1, line: reader.position().line() };
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
@@ -116,7 +131,7 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
                 Ok(text)
             }
         };
-        let unit = cell(unit_at, &columns.unit)?.to_owned();
+        let unit = cell(unit_at, &columns.unit)?;
         let value_text = record.get(value_at).unwrap_or_default().trim();
         let value =
             value_text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| RatingsFileError::NotANumber {
@@ -126,29 +141,31 @@ pub fn read_ratings(path: &Path, columns: &Columns) -> Result<Vec<Rating>, Ratin
                 cell: cut(value_text),
             })?;
         let rater = match (rater_at, &columns.rater) {
-            (Some(index), Some(column)) => Some(cell(index, column)?.to_owned()),
+            (Some(index), Some(column)) => Some(cell(index, column)?),
             _ => None,
         };
-        ratings.push(Rating { unit, rater, value });
+        each(unit, rater, value);
+        rows += 1;
     }
-    if ratings.is_empty() {
+    if rows == 0 {
         return Err(RatingsFileError::NoRows { path: path.to_path_buf() });
     }
-    Ok(ratings)
+    Ok(())
 }
 
-/// Reads the file and computes its agreement; an agreement error names the file and the
-/// column it concerns (and the rows, for a rater who rated a unit twice).
+/// Reads the file one row at a time and computes its agreement; an agreement error names the
+/// file and the column it concerns (and the rows, for a rater who rated a unit twice).
 pub fn agreement_of_file(path: &Path, columns: &Columns) -> Result<Agreement, RatingsFileError> {
-    let ratings = read_ratings(path, columns)?;
-    agreement(&ratings).map_err(|problem| file_error(path, columns, problem))
+    report_of_file(path, columns)?.into_agreement().map_err(|problem| file_error(path, columns, problem))
 }
 
-/// Reads the file and computes each statistic on its own ([`agreement_report`]); an error of
-/// the whole names the file and column as [`agreement_of_file`] does.
+/// Reads the file one row at a time, never holding its rows ([`RatingSums`]), and computes
+/// each statistic on its own ([`AgreementReport`]); an error of the whole names the file and
+/// column as [`agreement_of_file`] does.
 pub fn report_of_file(path: &Path, columns: &Columns) -> Result<AgreementReport, RatingsFileError> {
-    let ratings = read_ratings(path, columns)?;
-    agreement_report(&ratings).map_err(|problem| file_error(path, columns, problem))
+    let mut sums = RatingSums::default();
+    for_each_rating(path, columns, |unit, rater, value| sums.push(unit, rater, value))?;
+    sums.report().map_err(|problem| file_error(path, columns, problem))
 }
 
 /// An agreement error as one of the file: with the column it concerns (and the rows, for a
@@ -202,6 +219,26 @@ mod tests {
         assert_eq!(ratings.len(), 3);
         assert_eq!(ratings[1], Rating { unit: "a".into(), rater: Some("y".into()), value: 2.5 });
         assert!(read_ratings(&path, &columns(None)).unwrap().iter().all(|r| r.rater.is_none()));
+    }
+
+    #[test]
+    fn streamed_file_gives_the_figures_of_the_ratings_in_memory() {
+        use crate::va::agreement::{agreement, agreement_report, tests::random_ratings};
+        for (seed, named) in [(11, true), (12, false)] {
+            let ratings = random_ratings(seed, 60, 4, 0.75, named);
+            let mut text = String::from("id,who,V\n");
+            for r in &ratings {
+                // `{}` writes the f64 back exactly; unnamed ratings leave the rater cell empty.
+                text.push_str(&format!("{},{},{}\n", r.unit, r.rater.as_deref().unwrap_or_default(), r.value));
+            }
+            let (_dir, path) = file(&text);
+            let rater = named.then_some("who");
+            assert_eq!(read_ratings(&path, &columns(rater)).unwrap().len(), ratings.len());
+            let streamed = report_of_file(&path, &columns(rater)).unwrap();
+            assert_eq!(streamed.raters.is_some(), named);
+            assert_eq!(streamed, agreement_report(&ratings).unwrap());
+            assert_eq!(agreement_of_file(&path, &columns(rater)).unwrap(), agreement(&ratings).unwrap());
+        }
     }
 
     #[test]
