@@ -50,6 +50,8 @@ pub struct AnnotatorMerge {
     pub action: AnnotatorAction,
     pub events_new: usize,
     pub events_present: usize,
+    /// A conflicting annotator's events, left out until the user decides.
+    pub events_held: usize,
 }
 
 /// An annotator name used in two stores for two people.
@@ -67,15 +69,12 @@ impl std::fmt::Display for MergeConflict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "annotator {:?} of store {} ({}) is not {:?} of store {}: decide with --rename {}=NEW_NAME or \
-             --same-person {}",
+            "annotator {:?} of store {} ({}) is not {:?} of store {}: two people, or one?",
             self.name,
             self.source_store,
             self.source.display(),
             self.name,
             self.local_store,
-            self.name,
-            self.name
         )
     }
 }
@@ -136,13 +135,12 @@ impl MergeSummary {
                 AnnotatorAction::Joined => "joined to the same person here".to_owned(),
                 AnnotatorAction::Conflict => "conflict".to_owned(),
             };
-            lines.push(format!(
-                "  annotator {:?} ({action}) from {}: {} new events, {} already present",
-                a.name,
-                a.source.display(),
-                a.events_new,
-                a.events_present
-            ));
+            let events = if a.action == AnnotatorAction::Conflict {
+                format!("{} events held until the name is decided", a.events_held)
+            } else {
+                format!("{} new events, {} already present", a.events_new, a.events_present)
+            };
+            lines.push(format!("  annotator {:?} ({action}) from {}: {events}", a.name, a.source.display()));
         }
         for c in &self.conflicts {
             lines.push(format!("  conflict: {c}"));
@@ -221,10 +219,14 @@ impl Store {
         let tx = self.conn.transaction().map_err(sqlite)?;
         let mut affected = BTreeSet::new();
         for source in sources {
+            // Source annotator → (annotator here, their entry in the summary); the conflicting
+            // ones → their entry.
             let mut annotator_map: HashMap<AnnotatorId, (AnnotatorId, usize)> = HashMap::new();
+            let mut held: HashMap<AnnotatorId, usize> = HashMap::new();
             for incoming in incoming_annotators(source)? {
                 let Some(local) = local_annotator(&tx, &incoming, options, source, &mut summary).map_err(sqlite)?
                 else {
+                    held.insert(incoming.id, summary.annotators.len() - 1);
                     continue;
                 };
                 for (uid, origin) in &incoming.uids {
@@ -263,7 +265,12 @@ impl Store {
                 let (Value::Integer(source_id), Value::Integer(source_annotator)) = (&values[0], &values[1]) else {
                     return Err(source.invalid("an event without an id or annotator"));
                 };
-                let Some(&(annotator, entry)) = annotator_map.get(source_annotator) else { continue };
+                let Some(&(annotator, entry)) = annotator_map.get(source_annotator) else {
+                    if let Some(&entry) = held.get(source_annotator) {
+                        summary.annotators[entry].events_held += 1;
+                    }
+                    continue;
+                };
                 let present: Option<i64> =
                     find.query_row([&values[UID_COLUMN]], |r| r.get(0)).optional().map_err(sqlite)?;
                 let here = match present {
@@ -375,6 +382,7 @@ fn local_annotator(
             action,
             events_new: 0,
             events_present: 0,
+            events_held: 0,
         });
     };
     for (uid, _) in &incoming.uids {

@@ -153,7 +153,11 @@ fn one_name_for_two_people_is_a_conflict_until_the_user_decides() {
     let conflict = &refused.conflicts[0];
     assert_eq!((conflict.source_store.as_str(), conflict.local_store.as_str()), (c.id(), a.id()));
     let text = conflict.to_string();
-    assert!(text.contains(c.id()) && text.contains(a.id()) && text.contains("--rename alice="), "{text}");
+    assert!(text.contains(c.id()) && text.contains(a.id()) && text.contains("c.sqlite"), "{text}");
+    assert_eq!(
+        (refused.annotators[0].action.clone(), refused.annotators[0].events_held),
+        (AnnotatorAction::Conflict, 1)
+    );
     assert_eq!((uids(&a), judgments_by_name(&a)), before, "nothing written");
 
     let options = MergeOptions { renames: vec![("alice".to_owned(), "alice-b".to_owned())], ..Default::default() };
@@ -256,4 +260,56 @@ fn a_dry_run_writes_nothing_but_counts_what_it_would_add() {
     assert_eq!(dry.events_new(), 2);
     assert!(dry.lines()[0].contains("2 new events"), "{:?}", dry.lines());
     assert_eq!((uids(&a), judgments_by_name(&a)), before);
+}
+
+/// Merge time of a large store, against reading the same log (`Store::events`) in the same run.
+/// Run by hand: `cargo test --lib merge_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing, printed; run by hand"]
+fn merge_timing() {
+    let n: usize = std::env::var("UNIVA_MERGE_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut big = Store::open(&dir.path().join("big.sqlite"), "demo").unwrap();
+    let annotators: Vec<AnnotatorId> = (0..5).map(|k| big.create_annotator(&format!("a{k}"), "").unwrap().id).collect();
+    {
+        // Written in one transaction (the app writes one per edit; that is not what is timed).
+        let tx = big.conn.transaction().unwrap();
+        for i in 0..n {
+            tx.execute(
+                "INSERT INTO events (annotator_id, time_utc, utterance_id, modality, kind, new_valence, new_arousal,
+                     new_status, new_unsure, new_reason, uid, origin, origin_seq)
+                 VALUES (?1, ?2, ?3, 'vision', 'correct', 0.5, 0.25, 'corrected', 0, '', ?4, 'big', ?5)",
+                rusqlite::params![
+                    annotators[i % 5],
+                    format!("2026-01-01T00:{:02}:{:02}.{:03}Z", i / 60_000 % 60, i / 1000 % 60, i % 1000),
+                    format!("u{}", i % 4 + 1),
+                    format!("{:032x}", i),
+                    i as i64 + 1
+                ],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let started = std::time::Instant::now();
+    let events = big.events().unwrap();
+    let read = started.elapsed();
+    assert_eq!(events.len(), n);
+    let mut into = Store::open(&dir.path().join("into.sqlite"), "demo").unwrap();
+    let started = std::time::Instant::now();
+    let first = into.merge(std::slice::from_ref(&big), &is_utterance, &MergeOptions::default(), true).unwrap();
+    let merge = started.elapsed();
+    let started = std::time::Instant::now();
+    let again = into.merge(std::slice::from_ref(&big), &is_utterance, &MergeOptions::default(), true).unwrap();
+    let remerge = started.elapsed();
+    assert_eq!((first.events_new(), again.events_new(), again.events_present()), (n, 0, n));
+    println!(
+        "{n} events: read the log {:.3} s (baseline); merge into an empty store {:.3} s ({:.1}x); merge again \
+         (all present) {:.3} s ({:.1}x)",
+        read.as_secs_f64(),
+        merge.as_secs_f64(),
+        merge.as_secs_f64() / read.as_secs_f64(),
+        remerge.as_secs_f64(),
+        remerge.as_secs_f64() / read.as_secs_f64()
+    );
 }

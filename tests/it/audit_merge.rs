@@ -119,7 +119,7 @@ fn a_name_conflict_and_another_datasets_store_are_refused() {
     let refused = fails(&["audit", "merge", "--dataset", data_str, "--from", two_str]);
     let two_id = Store::open(&two, &dataset.manifest.name).unwrap().id().to_owned();
     assert!(
-        refused.contains("conflict") && refused.contains(&two_id) && refused.contains("--rename kim="),
+        refused.contains("conflict") && refused.contains(&two_id) && refused.contains("--rename OLD=NEW"),
         "{refused}"
     );
     let renamed = ok(&["audit", "merge", "--dataset", data_str, "--from", two_str, "--rename", "kim=kim-2"]);

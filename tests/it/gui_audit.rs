@@ -629,6 +629,7 @@ fn merge_stores_shows_what_it_adds_then_writes_on_confirm() {
     laptop_store(&harness, &other, "alice", &[(0.5, 0.5)]);
     audit(&mut harness, AuditCommand::PreviewMerge(other.clone()));
     harness.get_by_label("Same person");
+    harness.get_by_label_contains("1 events held until the name is decided");
     let merge_button = harness.get_by_label("Merge (decide the conflicts first)");
     assert!(merge_button.accesskit_node().is_disabled(), "a conflict blocks the merge");
     harness.get_by_label_contains("Two people: add theirs as alice-").click();
