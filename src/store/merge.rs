@@ -206,6 +206,18 @@ impl Store {
         if let Some(name) = options.same_person.iter().find(|n| options.renames.iter().any(|(old, _)| old == *n)) {
             return Err(self.invalid(&format!("annotator {name:?} is both renamed and said to be the same person")));
         }
+        // A decision about a name no source has is a typo, which would leave the conflict.
+        let mut incoming_names = BTreeSet::new();
+        for source in sources {
+            incoming_names.extend(incoming_annotators(source)?.into_iter().map(|a| a.name));
+        }
+        let decided = options.renames.iter().map(|(old, _)| old).chain(&options.same_person);
+        if let Some(name) = decided.into_iter().find(|n| !incoming_names.contains(*n)) {
+            return Err(self.invalid(&format!(
+                "no store being merged has an annotator named {name:?} to rename or join (they have: {})",
+                incoming_names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+            )));
+        }
         let path = self.path.clone();
         let sqlite = |source| StoreError::Sqlite { path: path.clone(), source };
         let mut summary = MergeSummary {

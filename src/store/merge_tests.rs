@@ -160,6 +160,10 @@ fn one_name_for_two_people_is_a_conflict_until_the_user_decides() {
     );
     assert_eq!((uids(&a), judgments_by_name(&a)), before, "nothing written");
 
+    // A decision about a name that no source has is refused (a typo would leave the conflict).
+    let typo = MergeOptions { same_person: vec!["alicia".to_owned()], ..Default::default() };
+    let err = a.merge(&[reopen(&c_path)], &is_utterance, &typo, true).unwrap_err().to_string();
+    assert!(err.contains("\"alicia\"") && err.contains("they have: \"alice\""), "{err}");
     let options = MergeOptions { renames: vec![("alice".to_owned(), "alice-b".to_owned())], ..Default::default() };
     let renamed = merge(&mut a, &reopen(&c_path), &options);
     assert!(renamed.written);
