@@ -1,5 +1,6 @@
 //! `univa audit export`: a VA overlay of one annotator's judgments or of their consensus, for
 //! `univa train --va-overlay`. `univa audit events`: the whole event log as CSV.
+//! `univa audit merge`: other stores of the dataset merged into its store (a union of events).
 //! `univa audit stress-writer` (hidden): writes edits and acknowledges each committed one on
 //! stdout, for the kill test of the store's durability.
 
@@ -25,6 +26,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Write every audit event (who, when, what, old → new, why) as CSV.
     Events(EventsArgs),
+    /// Merge other stores of the dataset (other annotators' laptops) into its store: a union of
+    /// audit events, so merging again changes nothing.
+    Merge(MergeArgs),
     /// Write edits, printing `ack SEQ EVENT_ID UTTERANCE MODALITY V A` after each committed one
     /// (for the kill test).
     #[command(hide = true)]
@@ -68,6 +72,38 @@ pub struct EventsArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The dataset folder.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// The stores to merge in (stores older than this version are first brought to its schema).
+    #[arg(long, num_args = 1.., required = true)]
+    pub from: Vec<PathBuf>,
+    /// The store to merge into [default: the dataset's store].
+    #[arg(long)]
+    pub into: Option<PathBuf>,
+    /// OLD=NEW: the incoming annotator named OLD is called NEW here (for a name that two stores
+    /// use for two people). Repeatable.
+    #[arg(long, value_parser = parse_rename)]
+    pub rename: Vec<(String, String)>,
+    /// The incoming annotator of this name is the person of the same name here. Repeatable.
+    #[arg(long)]
+    pub same_person: Vec<String>,
+    /// Print what the merge would add and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_rename(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((old, new)) if !old.trim().is_empty() && !new.trim().is_empty() => {
+            Ok((old.trim().to_owned(), new.trim().to_owned()))
+        }
+        _ => Err(format!("{text:?} is not OLD=NEW (two annotator names)")),
+    }
+}
+
+#[derive(Debug, clap::Args)]
 pub struct StressArgs {
     #[arg(long)]
     pub store: PathBuf,
@@ -82,6 +118,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.command {
         Command::Export(args) => export(args),
         Command::Events(args) => events(args),
+        Command::Merge(args) => merge(args),
         Command::StressWriter(args) => stress_writer(args),
     }
 }
@@ -148,6 +185,39 @@ fn events(args: &EventsArgs) -> anyhow::Result<()> {
     let csv = store::events_csv(&store)?;
     write(&args.csv, &csv)?;
     println!("{}: {} events", args.csv.display(), csv.iter().filter(|&&b| b == b'\n').count().saturating_sub(1));
+    Ok(())
+}
+
+fn merge(args: &MergeArgs) -> anyhow::Result<()> {
+    let dataset = Dataset::open_lazy(&args.dataset)?;
+    let name = &dataset.manifest.name;
+    let mut sources = Vec::with_capacity(args.from.len());
+    for path in &args.from {
+        anyhow::ensure!(path.is_file(), "{}: no such store file", path.display());
+        sources.push(Store::open(path, name)?);
+    }
+    let location = store::StoreLocation::resolve(&dataset.root, args.into.as_deref())?;
+    // A dry run into a store that does not exist yet leaves no file behind.
+    let fresh = args.dry_run && !location.path.exists();
+    let mut into = Store::open(if fresh { Path::new(":memory:") } else { &location.path }, name)?;
+    let ids: std::collections::HashSet<&str> = dataset.utterances.iter().map(|u| u.id.as_str()).collect();
+    let options = store::MergeOptions { renames: args.rename.clone(), same_person: args.same_person.clone() };
+    let started = std::time::Instant::now();
+    let mut summary = into.merge(&sources, &|id| ids.contains(id), &options, !args.dry_run)?;
+    summary.into = location.path;
+    for line in summary.lines() {
+        println!("{line}");
+    }
+    anyhow::ensure!(
+        summary.conflicts.is_empty(),
+        "{} annotator name conflict(s); nothing was written. Decide each with --rename OLD=NEW or --same-person NAME",
+        summary.conflicts.len()
+    );
+    if summary.written {
+        println!("merged {} new events in {:.2} s", summary.events_new(), started.elapsed().as_secs_f64());
+    } else {
+        println!("dry run: nothing was written");
+    }
     Ok(())
 }
 

@@ -9,10 +9,12 @@
 //! build is refused, and a damaged file is reported and left as it is.
 
 mod export;
+mod merge;
 mod schema;
 mod time;
 
 pub use export::{Consensus, OverlaySource, events_csv, overlay_of};
+pub use merge::{AnnotatorMerge, MergeConflict, MergeOptions, MergeSummary, SourceSummary};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use time::{format_utc_millis, utc_now};
 
@@ -282,6 +284,8 @@ pub struct Store {
     path: PathBuf,
     /// Opened read-only (see [`Store::open_read_only`]).
     read_only: bool,
+    /// This store's random id (schema 4), the `origin` of the events it writes.
+    id: String,
 }
 
 impl std::fmt::Debug for Store {
@@ -291,6 +295,12 @@ impl std::fmt::Debug for Store {
 }
 
 const META_DATASET: &str = "dataset";
+const META_STORE_ID: &str = "store_id";
+
+/// A new random 128-bit id in hex, for events and annotators.
+fn random_uid() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
 
 impl Store {
     /// Opens the existing store of `dataset` (`explicit`, or where [`StoreLocation::resolve`]
@@ -356,8 +366,9 @@ impl Store {
                 ),
             });
         }
-        let store = Self { conn, path: path.to_path_buf(), read_only: true };
+        let mut store = Self { conn, path: path.to_path_buf(), read_only: true, id: String::new() };
         store.owner_is(dataset)?;
+        store.id = store.meta(META_STORE_ID)?.ok_or_else(|| store.invalid("the store has no id"))?;
         Ok(store)
     }
 
@@ -404,14 +415,32 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
-        let mut store = Self { conn, path: path.to_path_buf(), read_only: false };
+        let mut store = Self { conn, path: path.to_path_buf(), read_only: false, id: String::new() };
         store.migrate(version, schema::LATEST)?;
         store.claim(dataset)?;
+        store.id = store.meta(META_STORE_ID)?.ok_or_else(|| store.invalid("the store has no id"))?;
         Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// This store's random id, which names it in merge reports.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The dataset this store belongs to.
+    pub fn dataset_name(&self) -> Result<String, StoreError> {
+        self.meta(META_DATASET)?.ok_or_else(|| self.invalid("the store names no dataset"))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.sqlite())
     }
 
     fn sqlite(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -436,12 +465,7 @@ impl Store {
     /// The dataset the store belongs to (none yet in a new store); another dataset's store is
     /// refused.
     fn owner_is(&self, dataset: &str) -> Result<Option<String>, StoreError> {
-        let found: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [META_DATASET], |r| r.get(0))
-            .optional()
-            .map_err(self.sqlite())?;
-        match found {
+        match self.meta(META_DATASET)? {
             Some(found) if found != dataset => {
                 Err(StoreError::OtherDataset { path: self.path.clone(), found, expected: dataset.to_owned() })
             }
@@ -509,13 +533,20 @@ impl Store {
                 problem: format!("an annotator named {name:?} already exists; pick it instead"),
             });
         }
-        self.conn
-            .execute(
-                "INSERT INTO annotators (name, note, created_utc) VALUES (?1, ?2, ?3)",
-                params![name, note.trim(), utc_now()],
-            )
-            .map_err(self.sqlite())?;
-        Ok(Annotator { id: self.conn.last_insert_rowid(), name: name.to_owned(), note: note.trim().to_owned() })
+        let tx = self.conn.unchecked_transaction().map_err(self.sqlite())?;
+        tx.execute(
+            "INSERT INTO annotators (name, note, created_utc) VALUES (?1, ?2, ?3)",
+            params![name, note.trim(), utc_now()],
+        )
+        .map_err(self.sqlite())?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO annotator_uids (uid, annotator_id, origin) VALUES (?1, ?2, ?3)",
+            params![random_uid(), id, self.id],
+        )
+        .map_err(self.sqlite())?;
+        tx.commit().map_err(self.sqlite())?;
+        Ok(Annotator { id, name: name.to_owned(), note: note.trim().to_owned() })
     }
 
     /// Every annotator's current judgments: annotator → (utterance id, modality) → judgment.
@@ -679,8 +710,9 @@ impl Store {
             "INSERT INTO events (annotator_id, time_utc, utterance_id, modality, kind,
                  old_valence, old_arousal, old_status, old_unsure, old_reason,
                  new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event,
-                 model_valence, model_arousal)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                 model_valence, model_arousal, uid, origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                 ?21, ?22)",
             params![
                 change.annotator,
                 time_utc,
@@ -702,10 +734,13 @@ impl Store {
                 target,
                 change.model.map(|va| f64::from(va.valence)),
                 change.model.map(|va| f64::from(va.arousal)),
+                random_uid(),
+                self.id,
             ],
         )
         .map_err(sqlite)?;
         let id = tx.last_insert_rowid();
+        tx.execute("UPDATE events SET origin_seq = id WHERE id = ?1", [id]).map_err(sqlite)?;
         match new {
             Some(j) => tx.execute(
                 "INSERT INTO judgments (annotator_id, utterance_id, modality, valence, arousal, status, unsure, reason, event_id)

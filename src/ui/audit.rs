@@ -91,6 +91,7 @@ pub fn audit_ui(
         });
         return;
     }
+    merge_ui(ui, audit, &mut push);
     let Some(me) = &audit.me else {
         annotator_picker_ui(ui, audit, settings, &mut push);
         agreement_section_ui(ui, session, audit);
@@ -149,6 +150,57 @@ pub fn audit_ui(
     };
     ui.weak(hint);
     agreement_section_ui(ui, session, audit);
+}
+
+/// "Merge stores…": other stores of this dataset (the team's laptops) merged into this one,
+/// with what the merge adds shown before anything is written; name conflicts are decided here.
+fn merge_ui(ui: &mut egui::Ui, audit: &AuditState, push: &mut impl FnMut(AuditCommand)) {
+    let Some(preview) = &audit.merge else {
+        if ui
+            .button("Merge stores…")
+            .on_hover_text("Bring other annotators' stores of this dataset into this one")
+            .clicked()
+        {
+            push(AuditCommand::PickMergeDialog);
+        }
+        return;
+    };
+    let summary = &preview.summary;
+    ui.group(|ui| {
+        ui.strong("Merge stores (nothing written yet)");
+        for line in summary.lines() {
+            ui.label(line);
+        }
+        for conflict in &summary.conflicts {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!("{:?} in both stores:", conflict.name));
+                if ui.button("Same person").clicked() {
+                    push(AuditCommand::ResolveMerge { name: conflict.name.clone(), rename: None });
+                }
+                let short: String = conflict.source_store.chars().take(6).collect();
+                let new = format!("{}-{short}", conflict.name);
+                if ui.button(format!("Two people: add theirs as {new}")).clicked() {
+                    push(AuditCommand::ResolveMerge { name: conflict.name.clone(), rename: Some(new) });
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            let label = if summary.conflicts.is_empty() {
+                format!("Merge {} new events", summary.events_new())
+            } else {
+                "Merge (decide the conflicts first)".to_owned()
+            };
+            if ui.add_enabled(summary.conflicts.is_empty(), egui::Button::new(label)).clicked() {
+                push(AuditCommand::ConfirmMerge);
+            }
+            if ui.button("Add another store…").clicked() {
+                push(AuditCommand::PickMergeDialog);
+            }
+            if ui.button("Cancel").clicked() {
+                push(AuditCommand::CancelMerge);
+            }
+        });
+    });
 }
 
 /// Why the last edit was made: the field names that edit, Enter or the button saves the reason

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use crate::dataset::Va;
 use crate::modality::Modality;
 use crate::store::{
-    Annotator, AnnotatorId, Change, Event, EventId, EventKind, Judgment, Status, Store, StoreError, StoreLocation,
+    Annotator, AnnotatorId, Change, Event, EventId, EventKind, Judgment, MergeOptions, MergeSummary, Status, Store,
+    StoreError, StoreLocation,
 };
 
 use super::audit_queue::{self, QueueOrder, QueueSettings};
@@ -84,6 +85,27 @@ pub enum AuditCommand {
     /// Accept every point of the selected utterance not judged yet, then go to the next.
     AcceptAndNext,
     SetReview(bool),
+    /// Ask for another store of the dataset with the native dialog, then preview its merge.
+    PickMergeDialog,
+    /// Add a store to the merge being prepared and show what merging would add (nothing written).
+    PreviewMerge(PathBuf),
+    /// Decide a name conflict of the merge being prepared: the same person, or two people (the
+    /// incoming one renamed to `rename`).
+    ResolveMerge {
+        name: String,
+        rename: Option<String>,
+    },
+    /// Write the merge being prepared.
+    ConfirmMerge,
+    CancelMerge,
+}
+
+/// A merge of other stores into the open one, shown before it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MergePreview {
+    pub sources: Vec<PathBuf>,
+    pub options: MergeOptions,
+    pub summary: MergeSummary,
 }
 
 /// What a command asks of the app beyond the audit state.
@@ -146,6 +168,8 @@ pub struct AuditState {
     pub draft: AuditDraft,
     pub queue: QueueSettings,
     pub review: bool,
+    /// The merge of other stores being prepared.
+    pub merge: Option<MergePreview>,
     index_of: HashMap<String, usize>,
 }
 
@@ -288,6 +312,30 @@ impl AuditState {
                 self.armed = None;
                 Ok(AuditOutcome::default())
             }
+            // Answered by the app, which owns the dialogs.
+            AuditCommand::PickMergeDialog => Ok(AuditOutcome::default()),
+            AuditCommand::PreviewMerge(path) => {
+                let (mut sources, options) = self.merge.take().map(|m| (m.sources, m.options)).unwrap_or_default();
+                if !sources.contains(&path) {
+                    sources.push(path);
+                }
+                self.preview_merge(session, sources, options)
+            }
+            AuditCommand::ResolveMerge { name, rename } => match self.merge.take() {
+                Some(MergePreview { sources, mut options, .. }) => {
+                    match rename {
+                        Some(new) => options.renames.push((name, new)),
+                        None => options.same_person.push(name),
+                    }
+                    self.preview_merge(session, sources, options)
+                }
+                None => Ok(AuditOutcome::default()),
+            },
+            AuditCommand::ConfirmMerge => self.confirm_merge(session),
+            AuditCommand::CancelMerge => {
+                self.merge = None;
+                Ok(AuditOutcome::default())
+            }
         };
         result.unwrap_or_else(|error| AuditOutcome::notice(Notice::error(format!("Audit: {error}"))))
     }
@@ -338,6 +386,58 @@ impl AuditState {
         if let Some(id) = remembered.and_then(|name| self.annotators.iter().find(|a| a.name == name)).map(|a| a.id) {
             outcome.annotator = self.choose(id).annotator;
         }
+        Ok(outcome)
+    }
+
+    /// Merges `sources` into the open store; written only when `write`.
+    fn merge_sources(
+        &mut self,
+        session: &Session,
+        sources: &[PathBuf],
+        options: &MergeOptions,
+        write: bool,
+    ) -> Result<MergeSummary, StoreError> {
+        let dataset = &session.dataset;
+        let opened = sources.iter().map(|p| Store::open(p, &dataset.manifest.name)).collect::<Result<Vec<_>, _>>()?;
+        let index_of = &self.index_of;
+        let Some(store) = &mut self.store else {
+            return Err(StoreError::Invalid { path: PathBuf::new(), problem: "no audit store is open".to_owned() });
+        };
+        store.merge(&opened, &|id| index_of.contains_key(id), options, write)
+    }
+
+    fn preview_merge(
+        &mut self,
+        session: &Session,
+        sources: Vec<PathBuf>,
+        options: MergeOptions,
+    ) -> Result<AuditOutcome, StoreError> {
+        let summary = self.merge_sources(session, &sources, &options, false)?;
+        self.merge = Some(MergePreview { sources, options, summary });
+        Ok(AuditOutcome::default())
+    }
+
+    /// Writes the prepared merge and reloads the store's annotators and judgments (the same
+    /// annotator goes on auditing).
+    fn confirm_merge(&mut self, session: &Session) -> Result<AuditOutcome, StoreError> {
+        let Some(preview) = self.merge.take() else { return Ok(AuditOutcome::default()) };
+        let summary = self.merge_sources(session, &preview.sources, &preview.options, true)?;
+        if !summary.written {
+            let conflicts = summary.conflicts.len();
+            self.merge = Some(MergePreview { summary, ..preview });
+            return Ok(AuditOutcome::notice(Notice::error(format!(
+                "Merge: {conflicts} annotator name conflict(s) to decide first; nothing was written"
+            ))));
+        }
+        let path = self.location.as_ref().map(|l| l.path.clone());
+        let me = self.me.as_ref().map(|a| a.name.clone());
+        let mut outcome = self.start(session, path, me.as_deref())?;
+        outcome.notice = Some(Notice::info(format!(
+            "Merged {} new events from {} store(s) ({} were already here)",
+            summary.events_new(),
+            preview.sources.len(),
+            summary.events_present()
+        )));
         Ok(outcome)
     }
 

@@ -171,6 +171,16 @@ impl StudioApp {
                 let Some(store) = picked else { return };
                 AuditCommand::Start { store: Some(store), remembered: self.settings.last_annotator.clone() }
             }
+            AuditCommand::PickMergeDialog => {
+                let dialog =
+                    FileDialog::new("Merge another audit store of this dataset").filter("UniVA store", &["sqlite"]);
+                let dialog = match self.session.as_ref() {
+                    Some(session) => dialog.directory(&session.dataset.root),
+                    None => dialog,
+                };
+                let Some(store) = dialog.pick_file() else { return };
+                AuditCommand::PreviewMerge(store)
+            }
             other => other,
         };
         let Some(session) = &self.session else { return };

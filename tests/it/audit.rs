@@ -12,11 +12,11 @@ use univa::modality::Modality;
 use univa::store::{Change, EventKind, Judgment, Status, Store, StoreLocation};
 use univa::va::VaNormalizer;
 
-fn univa(args: &[&str]) -> std::process::Output {
+pub fn univa(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_univa")).args(args).output().unwrap()
 }
 
-fn ok(args: &[&str]) -> String {
+pub fn ok(args: &[&str]) -> String {
     let output = univa(args);
     assert!(output.status.success(), "univa {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use univa::dataset::Va;
 use univa::modality::Modality;
 use univa::store::{EventKind, Status, Store};
@@ -567,4 +567,76 @@ fn enter_in_the_new_annotators_name_creates_them() {
     harness.key_press(egui::Key::Enter);
     harness.run_steps(2);
     harness.get_by_label("Auditing as dana");
+}
+
+/// A store of the fixture dataset from another "laptop": `name` corrects the text point of the
+/// first four utterances.
+fn laptop_store(harness: &Harness<'static, StudioApp>, path: &Path, name: &str, points: &[(f32, f32)]) {
+    let session = harness.state().session.as_ref().unwrap();
+    let mut store = Store::open(path, &harness_dataset_name()).unwrap();
+    let annotator = store.create_annotator(name, "").unwrap();
+    for (index, &(v, a)) in points.iter().enumerate() {
+        let change = univa::store::Change {
+            annotator: annotator.id,
+            utterance: &session.utterance(index).unwrap().id,
+            modality: Modality::Text,
+            kind: EventKind::Correct,
+            new: Some(univa::store::Judgment {
+                va: Va::new(v, a),
+                status: Status::Corrected,
+                unsure: false,
+                reason: String::new(),
+            }),
+            reason: "",
+            source_model: "fixture",
+            model: None,
+        };
+        store.record(&change).unwrap();
+    }
+}
+
+#[test]
+fn merge_stores_shows_what_it_adds_then_writes_on_confirm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("lead.sqlite");
+    let mut harness = auditing(&store, "alice");
+    for (index, v) in [0.1, 0.4, -0.3, 0.8].into_iter().enumerate() {
+        harness.state_mut().handle(Command::Select(index));
+        audit(&mut harness, AuditCommand::Set(Modality::Text, Va::new(v, 0.0)));
+    }
+    let bob = dir.path().join("bob.sqlite");
+    laptop_store(&harness, &bob, "bob", &[(0.2, 0.1), (0.3, 0.0), (-0.2, 0.6), (0.6, -0.2)]);
+
+    audit(&mut harness, AuditCommand::PreviewMerge(bob.clone()));
+    // The total and bob's line.
+    assert_eq!(harness.query_all_by_label_contains("4 new events, 0 already present").count(), 2);
+    harness.get_by_label_contains("annotator \"bob\" (new)");
+    assert_eq!(events(&store).len(), 4, "nothing is written before the confirmation");
+    harness.get_by_label("Merge 4 new events").click();
+    harness.run_steps(2);
+    let app = harness.state();
+    assert!(app.view.audit.merge.is_none());
+    let names: Vec<&str> = app.view.audit.annotators.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(app.view.audit.me.as_ref().map(|a| a.name.as_str()), Some("alice"), "alice goes on auditing");
+    assert_eq!(events(&store).len(), 8);
+    let rows = univa::ui::agreement_rows(app.session.as_ref().unwrap(), &app.view.audit);
+    let valence = rows.iter().find(|r| r.modality == Modality::Text && r.dimension == "V").unwrap();
+    assert_eq!(valence.across.as_ref().unwrap().identified.as_ref().unwrap().n_raters, 2);
+
+    // Another "alice": a conflict to decide before the merge can be written.
+    let other = dir.path().join("other-alice.sqlite");
+    laptop_store(&harness, &other, "alice", &[(0.5, 0.5)]);
+    audit(&mut harness, AuditCommand::PreviewMerge(other.clone()));
+    harness.get_by_label("Same person");
+    harness.get_by_label_contains("1 events held until the name is decided");
+    let merge_button = harness.get_by_label("Merge (decide the conflicts first)");
+    assert!(merge_button.accesskit_node().is_disabled(), "a conflict blocks the merge");
+    harness.get_by_label_contains("Two people: add theirs as alice-").click();
+    harness.run_steps(2);
+    harness.get_by_label("Merge 1 new events").click();
+    harness.run_steps(2);
+    let names: Vec<String> = harness.state().view.audit.annotators.iter().map(|a| a.name.clone()).collect();
+    assert_eq!(names.len(), 3);
+    assert!(names[1].starts_with("alice-"), "{names:?}");
 }

@@ -5,6 +5,7 @@
 mod acquire;
 mod agreement;
 mod audit;
+mod audit_merge;
 mod cli;
 mod cli_train;
 mod dataset;
