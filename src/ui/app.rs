@@ -279,7 +279,12 @@ impl StudioApp {
             .default_size(theme::PANEL_PREDICTIONS_WIDTH)
             .show(ui, |ui| predictions::predictions_ui(ui, session, view, settings, commands));
         egui::CentralPanel::default_margins().show(ui, |ui| {
-            player_section_ui(ui, player, settings.playback, commands);
+            let explanation = session
+                .run
+                .as_ref()
+                .zip(view.selected)
+                .and_then(|(run, index)| view.explain.answer(&run.dir, index)?.as_ref().ok());
+            player_section_ui(ui, player, settings.playback, explanation.map(AsRef::as_ref), commands);
             // The VA plane's panel trades room with the detail tabs below it: drag its lower edge.
             // A fixed default, since the room on the first frame (before the player's picture)
             // is not the room after.
@@ -437,16 +442,21 @@ fn playback_keys(ctx: &egui::Context, commands: &mut Vec<Command>) {
     });
 }
 
-/// The player, collapsible, above the VA plane.
+/// The player, collapsible, above the VA plane; under its timeline the attention of the
+/// selected utterance's explanation once the Explain tab has it (on the timeline's axis).
 fn player_section_ui(
     ui: &mut egui::Ui,
     player: &mut PlayerPanel,
     playback: PlaybackSettings,
+    explanation: Option<&crate::explain::Explanation>,
     commands: &mut Vec<Command>,
 ) {
     let header =
         egui::CollapsingHeader::new("Player").id_salt("player").open(Some(playback.show_player)).show(ui, |ui| {
             player_ui(ui, player, playback, commands);
+            if let (Some(explanation), Some(window)) = (explanation, player.timeline_window()) {
+                explain::player_strips_ui(ui, explanation, window, commands);
+            }
         });
     if header.header_response.clicked() {
         commands.push(Command::Transport(Transport::SetShown(!playback.show_player)));

@@ -180,47 +180,79 @@ fn strip_ui(ui: &mut egui::Ui, a: &ModalityAttention, commands: &mut Vec<Command
         ui.label(format!("{}: no real steps", a.modality));
         return;
     };
-    let (start, end) = (first.span.start, last.span.end.max(first.span.start + 1e-9));
-    let max = a.steps.iter().map(|s| s.weight).fold(0.0f32, f32::max).max(1e-12);
+    let range = (first.span.start, last.span.end.max(first.span.start + 1e-9));
     ui.horizontal(|ui| {
         ui.add_sized([56.0, STRIP_HEIGHT], egui::Label::new(a.modality.name())).on_hover_text(&a.placement);
         let width = ui.available_width().max(100.0);
-        let (rect, _) = ui.allocate_exact_size(egui::vec2(width, STRIP_HEIGHT), Sense::hover());
-        ui.painter().rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-        let colour = theme::modality_color(a.modality);
-        let seconds = a.unit == TimeUnit::Seconds;
-        for step in &a.steps {
-            let x0 = rect.left() + rect.width() * ((step.span.start - start) / (end - start)) as f32;
-            let x1 = rect.left() + rect.width() * ((step.span.end - start) / (end - start)) as f32;
-            let height = rect.height() * (step.weight / max);
-            let bar = egui::Rect::from_min_max(
-                egui::pos2(x0, rect.bottom() - height),
-                egui::pos2(x1.max(x0 + 1.0), rect.bottom()),
-            );
-            let target =
-                egui::Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1.max(x0 + 1.0), rect.bottom()));
-            let id = ui.scope_id().with((a.modality, step.index));
-            let response = ui.interact(target, id, if seconds { Sense::click() } else { Sense::hover() });
-            let label = if seconds {
-                format!("{} step {}: α {:.3} at {:.2} s", a.modality, step.index, step.weight, step.span.start)
-            } else {
-                format!("{} step {}: α {:.3}", a.modality, step.index, step.weight)
-            };
-            response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, seconds, &label));
-            let fill = if response.hovered() { theme::SELECTED_RING } else { colour };
-            ui.painter().rect_filled(bar, 0.0, fill);
-            if response.on_hover_text(&label).clicked() {
-                commands.push(Command::Transport(Transport::Seek(step.span.start)));
-            }
-        }
-        // Uniform attention (1/n per step) for reference: bars above it are what stands out.
-        let uniform = rect.bottom() - rect.height() * (1.0 / a.steps.len() as f32 / max).min(1.0);
-        let stroke = egui::Stroke::new(1.0, ui.visuals().text_color());
-        ui.painter().hline(rect.x_range(), uniform, stroke);
+        bars_ui(ui, a, range, width, "", commands);
     });
     if !a.exact && a.modality != crate::modality::Modality::Text {
         ui.weak(format!("    {}", a.placement));
     }
+}
+
+/// The strips of the modalities placed on the clip's time (vision, audio) under the player's
+/// timeline, on its axis: `range` is the timeline's window (file seconds).
+pub fn player_strips_ui(ui: &mut egui::Ui, e: &Explanation, range: (f64, f64), commands: &mut Vec<Command>) {
+    for a in e.attention.iter().filter(|a| a.unit == TimeUnit::Seconds && !a.steps.is_empty()) {
+        let width = ui.available_width();
+        let rect = bars_ui(ui, a, range, width, "timeline: ", commands);
+        let name = format!("{} attention", a.modality);
+        ui.painter().text(
+            rect.left_top() + egui::vec2(3.0, 1.0),
+            egui::Align2::LEFT_TOP,
+            name,
+            egui::FontId::proportional(10.0),
+            ui.visuals().weak_text_color(),
+        );
+    }
+}
+
+/// The bars of one strip over `range` (seconds or steps), `width` wide; where it was drawn.
+/// Each step is named `{where_}{modality} step {i}` for screen readers and tests.
+fn bars_ui(
+    ui: &mut egui::Ui,
+    a: &ModalityAttention,
+    (start, end): (f64, f64),
+    width: f32,
+    where_: &str,
+    commands: &mut Vec<Command>,
+) -> egui::Rect {
+    let end = end.max(start + 1e-9);
+    let max = a.steps.iter().map(|s| s.weight).fold(0.0f32, f32::max).max(1e-12);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, STRIP_HEIGHT), Sense::hover());
+    ui.painter().rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let colour = theme::modality_color(a.modality);
+    let seconds = a.unit == TimeUnit::Seconds;
+    // Steps outside the range (the timeline's window is the utterance with some context) are cut.
+    let x_of = |t: f64| rect.left() + rect.width() * (((t - start) / (end - start)) as f32).clamp(0.0, 1.0);
+    for step in &a.steps {
+        let (x0, x1) = (x_of(step.span.start), x_of(step.span.end));
+        let height = rect.height() * (step.weight / max);
+        let bar = egui::Rect::from_min_max(
+            egui::pos2(x0, rect.bottom() - height),
+            egui::pos2(x1.max(x0 + 1.0), rect.bottom()),
+        );
+        let target = egui::Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1.max(x0 + 1.0), rect.bottom()));
+        let id = ui.scope_id().with((where_, a.modality, step.index));
+        let response = ui.interact(target, id, if seconds { Sense::click() } else { Sense::hover() });
+        let label = if seconds {
+            format!("{where_}{} step {}: α {:.3} at {:.2} s", a.modality, step.index, step.weight, step.span.start)
+        } else {
+            format!("{where_}{} step {}: α {:.3}", a.modality, step.index, step.weight)
+        };
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, seconds, &label));
+        let fill = if response.hovered() { theme::SELECTED_RING } else { colour };
+        ui.painter().rect_filled(bar, 0.0, fill);
+        if response.on_hover_text(&label).clicked() {
+            commands.push(Command::Transport(Transport::Seek(step.span.start)));
+        }
+    }
+    // Uniform attention (1/n per step) for reference: bars above it are what stands out.
+    let uniform = rect.bottom() - rect.height() * (1.0 / a.steps.len() as f32 / max).min(1.0);
+    let stroke = egui::Stroke::new(1.0, ui.visuals().text_color());
+    ui.painter().hline(rect.x_range(), uniform, stroke);
+    rect
 }
 
 /// The transcript, each word on a background as strong as its share of the text attention.

@@ -162,6 +162,14 @@ impl PlayerPanel {
         self.texture.is_some()
     }
 
+    /// The timeline's window (file seconds) while a clip is ready: what strips drawn under it
+    /// share as their axis.
+    pub fn timeline_window(&self) -> Option<(f64, f64)> {
+        let Clip::Ready(player) = &self.clip else { return None };
+        let window = player.span();
+        Some((window.start_secs, panel_window_end(window, self.position_secs)))
+    }
+
     /// The open player, if a clip is ready.
     pub fn player(&self) -> Option<&Player> {
         match &self.clip {
@@ -361,7 +369,7 @@ fn ready_ui(ui: &mut egui::Ui, panel: &mut PlayerPanel, playback: PlaybackSettin
     let Clip::Ready(player) = &mut panel.clip else { return };
     let spans = panel.spans.unwrap_or(Spans { utterance: None, window: player.span() });
     let window = player.span();
-    let window_end = window.end_secs.unwrap_or(panel.position_secs.max(window.start_secs + 1.0));
+    let window_end = panel_window_end(window, panel.position_secs);
     let wide = ui.available_width() >= theme::PLAYER_SIDE_BY_SIDE_WIDTH;
     // The picture gives way to the VA plane below it on short windows.
     let picture_height = if wide { theme::PLAYER_PICTURE_HEIGHT } else { theme::PLAYER_PICTURE_HEIGHT_NARROW }
@@ -469,6 +477,12 @@ fn transport_ui(
 /// name.
 fn widen_sliders(ui: &mut egui::Ui) {
     ui.spacing_mut().slider_width = (ui.available_width() - theme::SLIDER_VALUE_WIDTH).max(theme::SLIDER_MIN_WIDTH);
+}
+
+/// Where the timeline ends: the window's end, or (a clip of unknown length) the playhead or a
+/// second in.
+fn panel_window_end(window: TimeSpan, position_secs: f64) -> f64 {
+    window.end_secs.unwrap_or(position_secs.max(window.start_secs + 1.0))
 }
 
 /// What the timeline marks, in file seconds.

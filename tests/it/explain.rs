@@ -399,6 +399,22 @@ fn gui_explain_tab_shows_the_strips_and_a_click_on_a_peak_seeks_the_player() {
         "clicked the peak at {:.3} s, player at {position:.3} s",
         peak.span.start
     );
+
+    // The same strips under the player's timeline, on its axis: a step right of the peak there
+    // seeks too, and sits right of the peak's bar.
+    let later = audio.steps.iter().find(|s| s.span.start > peak.span.start + 0.3).unwrap();
+    let on_timeline = |step: &univa::explain::timeline::Step| {
+        format!("timeline: audio step {}: α {:.3} at {:.2} s", step.index, step.weight, step.span.start)
+    };
+    let (peak_x, later_x) = (
+        harness.get_by_label(&on_timeline(peak)).rect().center().x,
+        harness.get_by_label(&on_timeline(later)).rect().center().x,
+    );
+    assert!(later_x > peak_x);
+    harness.get_by_label(&on_timeline(later)).click();
+    harness.run_steps(2);
+    let position = harness.state().player.position_secs();
+    assert!((position - later.span.start).abs() < 0.05, "{position} vs {}", later.span.start);
 }
 
 #[test]
