@@ -222,6 +222,18 @@ impl StoreLocation {
         if beside.is_file() {
             return Ok(Self { path: beside, fallback: false, read_only: true });
         }
+        Self::in_data_dir(dataset_root, data_dir)
+    }
+
+    /// Where the dataset's store goes in the user's data folder: when its own folder is
+    /// read-only, and for a copy of a read-only store to go on editing in.
+    pub fn in_user_data(dataset_root: &Path) -> Result<Self, StoreError> {
+        let data_dir =
+            directories::ProjectDirs::from("org", "UniVA", "UniVA Studio").map(|d| d.data_dir().to_path_buf());
+        Self::in_data_dir(dataset_root, data_dir.as_deref())
+    }
+
+    fn in_data_dir(dataset_root: &Path, data_dir: Option<&Path>) -> Result<Self, StoreError> {
         let Some(data_dir) = data_dir else {
             return Err(StoreError::Invalid {
                 path: dataset_root.to_path_buf(),
@@ -375,6 +387,30 @@ impl Store {
     /// Whether the store was opened read-only.
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Writes a copy of the whole store to `path` (a new file; an existing one is refused), as
+    /// one consistent snapshot even of a read-only store: to go on auditing where it can be
+    /// written.
+    pub fn copy_to(&self, path: &Path) -> Result<(), StoreError> {
+        if path.exists() {
+            return Err(StoreError::Invalid {
+                path: path.to_path_buf(),
+                problem: "already exists; a copy is never written over a store".to_owned(),
+            });
+        }
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+        }
+        // Written beside under a temporary name and renamed: a cut-off copy never looks like a store.
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(format!(".partial-{}", std::process::id()));
+        let partial = PathBuf::from(partial);
+        let _ = std::fs::remove_file(&partial);
+        self.conn
+            .execute("VACUUM INTO ?1", [partial.to_string_lossy().as_ref()])
+            .map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })?;
+        std::fs::rename(&partial, path).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })
     }
 
     /// Refuses an edit of a read-only store.

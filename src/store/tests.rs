@@ -296,3 +296,35 @@ fn a_store_beside_a_read_only_dataset_is_read_read_only() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "a read-only store was written");
     assert!(matches!(Store::open_read_only(&path, "other"), Err(StoreError::OtherDataset { .. })));
 }
+
+#[test]
+fn a_read_only_store_is_copied_whole_to_go_on_editing_and_no_copy_overwrites_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut store = Store::open(&path, "demo").unwrap();
+    let alice = store.create_annotator("alice", "").unwrap();
+    store.record(&change(alice.id, "u1", EventKind::Correct, Some(judgment(0.5, -0.25, Status::Corrected)))).unwrap();
+    drop(store);
+    let shared = Store::open_read_only(&path, "demo").unwrap();
+    assert!(shared.is_read_only());
+    let copy = dir.path().join("mine").join("copy.sqlite");
+    shared.copy_to(&copy).unwrap();
+    let mut mine = Store::open(&copy, "demo").unwrap();
+    assert!(!mine.is_read_only());
+    assert_eq!(mine.events().unwrap(), Store::open(&path, "demo").unwrap().events().unwrap());
+    // The copy can be edited; the shared store cannot.
+    mine.record(&change(alice.id, "u2", EventKind::Correct, Some(judgment(0.1, 0.1, Status::Corrected)))).unwrap();
+    assert!(matches!(
+        Store::open_read_only(&path, "demo").unwrap().record(&change(alice.id, "u2", EventKind::Correct, None)),
+        Err(StoreError::ReadOnly { .. })
+    ));
+    let err = shared.copy_to(&copy).unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    assert!(
+        !dir.path().join("mine").read_dir().unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("partial"))
+    );
+}

@@ -92,6 +92,14 @@ pub fn audit_ui(
         return;
     }
     merge_ui(ui, audit, &mut push);
+    if audit.store.as_ref().is_some_and(crate::store::Store::is_read_only) {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(theme::WARNING_TEXT, "This store is read-only: its audits are shown, not edited.");
+            if ui.button("Continue in a copy in my data folder").clicked() {
+                push(AuditCommand::ContinueInCopy);
+            }
+        });
+    }
     let Some(me) = &audit.me else {
         annotator_picker_ui(ui, audit, settings, &mut push);
         agreement_section_ui(ui, session, audit);

@@ -56,6 +56,9 @@ pub enum AuditCommand {
     SwitchAnnotator,
     /// Close the store.
     Stop,
+    /// A read-only store (a dataset on a read-only share with its audits beside it): copy it
+    /// into the user's data folder and go on auditing there (an earlier copy is taken up again).
+    ContinueInCopy,
     SetDraft(AuditDraft),
     /// Save the draft's reason as the reason of the last edit.
     SaveReason,
@@ -254,6 +257,7 @@ impl AuditState {
                 self.leave_annotator();
                 AuditOutcome::default()
             }),
+            AuditCommand::ContinueInCopy => self.continue_in_copy(session),
             AuditCommand::Stop => self.save_reason().map(|()| {
                 *self = Self { queue: self.queue, ..Self::default() };
                 AuditOutcome::notice(Notice::info("Auditing stopped; every edit is saved"))
@@ -438,6 +442,20 @@ impl AuditState {
             preview.sources.len(),
             summary.events_present()
         )));
+        Ok(outcome)
+    }
+
+    fn continue_in_copy(&mut self, session: &Session) -> Result<AuditOutcome, StoreError> {
+        let Some(store) = self.store.as_ref().filter(|s| s.is_read_only()) else { return Ok(AuditOutcome::default()) };
+        let copy = StoreLocation::in_user_data(&session.dataset.root)?.path;
+        let taken_up = copy.is_file();
+        if !taken_up {
+            store.copy_to(&copy)?;
+        }
+        let remembered = self.me.as_ref().map(|a| a.name.clone());
+        let mut outcome = self.start(session, Some(copy.clone()), remembered.as_deref())?;
+        let what = if taken_up { "Went on in the earlier copy" } else { "Copied the read-only store" };
+        outcome.notice = Some(Notice::info(format!("{what}: auditing in {}", copy.display())));
         Ok(outcome)
     }
 
