@@ -143,7 +143,7 @@ pub fn paper(request: &PaperRequest, out: &Path) -> Result<(Vec<Entry>, Vec<Stri
     let case_table = tables::CaseTable::new(&dataset, &case_indices, &predictions)?;
     outputs.push((
         "case-table".into(),
-        "Case study (paper Table 6): utterances × systems, gold and predicted labels (= exact, ≠ not), VA per modality.".into(),
+        "Case study (paper Table 6): utterances × systems, gold and predicted labels with their outcome (exact, partial or miss), VA per modality.".into(),
         Output::Figure(tables::case_table(
             &page(DOUBLE_COLUMN_MM, tables::case_table_height_mm(&case_table, DOUBLE_COLUMN_MM))?,
             &case_table,

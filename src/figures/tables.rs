@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::dataset::{Dataset, Va};
+use crate::metrics::Outcome;
 use crate::modality::Modality;
 use crate::runs::{AblationTable, MetricKey, display_value};
 
@@ -68,12 +69,10 @@ impl CaseTable {
     }
 }
 
-/// Whether the predicted set equals the gold set.
-fn exact(predicted: &[String], gold: &[String]) -> bool {
-    let (mut a, mut b) = (predicted.to_vec(), gold.to_vec());
-    a.sort();
-    b.sort();
-    a == b
+/// A system's labels with their outcome in the app's one vocabulary ("partial: sad, anger").
+fn outcome_text(predicted: &[String], gold: &[String]) -> (Outcome, String) {
+    let outcome = Outcome::of(gold, predicted);
+    (outcome, format!("{}: {}", outcome.name(), labels_text(predicted)))
 }
 
 fn va_text(va: Option<Va>) -> String {
@@ -99,10 +98,12 @@ fn case_cell(row: &CaseRow, c: usize) -> String {
     match c {
         1 => labels_text(&row.gold),
         2..=4 => va_text(row.va.iter().find(|(m, _)| m.index() == c - 2).and_then(|(_, v)| *v)),
-        _ => row.predicted.get(c - 5).cloned().flatten().map_or_else(
-            || "—".to_owned(),
-            |p| format!("{} {}", if exact(&p, &row.gold) { "=" } else { "≠" }, labels_text(&p)),
-        ),
+        _ => row
+            .predicted
+            .get(c - 5)
+            .cloned()
+            .flatten()
+            .map_or_else(|| "—".to_owned(), |p| outcome_text(&p, &row.gold).1),
     }
 }
 
@@ -134,7 +135,7 @@ pub fn case_table_height_mm(table: &CaseTable, width_mm: f64) -> f64 {
 }
 
 /// The case table drawn: one row per utterance (id and transcript, gold, VA per modality, each
-/// system's labels marked = or ≠ gold).
+/// system's labels with their outcome: exact, partial or miss).
 pub fn case_table(page: &Page, table: &CaseTable) -> Result<Figure, FigureError> {
     if table.rows.is_empty() {
         return Err(FigureError::Empty("the case table has no rows".to_owned()));
@@ -186,8 +187,8 @@ pub fn case_table(page: &Page, table: &CaseTable) -> Result<Figure, FigureError>
         for (c, &x) in columns_x.iter().enumerate().skip(1) {
             let text = case_cell(row, c);
             let colour = match c {
-                5.. if text.starts_with('=') => theme.good,
-                5.. if text.starts_with('≠') => theme.bad,
+                5.. if text.starts_with(Outcome::Exact.name()) => theme.good,
+                5.. if text.starts_with(Outcome::Partial.name()) || text.starts_with(Outcome::Miss.name()) => theme.bad,
                 _ => theme.ink,
             };
             canvas.text(&text, (x, top), size, Align::Start, colour);
@@ -419,11 +420,8 @@ fn systems_block(canvas: &mut Canvas, region: Rect, card: &CaseCard) {
             None => (format!("{}: no prediction", system.system), theme.muted),
             Some(p) => {
                 let names: Vec<String> = p.iter().filter_map(|&l| card.labels.get(l).cloned()).collect();
-                let hit = exact(&names, &gold);
-                (
-                    format!("{}: {} {}", system.system, if hit { "=" } else { "≠" }, labels_text(&names)),
-                    if hit { theme.good } else { theme.bad },
-                )
+                let (outcome, text) = outcome_text(&names, &gold);
+                (format!("{}: {text}", system.system), if outcome == Outcome::Exact { theme.good } else { theme.bad })
             }
         };
         canvas.text(&fit_text(&text, size, region.w), (region.x, y), size, Align::Start, colour);

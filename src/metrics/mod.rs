@@ -130,8 +130,9 @@ pub enum Outcome {
 impl Outcome {
     pub const ALL: [Self; 3] = [Self::Exact, Self::Partial, Self::Miss];
 
-    /// The outcome of `predicted` label indices against `gold` ones (each without repeats).
-    pub fn of(gold: &[usize], predicted: &[usize]) -> Self {
+    /// The outcome of `predicted` labels against `gold` ones (indices or names, each without
+    /// repeats).
+    pub fn of<T: PartialEq>(gold: &[T], predicted: &[T]) -> Self {
         let hits = predicted.iter().filter(|j| gold.contains(j)).count();
         if hits == gold.len() && predicted.len() == gold.len() {
             Self::Exact
