@@ -404,7 +404,8 @@ fn status_ui(ui: &mut egui::Ui, notice: Option<&Notice>, loading: bool, commands
 }
 
 fn detail_tabs_ui(ui: &mut egui::Ui, current: DetailTab, commands: &mut Vec<Command>) {
-    ui.horizontal(|ui| {
+    // Wrapped: on a laptop screen the last tabs would be past the panel's edge.
+    ui.horizontal_wrapped(|ui| {
         for (tab, name) in [
             (DetailTab::CaseCard, "Case card"),
             (DetailTab::Correlation, "Correlation"),

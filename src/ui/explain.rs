@@ -197,14 +197,13 @@ pub fn player_strips_ui(ui: &mut egui::Ui, e: &Explanation, range: (f64, f64), c
     for a in e.attention.iter().filter(|a| a.unit == TimeUnit::Seconds && !a.steps.is_empty()) {
         let width = ui.available_width();
         let rect = bars_ui(ui, a, range, width, "timeline: ", commands);
+        // The name on a patch of the panel's colour, legible over the bars.
         let name = format!("{} attention", a.modality);
-        ui.painter().text(
-            rect.left_top() + egui::vec2(3.0, 1.0),
-            egui::Align2::LEFT_TOP,
-            name,
-            egui::FontId::proportional(10.0),
-            ui.visuals().weak_text_color(),
-        );
+        let painter = ui.painter();
+        let galley = painter.layout_no_wrap(name, egui::FontId::proportional(10.0), ui.visuals().strong_text_color());
+        let at = rect.left_top() + egui::vec2(3.0, 1.0);
+        painter.rect_filled(egui::Rect::from_min_size(at, galley.size()).expand(1.0), 2.0, ui.visuals().panel_fill);
+        painter.galley(at, galley, ui.visuals().strong_text_color());
     }
 }
 
