@@ -34,6 +34,8 @@ pub struct StudioApp {
     title: String,
     /// File → "Predict on a clip…".
     pub clip: ClipPrediction,
+    /// Whether the first window has been fitted to the screen it opened on.
+    fitted: bool,
 }
 
 impl StudioApp {
@@ -54,6 +56,7 @@ impl StudioApp {
             worker: None,
             title: String::new(),
             clip: ClipPrediction::default(),
+            fitted: false,
         };
         app.load_case_card_systems();
         app
@@ -67,6 +70,21 @@ impl StudioApp {
             app.handle(Command::Open { dataset, run });
         }
         app
+    }
+
+    /// Shrinks the first window to the screen it opened on once the screen's size is known (the
+    /// default size is taller than a 768 px laptop screen).
+    fn fit_to_screen(&mut self, ctx: &egui::Context) {
+        if self.fitted {
+            return;
+        }
+        let (inner, monitor) = ctx.input(|i| (i.viewport().inner_rect, i.viewport().monitor_size));
+        let (Some(inner), Some(monitor)) = (inner, monitor) else { return };
+        self.fitted = true;
+        if let Some(size) = fitted_size(inner.size(), monitor) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(size));
+            ctx.send_viewport_cmd(egui::ViewportCommand::OuterPosition(egui::Pos2::ZERO));
+        }
     }
 
     /// "UniVA Studio — <dataset> · <run>": what the window is showing, for the task bar.
@@ -176,6 +194,7 @@ impl StudioApp {
     /// The per-frame work that draws nothing: results, drops, playback, repaint while loading.
     pub fn tick(&mut self, ctx: &egui::Context) {
         self.poll_worker();
+        self.fit_to_screen(ctx);
         let title = self.window_title();
         if title != self.title {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
@@ -323,6 +342,15 @@ impl eframe::App for StudioApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
+}
+
+/// Room a window manager's title bar and a desktop's panel take (points).
+const SCREEN_DECORATIONS: egui::Vec2 = egui::vec2(16.0, 80.0);
+
+/// The window's size on a screen of `monitor` size when `inner` does not fit on it, else `None`.
+pub fn fitted_size(inner: egui::Vec2, monitor: egui::Vec2) -> Option<egui::Vec2> {
+    let room = (monitor - SCREEN_DECORATIONS).max(egui::vec2(320.0, 240.0));
+    (inner.x > room.x || inner.y > room.y).then(|| inner.min(room))
 }
 
 /// The product's name, first in the window title.

@@ -39,7 +39,7 @@ mod worker;
 
 use std::path::PathBuf;
 
-pub use app::StudioApp;
+pub use app::{StudioApp, fitted_size};
 pub use audit_agreement::{AgainstModel, AgreementRow, agreement_rows};
 pub use audit_queue::{QueueOrder, QueueSettings, ordered as audit_order};
 pub use audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};

@@ -328,3 +328,12 @@ fn changing_the_runs_folder_in_the_runs_room_moves_the_training_rooms_jobs_too()
     harness.run_steps(2);
     assert_eq!(opened(harness.state()), Some(second.path().to_path_buf()), "the history and new runs go there");
 }
+
+#[test]
+fn the_first_window_fits_a_laptop_screen_and_keeps_its_size_on_a_large_one() {
+    use egui::vec2;
+    let wanted = vec2(1560.0, 960.0);
+    let fitted = univa::ui::fitted_size(wanted, vec2(1366.0, 768.0)).expect("taller than the screen");
+    assert!(fitted.x <= 1366.0 && fitted.y <= 768.0 - 60.0, "{fitted:?}");
+    assert_eq!(univa::ui::fitted_size(wanted, vec2(1920.0, 1080.0)), None);
+}
