@@ -99,7 +99,7 @@ fn median(values: impl Iterator<Item = f32>) -> f32 {
 }
 
 /// The event log's columns in CSV.
-pub const EVENT_COLUMNS: [&str; 21] = [
+pub const EVENT_COLUMNS: [&str; 23] = [
     "event_id",
     "time_utc",
     "annotator",
@@ -121,6 +121,8 @@ pub const EVENT_COLUMNS: [&str; 21] = [
     "new_reason",
     "model_valence",
     "model_arousal",
+    "event_uid",
+    "origin_store",
 ];
 
 /// Every event of the store as CSV, oldest first, annotators by name. `old_*` is the value the
@@ -168,6 +170,9 @@ pub fn events_csv(store: &Store) -> Result<Vec<u8>, StoreError> {
             Some(model) => [format!("{}", model.valence), format!("{}", model.arousal)],
             None => Default::default(),
         });
+        // Ids that stay the same through merges, so that logs of several stores line up.
+        record.push(event.uid.clone());
+        record.push(event.origin.clone());
         writer.write_record(&record).map_err(failed)?;
     }
     writer.into_inner().map_err(|e| StoreError::Invalid { path: store.path().to_path_buf(), problem: e.to_string() })

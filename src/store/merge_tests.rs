@@ -317,3 +317,22 @@ fn merge_timing() {
         remerge.as_secs_f64() / read.as_secs_f64()
     );
 }
+
+#[test]
+fn the_event_log_carries_ids_that_stay_the_same_through_a_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_path, b_path) = (dir.path().join("a.sqlite"), dir.path().join("b.sqlite"));
+    let mut a = laptop_a(&a_path);
+    let b = laptop_b(&b_path);
+    let bobs: Vec<(String, String)> = b.events().unwrap().into_iter().map(|e| (e.uid, e.origin)).collect();
+    assert!(bobs.iter().all(|(uid, origin)| uid.len() == 32 && origin == b.id()), "{bobs:?}");
+    merge(&mut a, &reopen(&b_path), &MergeOptions::default());
+    let merged: Vec<(String, String)> = a.events().unwrap().into_iter().map(|e| (e.uid, e.origin)).collect();
+    for bob in &bobs {
+        assert!(merged.contains(bob), "{bob:?} kept its id and origin");
+    }
+    // `univa audit events` writes them as the last two columns.
+    let csv = String::from_utf8(crate::store::events_csv(&a).unwrap()).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",event_uid,origin_store"));
+    assert!(csv.contains(&format!("{},{}", bobs[0].0, bobs[0].1)));
+}

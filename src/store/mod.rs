@@ -179,6 +179,9 @@ pub struct Event {
     /// The model's value of the point when the event was written (`None` in events written
     /// before the store recorded it).
     pub model: Option<Va>,
+    /// The event's id in every store it is merged into, and the id of the store that wrote it.
+    pub uid: String,
+    pub origin: String,
 }
 
 /// Where a dataset's store lives and why.
@@ -741,6 +744,7 @@ impl Store {
             None => None,
         };
         let time_utc = utc_now();
+        let uid = random_uid();
         let new = change.new.as_ref();
         tx.execute(
             "INSERT INTO events (annotator_id, time_utc, utterance_id, modality, kind,
@@ -770,7 +774,7 @@ impl Store {
                 target,
                 change.model.map(|va| f64::from(va.valence)),
                 change.model.map(|va| f64::from(va.arousal)),
-                random_uid(),
+                uid,
                 self.id,
             ],
         )
@@ -816,13 +820,15 @@ impl Store {
             source_model: change.source_model.to_owned(),
             target,
             model: change.model,
+            uid,
+            origin: self.id.clone(),
         })
     }
 
     const EVENT_COLUMNS: &'static str = "id, annotator_id, time_utc, utterance_id, modality, kind,
         old_valence, old_arousal, old_status, old_unsure, old_reason,
         new_valence, new_arousal, new_status, new_unsure, new_reason, reason, source_model, target_event,
-        model_valence, model_arousal";
+        model_valence, model_arousal, uid, origin";
 
     pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
         let sql = format!("SELECT {} FROM events WHERE id = ?1", Self::EVENT_COLUMNS);
@@ -866,6 +872,8 @@ impl Store {
                 (Ok(_), Ok(_)) => None,
                 (Err(e), _) | (_, Err(e)) => return Err(self.sqlite()(e)),
             },
+            uid: get_text(21)?,
+            origin: get_text(22)?,
         })
     }
 
