@@ -124,7 +124,8 @@ pub fn figure_for(
             let Some(RunProbabilities { threshold, .. }) = run else {
                 return Err(FigureError::Data("a threshold sweep needs a trained run; open one".to_owned()));
             };
-            let (gold, probabilities) = split_rows(dataset, run, *split);
+            let (gold, probabilities) =
+                super::session::split_rows(dataset, run.map_or(&[][..], |r| r.probabilities), *split);
             let names: Vec<String> = dataset.label_names().iter().map(|n| n.to_string()).collect();
             let panel = data::threshold_sweep_of(&gold, &probabilities, &names, threshold, *split)?;
             plots::lines(&page, &[panel], 1)
@@ -134,20 +135,6 @@ pub fn figure_for(
             plots::embedding(&page, &data::embedding(maps, Some(dataset), *colouring)?)
         }
     }
-}
-
-/// Gold rows and probabilities of `split`'s utterances that the run predicts, in table order
-/// (the rows `univa figure threshold-sweep` evaluates).
-fn split_rows(dataset: &Dataset, run: Option<RunProbabilities<'_>>, split: Split) -> (Vec<Vec<bool>>, Vec<Vec<f32>>) {
-    let labels = dataset.label_names().len();
-    let probabilities = run.map_or(&[][..], |r| r.probabilities);
-    dataset
-        .utterances
-        .iter()
-        .zip(probabilities)
-        .filter(|(u, _)| u.split == split)
-        .filter_map(|(u, p)| Some((u.label_vector(labels), p.clone()?)))
-        .unzip()
 }
 
 /// [`figure_for`] with the session's dataset, rule and run; training curves need none (they

@@ -112,18 +112,8 @@ impl Session {
 
     /// Gold rows and probabilities of the utterances of `split` that the run covers.
     fn split_rows(&self, split: Split) -> (Vec<Vec<bool>>, Vec<Vec<f32>>) {
-        let mut gold = Vec::new();
-        let mut probabilities = Vec::new();
-        for (index, utterance) in self.dataset.utterances.iter().enumerate() {
-            if utterance.split != split {
-                continue;
-            }
-            if let Some(p) = self.probabilities(index) {
-                gold.push(utterance.label_vector(self.label_names.len()));
-                probabilities.push(p.to_vec());
-            }
-        }
-        (gold, probabilities)
+        let probabilities = self.run.as_ref().map_or(&[][..], |r| &r.probabilities[..]);
+        split_rows(&self.dataset, probabilities, split)
     }
 
     /// Metrics of the run on `split` at `threshold`; `None` without a run or evaluated rows.
@@ -181,4 +171,21 @@ fn disagreement(utterance: &Utterance) -> f32 {
         }
     }
     largest
+}
+
+/// Gold rows and probabilities of the utterances of `split` that have probabilities (one entry
+/// per utterance, `None` where the run did not evaluate it), in table order.
+pub(super) fn split_rows(
+    dataset: &Dataset,
+    probabilities: &[Option<Vec<f32>>],
+    split: Split,
+) -> (Vec<Vec<bool>>, Vec<Vec<f32>>) {
+    let labels = dataset.label_names().len();
+    dataset
+        .utterances
+        .iter()
+        .zip(probabilities)
+        .filter(|(u, _)| u.split == split)
+        .filter_map(|(u, p)| Some((u.label_vector(labels), p.clone()?)))
+        .unzip()
 }

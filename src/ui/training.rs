@@ -493,7 +493,8 @@ fn job_ui(ui: &mut egui::Ui, job: &Job) {
             ui.weak(format!("{} job {id}", record.spec.target.label()));
         }
         ui.weak(record.spec.run_dir.display().to_string());
-        if record.spec.run_dir.join(crate::jobs::EVENTS_FILE).is_file() {
+        // Curves were read from the run's events, so there is a file to draw them from.
+        if !curves.loss.is_empty() {
             let request = FigureRequest::Curves { run: record.spec.run_dir.clone() };
             super::figure_export::export_button_ui(ui, || request);
         }
