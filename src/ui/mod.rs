@@ -1,66 +1,27 @@
-//! The workbench GUI (eframe/egui): the workbench and the run browser, each a room of the
-//! window. Panels draw from borrowed state and send [`Command`]s to
-//! one handler; loading runs on a named worker thread; only view settings are persisted.
+//! The GUI (eframe/egui), in four layers that import downwards only: `widgets` (drawing
+//! helpers), `state` (commands, view state, settings, layouts), `panes` (each view, drawn from a
+//! borrowed context, pushing commands) and `app` (the window, the tile tree, the command
+//! handler, the background worker). `play_window` is `univa play`'s own small window.
 
 mod app;
-mod audit;
-mod audit_agreement;
-mod audit_plane;
-mod audit_queue;
-mod audit_state;
-mod browser;
-mod case_card;
-mod clip_predict;
-mod cloud;
-mod commands;
-mod correlation;
-mod embedding;
-mod embedding_map;
-mod explain;
-pub mod figure_export;
-mod file_dialog;
-mod filter;
+mod panes;
 pub mod play_window;
-mod player;
-mod predictions;
-mod runs_browser;
-mod runs_commands;
-mod runs_state;
-mod session;
-mod settings;
 mod state;
-mod theme;
-mod training;
-mod training_state;
-mod training_target;
-mod va_plane;
-mod welcome;
-mod worker;
+mod widgets;
 
 use std::path::PathBuf;
 
-pub use app::{StudioApp, fitted_size};
-pub use audit_agreement::{AgainstModel, AgreementRow, agreement_rows};
-pub use audit_queue::{QueueOrder, QueueSettings, ordered as audit_order};
-pub use audit_state::{AuditCommand, AuditDraft, AuditState, NUDGE_STEP, NUDGE_STEP_LARGE};
-pub use case_card::markdown as case_card_markdown;
-pub use clip_predict::{ClipCommand, ClipPrediction};
-pub use cloud::Cloud;
-pub use commands::Command;
-pub use embedding::{
-    EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, MapSide, compare_plot_id,
-    embedding_plot_id,
+pub use app::{BINDINGS, Binding, ExportSettings, MORE_BINDINGS, RunProbabilities, StudioApp, When, figure_for, fitted_size};
+pub use panes::{AgreementRow, agreement_rows, case_card_markdown, nearest_utterance, va_plane_id};
+pub use state::{
+    AUDITED_DIR, AuditCommand, AuditDraft, AuditState, ClipCommand, ClipPrediction, Cloud, Command, DEFAULT_THRESHOLD,
+    EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, ErrorFilter, ExplainCommand,
+    ExplainView, FigureRequest, Filter, Layout, MapSide, MetricsStatus, NUDGE_STEP, NUDGE_STEP_LARGE, Notice, OpenError,
+    Pane, PlaybackSettings, PlayerPanel, QueueOrder, QueueSettings, Recent, RunEntry, RunResults, RunsBrowserSettings,
+    RunsCommand, RunsState, SEEK_STEP_SECS, Session, Side, SweepForm, TargetForm, TargetKind, Theme, TrainingCommand,
+    TrainingForm, TrainingPick, TrainingState, Transport, VaSource, ViewSettings, ViewState, Workspace,
+    WorkspaceCommand, audit_order, compare_plot_id, default_runs_dir, embedding_plot_id,
 };
-pub use explain::{ExplainCommand, ExplainView};
-pub use filter::{ErrorFilter, Filter};
-pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};
-pub use session::{OpenError, RunResults, Session};
-pub use settings::{DEFAULT_THRESHOLD, DetailTab, PlaybackSettings, Recent, Room, ViewSettings, default_runs_dir};
-pub use state::{MetricsStatus, Notice, RunEntry, RunsBrowserSettings, RunsCommand, RunsState, RunsTab, ViewState};
-pub use training_state::{
-    AUDITED_DIR, SweepForm, TargetForm, TargetKind, TrainingCommand, TrainingForm, TrainingState, VaSource,
-};
-pub use va_plane::{nearest_utterance, va_plane_id};
 
 /// The window's app id (Wayland) and WM class (X11): the desktop entry's StartupWMClass.
 pub const APP_ID: &str = "univa-studio";

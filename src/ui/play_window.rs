@@ -8,7 +8,8 @@ use eframe::egui;
 
 use crate::media::{Player, SPEED_RANGE, TimeSpan, WaveformCache, WaveformState};
 
-use super::player::{SETTLE, TimelineMarks, timeline_ui};
+use super::state::player::SETTLE;
+use super::widgets::timeline::{TimelineMarks, timeline_ui};
 
 /// Waveform bins drawn under the timeline.
 const WAVEFORM_BINS: usize = 600;

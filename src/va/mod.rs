@@ -10,6 +10,31 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::{LabelSpec, Utterance, Va};
 use crate::modality::{Modality, PerModality};
 
+/// The VA plane's quadrants, counter-clockwise from (+V, +A): each one's name and the sign of
+/// its outer corner.
+pub const QUADRANTS: [(&str, f64, f64); 4] = [
+    ("excited (V+ A+)", 1.0, 1.0),
+    ("distressed (V− A+)", -1.0, 1.0),
+    ("depressed (V− A−)", -1.0, -1.0),
+    ("relaxed (V+ A−)", 1.0, -1.0),
+];
+
+/// The quadrant of a VA point, as an index into [`QUADRANTS`] (points on an axis count as
+/// positive).
+pub fn quadrant(valence: f32, arousal: f32) -> usize {
+    match (valence >= 0.0, arousal >= 0.0) {
+        (true, true) => 0,
+        (false, true) => 1,
+        (false, false) => 2,
+        (true, false) => 3,
+    }
+}
+
+/// The name of a quadrant of [`QUADRANTS`] ("" past the fourth).
+pub fn quadrant_name(quadrant: usize) -> &'static str {
+    QUADRANTS.get(quadrant).map_or("", |q| q.0)
+}
+
 /// A label's NRC-VAD anchor mapped from [0, 1] to [-1, 1] by `2x − 1`, the scale of the
 /// modality VA points. The VA plane draws anchors on it; the prior M uses [`PriorRule`].
 pub fn label_anchor(label: &LabelSpec) -> Va {
@@ -169,6 +194,15 @@ impl VaNormalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quadrants_follow_the_names() {
+        assert_eq!(quadrant_name(quadrant(0.5, 0.5)), "excited (V+ A+)");
+        assert_eq!(quadrant_name(quadrant(-0.5, 0.5)), "distressed (V− A+)");
+        assert_eq!(quadrant_name(quadrant(-0.5, -0.5)), "depressed (V− A−)");
+        assert_eq!(quadrant_name(quadrant(0.5, -0.5)), "relaxed (V+ A−)");
+        assert_eq!(quadrant(0.0, 0.0), 0);
+    }
 
     fn labels(names: &[&str]) -> Vec<LabelSpec> {
         names.iter().map(|n| LabelSpec::known(n).unwrap()).collect()

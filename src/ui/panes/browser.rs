@@ -1,0 +1,174 @@
+//! The utterance browser: filters above a virtualised table (only visible rows are laid out).
+
+use egui::{Align2, Color32, FontId, Rect, Sense, Vec2};
+
+use crate::dataset::Split;
+
+use super::PaneContext;
+use crate::metrics::Outcome;
+use crate::ui::state::{Command, ErrorFilter, Filter, Session, ViewState};
+use crate::ui::widgets::theme;
+
+const HEADERS: [&str; 7] = ["id", "video", "split", "transcript", "gold", "predicted", "outcome"];
+const TRANSCRIPT: usize = 3;
+
+pub fn browser_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Command>) {
+    let (Some(session), view, threshold) = (cx.session, cx.view, cx.settings.threshold) else { return };
+    filters_ui(ui, session, &view.filter, commands);
+    ui.label(format!("{} of {} utterances", view.rows.len(), session.len()));
+    ui.separator();
+    header_ui(ui);
+    table_ui(ui, session, view, threshold, commands);
+}
+
+fn label_combo_ui(ui: &mut egui::Ui, name: &str, names: &[String], value: &mut Option<usize>) {
+    let shown = value.and_then(|j| names.get(j)).map_or("any", String::as_str);
+    let label = ui.label(name);
+    egui::ComboBox::from_id_salt(name)
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(value, None, "any");
+            for (j, n) in names.iter().enumerate() {
+                ui.selectable_value(value, Some(j), n);
+            }
+        })
+        .response
+        .labelled_by(label.id);
+}
+
+fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, commands: &mut Vec<Command>) {
+    let mut filter = current.clone();
+    let names = &session.label_names;
+    ui.add(egui::TextEdit::singleline(&mut filter.search).hint_text("Search id, video or transcript"));
+    ui.horizontal_wrapped(|ui| {
+        let shown = filter.split.map_or("any", Split::name);
+        let label = ui.label("Split");
+        egui::ComboBox::from_id_salt("Split")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut filter.split, None, "any");
+                for split in Split::ALL {
+                    ui.selectable_value(&mut filter.split, Some(split), split.name());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        label_combo_ui(ui, "Gold", names, &mut filter.gold);
+        label_combo_ui(ui, "Predicted", names, &mut filter.predicted);
+    });
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Error");
+        egui::ComboBox::from_id_salt("Error")
+            .selected_text(filter.error.describe(names))
+            .show_ui(ui, |ui| {
+                let outcomes = Outcome::ALL.map(ErrorFilter::Outcome);
+                for error in [ErrorFilter::Any, ErrorFilter::AnyError].into_iter().chain(outcomes) {
+                    ui.selectable_value(&mut filter.error, error, error.describe(names));
+                }
+                for j in 0..names.len() {
+                    for error in [ErrorFilter::FalsePositive(j), ErrorFilter::FalseNegative(j)] {
+                        ui.selectable_value(&mut filter.error, error, error.describe(names));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.add(egui::Slider::new(&mut filter.min_disagreement, 0.0..=2.0).text("VA disagreement ≥"));
+    });
+    if filter != *current {
+        commands.push(Command::SetFilter(filter));
+    }
+}
+
+/// Column widths: fixed ones from the theme, the transcript takes what is left.
+fn column_widths(total: f32) -> [f32; 7] {
+    let mut widths = theme::COLUMN_WIDTHS;
+    let fixed: f32 = widths.iter().enumerate().filter(|&(i, _)| i != TRANSCRIPT).map(|(_, w)| w).sum();
+    widths[TRANSCRIPT] = (total - fixed - 8.0).max(theme::TRANSCRIPT_MIN_WIDTH);
+    widths
+}
+
+fn header_ui(ui: &mut egui::Ui) {
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), theme::ROW_HEIGHT), Sense::hover());
+    let mut x = rect.left() + 4.0;
+    for (header, width) in HEADERS.iter().zip(column_widths(rect.width())) {
+        ui.painter().text(
+            egui::pos2(x, rect.center().y),
+            Align2::LEFT_CENTER,
+            header,
+            FontId::proportional(13.0),
+            ui.visuals().strong_text_color(),
+        );
+        x += width;
+    }
+}
+
+fn names(session: &Session, labels: &[usize]) -> String {
+    labels.iter().filter_map(|&j| session.label_names.get(j)).cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn table_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, threshold: f32, commands: &mut Vec<Command>) {
+    let scroll_target =
+        if view.scroll_to_selected { view.selected.and_then(|s| view.rows.iter().position(|&r| r == s)) } else { None };
+    let mut area = egui::ScrollArea::vertical().id_salt("browser_rows").auto_shrink([false, false]);
+    if let Some(position) = scroll_target {
+        // Keep the selection in view when the keyboard or the VA plane moves it.
+        let spacing = ui.spacing().item_spacing.y;
+        let offset = position as f32 * (theme::ROW_HEIGHT + spacing) - 3.0 * theme::ROW_HEIGHT;
+        area = area.vertical_scroll_offset(offset.max(0.0));
+    }
+    area.show_rows(ui, theme::ROW_HEIGHT, view.rows.len(), |ui, range| {
+        for &index in view.rows.get(range).unwrap_or_default() {
+            row_ui(ui, session, index, view.selected == Some(index), threshold, commands);
+        }
+    });
+}
+
+fn row_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    index: usize,
+    selected: bool,
+    threshold: f32,
+    commands: &mut Vec<Command>,
+) {
+    let Some(u) = session.utterance(index) else { return };
+    let (rect, response) = ui.allocate_exact_size(Vec2::new(ui.available_width(), theme::ROW_HEIGHT), Sense::click());
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Row, true, selected, &u.id));
+    if response.clicked() {
+        commands.push(Command::Select(index));
+    }
+    let visuals = ui.visuals();
+    if selected {
+        ui.painter().rect_filled(rect, 2.0, visuals.selection.bg_fill);
+    } else if response.hovered() {
+        ui.painter().rect_filled(rect, 2.0, visuals.widgets.hovered.weak_bg_fill);
+    }
+    let predicted = session.predicted(index, threshold);
+    let outcome = predicted.as_deref().map(|p| Outcome::of(&u.labels, p));
+    let text_color = if selected { visuals.selection.stroke.color } else { visuals.text_color() };
+    let cells: [(String, Color32); 7] = [
+        (u.id.clone(), text_color),
+        (u.video_id.clone(), text_color),
+        (u.split.name().to_owned(), text_color),
+        (u.text.clone(), text_color),
+        (names(session, &u.labels), theme::GOLD),
+        (predicted.as_deref().map(|p| names(session, p)).unwrap_or_default(), text_color),
+        match outcome {
+            Some(outcome) => (outcome.marked().to_owned(), theme::outcome_color(outcome)),
+            None => (String::new(), text_color),
+        },
+    ];
+    let mut x = rect.left() + 4.0;
+    for ((text, color), width) in cells.into_iter().zip(column_widths(rect.width())) {
+        let cell = Rect::from_min_max(egui::pos2(x, rect.top()), egui::pos2(x + width - 6.0, rect.bottom()));
+        ui.painter().with_clip_rect(cell.intersect(ui.clip_rect())).text(
+            egui::pos2(x, rect.center().y),
+            Align2::LEFT_CENTER,
+            text,
+            FontId::proportional(13.0),
+            color,
+        );
+        x += width;
+    }
+}
