@@ -366,7 +366,7 @@ fn dataset_index(dataset: &Dataset, id: &str) -> usize {
 fn gui_explain_tab_shows_the_strips_and_a_click_on_a_peak_seeks_the_player() {
     use egui_kittest::kittest::Queryable as _;
     use univa::media::AudioOutputMode;
-    use univa::ui::{Command, DetailTab, PlayerPanel, StudioApp, ViewSettings};
+    use univa::ui::{Command, Pane, PlayerPanel, StudioApp, ViewSettings, WorkspaceCommand};
 
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (demo, run) = (repo.join("assets/demo"), repo.join("models/demo"));
@@ -377,7 +377,7 @@ fn gui_explain_tab_shows_the_strips_and_a_click_on_a_peak_seeks_the_player() {
         (0..session.len()).find(|&i| session.utterance(i).unwrap().id == "demo_003").unwrap()
     };
     harness.state_mut().handle(Command::Select(index));
-    harness.state_mut().handle(Command::SetDetailTab(DetailTab::Explain));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::Show(Pane::Explain)));
     harness.run_steps(2);
     harness.state_mut().wait_for_worker();
     let playback = harness.state().settings.playback;

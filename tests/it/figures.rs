@@ -429,7 +429,7 @@ fn paper_writes_the_set_with_a_readme() {
 
 #[test]
 fn gui_export_gives_the_bytes_the_cli_writes() {
-    use univa::ui::figure_export::{ExportSettings, FigureRequest, figure_for};
+    use univa::ui::{ExportSettings, FigureRequest, figure_for};
     let dir = tempfile::tempdir().unwrap();
     let dataset = Dataset::open_lazy(demo()).unwrap();
     let demo_dir = demo();
@@ -477,7 +477,7 @@ fn gui_export_gives_the_bytes_the_cli_writes() {
 
 #[test]
 fn gui_case_card_from_the_sessions_run_is_the_clis() {
-    use univa::ui::figure_export::{ExportSettings, FigureRequest, RunProbabilities, figure_for};
+    use univa::ui::{ExportSettings, FigureRequest, RunProbabilities, figure_for};
     let dir = tempfile::tempdir().unwrap();
     let session = univa::ui::Session::open(&demo(), Some(&demo_run())).unwrap();
     let run = session.run.as_ref().unwrap();
@@ -513,9 +513,9 @@ fn export_figure_button_opens_the_window_for_the_correlation_tab() {
     let mut harness = crate::gui::studio_with_run();
     harness.get_by_label("Correlation").click();
     harness.run_steps(2);
-    let buttons: Vec<_> = harness.query_all_by_label("Export figure…").collect();
-    assert!(!buttons.is_empty());
-    buttons.last().unwrap().click();
+    let pane = harness.state().pane_rect(univa::ui::Pane::Correlation).unwrap();
+    let button = harness.query_all_by_label("Export figure…").find(|b| pane.contains(b.rect().center()));
+    button.expect("the correlation pane has its export button").click();
     harness.run_steps(3);
     harness.get_by_label_contains("Export figure: Correlation matrices");
     harness.get_by_label("Save…");

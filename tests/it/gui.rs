@@ -19,7 +19,8 @@ use univa::model::Preset;
 use univa::projection::{EmbeddedPoint, EmbeddingRequest, Method, UmapConfig};
 use univa::train::{self, NoEvents, RunConfig, TrainRequest};
 use univa::ui::{
-    Command, DetailTab, EmbeddingColour, EmbeddingStatus, ErrorFilter, Filter, PlayerPanel, StudioApp, ViewSettings,
+    Command, EmbeddingColour, EmbeddingStatus, ErrorFilter, Filter, Pane, PlayerPanel, Side, StudioApp, ViewSettings,
+    WorkspaceCommand,
 };
 
 /// A 160-utterance synthetic dataset and a one-epoch run on it, built once per test binary.
@@ -154,6 +155,8 @@ fn opens_dataset_with_run_and_selects_by_click_and_keyboard() {
 fn moving_the_threshold_recomputes_metrics_live() {
     let mut harness = studio_with_run();
     let before = harness.state().view.metrics.clone().unwrap();
+    harness.get_by_label("Metrics").click();
+    harness.run_steps(2);
     harness.get_by_label(&format!("miF1 {:.3}", before.micro_f1));
     harness.state_mut().handle(Command::SetThreshold(0.6));
     harness.run_steps(2);
@@ -240,6 +243,8 @@ fn cloud_toggle_and_click_to_select() {
 #[test]
 fn case_card_and_correlation_tabs() {
     let mut harness = studio_with_run();
+    harness.get_by_label("Case card").click();
+    harness.run_steps(2);
     harness.get_by_label("Export Markdown…");
     let app = harness.state();
     let session = app.session.as_ref().unwrap();
@@ -248,7 +253,7 @@ fn case_card_and_correlation_tabs() {
     assert!(markdown.contains("| Transcript | VA (text) | VA (vision) | VA (audio) | Gold | Prediction | Result |"));
     harness.get_by_label("Correlation").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().settings.detail_tab, DetailTab::Correlation);
+    assert!(harness.state().pane_rect(Pane::Correlation).is_some(), "the correlation tab is shown");
     harness.get_by_label("Learned M (run)");
     harness.get_by_label("VA prior M (Eq. 8)");
     let rule = harness.state().session.as_ref().unwrap().prior_rule;
@@ -301,29 +306,28 @@ pub(crate) fn click_at(harness: &mut Harness<'static, StudioApp>, pos: egui::Pos
 }
 
 #[test]
-fn dragging_the_va_planes_lower_edge_gives_its_room_to_the_detail_tabs() {
+fn dragging_the_edge_between_panes_resizes_them_and_the_layout_keeps_it() {
     let mut harness = studio_with_run();
     harness.run_steps(2);
-    let plane_height = |harness: &Harness<'static, StudioApp>| {
-        egui_plot::PlotMemory::load(&harness.ctx, univa::ui::va_plane_id()).unwrap().transform().frame().height()
-    };
-    let before = plane_height(&harness);
-    // The panel's edge lies just above the detail tabs' bar.
-    let tabs_top = harness.get_by_label("Case card").rect().top();
-    let edge = egui::pos2(harness.get_by_label("Case card").rect().center().x, tabs_top - 3.0);
+    let plane = |harness: &Harness<'static, StudioApp>| harness.state().pane_rect(Pane::VaPlane).unwrap();
+    let before = plane(&harness);
+    // The edge between the middle column and the plane's column, halfway down.
+    let edge = egui::pos2(before.left() - 1.0, before.center().y);
     harness.hover_at(edge);
     harness.run_steps(1);
     harness.drag_at(edge);
     harness.run_steps(1);
     for step in 1..=4 {
-        harness.hover_at(edge - egui::vec2(0.0, 25.0 * step as f32));
+        harness.hover_at(edge - egui::vec2(25.0 * step as f32, 0.0));
         harness.run_steps(1);
     }
-    harness.drop_at(edge - egui::vec2(0.0, 100.0));
+    harness.drop_at(edge - egui::vec2(100.0, 0.0));
     harness.run_steps(2);
-    let after = plane_height(&harness);
-    assert!(after < before - 60.0, "plane {before} -> {after}");
-    assert!(harness.get_by_label("Case card").rect().top() < tabs_top - 60.0);
+    let after = plane(&harness);
+    assert!(after.width() > before.width() + 60.0, "plane {before:?} -> {after:?}");
+    let app = harness.state();
+    let layout = app.settings.workspace.layout;
+    assert_ne!(*app.settings.workspace.tree(layout), layout.default_tree(), "the arrangement is the user's now");
 }
 
 #[test]
@@ -405,7 +409,7 @@ fn dropping_a_folder_opens_it_and_dropping_a_file_is_an_error() {
 
 /// eframe's storage, in memory.
 #[derive(Default)]
-struct MemoryStorage(std::collections::HashMap<String, String>);
+pub(crate) struct MemoryStorage(std::collections::HashMap<String, String>);
 
 impl eframe::Storage for MemoryStorage {
     fn get_string(&self, key: &str) -> Option<String> {
@@ -438,7 +442,7 @@ fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
     app.handle(Command::SetShowCloud(true));
     app.handle(Command::SetCloudModality(univa::modality::Modality::Audio, false));
     app.handle(Command::SetThreshold(0.3));
-    app.handle(Command::SetDetailTab(DetailTab::Embedding));
+    app.handle(Command::Workspace(WorkspaceCommand::Move { pane: Pane::Embedding, beside: Pane::VaPlane, side: Side::Below }));
     app.handle(Command::SetEmbeddingColour(EmbeddingColour::Quadrant));
     app.handle(Command::SetEmbeddingSettings(univa::ui::EmbeddingSettings {
         method: Method::Tsne,
@@ -464,9 +468,9 @@ fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
 fn embedding_tab_without_a_run_gives_a_hint() {
     let (data, _) = fixture();
     let mut harness = studio(Some((data.clone(), None)));
-    harness.get_by_label("Embedding").click();
+    harness.get_by_label("Embedding map").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().settings.detail_tab, DetailTab::Embedding);
+    assert!(harness.state().pane_rect(Pane::Embedding).is_some(), "the map's tab is shown");
     harness.get_by_label_contains("No trained run is attached");
     assert!(harness.query_by_label("Compute map").is_none());
 }
@@ -474,7 +478,7 @@ fn embedding_tab_without_a_run_gives_a_hint() {
 #[test]
 fn embedding_tab_projects_the_run_and_selects_by_click() {
     let mut harness = studio_with_run();
-    harness.get_by_label("Embedding").click();
+    harness.get_by_label("Embedding map").click();
     harness.run_steps(2);
     harness.get_by_label("Compute map");
     // Smaller than the GUI's default (the whole training split, 500 epochs) to keep CI fast.

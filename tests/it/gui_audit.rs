@@ -9,7 +9,9 @@ use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use univa::dataset::Va;
 use univa::modality::Modality;
 use univa::store::{EventKind, Status, Store};
-use univa::ui::{AuditCommand, AuditDraft, Command, DetailTab, QueueOrder, QueueSettings, StudioApp};
+use univa::ui::{
+    AuditCommand, AuditDraft, Command, Layout, QueueOrder, QueueSettings, StudioApp, WorkspaceCommand,
+};
 
 use super::gui::{fixture, harness_of, screen_position, studio};
 
@@ -36,7 +38,7 @@ fn audit(harness: &mut Harness<'static, StudioApp>, command: AuditCommand) {
 fn auditing(store: &Path, name: &str) -> Harness<'static, StudioApp> {
     let (data, run) = fixture();
     let mut harness = studio(Some((data.clone(), Some(run.clone()))));
-    harness.state_mut().handle(Command::SetDetailTab(DetailTab::Audit));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Audit)));
     audit(&mut harness, AuditCommand::Start { store: Some(store.to_path_buf()), remembered: None });
     start_as(&mut harness, name);
     harness
@@ -118,7 +120,7 @@ fn start_create_switch_and_remember_annotators() {
     audit(&mut harness, AuditCommand::Set(Modality::Audio, Va::new(-0.5, 0.25)));
     harness.get_by_label("Switch annotator").click();
     harness.run_steps(2);
-    harness.get_by_label("alice").click();
+    in_audit_pane(&harness, "alice").click();
     harness.run_steps(2);
     assert_eq!(mine(&harness, 0, Modality::Audio).unwrap().va, Va::new(0.5, 0.5));
 
@@ -271,8 +273,8 @@ fn review_shows_every_annotators_points_beside_the_models() {
     harness.get_by_label("Review: every annotator's points beside the model's").click();
     harness.run_steps(2);
     assert!(harness.state().view.audit.review);
-    harness.get_by_label("alice");
-    harness.get_by_label("bob");
+    in_audit_pane(&harness, "alice");
+    in_audit_pane(&harness, "bob");
     harness.get_by_label("+0.125, -0.375");
     harness.get_by_label("-0.625, +0.875");
     let model_text = model(&harness, index, Modality::Text);
@@ -435,10 +437,10 @@ fn an_armed_point_is_released_by_another_utterance_annotator_or_tab() {
     assert!(events(&store).is_empty());
 
     audit(&mut harness, AuditCommand::Arm(Some(Modality::Audio)));
-    harness.state_mut().handle(Command::SetDetailTab(DetailTab::CaseCard));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::CaseStudy)));
     harness.run_steps(2);
     assert_eq!(harness.state().view.audit.armed, None, "leaving the Audit tab releases the point");
-    harness.state_mut().handle(Command::SetDetailTab(DetailTab::Audit));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Audit)));
     audit(&mut harness, AuditCommand::Arm(Some(Modality::Audio)));
     audit(&mut harness, AuditCommand::SwitchAnnotator);
     assert_eq!(harness.state().view.audit.armed, None, "switching annotator releases the point");
@@ -558,7 +560,7 @@ fn enter_in_the_new_annotators_name_creates_them() {
     let dir = tempfile::tempdir().unwrap();
     let (data, run) = fixture();
     let mut harness = studio(Some((data.clone(), Some(run.clone()))));
-    harness.state_mut().handle(Command::SetDetailTab(DetailTab::Audit));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Audit)));
     audit(&mut harness, AuditCommand::Start { store: Some(dir.path().join("s.sqlite")), remembered: None });
     harness.get_by_label("New annotator").click();
     harness.run_steps(1);
@@ -639,4 +641,17 @@ fn merge_stores_shows_what_it_adds_then_writes_on_confirm() {
     let names: Vec<String> = harness.state().view.audit.annotators.iter().map(|a| a.name.clone()).collect();
     assert_eq!(names.len(), 3);
     assert!(names[1].starts_with("alice-"), "{names:?}");
+}
+
+/// The node labelled `label` in the Audit pane (the agreement pane beside it names annotators
+/// too).
+fn in_audit_pane<'h>(
+    harness: &'h Harness<'static, StudioApp>,
+    label: &'h str,
+) -> egui_kittest::Node<'h> {
+    let pane = harness.state().pane_rect(univa::ui::Pane::Audit).expect("the audit pane is shown");
+    harness
+        .query_all_by_label(label)
+        .find(|node| pane.contains(node.rect().center()))
+        .unwrap_or_else(|| panic!("no {label:?} in the audit pane"))
 }

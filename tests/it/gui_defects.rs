@@ -11,13 +11,16 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use univa::jobs::JobStatus;
 use univa::metrics::Outcome;
-use univa::ui::{Command, ErrorFilter, Filter, Room, StudioApp, TrainingCommand, TrainingForm, ViewSettings};
+use univa::ui::{
+    Command, ErrorFilter, Filter, Layout, StudioApp, TrainingCommand, TrainingForm, ViewSettings, Workspace,
+    WorkspaceCommand,
+};
 
 use crate::gui::{fixture, harness_of, studio, studio_with_run};
 use crate::jobs::{tiny_config, tiny_dataset};
 
 fn training_room(runs: &Path) -> Harness<'static, StudioApp> {
-    let settings = ViewSettings { runs_dir: runs.to_path_buf(), room: Room::Training, ..ViewSettings::default() };
+    let settings = ViewSettings { runs_dir: runs.to_path_buf(), workspace: Workspace::at(Layout::Training), ..ViewSettings::default() };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
     harness_of(app, Some((tiny_dataset().to_path_buf(), None)))
@@ -106,6 +109,8 @@ fn typing_a_path_and_toml_character_by_character_keeps_every_character() {
     type_slowly(&mut harness, &path);
     assert_eq!(harness.state().training.form.dataset, path);
 
+    harness.get_by_label("Any other field (TOML over the above)").scroll_to_me();
+    harness.run_steps(2);
     harness.get_by_label("Any other field (TOML over the above)").click();
     harness.run_steps(1);
     let toml = "[train]\nepochs = 3";
@@ -185,7 +190,7 @@ fn the_runs_room_follows_a_training_run_without_rescan() {
     step_until(&mut harness, "an epoch", |app| {
         app.training.manager.as_ref().and_then(|m| m.jobs().first()).is_some_and(|j| !j.curves.epochs.is_empty())
     });
-    harness.state_mut().handle(Command::SetRoom(Room::Runs));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Runs)));
     harness.run_steps(2);
     step_until(&mut harness, "the finished run listed as finished", |app| {
         app.runs.entries.iter().any(|e| e.run.as_ref().is_ok_and(|r| r.status() == "finished"))
@@ -322,9 +327,9 @@ fn changing_the_runs_folder_in_the_runs_room_moves_the_training_rooms_jobs_too()
     let mut harness = training_room(first.path());
     let opened = |app: &StudioApp| app.training.manager.as_ref().map(|m| m.runs_dir().to_path_buf());
     assert_eq!(opened(harness.state()), Some(first.path().to_path_buf()));
-    harness.state_mut().handle(Command::SetRoom(Room::Runs));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Runs)));
     harness.state_mut().handle(Command::Runs(univa::ui::RunsCommand::SetRunsDir(second.path().to_path_buf())));
-    harness.state_mut().handle(Command::SetRoom(Room::Training));
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Training)));
     harness.run_steps(2);
     assert_eq!(opened(harness.state()), Some(second.path().to_path_buf()), "the history and new runs go there");
 }

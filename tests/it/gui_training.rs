@@ -11,14 +11,14 @@ use univa::dataset::Va;
 use univa::jobs::JobStatus;
 use univa::modality::Modality;
 use univa::store::{Change, EventKind, Judgment, OverlaySource, Status, Store};
-use univa::ui::{Command, Room, StudioApp, TrainingCommand, TrainingForm, VaSource, ViewSettings};
+use univa::ui::{Command, Layout, StudioApp, TrainingCommand, TrainingForm, VaSource, ViewSettings, Workspace};
 
 use crate::gui::harness_of;
 use crate::jobs::{tiny_config, tiny_dataset};
 
 /// The workbench on the tiny jobs dataset, its trainer the built `univa`, runs in `runs`.
-fn training_room(runs: &std::path::Path, room: Room) -> Harness<'static, StudioApp> {
-    let settings = ViewSettings { runs_dir: runs.to_path_buf(), room, ..ViewSettings::default() };
+fn training_room(runs: &std::path::Path, layout: Layout) -> Harness<'static, StudioApp> {
+    let settings = ViewSettings { runs_dir: runs.to_path_buf(), workspace: Workspace::at(layout), ..ViewSettings::default() };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
     harness_of(app, Some((tiny_dataset().to_path_buf(), None)))
@@ -51,22 +51,22 @@ fn selected_status(app: &StudioApp) -> Option<JobStatus> {
 #[test]
 fn the_menu_bar_switches_to_the_training_room_on_the_open_dataset() {
     let runs = tempfile::tempdir().unwrap();
-    let mut harness = training_room(runs.path(), Room::Workbench);
+    let mut harness = training_room(runs.path(), Layout::CaseStudy);
     harness.get_by_label("Training").click();
     harness.run_steps(3);
-    assert_eq!(harness.state().settings.room, Room::Training);
+    assert_eq!(harness.state().settings.workspace.layout, Layout::Training);
     let form = &harness.state().training.form;
     assert_eq!(PathBuf::from(&form.dataset), tiny_dataset());
     harness.get_by_label_contains("train 84 / valid 12 / test 24");
-    harness.get_by_label("Workbench").click();
+    harness.get_by_label("Case study").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().settings.room, Room::Workbench);
+    assert_eq!(harness.state().settings.workspace.layout, Layout::CaseStudy);
 }
 
 #[test]
 fn launching_from_the_panel_fills_the_curves_and_cancel_stops_it() {
     let runs = tempfile::tempdir().unwrap();
-    let mut harness = training_room(runs.path(), Room::Training);
+    let mut harness = training_room(runs.path(), Layout::Training);
     set_form(&mut harness, |form| form.config = tiny_config(500));
     assert!(harness.state().training.problems.is_empty(), "{:?}", harness.state().training.problems);
     harness.get_by_label("Launch").click();
@@ -105,7 +105,7 @@ fn launching_from_the_panel_fills_the_curves_and_cancel_stops_it() {
 #[test]
 fn an_invalid_combination_is_explained_and_launch_is_disabled() {
     let runs = tempfile::tempdir().unwrap();
-    let mut harness = training_room(runs.path(), Room::Training);
+    let mut harness = training_room(runs.path(), Layout::Training);
     set_form(&mut harness, |form| {
         form.config = tiny_config(1);
         form.config.model.modalities.clear();
@@ -129,7 +129,7 @@ fn an_invalid_combination_is_explained_and_launch_is_disabled() {
 #[test]
 fn a_delta_sweep_of_three_values_launches_from_the_panel() {
     let runs = tempfile::tempdir().unwrap();
-    let mut harness = training_room(runs.path(), Room::Training);
+    let mut harness = training_room(runs.path(), Layout::Training);
     set_form(&mut harness, |form| {
         form.config = tiny_config(1);
         form.sweep.enabled = true;
@@ -177,7 +177,7 @@ fn a_run_trains_on_the_audit_stores_corrected_va() {
     drop(store);
 
     let runs = dir.path().join("runs");
-    let settings = ViewSettings { runs_dir: runs.clone(), room: Room::Training, ..ViewSettings::default() };
+    let settings = ViewSettings { runs_dir: runs.clone(), workspace: Workspace::at(Layout::Training), ..ViewSettings::default() };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
     let mut harness = harness_of(app, Some((data.clone(), None)));

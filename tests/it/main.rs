@@ -28,3 +28,4 @@ mod reliability;
 mod runs;
 mod servers;
 mod train;
+mod workspace;

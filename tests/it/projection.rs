@@ -11,7 +11,7 @@ use univa::dataset::synth::{SynthConfig, write_synthetic};
 use univa::dataset::{Dataset, Split};
 use univa::modality::PerModality;
 use univa::projection::{EmbeddingRequest, Method, UmapConfig};
-use univa::ui::{Command, EmbeddingColour, EmbeddingStatus, MapSide};
+use univa::ui::{Command, EmbeddingColour, EmbeddingStatus, MapSide, Pane, WorkspaceCommand};
 
 use crate::gui::{click_a_map_point, fixture, studio_with_run};
 
@@ -125,7 +125,7 @@ fn small_umap() -> EmbeddingRequest {
 #[test]
 fn embedding_controls_choose_method_and_colouring_and_stop_a_run() {
     let mut harness = studio_with_run();
-    harness.get_by_label("Embedding").click();
+    harness.get_by_label("Embedding map").click();
     harness.run_steps(2);
     // The method: UMAP by default; exact t-SNE shows its cap instead of the point choice.
     harness.get_by_label("points");
@@ -170,7 +170,7 @@ fn embedding_controls_choose_method_and_colouring_and_stop_a_run() {
 fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     let (_, run) = fixture();
     let mut harness = studio_with_run();
-    harness.get_by_label("Embedding").click();
+    harness.get_by_label("Embedding map").click();
     harness.run_steps(2);
     // The choice lists the trained runs of the runs folder: here a copy of the attached run.
     let runs = tempfile::tempdir().unwrap();
@@ -215,16 +215,16 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
     }
     assert!(harness.state().notice.as_ref().is_some_and(|n| !n.is_error && n.text.contains("Saved 150 map points")));
     click_a_map_point(&mut harness, &points, univa::ui::compare_plot_id());
-    // The pair in its own window keeps the window's size frame after frame.
-    harness.state_mut().handle(Command::SetEmbeddingWindow(true));
+    // The pair in the maximised pane keeps its size frame after frame.
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::Maximize(Some(Pane::Embedding))));
     harness.run_steps(3);
     let frame = |ctx: &egui::Context| {
         *egui_plot::PlotMemory::load(ctx, univa::ui::compare_plot_id()).unwrap().transform().frame()
     };
     let first = frame(&harness.ctx);
     harness.run_steps(10);
-    assert_eq!(frame(&harness.ctx), first, "the window grew by itself");
-    harness.state_mut().handle(Command::SetEmbeddingWindow(false));
+    assert_eq!(frame(&harness.ctx), first, "the pane grew by itself");
+    harness.state_mut().handle(Command::Workspace(WorkspaceCommand::Maximize(None)));
     harness.run_steps(2);
     harness.get_by_label("Remove").click();
     harness.run_steps(2);
@@ -235,40 +235,39 @@ fn a_compared_run_maps_beside_and_a_click_in_it_selects_in_the_browser() {
 }
 
 #[test]
-fn the_map_opens_in_a_window_of_its_own_and_a_click_there_selects_in_the_browser() {
+fn the_maximised_map_is_larger_and_a_click_there_selects_in_the_browser() {
     let mut harness = studio_with_run();
-    harness.get_by_label("Embedding").click();
+    harness.get_by_label("Embedding map").click();
     harness.run_steps(2);
     harness.state_mut().handle(Command::ComputeEmbedding(small_umap()));
     harness.state_mut().wait_for_worker();
     harness.run_steps(2);
     let id = univa::ui::embedding_plot_id();
     let in_tab = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
-    harness.get_by_label("Open in a window").click();
+    // The maximise button of the map's tab bar.
+    let tab = harness.get_by_label("Embedding map").rect();
+    let button = harness.query_all_by_label("⛶").find(|b| (b.rect().center().y - tab.center().y).abs() < 4.0 && b.rect().left() > tab.right());
+    button.expect("a maximise button beside the map's tab").click();
     harness.run_steps(3);
-    assert!(harness.state().settings.embedding_window);
-    harness.get_by_label("The map is in its own window.");
-    harness.get_by_label_contains("Embedding map (UMAP)");
-    let in_window = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
-    // The window keeps its size frame after frame (the map fits the room it has).
+    assert_eq!(harness.state().settings.workspace.maximized, Some(Pane::Embedding));
+    harness.get_by_label("Restore layout");
+    let maximised = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
+    // The pane keeps its size frame after frame (the map fits the room it has).
     harness.run_steps(10);
     let later = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
-    assert_eq!(later, in_window, "the window grew by itself");
+    assert_eq!(later, maximised, "the pane grew by itself");
     assert!(
-        in_window.height() > in_tab.height() && in_window.width() > in_tab.width(),
-        "the window gives the map more room: {in_window:?} against {in_tab:?}"
+        maximised.height() > in_tab.height() && maximised.width() > in_tab.width(),
+        "the maximised pane gives the map more room: {maximised:?} against {in_tab:?}"
     );
-    // The window has its own colouring row (and the tab none).
     harness.get_by_label("valence").click();
     harness.run_steps(2);
     assert_eq!(harness.state().settings.embedding_colour, EmbeddingColour::Valence);
     let points = harness.state().view.embedding.points.clone();
     click_a_map_point(&mut harness, &points, id);
-    harness.get_by_label("Back into the tab");
-    // Closing the window brings the map back into the tab.
-    harness.get_by_label("Close window").click();
-    harness.run_steps(3);
-    assert!(!harness.state().settings.embedding_window);
-    assert!(harness.query_by_label_contains("Embedding map (UMAP)").is_none());
-    assert!(harness.query_by_label("The map is in its own window.").is_none());
+    // Esc restores the layout.
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.workspace.maximized, None);
+    assert!(harness.query_by_label("Restore layout").is_none());
 }

@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use egui_kittest::kittest::Queryable as _;
 use serde_json::Value;
 use univa::dataset::{Dataset, Split};
-use univa::ui::{Command as UiCommand, MetricsStatus, Room, RunsCommand, RunsTab, StudioApp, ViewSettings};
+use univa::ui::{
+    Command as UiCommand, Layout, MetricsStatus, Pane, RunsCommand, StudioApp, ViewSettings, Workspace, WorkspaceCommand,
+};
 
 use crate::cli_train::univa;
 
@@ -279,7 +281,7 @@ fn bad_prediction_csvs_give_one_line_errors_naming_file_row_and_column() {
 
 fn browser() -> egui_kittest::Harness<'static, StudioApp> {
     let f = fixture();
-    let settings = ViewSettings { room: Room::Runs, runs_dir: f.runs_dir.clone(), ..ViewSettings::default() };
+    let settings = ViewSettings { workspace: Workspace::at(Layout::Runs), runs_dir: f.runs_dir.clone(), ..ViewSettings::default() };
     let mut harness = crate::gui::harness_of(StudioApp::new(settings), None);
     // The first frame listed the runs and asked the worker for their metrics.
     harness.state_mut().wait_for_worker();
@@ -328,7 +330,7 @@ fn browser_lists_runs_and_its_table_shows_eval_metrics_with_the_best_marked() {
 fn browser_lists_the_workbenchs_run_wherever_it_lies_once() {
     let f = fixture();
     let (data, run) = crate::gui::fixture();
-    let settings = ViewSettings { room: Room::Runs, runs_dir: f.runs_dir.clone(), ..ViewSettings::default() };
+    let settings = ViewSettings { workspace: Workspace::at(Layout::Runs), runs_dir: f.runs_dir.clone(), ..ViewSettings::default() };
     let mut harness = crate::gui::harness_of(StudioApp::new(settings), Some((data.clone(), Some(run.clone()))));
     harness.state_mut().wait_for_worker();
     harness.run_steps(2);
@@ -354,9 +356,9 @@ fn browser_compares_two_runs_and_plots_the_sweep() {
     harness.get_all_by_label(&name_of(&f.runs[2])).next().unwrap().click();
     harness.run_steps(2);
     assert_eq!(harness.state().runs.picked, [f.runs[0].clone(), f.runs[2].clone()]);
-    harness.get_by_label("Compare two").click();
+    harness.get_by_label("Compare two runs").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().settings.runs_browser.tab, RunsTab::Compare);
+    assert!(harness.state().pane_rect(Pane::ConfigDiff).is_some(), "the comparison's tab is shown");
     harness.get_by_label("Config diff");
     harness.get_by_label("0.05");
     harness.get_by_label("B − A");
@@ -376,12 +378,12 @@ fn browser_compares_two_runs_and_plots_the_sweep() {
 fn open_in_workbench_opens_the_dataset_with_the_run_attached() {
     let f = fixture();
     let mut harness = browser();
-    harness.get_all_by_label("Open in workbench").nth(1).unwrap().click();
+    harness.get_all_by_label("Open in Case study").nth(1).unwrap().click();
     harness.run_steps(2);
     harness.state_mut().wait_for_worker();
     harness.run_steps(2);
     let app = harness.state();
-    assert_eq!(app.settings.room, Room::Workbench);
+    assert_eq!(app.settings.workspace.layout, Layout::CaseStudy);
     let session = app.session.as_ref().expect("the run's dataset is open");
     assert_eq!(std::fs::canonicalize(&session.dataset.root).unwrap(), std::fs::canonicalize(&f.data).unwrap());
     assert_eq!(session.run.as_ref().unwrap().dir, f.runs[1]);
@@ -406,12 +408,14 @@ fn an_imported_system_gets_a_row_in_the_case_card() {
     assert_eq!(harness.state().settings.runs_browser.in_case_card, std::slice::from_ref(&out));
     // Open our run beside it, and pick a test utterance the system predicted (an even row).
     harness.state_mut().handle(UiCommand::Open { dataset: f.data.clone(), run: Some(f.runs[0].clone()) });
-    harness.state_mut().handle(UiCommand::SetRoom(Room::Workbench));
+    harness.state_mut().handle(UiCommand::Workspace(WorkspaceCommand::SetLayout(Layout::CaseStudy)));
     harness.state_mut().wait_for_worker();
     let gold = std::fs::read_to_string(&f.gold).unwrap();
     let id = gold.lines().nth(2).unwrap().split(',').next().unwrap().to_owned();
     let index = harness.state().session.as_ref().unwrap().dataset.utterances.iter().position(|u| u.id == id).unwrap();
     harness.state_mut().handle(UiCommand::Select(index));
+    harness.run_steps(2);
+    harness.get_by_label("Case card").click();
     harness.run_steps(2);
     harness.get_by_label("Prediction (MulT)");
     let app = harness.state();

@@ -232,7 +232,8 @@ impl Heatmap<'_> {
         let n = names.len();
         // Column names are rotated to read upwards, so the header is as tall as the widest name.
         let size = Vec2::new(label_width + cell * n as f32, label_width + cell * n as f32);
-        let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+        let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, format!("heatmap: {title}")));
         let painter = ui.painter_at(rect);
         let label_font = FontId::proportional(theme::HEATMAP_FONT_SIZE);
         let value_font = FontId::proportional((cell * 0.34).clamp(8.0, theme::HEATMAP_FONT_SIZE));

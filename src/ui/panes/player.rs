@@ -81,7 +81,7 @@ fn ready_ui(
     let picture = if wide { beside } else { under };
     let picture_ui = |ui: &mut egui::Ui| match &panel.texture {
         Some(texture) => {
-            ui.add(egui::Image::new((texture.id(), picture)));
+            ui.add(egui::Image::new((texture.id(), picture)).alt_text("clip frame"));
         }
         None => {
             ui.add_sized(picture, egui::Label::new(egui::RichText::new("decoding…").weak()));

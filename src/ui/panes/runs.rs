@@ -156,7 +156,7 @@ fn run_row_ui(
         None => {}
     }
     ui.horizontal(|ui| {
-        if ui.button("Open in workbench").clicked() {
+        if ui.button("Open in Case study").clicked() {
             send(commands, RunsCommand::OpenInWorkbench(entry.dir.clone()));
         }
         if run.is_imported() {

@@ -248,6 +248,11 @@ impl Default for Workspace {
 }
 
 impl Workspace {
+    /// A workspace showing `layout`, every layout as it ships.
+    pub fn at(layout: Layout) -> Self {
+        Self { layout, ..Self::default() }
+    }
+
     /// The tree of the layout shown (its default until the user changes it).
     pub fn tree_mut(&mut self) -> &mut Tree<Pane> {
         let layout = self.layout;
