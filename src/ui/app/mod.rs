@@ -4,6 +4,7 @@
 
 mod clip_window;
 mod explain;
+mod explainers;
 mod figure_export;
 mod file_dialog;
 mod handle;

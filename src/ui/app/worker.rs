@@ -13,7 +13,7 @@ use crate::dataset::{Dataset, Split};
 use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, Step};
 use crate::runs::{Evaluator, Run};
 
-use super::explain::ExplainerCache;
+use super::explainers::ExplainerCache;
 use crate::ui::state::{EmbeddingUpdate, RunMetricsUpdate, Session};
 use crate::explain::Explanation;
 
