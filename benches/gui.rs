@@ -186,7 +186,8 @@ fn frame_with_map(c: &mut Criterion, dir: &Path) {
         .collect();
     app.view.embedding.points = points;
     app.view.embedding.status = univa::ui::EmbeddingStatus::Done;
-    app.handle(Command::SetDetailTab(univa::ui::DetailTab::Embedding));
+    let show = |pane| Command::Workspace(univa::ui::WorkspaceCommand::Show(pane));
+    app.handle(show(univa::ui::Pane::Embedding));
     let ctx = egui::Context::default();
     let mut group = c.benchmark_group("gui_frame");
     group.sample_size(20);
@@ -200,14 +201,14 @@ fn frame_with_map(c: &mut Criterion, dir: &Path) {
         }
         group.bench_function(name, |b| b.iter(|| frame(&ctx, &mut app, SIZE, Vec::new())));
     }
-    // The map in its own window, where it is drawn several times larger (by modality, as the
+    // The map's pane maximised, where it is drawn several times larger (by modality, as the
     // first of the tab's).
     app.handle(Command::SetEmbeddingColour(univa::ui::EmbeddingColour::Modality));
-    app.handle(Command::SetEmbeddingWindow(true));
+    app.handle(Command::Workspace(univa::ui::WorkspaceCommand::Maximize(Some(univa::ui::Pane::Embedding))));
     for _ in 0..3 {
         frame(&ctx, &mut app, SIZE, Vec::new());
     }
-    group.bench_function("embedding_map_49k_in_window", |b| b.iter(|| frame(&ctx, &mut app, SIZE, Vec::new())));
+    group.bench_function("embedding_map_49k_maximised", |b| b.iter(|| frame(&ctx, &mut app, SIZE, Vec::new())));
     group.finish();
 }
 

@@ -442,7 +442,11 @@ fn view_settings_round_trip_through_eframe_storage_and_recent_is_capped() {
     app.handle(Command::SetShowCloud(true));
     app.handle(Command::SetCloudModality(univa::modality::Modality::Audio, false));
     app.handle(Command::SetThreshold(0.3));
-    app.handle(Command::Workspace(WorkspaceCommand::Move { pane: Pane::Embedding, beside: Pane::VaPlane, side: Side::Below }));
+    app.handle(Command::Workspace(WorkspaceCommand::Move {
+        pane: Pane::Embedding,
+        beside: Pane::VaPlane,
+        side: Side::Below,
+    }));
     app.handle(Command::SetEmbeddingColour(EmbeddingColour::Quadrant));
     app.handle(Command::SetEmbeddingSettings(univa::ui::EmbeddingSettings {
         method: Method::Tsne,

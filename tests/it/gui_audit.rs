@@ -9,9 +9,7 @@ use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use univa::dataset::Va;
 use univa::modality::Modality;
 use univa::store::{EventKind, Status, Store};
-use univa::ui::{
-    AuditCommand, AuditDraft, Command, Layout, QueueOrder, QueueSettings, StudioApp, WorkspaceCommand,
-};
+use univa::ui::{AuditCommand, AuditDraft, Command, Layout, QueueOrder, QueueSettings, StudioApp, WorkspaceCommand};
 
 use super::gui::{fixture, harness_of, screen_position, studio};
 
@@ -645,10 +643,7 @@ fn merge_stores_shows_what_it_adds_then_writes_on_confirm() {
 
 /// The node labelled `label` in the Audit pane (the agreement pane beside it names annotators
 /// too).
-fn in_audit_pane<'h>(
-    harness: &'h Harness<'static, StudioApp>,
-    label: &'h str,
-) -> egui_kittest::Node<'h> {
+fn in_audit_pane<'h>(harness: &'h Harness<'static, StudioApp>, label: &'h str) -> egui_kittest::Node<'h> {
     let pane = harness.state().pane_rect(univa::ui::Pane::Audit).expect("the audit pane is shown");
     harness
         .query_all_by_label(label)

@@ -20,7 +20,11 @@ use crate::gui::{fixture, harness_of, studio, studio_with_run};
 use crate::jobs::{tiny_config, tiny_dataset};
 
 fn training_room(runs: &Path) -> Harness<'static, StudioApp> {
-    let settings = ViewSettings { runs_dir: runs.to_path_buf(), workspace: Workspace::at(Layout::Training), ..ViewSettings::default() };
+    let settings = ViewSettings {
+        runs_dir: runs.to_path_buf(),
+        workspace: Workspace::at(Layout::Training),
+        ..ViewSettings::default()
+    };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
     harness_of(app, Some((tiny_dataset().to_path_buf(), None)))

@@ -18,7 +18,8 @@ use crate::jobs::{tiny_config, tiny_dataset};
 
 /// The workbench on the tiny jobs dataset, its trainer the built `univa`, runs in `runs`.
 fn training_room(runs: &std::path::Path, layout: Layout) -> Harness<'static, StudioApp> {
-    let settings = ViewSettings { runs_dir: runs.to_path_buf(), workspace: Workspace::at(layout), ..ViewSettings::default() };
+    let settings =
+        ViewSettings { runs_dir: runs.to_path_buf(), workspace: Workspace::at(layout), ..ViewSettings::default() };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
     harness_of(app, Some((tiny_dataset().to_path_buf(), None)))
@@ -177,7 +178,8 @@ fn a_run_trains_on_the_audit_stores_corrected_va() {
     drop(store);
 
     let runs = dir.path().join("runs");
-    let settings = ViewSettings { runs_dir: runs.clone(), workspace: Workspace::at(Layout::Training), ..ViewSettings::default() };
+    let settings =
+        ViewSettings { runs_dir: runs.clone(), workspace: Workspace::at(Layout::Training), ..ViewSettings::default() };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
     let mut harness = harness_of(app, Some((data.clone(), None)));

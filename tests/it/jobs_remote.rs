@@ -109,7 +109,11 @@ fn eval_json(run: &Path, data: &Path) -> Value {
 
 /// The run browser on `runs` lists `run` and shows `univa eval`'s metrics for it.
 fn browser_shows_eval_metrics(runs: &Path, run: &Path, data: &Path) {
-    let settings = ViewSettings { workspace: Workspace::at(Layout::Runs), runs_dir: runs.to_path_buf(), ..ViewSettings::default() };
+    let settings = ViewSettings {
+        workspace: Workspace::at(Layout::Runs),
+        runs_dir: runs.to_path_buf(),
+        ..ViewSettings::default()
+    };
     let mut harness = crate::gui::harness_of(StudioApp::new(settings), None);
     harness.state_mut().wait_for_worker();
     harness.run_steps(2);
@@ -500,8 +504,11 @@ fn selected(app: &StudioApp) -> Option<&univa::jobs::Job> {
 #[test]
 fn the_training_room_sends_runs_to_slurm_with_its_script_shown_and_to_an_ssh_host() {
     let runs = tempfile::tempdir().unwrap();
-    let settings =
-        ViewSettings { runs_dir: runs.path().to_path_buf(), workspace: Workspace::at(Layout::Training), ..ViewSettings::default() };
+    let settings = ViewSettings {
+        runs_dir: runs.path().to_path_buf(),
+        workspace: Workspace::at(Layout::Training),
+        ..ViewSettings::default()
+    };
     let mut app = StudioApp::new(settings);
     app.training.set_trainer(PathBuf::from(env!("CARGO_BIN_EXE_univa")));
     let mut harness = crate::gui::harness_of(app, Some((demo(), None)));

@@ -246,7 +246,9 @@ fn the_maximised_map_is_larger_and_a_click_there_selects_in_the_browser() {
     let in_tab = *egui_plot::PlotMemory::load(&harness.ctx, id).unwrap().transform().frame();
     // The maximise button of the map's tab bar.
     let tab = harness.get_by_label("Embedding map").rect();
-    let button = harness.query_all_by_label("⛶").find(|b| (b.rect().center().y - tab.center().y).abs() < 4.0 && b.rect().left() > tab.right());
+    let button = harness
+        .query_all_by_label("⛶")
+        .find(|b| (b.rect().center().y - tab.center().y).abs() < 4.0 && b.rect().left() > tab.right());
     button.expect("a maximise button beside the map's tab").click();
     harness.run_steps(3);
     assert_eq!(harness.state().settings.workspace.maximized, Some(Pane::Embedding));

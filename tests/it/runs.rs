@@ -9,7 +9,8 @@ use egui_kittest::kittest::Queryable as _;
 use serde_json::Value;
 use univa::dataset::{Dataset, Split};
 use univa::ui::{
-    Command as UiCommand, Layout, MetricsStatus, Pane, RunsCommand, StudioApp, ViewSettings, Workspace, WorkspaceCommand,
+    Command as UiCommand, Layout, MetricsStatus, Pane, RunsCommand, StudioApp, ViewSettings, Workspace,
+    WorkspaceCommand,
 };
 
 use crate::cli_train::univa;
@@ -281,7 +282,11 @@ fn bad_prediction_csvs_give_one_line_errors_naming_file_row_and_column() {
 
 fn browser() -> egui_kittest::Harness<'static, StudioApp> {
     let f = fixture();
-    let settings = ViewSettings { workspace: Workspace::at(Layout::Runs), runs_dir: f.runs_dir.clone(), ..ViewSettings::default() };
+    let settings = ViewSettings {
+        workspace: Workspace::at(Layout::Runs),
+        runs_dir: f.runs_dir.clone(),
+        ..ViewSettings::default()
+    };
     let mut harness = crate::gui::harness_of(StudioApp::new(settings), None);
     // The first frame listed the runs and asked the worker for their metrics.
     harness.state_mut().wait_for_worker();
@@ -330,7 +335,11 @@ fn browser_lists_runs_and_its_table_shows_eval_metrics_with_the_best_marked() {
 fn browser_lists_the_workbenchs_run_wherever_it_lies_once() {
     let f = fixture();
     let (data, run) = crate::gui::fixture();
-    let settings = ViewSettings { workspace: Workspace::at(Layout::Runs), runs_dir: f.runs_dir.clone(), ..ViewSettings::default() };
+    let settings = ViewSettings {
+        workspace: Workspace::at(Layout::Runs),
+        runs_dir: f.runs_dir.clone(),
+        ..ViewSettings::default()
+    };
     let mut harness = crate::gui::harness_of(StudioApp::new(settings), Some((data.clone(), Some(run.clone()))));
     harness.state_mut().wait_for_worker();
     harness.run_steps(2);

@@ -52,4 +52,3 @@ fn load(run: &Path, dataset_root: &Path) -> Result<Loaded, crate::explain::Expla
     let mapper = StepMapper::for_dataset(&dataset);
     Ok(Loaded { run: run.to_path_buf(), dataset_root: dataset_root.to_path_buf(), dataset, mapper, explainer })
 }
-

@@ -13,8 +13,7 @@ use super::file_dialog::FileDialog;
 use super::worker::{Job, Worker};
 use crate::ui::panes::case_card_markdown;
 use crate::ui::state::{
-    AuditCommand, ClipCommand, Command, EmbeddingMap, MapSide, Notice, TrainingCommand, TrainingPick,
-    next_request_id,
+    AuditCommand, ClipCommand, Command, EmbeddingMap, MapSide, Notice, TrainingCommand, TrainingPick, next_request_id,
 };
 
 impl StudioApp {

@@ -73,7 +73,13 @@ pub struct Binding {
     action: Option<fn(&KeyState) -> Command>,
 }
 
-const fn key(modifiers: Modifiers, key: Key, when: When, what: &'static str, action: fn(&KeyState) -> Command) -> Binding {
+const fn key(
+    modifiers: Modifiers,
+    key: Key,
+    when: When,
+    what: &'static str,
+    action: fn(&KeyState) -> Command,
+) -> Binding {
     Binding { shortcut: KeyboardShortcut::new(modifiers, key), when, what, action: Some(action) }
 }
 
@@ -142,8 +148,12 @@ pub static BINDINGS: [Binding; 27] = [
 /// Bindings after [`BINDINGS`]: the seek and browse keys (their text names the step), and
 /// what the tile tree binds.
 pub static MORE_BINDINGS: [Binding; 6] = [
-    key(NONE, Key::ArrowLeft, When::Browsing, "seek back 2 s", |_| Command::Transport(Transport::SeekBy(-SEEK_STEP_SECS))),
-    key(NONE, Key::ArrowRight, When::Browsing, "seek on 2 s", |_| Command::Transport(Transport::SeekBy(SEEK_STEP_SECS))),
+    key(NONE, Key::ArrowLeft, When::Browsing, "seek back 2 s", |_| {
+        Command::Transport(Transport::SeekBy(-SEEK_STEP_SECS))
+    }),
+    key(NONE, Key::ArrowRight, When::Browsing, "seek on 2 s", |_| {
+        Command::Transport(Transport::SeekBy(SEEK_STEP_SECS))
+    }),
     key(NONE, Key::ArrowUp, When::Browsing, "previous utterance", |_| Command::SelectPrevious),
     key(NONE, Key::ArrowDown, When::Browsing, "next utterance", |_| Command::SelectNext),
     Binding {

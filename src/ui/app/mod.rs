@@ -25,8 +25,8 @@ use self::figure_export::ExportWindow;
 use self::worker::{JobResult, Worker};
 use super::panes::{self, PaneContext};
 use super::state::{
-    AuditCommand, ClipPrediction, Cloud, Command, DISK_LOOK_EVERY, NUDGE_SETTLE, Notice, Pane, PlayerPanel,
-    RunsState, Session, Theme, TrainingState, ViewSettings, ViewState,
+    AuditCommand, ClipPrediction, Cloud, Command, DISK_LOOK_EVERY, NUDGE_SETTLE, Notice, Pane, PlayerPanel, RunsState,
+    Session, Theme, TrainingState, ViewSettings, ViewState,
 };
 use crate::jobs::JobManager;
 
@@ -415,4 +415,3 @@ pub fn fitted_size(inner: egui::Vec2, monitor: egui::Vec2) -> Option<egui::Vec2>
 
 /// The product's name, first in the window title.
 pub const APP_NAME: &str = "UniVA Studio";
-

@@ -14,8 +14,8 @@ use crate::projection::{self, EmbeddedPoint, EmbeddingRequest, ProjectionError, 
 use crate::runs::{Evaluator, Run};
 
 use super::explainers::ExplainerCache;
-use crate::ui::state::{EmbeddingUpdate, RunMetricsUpdate, Session};
 use crate::explain::Explanation;
+use crate::ui::state::{EmbeddingUpdate, RunMetricsUpdate, Session};
 
 /// How often a running projection sends its layout so far to the map.
 const LAYOUT_EVERY: Duration = Duration::from_millis(250);
@@ -90,8 +90,6 @@ pub enum JobResult {
         result: Result<(PathBuf, Vec<String>), String>,
     },
 }
-
-
 
 impl JobResult {
     /// Progress reports come between a job's submission and its one final answer.

@@ -90,7 +90,9 @@ pub fn correlation_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Ve
     let font = FontId::proportional(theme::HEATMAP_FONT_SIZE);
     let label_width = names_width(ui, &session.label_names, &font);
     let title_height = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
-    let layout = Layout::fit(ui.available_size(), matrices.len(), n, label_width, title_height);
+    // Less a scroll bar's width, which the area below shows when the pane is too small anyway.
+    let room = ui.available_size() - Vec2::new(ui.spacing().scroll.bar_width + ui.spacing().item_spacing.x, 0.0);
+    let layout = Layout::fit(room, matrices.len(), n, label_width, title_height);
     egui::ScrollArea::both().id_salt("correlation_matrices").auto_shrink([false, false]).show(ui, |ui| {
         for row in matrices.chunks(layout.per_row) {
             ui.horizontal_top(|ui| {

@@ -18,7 +18,7 @@ pub fn player_pane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, panel: &mut Playe
     // Room kept under the picture for the transcript and the attention strips.
     let explanation = cx.explanation();
     let below = transcript.map_or(0.0, |_| theme::TRANSCRIPT_LINE_HEIGHT)
-        + explanation.map_or(0.0, |e| super::explain::strips_height(e));
+        + explanation.map_or(0.0, super::explain::strips_height);
     player_ui(ui, panel, playback, below, commands);
     if let Some(text) = transcript.filter(|t| !t.is_empty()) {
         ui.add(egui::Label::new(egui::RichText::new(format!("“{text}”")).italics()).wrap());
@@ -178,7 +178,6 @@ fn transport_ui(
 fn widen_sliders(ui: &mut egui::Ui) {
     ui.spacing_mut().slider_width = (ui.available_width() - theme::SLIDER_VALUE_WIDTH).max(theme::SLIDER_MIN_WIDTH);
 }
-
 
 /// The largest size of `aspect` (width / height) inside `room`, never below a thumbnail.
 fn fit(room: egui::Vec2, aspect: f32) -> egui::Vec2 {

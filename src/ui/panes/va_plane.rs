@@ -85,54 +85,56 @@ pub fn va_plane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<C
         .horizontal(|ui| {
             ui.add_space(margin);
             plot.show(ui, |plot| {
-            let units_per_point = 2.0 * PLANE_EXTENT / f64::from(side);
-            for (i, (name, v, a)) in QUADRANTS.into_iter().enumerate() {
-                let corners = vec![[0.0, 0.0], [v, 0.0], [v, a], [0.0, a]];
-                let fill = theme::QUADRANT_FILLS.get(i).copied().unwrap_or_default();
-                plot.polygon(Polygon::new("", corners).fill_color(fill).allow_hover(false).width(0.0));
-                // Names sit in the outer corner of their quadrant, anchored inwards, clear of the
-                // axes and of the labels' anchors (which lie at radius ≤ 1 from the origin).
-                let anchor = match (v > 0.0, a > 0.0) {
-                    (true, true) => Align2::RIGHT_TOP,
-                    (false, true) => Align2::LEFT_TOP,
-                    (false, false) => Align2::LEFT_BOTTOM,
-                    (true, false) => Align2::RIGHT_BOTTOM,
-                };
-                let corner = PlotPoint::new(v * 1.08, a * 1.08);
-                plot.text(Text::new("", corner, name).color(theme::QUADRANT_TEXT).anchor(anchor));
-            }
-            if settings.show_cloud {
-                for &modality in &shown {
-                    let item = cloud.item(modality, cloud_name(modality), theme::cloud_color(modality));
-                    plot.add(item);
+                let units_per_point = 2.0 * PLANE_EXTENT / f64::from(side);
+                for (i, (name, v, a)) in QUADRANTS.into_iter().enumerate() {
+                    let corners = vec![[0.0, 0.0], [v, 0.0], [v, a], [0.0, a]];
+                    let fill = theme::QUADRANT_FILLS.get(i).copied().unwrap_or_default();
+                    plot.polygon(Polygon::new("", corners).fill_color(fill).allow_hover(false).width(0.0));
+                    // Names sit in the outer corner of their quadrant, anchored inwards, clear of the
+                    // axes and of the labels' anchors (which lie at radius ≤ 1 from the origin).
+                    let anchor = match (v > 0.0, a > 0.0) {
+                        (true, true) => Align2::RIGHT_TOP,
+                        (false, true) => Align2::LEFT_TOP,
+                        (false, false) => Align2::LEFT_BOTTOM,
+                        (true, false) => Align2::RIGHT_BOTTOM,
+                    };
+                    let corner = PlotPoint::new(v * 1.08, a * 1.08);
+                    plot.text(Text::new("", corner, name).color(theme::QUADRANT_TEXT).anchor(anchor));
                 }
-            }
-            let anchors: Vec<[f64; 2]> =
-                session.anchors.iter().map(|a| [f64::from(a.valence), f64::from(a.arousal)]).collect();
-            for (point, name, align) in anchor_labels(&anchors, &session.label_names, units_per_point) {
-                plot.text(Text::new("", point, name).color(theme::ANCHOR).anchor(align));
-            }
-            plot.points(
-                Points::new("label anchor", anchors).shape(MarkerShape::Diamond).radius(5.0).color(theme::ANCHOR),
-            );
-            match view.selected {
-                Some(index) if audit.is_auditing() && audit.review => {
-                    audit_plane::review_points_ui(plot, session, audit, index);
+                if settings.show_cloud {
+                    for &modality in &shown {
+                        let item = cloud.item(modality, cloud_name(modality), theme::cloud_color(modality));
+                        plot.add(item);
+                    }
                 }
-                Some(index) if audit.is_auditing() => audit_plane::audit_points_ui(plot, session, audit, index),
-                _ => {}
-            }
-            if let Some(u) = selected.filter(|_| !audit.is_auditing()) {
-                for (modality, va) in u.va.iter() {
-                    let Some(va) = va else { continue };
-                    let point = [f64::from(va.valence), f64::from(va.arousal)];
-                    plot.points(Points::new("", vec![point]).radius(7.0).color(theme::SELECTED_RING));
-                    plot.points(
-                        Points::new(modality.name(), vec![point]).radius(5.0).color(theme::modality_color(modality)),
-                    );
+                let anchors: Vec<[f64; 2]> =
+                    session.anchors.iter().map(|a| [f64::from(a.valence), f64::from(a.arousal)]).collect();
+                for (point, name, align) in anchor_labels(&anchors, &session.label_names, units_per_point) {
+                    plot.text(Text::new("", point, name).color(theme::ANCHOR).anchor(align));
                 }
-            }
-            plot.pointer_coordinate()
+                plot.points(
+                    Points::new("label anchor", anchors).shape(MarkerShape::Diamond).radius(5.0).color(theme::ANCHOR),
+                );
+                match view.selected {
+                    Some(index) if audit.is_auditing() && audit.review => {
+                        audit_plane::review_points_ui(plot, session, audit, index);
+                    }
+                    Some(index) if audit.is_auditing() => audit_plane::audit_points_ui(plot, session, audit, index),
+                    _ => {}
+                }
+                if let Some(u) = selected.filter(|_| !audit.is_auditing()) {
+                    for (modality, va) in u.va.iter() {
+                        let Some(va) = va else { continue };
+                        let point = [f64::from(va.valence), f64::from(va.arousal)];
+                        plot.points(Points::new("", vec![point]).radius(7.0).color(theme::SELECTED_RING));
+                        plot.points(
+                            Points::new(modality.name(), vec![point])
+                                .radius(5.0)
+                                .color(theme::modality_color(modality)),
+                        );
+                    }
+                }
+                plot.pointer_coordinate()
             })
         })
         .inner;

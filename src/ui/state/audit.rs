@@ -19,8 +19,8 @@ use crate::store::{
 };
 
 use super::audit_queue::{self, QueueOrder, QueueSettings};
-use super::session::Session;
 use super::notice::Notice;
+use super::session::Session;
 
 /// Step of an arrow-key nudge, and of one with Shift held.
 pub const NUDGE_STEP: f32 = 0.01;

@@ -85,7 +85,11 @@ pub enum WorkspaceCommand {
     Show(Pane),
     Close(Pane),
     /// Move a pane beside another (split) or into its tabs.
-    Move { pane: Pane, beside: Pane, side: Side },
+    Move {
+        pane: Pane,
+        beside: Pane,
+        side: Side,
+    },
     /// Fill the window with one pane (`None`: restore the layout).
     Maximize(Option<Pane>),
     /// The UI zoom of the layout shown.

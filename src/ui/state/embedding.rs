@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Split;
 use super::notice::Notice;
+use crate::dataset::Split;
 use crate::projection::{EXACT_TSNE_MAX_POINTS, EmbeddedPoint, EmbeddingRequest, Method, Stage};
 
 #[derive(Debug)]

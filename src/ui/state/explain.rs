@@ -42,4 +42,3 @@ impl ExplainView {
         self.answers.insert((run, utterance), result.map(Arc::from));
     }
 }
-

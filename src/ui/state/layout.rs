@@ -87,7 +87,13 @@ impl Pane {
     pub fn needs_dataset(self) -> bool {
         !matches!(
             self,
-            Self::TrainingForm | Self::Jobs | Self::Curves | Self::Runs | Self::RunsTable | Self::ConfigDiff | Self::RunsSweep
+            Self::TrainingForm
+                | Self::Jobs
+                | Self::Curves
+                | Self::Runs
+                | Self::RunsTable
+                | Self::ConfigDiff
+                | Self::RunsSweep
         )
     }
 }
@@ -100,8 +106,8 @@ pub enum Layout {
     CaseStudy,
     /// The VA plane as the largest pane, the audit form and queue, agreement.
     Audit,
-    /// The clip and the VA plane side by side filling the screen, prediction bars under them,
-    /// large type.
+    /// The clip and the VA plane side by side filling the screen, the prediction bars under the
+    /// clip, large type.
     Demo,
     Training,
     Runs,
@@ -153,18 +159,17 @@ impl Layout {
                 (0.34, Column(vec![(0.68, P(Pane::Audit)), (0.32, P(Pane::Agreement))])),
                 (0.42, P(Pane::VaPlane)),
             ]),
-            Self::Demo => Column(vec![
-                (0.8, Row(vec![(0.5, P(Pane::Player)), (0.5, P(Pane::VaPlane))])),
-                (0.2, P(Pane::Predictions)),
+            Self::Demo => Row(vec![
+                (0.56, Column(vec![(0.8, P(Pane::Player)), (0.2, P(Pane::Predictions))])),
+                (0.44, P(Pane::VaPlane)),
             ]),
             Self::Training => Row(vec![
                 (0.3, P(Pane::TrainingForm)),
                 (0.7, Column(vec![(0.36, P(Pane::Jobs)), (0.64, P(Pane::Curves))])),
             ]),
-            Self::Runs => Row(vec![
-                (0.3, P(Pane::Runs)),
-                (0.7, Tabs(vec![Pane::RunsTable, Pane::ConfigDiff, Pane::RunsSweep])),
-            ]),
+            Self::Runs => {
+                Row(vec![(0.3, P(Pane::Runs)), (0.7, Tabs(vec![Pane::RunsTable, Pane::ConfigDiff, Pane::RunsSweep]))])
+            }
         };
         let mut tiles = Tiles::default();
         let root = root.insert(&mut tiles);
@@ -230,7 +235,7 @@ pub enum Side {
 
 /// The window's arrangement: the layout shown, every layout's tree as the user left it, the
 /// pane maximised (if any) and each layout's UI zoom.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Workspace {
     pub layout: Layout,
@@ -239,12 +244,6 @@ pub struct Workspace {
     /// The pane filling the window until Esc or the restore button.
     pub maximized: Option<Pane>,
     zooms: BTreeMap<Layout, f32>,
-}
-
-impl Default for Workspace {
-    fn default() -> Self {
-        Self { layout: Layout::default(), trees: BTreeMap::new(), maximized: None, zooms: BTreeMap::new() }
-    }
 }
 
 impl Workspace {
@@ -359,12 +358,12 @@ fn place(tree: &mut Tree<Pane>, tile: TileId, target: TileId, side: Side) {
         Some(parent) if matches!(tree.tiles.get(parent), Some(Tile::Container(Container::Tabs(_)))) => parent,
         _ => target,
     };
-    if side == Side::Tab {
-        if let Some(Tile::Container(Container::Tabs(tabs))) = tree.tiles.get_mut(group) {
-            tabs.add_child(tile);
-            tabs.set_active(tile);
-            return;
-        }
+    if side == Side::Tab
+        && let Some(Tile::Container(Container::Tabs(tabs))) = tree.tiles.get_mut(group)
+    {
+        tabs.add_child(tile);
+        tabs.set_active(tile);
+        return;
     }
     let parent = tree.tiles.parent_of(group);
     let wrapper = match side {

@@ -8,9 +8,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::media::{
-    AudioOutputMode, Player, PlayerOpener, PlayerOptions, SPEED_RANGE, TimeSpan, WaveformCache,
-};
+use crate::media::{AudioOutputMode, Player, PlayerOpener, PlayerOptions, SPEED_RANGE, TimeSpan, WaveformCache};
 
 use super::session::Session;
 use super::settings::PlaybackSettings;

@@ -67,7 +67,6 @@ pub struct PlaybackSettings {
     pub muted: bool,
     /// Repeat the utterance's span.
     pub looping: bool,
-
 }
 
 impl Default for PlaybackSettings {

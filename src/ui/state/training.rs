@@ -14,8 +14,8 @@ use crate::model::Preset;
 use crate::store::{self, OverlaySource, Store};
 use crate::train::RunConfig;
 
-use super::session::Session;
 use super::notice::Notice;
+use super::session::Session;
 
 /// A grid over one or two fields.
 #[derive(Clone, Debug, PartialEq)]

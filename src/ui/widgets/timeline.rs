@@ -65,4 +65,3 @@ pub fn timeline_ui(ui: &mut egui::Ui, waveform: Option<&WaveformState>, marks: T
     let fraction = f64::from(((pointer.x - rect.left()) / rect.width().max(1.0)).clamp(0.0, 1.0));
     Some(marks.window_start + fraction * length)
 }
-

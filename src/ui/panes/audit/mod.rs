@@ -346,7 +346,7 @@ fn points_ui(
                 }
             }
             ui.label(status_text(audit.mine(index, m)));
-            ui.horizontal_wrapped(|ui| {
+            ui.horizontal(|ui| {
                 if ui.small_button(format!("Accept {m}")).clicked() {
                     push(AuditCommand::Accept(m));
                 }
