@@ -470,11 +470,6 @@ impl Player {
         }
     }
 
-    /// Whether the video has been decoded to the end of the span (always true without video).
-    pub fn video_ended(&self) -> bool {
-        self.video.as_ref().is_none_or(|track| track.ended && track.next.is_none())
-    }
-
     pub fn play(&mut self) {
         if self.playing {
             return;
