@@ -12,6 +12,8 @@ packages=(
   ffmpeg python3-pip
   # remote jobs (ssh/rsync) and their tests: a loopback sshd and a one-node Slurm with munge
   openssh-client openssh-server rsync slurm-wlm munge
+  # the audit store's server backend: its tests start a loopback PostgreSQL of their own
+  postgresql
   # GUI without a display: Xvfb and software rendering
   xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libxkbcommon-x11-0
   # file dialogs (rfd) where no desktop portal runs: zenity is their fallback

@@ -1,8 +1,9 @@
 //! `univa audit export`: a VA overlay of one annotator's judgments or of their consensus, for
 //! `univa train --va-overlay`. `univa audit events`: the whole event log as CSV.
 //! `univa audit merge`: other stores of the dataset merged into its store (a union of events).
-//! `univa audit stress-writer` (hidden): writes edits and acknowledges each committed one on
-//! stdout, for the kill test of the store's durability.
+//! `univa audit stress-writer` (hidden): writes edits and acknowledges each saved one on
+//! stdout, for the kill test of the store's durability. Every `--store`, `--from` and `--into`
+//! is a store file or a PostgreSQL server store (`postgres://…`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,9 @@ use anyhow::Context as _;
 use crate::dataset::{Dataset, Va};
 use crate::fsutil::write_atomic;
 use crate::modality::Modality;
-use crate::store::{self, Change, Consensus, EventKind, Judgment, OverlaySource, Status, Store};
+use crate::store::{
+    self, Change, Consensus, EventKind, Judgment, OverlaySource, Status, Store, StoreAddress, StoreError,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +32,7 @@ pub enum Command {
     /// Merge other stores of the dataset (other annotators' laptops) into its store: a union of
     /// audit events, so merging again changes nothing.
     Merge(MergeArgs),
-    /// Write edits, printing `ack SEQ EVENT_ID UTTERANCE MODALITY V A` after each committed one
+    /// Write edits, printing `ack SEQ EVENT_ID UTTERANCE MODALITY V A` after each saved one
     /// (for the kill test).
     #[command(hide = true)]
     StressWriter(StressArgs),
@@ -40,10 +43,11 @@ pub struct StoreArgs {
     /// The dataset folder.
     #[arg(long)]
     pub dataset: PathBuf,
-    /// The store file [default: univa-store.sqlite in the dataset folder, or the user's data
-    /// folder when the dataset folder is read-only].
+    /// The store: a file, or a PostgreSQL server (postgres://user@host/database; the password
+    /// from PGPASSWORD or ~/.pgpass) [default: univa-store.sqlite in the dataset folder, or the
+    /// user's data folder when the dataset folder is read-only].
     #[arg(long)]
-    pub store: Option<PathBuf>,
+    pub store: Option<StoreAddress>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,12 +80,13 @@ pub struct MergeArgs {
     /// The dataset folder.
     #[arg(long)]
     pub dataset: PathBuf,
-    /// The stores to merge in (stores older than this version are first brought to its schema).
+    /// The stores to merge in, files or servers (stores older than this version are first
+    /// brought to its schema).
     #[arg(long, num_args = 1.., required = true)]
-    pub from: Vec<PathBuf>,
-    /// The store to merge into [default: the dataset's store].
+    pub from: Vec<StoreAddress>,
+    /// The store to merge into, a file or a server [default: the dataset's store].
     #[arg(long)]
-    pub into: Option<PathBuf>,
+    pub into: Option<StoreAddress>,
     /// OLD=NEW: the incoming annotator named OLD is called NEW here (for a name that two stores
     /// use for two people). Repeatable.
     #[arg(long, value_parser = parse_rename)]
@@ -106,12 +111,15 @@ fn parse_rename(text: &str) -> Result<(String, String), String> {
 #[derive(Debug, clap::Args)]
 pub struct StressArgs {
     #[arg(long)]
-    pub store: PathBuf,
+    pub store: StoreAddress,
     /// Sequence number of the first edit (edit `s` writes a value derived from `s`).
     #[arg(long, default_value_t = 0)]
     pub from: u64,
     #[arg(long, default_value_t = 1000)]
     pub count: u64,
+    /// The annotator writing (made when the store has none of that name).
+    #[arg(long, default_value = "stress")]
+    pub annotator: String,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -126,7 +134,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 /// Opens the dataset (table only) and its existing store.
 fn open(args: &StoreArgs) -> anyhow::Result<(Dataset, Store)> {
     let dataset = Dataset::open_lazy(&args.dataset)?;
-    let store = Store::open_existing(&dataset, args.store.as_deref())?;
+    let store = Store::open_existing(&dataset, args.store.as_ref())?;
     if store.is_read_only() {
         eprintln!("note: {} cannot be written (a read-only folder); reading it as it is", store.path().display());
     }
@@ -192,19 +200,21 @@ fn merge(args: &MergeArgs) -> anyhow::Result<()> {
     let dataset = Dataset::open_lazy(&args.dataset)?;
     let name = &dataset.manifest.name;
     let mut sources = Vec::with_capacity(args.from.len());
-    for path in &args.from {
-        anyhow::ensure!(path.is_file(), "{}: no such store file", path.display());
-        sources.push(Store::open(path, name)?);
+    for from in &args.from {
+        sources.push(match from {
+            StoreAddress::File(path) => {
+                anyhow::ensure!(path.is_file(), "{}: no such store file", path.display());
+                Store::open(path, name)?
+            }
+            StoreAddress::Server(_) => Store::open_existing(&dataset, Some(from))?,
+        });
     }
-    let location = store::StoreLocation::resolve(&dataset.root, args.into.as_deref())?;
-    // A dry run into a store that does not exist yet leaves no file behind.
-    let fresh = args.dry_run && !location.path.exists();
-    let mut into = Store::open(if fresh { Path::new(":memory:") } else { &location.path }, name)?;
+    let (mut into, into_name) = merge_target(&dataset, args.into.as_ref(), args.dry_run)?;
     let ids: std::collections::HashSet<&str> = dataset.utterances.iter().map(|u| u.id.as_str()).collect();
     let options = store::MergeOptions { renames: args.rename.clone(), same_person: args.same_person.clone() };
     let started = std::time::Instant::now();
     let mut summary = into.merge(&sources, &|id| ids.contains(id), &options, !args.dry_run)?;
-    summary.into = location.path;
+    summary.into = into_name;
     for line in summary.lines() {
         println!("{line}");
     }
@@ -219,6 +229,33 @@ fn merge(args: &MergeArgs) -> anyhow::Result<()> {
         println!("dry run: nothing was written");
     }
     Ok(())
+}
+
+/// The store a merge writes into, and its name. A dry run into a store that does not exist yet
+/// merges into an empty one in memory, leaving no store behind.
+fn merge_target(dataset: &Dataset, into: Option<&StoreAddress>, dry_run: bool) -> anyhow::Result<(Store, PathBuf)> {
+    let name = &dataset.manifest.name;
+    let in_memory = || Store::open(Path::new(":memory:"), name);
+    let store = match into {
+        Some(server @ StoreAddress::Server(_)) if dry_run => match Store::open_existing(dataset, Some(server)) {
+            Err(StoreError::Missing { path, .. }) => return Ok((in_memory()?, path)),
+            opened => opened?,
+        },
+        Some(server @ StoreAddress::Server(_)) => Store::open_at(server, name)?,
+        file => {
+            let file = match file {
+                Some(StoreAddress::File(path)) => Some(path.as_path()),
+                _ => None,
+            };
+            let location = store::StoreLocation::resolve(&dataset.root, file)?;
+            if dry_run && !location.path.exists() {
+                return Ok((in_memory()?, location.path));
+            }
+            Store::open(&location.path, name)?
+        }
+    };
+    let path = store.path().to_path_buf();
+    Ok((store, path))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -236,10 +273,10 @@ fn stress_edit(seq: u64) -> (String, Modality, Va) {
 }
 
 fn stress_writer(args: &StressArgs) -> anyhow::Result<()> {
-    let mut store = Store::open(&args.store, STRESS_DATASET)?;
-    let annotator = match store.annotator_named("stress")? {
+    let mut store = Store::open_at(&args.store, STRESS_DATASET)?;
+    let annotator = match store.annotator_named(&args.annotator)? {
         Some(a) => a,
-        None => store.create_annotator("stress", "kill test")?,
+        None => store.create_annotator(&args.annotator, "kill test")?,
     };
     let mut stdout = std::io::stdout().lock();
     for seq in args.from..args.from + args.count {
@@ -255,7 +292,8 @@ fn stress_writer(args: &StressArgs) -> anyhow::Result<()> {
             model: None,
         };
         let event = store.record(&change)?;
-        // The acknowledgement goes out only after the commit returned, with what was saved.
+        // The acknowledgement goes out only after the edit was saved (committed, or for a server
+        // that cannot be reached, in the local journal), with what was saved.
         writeln!(stdout, "ack {seq} {} {utterance} {modality} {} {}", event.id, va.valence, va.arousal)?;
         stdout.flush()?;
     }

@@ -62,9 +62,9 @@ pub enum Kind {
         /// Show this annotator's audit: the model's point as a ghost, an arrow to the audited one.
         #[arg(long)]
         annotator: Option<String>,
-        /// The audit store, if not the dataset's own.
+        /// The audit store, if not the dataset's own: a file, or a server (postgres://…).
         #[arg(long, requires = "annotator")]
-        store: Option<PathBuf>,
+        store: Option<crate::store::StoreAddress>,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -223,7 +223,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let dataset = Dataset::open_lazy(dataset)?;
             let mut data = data::va_plane(&dataset, utterance, *cloud)?;
             if let Some(annotator) = annotator {
-                data = data::audit_va_plane(&dataset, data, utterance, annotator, store.as_deref())?;
+                data = data::audit_va_plane(&dataset, data, utterance, annotator, store.as_ref())?;
             }
             page.save(&plots::va_plane(&page.page(SINGLE_COLUMN_MM, 100.0)?, &data)?)
         }

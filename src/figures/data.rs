@@ -51,14 +51,14 @@ pub fn va_plane(dataset: &Dataset, id: &str, cloud: bool) -> Result<VaPlaneData,
 }
 
 /// The plane with one annotator's audit of the utterance from the dataset's store (`store`:
-/// another store file): each corrected modality's model VA becomes a ghost with an arrow to the
-/// audited point, which replaces it.
+/// another store, a file or a server): each corrected modality's model VA becomes a ghost with
+/// an arrow to the audited point, which replaces it.
 pub fn audit_va_plane(
     dataset: &Dataset,
     plane: VaPlaneData,
     id: &str,
     annotator: &str,
-    store: Option<&Path>,
+    store: Option<&crate::store::StoreAddress>,
 ) -> Result<VaPlaneData, FigureError> {
     let store = crate::store::Store::open_existing(dataset, store)?;
     let Some(who) = store.annotator_named(annotator)? else {

@@ -14,7 +14,7 @@ fn is_utterance(id: &str) -> bool {
     UTTERANCES.contains(&id)
 }
 
-fn correct(store: &mut Store, annotator: AnnotatorId, utterance: &str, v: f32) -> crate::store::Event {
+fn correct(store: &mut Store, annotator: AnnotatorId, utterance: &str, v: f32) -> Event {
     let change = Change {
         annotator,
         utterance,
@@ -50,7 +50,7 @@ fn laptop_b(path: &Path) -> Store {
 }
 
 fn uids(store: &Store) -> BTreeSet<String> {
-    let mut statement = store.conn.prepare("SELECT uid FROM events").unwrap();
+    let mut statement = store.conn().prepare("SELECT uid FROM events").unwrap();
     statement.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
@@ -126,7 +126,7 @@ fn merging_is_idempotent_and_commutative_and_remaps_targets() {
     // The undo and the reason point at the same events (by uid) in both stores.
     let targets = |store: &Store| -> BTreeSet<(String, String)> {
         let mut statement =
-            store.conn.prepare("SELECT e.uid, t.uid FROM events e JOIN events t ON t.id = e.target_event").unwrap();
+            store.conn().prepare("SELECT e.uid, t.uid FROM events e JOIN events t ON t.id = e.target_event").unwrap();
         statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(targets(&a).len(), 2);
@@ -273,11 +273,11 @@ fn a_dry_run_writes_nothing_but_counts_what_it_would_add() {
 fn merge_timing() {
     let n: usize = std::env::var("UNIVA_MERGE_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let mut big = Store::open(&dir.path().join("big.sqlite"), "demo").unwrap();
+    let big = Store::open(&dir.path().join("big.sqlite"), "demo").unwrap();
     let annotators: Vec<AnnotatorId> = (0..5).map(|k| big.create_annotator(&format!("a{k}"), "").unwrap().id).collect();
     {
         // Written in one transaction (the app writes one per edit; that is not what is timed).
-        let tx = big.conn.transaction().unwrap();
+        let tx = big.conn().unchecked_transaction().unwrap();
         for i in 0..n {
             tx.execute(
                 "INSERT INTO events (annotator_id, time_utc, utterance_id, modality, kind, new_valence, new_arousal,

@@ -1,3 +1,5 @@
+use rusqlite::Connection;
+
 use super::*;
 use crate::dataset::VaOverlay;
 
@@ -23,10 +25,10 @@ fn a_new_store_is_at_the_latest_schema_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.sqlite"), "demo").unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-    let mode: String = store.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    let mode: String = store.conn().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     // 2 = FULL
-    let synchronous: i64 = store.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    let synchronous: i64 = store.conn().pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
     assert_eq!(synchronous, 2);
     store.integrity_check().unwrap();
 }
@@ -113,7 +115,7 @@ fn an_old_store_is_migrated_keeping_its_data() {
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(store.annotators().unwrap()[0].name, "old");
     let index: i64 = store
-        .conn
+        .conn()
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_by_utterance'",
             [],
@@ -165,7 +167,7 @@ fn a_corrupt_file_is_reported_and_left_byte_identical() {
             let id = format!("utterance-{i:04}-with-a-long-name-to-fill-pages");
             store.record(&change(a.id, &id, EventKind::Correct, Some(judgment(0.1, 0.2, Status::Corrected)))).unwrap();
         }
-        store.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").ok();
+        store.conn().pragma_update(None, "wal_checkpoint", "TRUNCATE").ok();
     }
     let mut bytes = std::fs::read(&damaged).unwrap();
     assert!(bytes.len() > 8 * 4096, "{}", bytes.len());
@@ -327,4 +329,33 @@ fn a_read_only_store_is_copied_whole_to_go_on_editing_and_no_copy_overwrites_a_s
             .to_string_lossy()
             .contains("partial"))
     );
+}
+
+#[test]
+fn changes_since_a_mark_tell_another_writers_edits_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut writer = Store::open(&path, "demo").unwrap();
+    let reader = Store::open(&path, "demo").unwrap();
+    let mark = reader.change_mark().unwrap();
+    let quiet = reader.changes_since(mark).unwrap();
+    assert!(quiet.is_empty() && quiet.mark == mark);
+    let alice = writer.create_annotator("alice", "").unwrap();
+    let first = writer.record(&change(alice.id, "u1", EventKind::Correct, Some(judgment(0.5, 0.5, Status::Corrected))));
+    let first = first.unwrap();
+    writer.record(&change(alice.id, "u2", EventKind::Correct, Some(judgment(0.1, 0.1, Status::Corrected)))).unwrap();
+    writer.undo(alice.id, first.id).unwrap();
+    let changes = reader.changes_since(mark).unwrap();
+    assert_eq!(changes.events.len(), 3);
+    assert_eq!(changes.annotators.as_deref(), Some(std::slice::from_ref(&alice)));
+    assert_eq!(
+        changes.judgments,
+        [
+            (alice.id, "u1".to_owned(), Modality::Vision, None),
+            (alice.id, "u2".to_owned(), Modality::Vision, Some(judgment(0.1, 0.1, Status::Corrected)))
+        ]
+    );
+    let again = reader.changes_since(changes.mark).unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(writer.sync_status(), SyncStatus { online: true, pending: 0, problem: None });
 }

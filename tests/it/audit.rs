@@ -165,14 +165,19 @@ fn a_bad_overlay_is_refused_naming_file_row_and_column() {
     assert!(!empty.join(univa::store::STORE_FILE).exists());
 }
 
-/// Starts the stress writer on `store` and SIGKILLs it at a random moment, `trials` times: a
-/// quarter of the kills come anywhere in its start-up (opening and migrating the store), the
-/// rest at a random time after its first acknowledged edit. After each kill every acknowledged
-/// edit must be in the store, which must pass `PRAGMA integrity_check`.
+/// Starts the stress writer on the store at `address` (a file or a server, its environment
+/// `envs`) and SIGKILLs it at a random moment, `trials` times: a quarter of the kills come
+/// anywhere in its start-up (opening and migrating the store), the rest at a random time after
+/// its first acknowledged edit. After each kill every acknowledged edit must be in the store
+/// (`open` opens it), which must pass its integrity check.
 /// Returns (trials, acknowledged edits, edits lost).
-fn kill_trials(trials: usize, seed: u64) -> (usize, usize, usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let store_path = dir.path().join("stress.sqlite");
+pub fn kill_trials(
+    address: &str,
+    envs: &[(&str, &Path)],
+    open: &dyn Fn() -> Store,
+    trials: usize,
+    seed: u64,
+) -> (usize, usize, usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (mut acknowledged, mut lost, mut next) = (0usize, 0usize, 0u64);
     // How long the writer took to its first acknowledgement, last time.
@@ -180,8 +185,9 @@ fn kill_trials(trials: usize, seed: u64) -> (usize, usize, usize) {
     for _ in 0..trials {
         let started = std::time::Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_univa"))
-            .args(["audit", "stress-writer", "--store", store_path.to_str().unwrap()])
+            .args(["audit", "stress-writer", "--store", address])
             .args(["--from", &next.to_string(), "--count", "100000"])
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -202,7 +208,7 @@ fn kill_trials(trials: usize, seed: u64) -> (usize, usize, usize) {
         let mut rest = String::new();
         stdout.read_to_string(&mut rest).unwrap();
         acks.extend(rest.split_inclusive('\n').map(str::to_owned));
-        let store = Store::open(&store_path, "stress-test").unwrap();
+        let store = open();
         store.integrity_check().unwrap();
         let events: std::collections::HashMap<i64, univa::store::Event> =
             store.events().unwrap().into_iter().map(|e| (e.id, e)).collect();
@@ -228,7 +234,10 @@ fn kill_trials(trials: usize, seed: u64) -> (usize, usize, usize) {
 
 #[test]
 fn killed_writers_lose_no_acknowledged_edit() {
-    let (trials, acknowledged, lost) = kill_trials(60, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stress.sqlite");
+    let open = || Store::open(&path, "stress-test").unwrap();
+    let (trials, acknowledged, lost) = kill_trials(path.to_str().unwrap(), &[], &open, 60, 7);
     println!("kill test: {trials} trials, {acknowledged} acknowledged edits, {lost} lost");
     assert_eq!(lost, 0);
     assert!(acknowledged > 0, "the writer never got to write");
@@ -238,7 +247,10 @@ fn killed_writers_lose_no_acknowledged_edit() {
 #[test]
 #[ignore = "1,000 kills take minutes; run by hand"]
 fn kill_test_1000() {
-    let (trials, acknowledged, lost) = kill_trials(1000, 20261202);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stress.sqlite");
+    let open = || Store::open(&path, "stress-test").unwrap();
+    let (trials, acknowledged, lost) = kill_trials(path.to_str().unwrap(), &[], &open, 1000, 20261202);
     println!("kill test: {trials} trials, {acknowledged} acknowledged edits, {lost} lost");
     assert_eq!(lost, 0);
 }

@@ -27,5 +27,6 @@ mod projection;
 mod reliability;
 mod runs;
 mod servers;
+mod store_server;
 mod train;
 mod workspace;

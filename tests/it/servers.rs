@@ -1,9 +1,10 @@
-//! Real servers for the remote-jobs tests, started once per test binary on loopback only: an
-//! `sshd` on a free port with throwaway host and client keys, and a one-node Slurm cluster
-//! (`munged`, `slurmctld`, `slurmd` on 127.0.0.1, no GPU), all as the user running the tests
-//! (root or not). Each daemon runs in the foreground
-//! under a shell that kills it once the test binary's end of a pipe closes, so none outlives
-//! the tests. A missing server fails the test with the Debian package to install.
+//! Real servers for the tests, on loopback only: for the remote-jobs tests, started once per
+//! test binary, an `sshd` on a free port with throwaway host and client keys, and a one-node
+//! Slurm cluster (`munged`, `slurmctld`, `slurmd` on 127.0.0.1, no GPU), all as the user
+//! running the tests (root or not); for the server store tests, PostgreSQL ([`Postgres`]).
+//! Each daemon runs in the foreground under a shell that stops it once the test binary's end
+//! of a pipe closes, so none outlives the tests. A missing sshd or Slurm fails the test with
+//! the Debian package to install.
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -263,4 +264,190 @@ pub fn slurm() -> &'static Slurm {
         eprintln!("Slurm (one node, {cpus} CPUs) was idle after {:.2} s", started.elapsed().as_secs_f64());
         slurm
     })
+}
+
+/// The test user's password on the test PostgreSQL servers.
+pub const POSTGRES_PASSWORD: &str = "univa-it-secret";
+
+/// A PostgreSQL server of a test's own: `initdb` into a folder under the target's temporary
+/// folder, listening on a free port of 127.0.0.1 only (no Unix socket), password logins for its
+/// one user, `univa`. PostgreSQL refuses to run as root, so as root the server runs as the
+/// `postgres` user Debian's package makes (else as `nobody`). A test can stop it and start it
+/// again (the connection cut); dropped, it stops and its folder goes.
+pub struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    pub port: u16,
+    /// The user and group it runs as, when the tests run as root.
+    run_as: Option<(u32, u32)>,
+    /// The shell the server runs under; closing its input stops the server (fast shutdown).
+    server: Mutex<Option<(Child, ChildStdin)>>,
+}
+
+/// Where Debian's PostgreSQL binaries are (the newest version installed).
+fn postgres_bin() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("postgres").is_file() && bin.join("initdb").is_file())
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin)
+}
+
+fn id_of(user: &str, flag: &str) -> Option<u32> {
+    let out = Command::new("id").arg(flag).arg(user).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok().filter(|_| out.status.success())
+}
+
+impl Postgres {
+    /// A new server, or `None` (saying why) where PostgreSQL is not installed. On CI (`CI`
+    /// set) a missing PostgreSQL fails the test instead: there it must run.
+    pub fn start() -> Option<Self> {
+        let Some(bin) = postgres_bin() else {
+            let why = "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres), so the server store \
+                       tests are skipped; install the Debian package postgresql (packaging/debian-setup.sh does)";
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("{why}");
+            return None;
+        };
+        let started = Instant::now();
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_dead_servers_folders(root);
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = root.join(format!("postgres-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let run_as = (user() == "root").then(|| {
+            let who = if id_of("postgres", "-u").is_some() { "postgres" } else { "nobody" };
+            (id_of(who, "-u").unwrap(), id_of(who, "-g").unwrap())
+        });
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+        }
+        let password_file = dir.join("password");
+        std::fs::write(&password_file, POSTGRES_PASSWORD).unwrap();
+        let port = free_port();
+        let server = Self { bin, dir, port, run_as, server: Mutex::new(None) };
+        let initdb = server.as_server_user(&server.bin.join("initdb"));
+        let initdb = Command::new(&initdb[0])
+            .args(&initdb[1..])
+            .args(["--no-sync", "--no-locale", "--encoding=UTF8", "--username=univa", "--auth=scram-sha-256"])
+            .arg(format!("--pwfile={}", password_file.display()))
+            .arg(server.dir.join("data"))
+            .output()
+            .unwrap();
+        assert!(initdb.status.success(), "initdb: {}", String::from_utf8_lossy(&initdb.stderr));
+        server.resume();
+        eprintln!("PostgreSQL on 127.0.0.1:{port} answered after {:.2} s", started.elapsed().as_secs_f64());
+        Some(server)
+    }
+
+    /// `program` as the server's user: under `setpriv` when the tests run as root.
+    fn as_server_user(&self, program: &Path) -> Vec<std::ffi::OsString> {
+        match self.run_as {
+            Some((uid, gid)) => vec![
+                "setpriv".into(),
+                format!("--reuid={uid}").into(),
+                format!("--regid={gid}").into(),
+                "--clear-groups".into(),
+                program.into(),
+            ],
+            None => vec![program.into()],
+        }
+    }
+
+    /// Starts the server (again, on the same port) and waits until it takes logins.
+    pub fn resume(&self) {
+        let mut server = self.server.lock().unwrap();
+        assert!(server.is_none(), "the server runs already");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("log")).unwrap();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("\"$0\" \"$@\" & pid=$!; read _; kill -INT $pid; wait $pid")
+            .args(self.as_server_user(&self.bin.join("postgres")))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        *server = Some((child, stdin));
+        drop(server);
+        let url = self.url_with_password("public");
+        let url = url.split('?').next().unwrap().to_owned();
+        wait_until(
+            "PostgreSQL",
+            Duration::from_secs(30),
+            || postgres::Client::connect(&url, postgres::NoTls).is_ok(),
+            &self.dir.join("log"),
+        );
+    }
+
+    /// Stops the server (a fast shutdown: connected sessions are cut) and waits until it has.
+    pub fn stop(&self) {
+        if let Some((mut child, stdin)) = self.server.lock().unwrap().take() {
+            drop(stdin);
+            child.wait().unwrap();
+        }
+    }
+
+    /// The address of `schema` on this server, without a password (that comes from
+    /// [`Postgres::password_file`]).
+    pub fn url(&self, schema: &str) -> String {
+        format!("postgres://univa@127.0.0.1:{}/postgres?schema={schema}", self.port)
+    }
+
+    /// The address of `schema` with the password in it, for the tests' own connections.
+    pub fn url_with_password(&self, schema: &str) -> String {
+        format!("postgres://univa:{POSTGRES_PASSWORD}@127.0.0.1:{}/postgres?schema={schema}", self.port)
+    }
+
+    /// A password file (`PGPASSFILE`) for `univa` processes the tests start.
+    pub fn password_file(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = self.dir.join("pgpass");
+        if !path.exists() {
+            std::fs::write(&path, format!("127.0.0.1:{}:*:univa:{POSTGRES_PASSWORD}\n", self.port)).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        path
+    }
+
+    /// A connection of the tests' own, to look under the store.
+    pub fn client(&self) -> postgres::Client {
+        let url = self.url_with_password("public");
+        postgres::Client::connect(url.split('?').next().unwrap(), postgres::NoTls).unwrap()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the folders of servers whose test binary has ended (the shared server's is never
+/// dropped).
+fn remove_dead_servers_folders(root: &Path) {
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix("postgres-").and_then(|rest| rest.split('-').next()?.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The test binary's shared PostgreSQL server (no test stops it), or `None` where PostgreSQL
+/// is not installed.
+pub fn postgres() -> Option<&'static Postgres> {
+    static POSTGRES: OnceLock<Option<Postgres>> = OnceLock::new();
+    POSTGRES.get_or_init(Postgres::start).as_ref()
 }
