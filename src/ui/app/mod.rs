@@ -347,6 +347,9 @@ impl StudioApp {
             });
             return;
         }
+        // Out of the settings while the panes borrow them; a drag or resize is the user's own
+        // arrangement of the layout, put back below.
+        let mut tree = self.settings.workspace.take_tree();
         let systems = self.session.as_ref().map(|s| self.runs.systems_for(s)).unwrap_or_default();
         let cx = PaneContext {
             session: self.session.as_ref(),
@@ -358,22 +361,11 @@ impl StudioApp {
         };
         let mut behavior = tiles::Behavior { cx, player: &mut self.player, commands, rects: Vec::new() };
         match self.settings.workspace.maximized {
-            Some(pane) => {
-                maximized_ui(ui, pane, &mut behavior);
-            }
-            None => {
-                // The tree is the settings' own: a drag or resize is the user's arrangement.
-                let mut tree = self.settings.workspace.tree(layout).into_owned();
-                tree.ui(&mut behavior, ui);
-                let rects = std::mem::take(&mut behavior.rects);
-                if tree != *self.settings.workspace.tree(layout) {
-                    *self.settings.workspace.tree_mut() = tree;
-                }
-                self.pane_rects = rects;
-                return;
-            }
+            Some(pane) => maximized_ui(ui, pane, &mut behavior),
+            None => tree.ui(&mut behavior, ui),
         }
         self.pane_rects = behavior.rects;
+        self.settings.workspace.put_back(tree);
     }
 }
 

@@ -239,7 +239,7 @@ pub enum Side {
 #[serde(default)]
 pub struct Workspace {
     pub layout: Layout,
-    /// Trees the user changed; a layout not here is its default.
+    /// Each layout's tree as last shown or changed; a layout not here is its default.
     trees: BTreeMap<Layout, Tree<Pane>>,
     /// The pane filling the window until Esc or the restore button.
     pub maximized: Option<Pane>,
@@ -256,6 +256,17 @@ impl Workspace {
     pub fn tree_mut(&mut self) -> &mut Tree<Pane> {
         let layout = self.layout;
         self.trees.entry(layout).or_insert_with(|| layout.default_tree())
+    }
+
+    /// Takes the shown layout's tree out to draw it while the panes borrow the rest of the
+    /// settings; [`Self::put_back`] returns it with the user's drags and resizes.
+    pub fn take_tree(&mut self) -> Tree<Pane> {
+        let layout = self.layout;
+        self.trees.remove(&layout).unwrap_or_else(|| layout.default_tree())
+    }
+
+    pub fn put_back(&mut self, tree: Tree<Pane>) {
+        self.trees.insert(self.layout, tree);
     }
 
     /// The tree of `layout`, or its default when the user has not changed it.

@@ -76,7 +76,7 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
                 commands.push(Command::ChooseForTraining(TrainingPick::Dataset));
             }
             if form.follows_session {
-                ui.weak("the workbench's open dataset");
+                ui.weak("the dataset open in the window");
             } else if ui.small_button("Use the open dataset").clicked() {
                 send(commands, TrainingCommand::UseOpenDataset);
             }
