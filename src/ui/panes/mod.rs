@@ -69,7 +69,7 @@ pub fn pane_ui(
         Pane::Browser => browser::browser_ui(ui, cx, commands),
         Pane::Player => player::player_pane_ui(ui, cx, player, commands),
         Pane::VaPlane => va_plane::va_plane_ui(ui, cx, commands),
-        Pane::Predictions => predictions::predictions_ui(ui, cx, commands),
+        Pane::Predictions => scrolled(ui, pane, |ui| predictions::predictions_ui(ui, cx, commands)),
         Pane::Metrics => scrolled(ui, pane, |ui| predictions::metrics_pane_ui(ui, cx, commands)),
         Pane::Correlation => correlation::correlation_ui(ui, cx, commands),
         Pane::CaseCard => scrolled(ui, pane, |ui| case_card::case_card_ui(ui, cx, commands)),
