@@ -20,6 +20,7 @@ mod rules;
 mod schema;
 mod server;
 mod time;
+mod watch;
 
 pub use export::{Consensus, OverlaySource, events_csv, overlay_of};
 pub use location::{StoreAddress, StoreLocation, is_writable_dir};
@@ -27,6 +28,7 @@ pub use merge::{AnnotatorMerge, MergeConflict, MergeOptions, MergeSummary, Sourc
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use server::ServerAddress;
 pub use time::{format_utc_millis, utc_now};
+pub use watch::{StoreWatcher, WATCH_INTERVAL, WatchReport};
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

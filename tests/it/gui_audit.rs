@@ -8,7 +8,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use univa::dataset::Va;
 use univa::modality::Modality;
-use univa::store::{EventKind, Status, Store};
+use univa::store::{EventKind, Status, Store, StoreAddress};
 use univa::ui::{AuditCommand, AuditDraft, Command, Layout, QueueOrder, QueueSettings, StudioApp, WorkspaceCommand};
 
 use super::gui::{fixture, harness_of, screen_position, studio};
@@ -26,7 +26,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn audit(harness: &mut Harness<'static, StudioApp>, command: AuditCommand) {
+pub(crate) fn audit(harness: &mut Harness<'static, StudioApp>, command: AuditCommand) {
     harness.state_mut().handle(Command::Audit(command));
     harness.run_steps(2);
 }
@@ -37,13 +37,13 @@ fn auditing(store: &Path, name: &str) -> Harness<'static, StudioApp> {
     let (data, run) = fixture();
     let mut harness = studio(Some((data.clone(), Some(run.clone()))));
     harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Audit)));
-    audit(&mut harness, AuditCommand::Start { store: Some(store.to_path_buf()), remembered: None });
+    audit(&mut harness, AuditCommand::Start { store: Some(StoreAddress::File(store.to_path_buf())), remembered: None });
     start_as(&mut harness, name);
     harness
 }
 
 /// Chooses the annotator `name`, creating them if the store has none of that name.
-fn start_as(harness: &mut Harness<'static, StudioApp>, name: &str) {
+pub(crate) fn start_as(harness: &mut Harness<'static, StudioApp>, name: &str) {
     let existing = harness.state().view.audit.annotators.iter().find(|a| a.name == name).map(|a| a.id);
     match existing {
         Some(id) => audit(harness, AuditCommand::Choose(id)),
@@ -559,7 +559,10 @@ fn enter_in_the_new_annotators_name_creates_them() {
     let (data, run) = fixture();
     let mut harness = studio(Some((data.clone(), Some(run.clone()))));
     harness.state_mut().handle(Command::Workspace(WorkspaceCommand::SetLayout(Layout::Audit)));
-    audit(&mut harness, AuditCommand::Start { store: Some(dir.path().join("s.sqlite")), remembered: None });
+    audit(
+        &mut harness,
+        AuditCommand::Start { store: Some(StoreAddress::File(dir.path().join("s.sqlite"))), remembered: None },
+    );
     harness.get_by_label("New annotator").click();
     harness.run_steps(1);
     harness.get_by_label("New annotator").type_text("dana");

@@ -15,6 +15,7 @@ mod figures;
 mod gui;
 mod gui_audit;
 mod gui_defects;
+mod gui_team_audit;
 mod gui_training;
 mod import;
 mod jobs;

@@ -106,7 +106,8 @@ impl StudioApp {
                 let picked =
                     FileDialog::new("Choose or create an audit store").filter("UniVA store", &["sqlite"]).save_file();
                 let Some(store) = picked else { return };
-                AuditCommand::Start { store: Some(store), remembered: self.settings.last_annotator.clone() }
+                let store = Some(crate::store::StoreAddress::File(store));
+                AuditCommand::Start { store, remembered: self.settings.last_annotator.clone() }
             }
             AuditCommand::PickMergeDialog => {
                 let dialog =
@@ -125,6 +126,9 @@ impl StudioApp {
             self.view.audit.apply(command, session, self.view.selected, &self.view.rows, self.settings.threshold);
         if let Some(name) = outcome.annotator {
             self.settings.last_annotator = Some(name);
+        }
+        if let Some(server) = outcome.server {
+            self.settings.last_server = Some(server);
         }
         if let Some(notice) = outcome.notice {
             self.notice = Some(notice);

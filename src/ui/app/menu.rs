@@ -2,8 +2,10 @@
 //! the layouts one click away at its right), the status bar, and the keyboard shortcuts sheet.
 
 use super::keys;
+use crate::store::SyncStatus;
 use crate::ui::panes;
 use crate::ui::state::{ClipCommand, Command, Layout, Notice, Pane, Theme, ViewSettings, WorkspaceCommand};
+use crate::ui::widgets::sync_badge::sync_badge_ui;
 use crate::ui::widgets::theme;
 
 fn workspace(command: WorkspaceCommand) -> Command {
@@ -114,8 +116,19 @@ fn view_menu_ui(ui: &mut egui::Ui, settings: &ViewSettings, commands: &mut Vec<C
     }
 }
 
-pub(super) fn status_ui(ui: &mut egui::Ui, notice: Option<&Notice>, loading: bool, commands: &mut Vec<Command>) {
+/// The status bar: work in progress, the last notice, and whether a server store's edits
+/// reach the server.
+pub(super) fn status_ui(
+    ui: &mut egui::Ui,
+    notice: Option<&Notice>,
+    loading: bool,
+    server: Option<&SyncStatus>,
+    commands: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
+        if let Some(status) = server {
+            sync_badge_ui(ui, status);
+        }
         if loading {
             ui.spinner();
         }

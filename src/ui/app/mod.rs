@@ -282,6 +282,11 @@ impl StudioApp {
             self.audit(AuditCommand::Settle);
             ctx.request_repaint_after(NUDGE_SETTLE / 4);
         }
+        if self.view.audit.store.is_some() {
+            // Other annotators' judgments, as the store's watcher finds them.
+            self.view.audit.take_changes();
+            ctx.request_repaint_after(crate::store::WATCH_INTERVAL);
+        }
         self.player.tick(ctx, self.session.as_ref(), self.view.selected, self.settings.playback);
         if self.is_loading() {
             ctx.request_repaint_after(Duration::from_millis(50));
@@ -302,8 +307,10 @@ impl StudioApp {
         egui::Panel::top("menu").show(ui, |ui| {
             menu::menu_bar_ui(ui, &self.settings, self.session.is_some(), has_run, &mut commands);
         });
-        egui::Panel::bottom("status")
-            .show(ui, |ui| menu::status_ui(ui, self.notice.as_ref(), self.is_loading(), &mut commands));
+        let server = self.view.audit.server_status();
+        egui::Panel::bottom("status").show(ui, |ui| {
+            menu::status_ui(ui, self.notice.as_ref(), self.is_loading(), server.as_ref(), &mut commands);
+        });
         egui::CentralPanel::no_frame().show(ui, |ui| self.workspace_ui(ui, &mut commands));
         figure_export::export_window_ui(&ctx, self.session.as_ref(), &mut self.figure_export);
         clip_window::clip_window_ui(&ctx, &self.clip, &mut commands);

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use crate::dataset::Va;
 use crate::modality::Modality;
 use crate::store::{
-    Annotator, AnnotatorId, Change, Event, EventId, EventKind, Judgment, MergeOptions, MergeSummary, Status, Store,
-    StoreError, StoreLocation,
+    Annotator, AnnotatorId, Change, Event, EventId, EventKind, Judgment, MergeOptions, MergeSummary, ServerAddress,
+    Status, Store, StoreAddress, StoreChanges, StoreError, StoreLocation, StoreWatcher, SyncStatus, WATCH_INTERVAL,
 };
 
 use super::audit_queue::{self, QueueOrder, QueueSettings};
@@ -32,6 +32,8 @@ pub const NUDGE_SETTLE: Duration = Duration::from_millis(800);
 /// Text the audit panel's fields hold until it is used.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditDraft {
+    /// A server's connection string, typed under "Use a server…".
+    pub server: String,
     pub annotator_name: String,
     pub annotator_note: String,
     /// Why the last edit was made; saved as that edit's reason (Enter, or before anything else
@@ -41,14 +43,21 @@ pub struct AuditDraft {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum AuditCommand {
-    /// Open the dataset's store (at `store`, or where it belongs) and continue as the
-    /// `remembered` annotator if the store has one of that name.
+    /// Open the dataset's store (at `store`, a file or a server, or where it belongs) and
+    /// continue as the `remembered` annotator if the store has one of that name.
     Start {
-        store: Option<PathBuf>,
+        store: Option<StoreAddress>,
         remembered: Option<String>,
     },
     /// Ask for a store file with the native dialog, then start with it.
     PickStoreDialog,
+    /// Start with the dataset's store on the PostgreSQL server at this connection string
+    /// (`postgres://user@host/database`; the password from `~/.pgpass`, `PGPASSFILE`,
+    /// `PGPASSWORD` or the string itself, which is never saved).
+    UseServer {
+        address: String,
+        remembered: Option<String>,
+    },
     Choose(AnnotatorId),
     /// Create an annotator from the draft's name and note and audit as them.
     Create,
@@ -118,6 +127,8 @@ pub struct AuditOutcome {
     pub notice: Option<Notice>,
     /// The annotator to remember in the view settings.
     pub annotator: Option<String>,
+    /// The server store opened, to offer again next time (shown without a password).
+    pub server: Option<String>,
 }
 
 impl AuditOutcome {
@@ -156,7 +167,15 @@ enum Travel {
 #[derive(Debug, Default)]
 pub struct AuditState {
     pub store: Option<Store>,
+    /// Where a store file is and why (`None` for a server store).
     pub location: Option<StoreLocation>,
+    /// The open store opened a second time, for what others write to it.
+    watcher: Option<StoreWatcher>,
+    /// Whether the watcher reaches the store (for a server store: whether the server answers).
+    pub watched: Option<SyncStatus>,
+    /// Per point, the newest event whose judgment is held here: a watcher's report older than
+    /// an edit made here since is not taken.
+    versions: HashMap<(AnnotatorId, usize, Modality), EventId>,
     pub annotators: Vec<Annotator>,
     pub me: Option<Annotator>,
     pub judgments: Judgments,
@@ -251,6 +270,9 @@ impl AuditState {
             AuditCommand::Start { store, remembered } => self.start(session, store, remembered.as_deref()),
             // Answered by the app, which owns the dialogs.
             AuditCommand::PickStoreDialog => Ok(AuditOutcome::default()),
+            AuditCommand::UseServer { address, remembered } => {
+                self.use_server(session, &address, remembered.as_deref())
+            }
             AuditCommand::Choose(id) => Ok(self.choose(id)),
             AuditCommand::Create => self.create(),
             AuditCommand::SwitchAnnotator => self.save_reason().map(|()| {
@@ -347,12 +369,17 @@ impl AuditState {
     fn start(
         &mut self,
         session: &Session,
-        store: Option<PathBuf>,
+        store: Option<StoreAddress>,
         remembered: Option<&str>,
     ) -> Result<AuditOutcome, StoreError> {
         let dataset = &session.dataset;
-        let location = StoreLocation::resolve(&dataset.root, store.as_deref())?;
-        let opened = Store::open(&location.path, &dataset.manifest.name)?;
+        let (opened, location) = match store {
+            Some(StoreAddress::Server(server)) => {
+                (Store::open_at(&StoreAddress::Server(server), &dataset.manifest.name)?, None)
+            }
+            Some(StoreAddress::File(path)) => Self::open_file(session, Some(&path))?,
+            None => Self::open_file(session, None)?,
+        };
         let index_of: HashMap<String, usize> =
             dataset.utterances.iter().enumerate().map(|(i, u)| (u.id.clone(), i)).collect();
         let annotators = opened.annotators()?;
@@ -367,19 +394,18 @@ impl AuditState {
                 (annotator, by_index)
             })
             .collect();
-        let where_ = if location.fallback {
-            format!("{} (the dataset folder is read-only)", location.path.display())
+        let where_ = if location.as_ref().is_some_and(|l| l.fallback) {
+            format!("{} (the dataset folder is read-only)", opened.address())
         } else if opened.is_read_only() {
-            format!(
-                "{} (read-only: its audits are shown; copy it to a writable folder to edit)",
-                location.path.display()
-            )
+            format!("{} (read-only: its audits are shown; copy it to a writable folder to edit)", opened.address())
         } else {
-            location.path.display().to_string()
+            opened.address().to_string()
         };
+        let watcher = Self::watch(&opened, &dataset.manifest.name)?;
         *self = Self {
             store: Some(opened),
-            location: Some(location),
+            location,
+            watcher: Some(watcher),
             annotators,
             judgments,
             index_of,
@@ -391,6 +417,102 @@ impl AuditState {
             outcome.annotator = self.choose(id).annotator;
         }
         Ok(outcome)
+    }
+
+    fn use_server(
+        &mut self,
+        session: &Session,
+        address: &str,
+        remembered: Option<&str>,
+    ) -> Result<AuditOutcome, StoreError> {
+        let server = StoreAddress::Server(address.parse::<ServerAddress>()?);
+        let mut outcome = self.start(session, Some(server.clone()), remembered)?;
+        self.draft.server.clear();
+        outcome.server = Some(server.to_string());
+        Ok(outcome)
+    }
+
+    /// The dataset's store file: `explicit`, or where [`StoreLocation::resolve`] puts it.
+    fn open_file(
+        session: &Session,
+        explicit: Option<&std::path::Path>,
+    ) -> Result<(Store, Option<StoreLocation>), StoreError> {
+        let dataset = &session.dataset;
+        let location = StoreLocation::resolve(&dataset.root, explicit)?;
+        let opened = Store::open(&location.path, &dataset.manifest.name)?;
+        Ok((opened, Some(location)))
+    }
+
+    /// A watcher of `store` for what other windows and machines write to it from now on.
+    fn watch(store: &Store, dataset: &str) -> Result<StoreWatcher, StoreError> {
+        let since = store.change_mark()?;
+        let address = store.address().clone();
+        let read_only = store.is_read_only();
+        let dataset = dataset.to_owned();
+        let open = move || match &address {
+            StoreAddress::File(path) if read_only => Store::open_read_only(path, &dataset),
+            address => Store::open_at(address, &dataset),
+        };
+        Ok(StoreWatcher::spawn(open, since, WATCH_INTERVAL))
+    }
+
+    /// Takes in what the watcher found others wrote (their judgments, new annotators), and sends
+    /// this window's journalled edits once the server answers again. Called every frame.
+    pub fn take_changes(&mut self) {
+        let Some(watcher) = &self.watcher else { return };
+        let report = watcher.take();
+        if let Some(status) = report.status {
+            self.watched = Some(status);
+        }
+        for changes in report.changes {
+            self.absorb_changes(changes);
+        }
+        let server_answers = self.watched.as_ref().is_some_and(|s| s.online);
+        if let Some(store) = &self.store
+            && server_answers
+            && store.sync_status().pending > 0
+        {
+            store.sync();
+        }
+    }
+
+    /// Whether edits reach the store: `None` for a store file (they always do), else the
+    /// server's state as the watcher and this window's journal see it.
+    pub fn server_status(&self) -> Option<SyncStatus> {
+        let store = self.store.as_ref().filter(|s| s.is_server())?;
+        let mine = store.sync_status();
+        let watched = self.watched.clone().unwrap_or_else(|| mine.clone());
+        Some(SyncStatus {
+            online: watched.online && mine.online,
+            pending: mine.pending,
+            problem: mine.problem.or(watched.problem),
+        })
+    }
+
+    fn absorb_changes(&mut self, changes: StoreChanges) {
+        if let Some(annotators) = changes.annotators {
+            self.annotators = annotators;
+        }
+        let mut newest: HashMap<(AnnotatorId, &str, Modality), EventId> = HashMap::new();
+        for event in &changes.events {
+            let version = newest.entry((event.annotator, event.utterance.as_str(), event.modality)).or_insert(event.id);
+            *version = (*version).max(event.id);
+        }
+        for (annotator, utterance, modality, judgment) in &changes.judgments {
+            let Some(&index) = self.index_of.get(utterance) else { continue };
+            let version = newest.get(&(*annotator, utterance.as_str(), *modality)).copied().unwrap_or_default();
+            let point = (*annotator, index, *modality);
+            // An edit made here after the watcher read the store is newer than its report.
+            if self.versions.get(&point).is_some_and(|&held| held > version) {
+                continue;
+            }
+            self.versions.insert(point, version);
+            let points = self.judgments.entry(*annotator).or_default();
+            match judgment {
+                Some(j) => points.insert((index, *modality), j.clone()),
+                None => points.remove(&(index, *modality)),
+            };
+        }
     }
 
     /// Merges `sources` into the open store; written only when `write`.
@@ -433,9 +555,9 @@ impl AuditState {
                 "Merge: {conflicts} annotator name conflict(s) to decide first; nothing was written"
             ))));
         }
-        let path = self.location.as_ref().map(|l| l.path.clone());
+        let address = self.store.as_ref().map(|s| s.address().clone());
         let me = self.me.as_ref().map(|a| a.name.clone());
-        let mut outcome = self.start(session, path, me.as_deref())?;
+        let mut outcome = self.start(session, address, me.as_deref())?;
         outcome.notice = Some(Notice::info(format!(
             "Merged {} new events from {} store(s) ({} were already here)",
             summary.events_new(),
@@ -453,7 +575,7 @@ impl AuditState {
             store.copy_to(&copy)?;
         }
         let remembered = self.me.as_ref().map(|a| a.name.clone());
-        let mut outcome = self.start(session, Some(copy.clone()), remembered.as_deref())?;
+        let mut outcome = self.start(session, Some(StoreAddress::File(copy.clone())), remembered.as_deref())?;
         let what = if taken_up { "Went on in the earlier copy" } else { "Copied the read-only store" };
         outcome.notice = Some(Notice::info(format!("{what}: auditing in {}", copy.display())));
         Ok(outcome)
@@ -610,6 +732,8 @@ impl AuditState {
     /// Takes an event's new state into the in-memory judgments; the utterance it touched.
     fn absorb(&mut self, event: &Event) -> Option<usize> {
         let index = *self.index_of.get(&event.utterance)?;
+        let version = self.versions.entry((event.annotator, index, event.modality)).or_default();
+        *version = (*version).max(event.id);
         let points = self.judgments.entry(event.annotator).or_default();
         match &event.new {
             Some(j) => points.insert((index, event.modality), j.clone()),

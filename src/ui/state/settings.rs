@@ -102,6 +102,9 @@ pub struct ViewSettings {
     pub runs_browser: RunsBrowserSettings,
     /// Who audited last, chosen again when auditing starts (the annotators live in the store).
     pub last_annotator: Option<String>,
+    /// The last server store audited on, offered again (kept without a password: that comes
+    /// from `~/.pgpass`, `PGPASSFILE` or `PGPASSWORD`).
+    pub last_server: Option<String>,
 }
 
 impl Default for ViewSettings {
@@ -121,6 +124,7 @@ impl Default for ViewSettings {
             runs_dir: default_runs_dir(),
             runs_browser: RunsBrowserSettings::default(),
             last_annotator: None,
+            last_server: None,
         }
     }
 }

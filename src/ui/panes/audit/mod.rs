@@ -19,6 +19,7 @@ use crate::ui::state::{
     AuditCommand, AuditDraft, AuditState, Command, NUDGE_STEP, NUDGE_STEP_LARGE, QueueOrder, QueueSettings, Session,
     ViewSettings, ViewState,
 };
+use crate::ui::widgets::sync_badge::sync_badge_ui;
 use crate::ui::widgets::theme;
 use plane::REVIEW_MARKERS;
 
@@ -36,6 +37,7 @@ pub fn audit_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Comm
                 push(AuditCommand::PickStoreDialog);
             }
         });
+        server_ui(ui, audit, settings, &mut push);
         return;
     }
     merge_ui(ui, audit, &mut push);
@@ -62,8 +64,11 @@ pub fn audit_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Comm
         if ui.button("Stop auditing").clicked() {
             push(AuditCommand::Stop);
         }
-        if let Some(location) = &audit.location {
-            ui.weak(format!("store: {}", location.path.display()));
+        if let Some(store) = &audit.store {
+            ui.weak(format!("store: {}", store.address()));
+        }
+        if let Some(status) = audit.server_status() {
+            sync_badge_ui(ui, &status);
         }
     });
     queue_ui(ui, session, view, &mut push);
@@ -101,6 +106,37 @@ pub fn audit_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Comm
         None => "Drag a point in the VA plane, or click one to arm it for the arrow keys. Enter accepts what is left and goes to the next.".to_owned(),
     };
     ui.weak(hint);
+}
+
+/// "Use a server…": the dataset's store on a PostgreSQL server the team shares, each annotator's
+/// edits seen by the others within a second.
+fn server_ui(ui: &mut egui::Ui, audit: &AuditState, settings: &ViewSettings, push: &mut impl FnMut(AuditCommand)) {
+    let remembered = settings.last_annotator.clone();
+    egui::CollapsingHeader::new("Use a server…").default_open(settings.last_server.is_some()).show(ui, |ui| {
+        ui.label("Annotators on several machines audit one store on a PostgreSQL server and see each other's points as they are made.");
+        let mut draft = audit.draft.clone();
+        let mut connect = false;
+        ui.horizontal_wrapped(|ui| {
+            let field = egui::TextEdit::singleline(&mut draft.server)
+                .hint_text("postgres://user@host:5432/database")
+                .desired_width(320.0);
+            let response = ui.add(field);
+            if response.changed() {
+                push(AuditCommand::SetDraft(draft.clone()));
+            }
+            connect = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            connect |= ui.add_enabled(!draft.server.trim().is_empty(), egui::Button::new("Connect")).clicked();
+        });
+        if connect && !draft.server.trim().is_empty() {
+            push(AuditCommand::UseServer { address: draft.server.clone(), remembered: remembered.clone() });
+        }
+        if let Some(last) = &settings.last_server
+            && ui.button(format!("Connect to {last}")).clicked()
+        {
+            push(AuditCommand::UseServer { address: last.clone(), remembered });
+        }
+        ui.weak("The password comes from ~/.pgpass (or PGPASSFILE, PGPASSWORD); one typed in the address is used, never saved.");
+    });
 }
 
 /// "Merge stores…": other stores of this dataset (the team's laptops) merged into this one,
