@@ -16,10 +16,10 @@ pub use app::{
 };
 pub use panes::{AgreementRow, agreement_rows, case_card_markdown, nearest_utterance, va_plane_id};
 pub use state::{
-    AUDITED_DIR, AuditCommand, AuditDraft, AuditState, ClipCommand, ClipPrediction, Cloud, Command, DEFAULT_THRESHOLD,
-    EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, ErrorFilter, ExplainCommand,
-    ExplainView, FigureRequest, Filter, Layout, MapSide, MetricsStatus, NUDGE_STEP, NUDGE_STEP_LARGE, Notice,
-    OpenError, Pane, PlaybackSettings, PlayerPanel, QueueOrder, QueueSettings, Recent, RunEntry, RunResults,
+    AUDITED_DIR, AuditCommand, AuditDraft, AuditState, AuditedFilter, ClipCommand, ClipPrediction, Cloud, Command,
+    DEFAULT_THRESHOLD, EmbeddingColour, EmbeddingMap, EmbeddingSettings, EmbeddingStatus, EmbeddingView, ErrorFilter,
+    ExplainCommand, ExplainView, FigureRequest, Filter, Layout, MapSide, MetricsStatus, NUDGE_STEP, NUDGE_STEP_LARGE,
+    Notice, OpenError, Pane, PlaybackSettings, PlayerPanel, QueueOrder, QueueSettings, Recent, RunEntry, RunResults,
     RunsBrowserSettings, RunsCommand, RunsState, SEEK_STEP_SECS, Session, Side, SweepForm, TargetForm, TargetKind,
     Theme, TrainingCommand, TrainingForm, TrainingPick, TrainingState, Transport, VaSource, ViewSettings, ViewState,
     Workspace, WorkspaceCommand, audit_order, compare_plot_id, default_runs_dir, embedding_plot_id,

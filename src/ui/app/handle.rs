@@ -124,6 +124,7 @@ impl StudioApp {
         let Some(session) = &self.session else { return };
         let outcome =
             self.view.audit.apply(command, session, self.view.selected, &self.view.rows, self.settings.threshold);
+        self.refresh_audited_rows();
         if let Some(name) = outcome.annotator {
             self.settings.last_annotator = Some(name);
         }

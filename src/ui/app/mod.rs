@@ -202,12 +202,20 @@ impl StudioApp {
     pub(super) fn refresh(&mut self) {
         let Some(session) = &self.session else { return };
         let threshold = self.settings.threshold;
-        self.view.rows = self.view.filter.apply(session, threshold);
+        self.view.rows = self.view.filter.apply(session, threshold, &self.view.audit);
         let split = self.settings.metrics_split;
         self.view.metrics = session.metrics(split, threshold);
         if self.view.sweep_split != Some(split) {
             self.view.sweep = session.sweep(split);
             self.view.sweep_split = Some(split);
+        }
+    }
+
+    /// Refilters the browser's rows after judgments changed, when the filter looks at them.
+    pub(super) fn refresh_audited_rows(&mut self) {
+        let Some(session) = &self.session else { return };
+        if self.view.filter.audited != crate::ui::state::AuditedFilter::Any {
+            self.view.rows = self.view.filter.apply(session, self.settings.threshold, &self.view.audit);
         }
     }
 
@@ -284,7 +292,9 @@ impl StudioApp {
         }
         if self.view.audit.store.is_some() {
             // Other annotators' judgments, as the store's watcher finds them.
-            self.view.audit.take_changes();
+            if self.view.audit.take_changes() {
+                self.refresh_audited_rows();
+            }
             ctx.request_repaint_after(crate::store::WATCH_INTERVAL);
         }
         self.player.tick(ctx, self.session.as_ref(), self.view.selected, self.settings.playback);

@@ -1,4 +1,6 @@
 //! The utterance browser: filters above a virtualised table (only visible rows are laid out).
+//! While auditing, an "audited" column shows how many of an utterance's points the annotator
+//! has judged, and a filter keeps the audited or the not audited ones.
 
 use egui::{Align2, Color32, FontId, Rect, Sense, Vec2};
 
@@ -6,18 +8,21 @@ use crate::dataset::Split;
 
 use super::PaneContext;
 use crate::metrics::Outcome;
-use crate::ui::state::{Command, ErrorFilter, Filter, Session, ViewState};
+use crate::ui::state::{AuditState, AuditedFilter, Command, ErrorFilter, Filter, Session, ViewState};
 use crate::ui::widgets::theme;
 
-const HEADERS: [&str; 7] = ["id", "video", "split", "transcript", "gold", "predicted", "outcome"];
-const TRANSCRIPT: usize = 3;
+const HEADERS: [&str; 8] = ["id", "audited", "video", "split", "transcript", "gold", "predicted", "outcome"];
+/// Shown only while auditing, beside the id, where a narrow pane still shows it.
+const AUDITED: usize = 1;
+const TRANSCRIPT: usize = 4;
 
 pub fn browser_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Command>) {
     let (Some(session), view, threshold) = (cx.session, cx.view, cx.settings.threshold) else { return };
-    filters_ui(ui, session, &view.filter, commands);
+    let auditing = view.audit.is_auditing();
+    filters_ui(ui, session, &view.filter, auditing, commands);
     ui.label(format!("{} of {} utterances", view.rows.len(), session.len()));
     ui.separator();
-    header_ui(ui);
+    header_ui(ui, auditing);
     table_ui(ui, session, view, threshold, commands);
 }
 
@@ -36,7 +41,7 @@ fn label_combo_ui(ui: &mut egui::Ui, name: &str, names: &[String], value: &mut O
         .labelled_by(label.id);
 }
 
-fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, commands: &mut Vec<Command>) {
+fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, auditing: bool, commands: &mut Vec<Command>) {
     let mut filter = current.clone();
     let names = &session.label_names;
     ui.add(egui::TextEdit::singleline(&mut filter.search).hint_text("Search id, video or transcript"));
@@ -74,28 +79,41 @@ fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, commands: 
             .response
             .labelled_by(label.id);
         ui.add(egui::Slider::new(&mut filter.min_disagreement, 0.0..=2.0).text("VA disagreement ≥"));
+        if auditing {
+            let label = ui.label("Audited");
+            egui::ComboBox::from_id_salt("Audited")
+                .selected_text(filter.audited.name())
+                .show_ui(ui, |ui| {
+                    for audited in AuditedFilter::ALL {
+                        ui.selectable_value(&mut filter.audited, audited, audited.name());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+        }
     });
     if filter != *current {
         commands.push(Command::SetFilter(filter));
     }
 }
 
-/// Column widths: fixed ones from the theme, the transcript takes what is left.
-fn column_widths(total: f32) -> [f32; 7] {
-    let mut widths = theme::COLUMN_WIDTHS;
-    let fixed: f32 = widths.iter().enumerate().filter(|&(i, _)| i != TRANSCRIPT).map(|(_, w)| w).sum();
-    widths[TRANSCRIPT] = (total - fixed - 8.0).max(theme::TRANSCRIPT_MIN_WIDTH);
-    widths
+/// The columns shown (their indices in [`HEADERS`]) and their widths: fixed ones from the
+/// theme, the transcript takes what is left.
+fn columns(total: f32, auditing: bool) -> Vec<(usize, f32)> {
+    let shown = (0..HEADERS.len()).filter(|&i| i != AUDITED || auditing);
+    let fixed: f32 = shown.clone().filter(|&i| i != TRANSCRIPT).map(|i| theme::COLUMN_WIDTHS[i]).sum();
+    let transcript = (total - fixed - 8.0).max(theme::TRANSCRIPT_MIN_WIDTH);
+    shown.map(|i| (i, if i == TRANSCRIPT { transcript } else { theme::COLUMN_WIDTHS[i] })).collect()
 }
 
-fn header_ui(ui: &mut egui::Ui) {
+fn header_ui(ui: &mut egui::Ui, auditing: bool) {
     let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), theme::ROW_HEIGHT), Sense::hover());
     let mut x = rect.left() + 4.0;
-    for (header, width) in HEADERS.iter().zip(column_widths(rect.width())) {
+    for (column, width) in columns(rect.width(), auditing) {
         ui.painter().text(
             egui::pos2(x, rect.center().y),
             Align2::LEFT_CENTER,
-            header,
+            HEADERS[column],
             FontId::proportional(13.0),
             ui.visuals().strong_text_color(),
         );
@@ -119,22 +137,31 @@ fn table_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, threshold: f
     }
     area.show_rows(ui, theme::ROW_HEIGHT, view.rows.len(), |ui, range| {
         for &index in view.rows.get(range).unwrap_or_default() {
-            row_ui(ui, session, index, view.selected == Some(index), threshold, commands);
+            let row = Row { index, selected: view.selected == Some(index), threshold };
+            row_ui(ui, session, &view.audit, row, commands);
         }
     });
 }
 
-fn row_ui(
-    ui: &mut egui::Ui,
-    session: &Session,
+/// One row of the table and how it is shown.
+struct Row {
     index: usize,
     selected: bool,
     threshold: f32,
-    commands: &mut Vec<Command>,
-) {
+}
+
+fn row_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState, row: Row, commands: &mut Vec<Command>) {
+    let Row { index, selected, threshold } = row;
     let Some(u) = session.utterance(index) else { return };
     let (rect, response) = ui.allocate_exact_size(Vec2::new(ui.available_width(), theme::ROW_HEIGHT), Sense::click());
-    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Row, true, selected, &u.id));
+    let auditing = audit.is_auditing();
+    let audited = if auditing { audited_cell(audit, session, index) } else { String::new() };
+    response.widget_info(|| {
+        let mut info = egui::WidgetInfo::selected(egui::Role::Row, true, selected, &u.id);
+        // What the "audited" column shows, for screen readers.
+        info.current_text_value = (!audited.is_empty()).then(|| format!("audited {audited}"));
+        info
+    });
     if response.clicked() {
         commands.push(Command::Select(index));
     }
@@ -147,8 +174,9 @@ fn row_ui(
     let predicted = session.predicted(index, threshold);
     let outcome = predicted.as_deref().map(|p| Outcome::of(&u.labels, p));
     let text_color = if selected { visuals.selection.stroke.color } else { visuals.text_color() };
-    let cells: [(String, Color32); 7] = [
+    let mut cells: [(String, Color32); 8] = [
         (u.id.clone(), text_color),
+        (audited, theme::HIT),
         (u.video_id.clone(), text_color),
         (u.split.name().to_owned(), text_color),
         (u.text.clone(), text_color),
@@ -160,7 +188,8 @@ fn row_ui(
         },
     ];
     let mut x = rect.left() + 4.0;
-    for ((text, color), width) in cells.into_iter().zip(column_widths(rect.width())) {
+    for (column, width) in columns(rect.width(), auditing) {
+        let (text, color) = std::mem::take(&mut cells[column]);
         let cell = Rect::from_min_max(egui::pos2(x, rect.top()), egui::pos2(x + width - 6.0, rect.bottom()));
         ui.painter().with_clip_rect(cell.intersect(ui.clip_rect())).text(
             egui::pos2(x, rect.center().y),
@@ -170,5 +199,14 @@ fn row_ui(
             color,
         );
         x += width;
+    }
+}
+
+/// "✓" when the annotator judged every point of the utterance, "1/3" when some, else nothing.
+fn audited_cell(audit: &AuditState, session: &Session, index: usize) -> String {
+    match audit.judged_points(session, index) {
+        (0, _) => String::new(),
+        (judged, points) if judged == points => "✓".to_owned(),
+        (judged, points) => format!("{judged}/{points}"),
     }
 }

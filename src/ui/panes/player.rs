@@ -76,7 +76,8 @@ fn ready_ui(
     let timeline = theme::TIMELINE_HEIGHT + ui.spacing().item_spacing.y;
     let room = ui.available_size() - egui::vec2(0.0, timeline + below);
     let beside = fit(room - egui::vec2(theme::PLAYER_CONTROLS_WIDTH + ui.spacing().item_spacing.x, 0.0), aspect);
-    let under = fit(room - egui::vec2(0.0, theme::PLAYER_CONTROLS_HEIGHT), aspect);
+    let notes = usize::from(player.audio_unavailable().is_some()) + panel.messages.len();
+    let under = fit(room - egui::vec2(0.0, controls_height(ui, room.x, notes)), aspect);
     let wide = beside.x > under.x;
     let picture = if wide { beside } else { under };
     let picture_ui = |ui: &mut egui::Ui| match &panel.texture {
@@ -146,20 +147,36 @@ fn transport_ui(
             push(Transport::Seek(position));
         }
     });
-    ui.horizontal(|ui| {
-        widen_sliders(ui);
+    // Speed and volume share a row where the pane is wide enough for two sliders.
+    let paired = pairs_sliders(ui.available_width());
+    let speed_ui = |ui: &mut egui::Ui, push: &mut dyn FnMut(Transport)| {
         let mut speed = playback.speed;
         if ui.add(egui::Slider::new(&mut speed, SPEED_RANGE).text("speed").suffix("×").fixed_decimals(2)).changed() {
             push(Transport::SetSpeed(speed));
         }
-    });
-    ui.horizontal(|ui| {
-        widen_sliders(ui);
+    };
+    let volume_ui = |ui: &mut egui::Ui, push: &mut dyn FnMut(Transport)| {
         let mut volume = playback.volume;
         if ui.add_enabled(!playback.muted, egui::Slider::new(&mut volume, 0.0..=1.0).text("volume")).changed() {
             push(Transport::SetVolume(volume));
         }
-    });
+    };
+    if paired {
+        ui.horizontal(|ui| {
+            ui.spacing_mut().slider_width = ui.available_width() / 2.0 - theme::SLIDER_VALUE_WIDTH;
+            speed_ui(ui, &mut push);
+            volume_ui(ui, &mut push);
+        });
+    } else {
+        ui.horizontal(|ui| {
+            widen_sliders(ui);
+            speed_ui(ui, &mut push);
+        });
+        ui.horizontal(|ui| {
+            widen_sliders(ui);
+            volume_ui(ui, &mut push);
+        });
+    }
     // The toggles share a row so the sliders above keep the column's width.
     ui.horizontal(|ui| {
         let mut looping = playback.looping;
@@ -171,6 +188,22 @@ fn transport_ui(
             push(Transport::SetMuted(muted));
         }
     });
+}
+
+/// Whether a controls column `width` wide holds the speed and volume sliders in one row.
+fn pairs_sliders(width: f32) -> bool {
+    width >= 2.0 * (theme::SLIDER_MIN_WIDTH + theme::SLIDER_VALUE_WIDTH)
+}
+
+/// The height the controls take under the picture, `width` wide: the transport's rows (play and
+/// position, speed and volume in one or two, the toggles) and `notes` lines of text (the
+/// silent-audio notice, playback errors).
+fn controls_height(ui: &egui::Ui, width: f32, notes: usize) -> f32 {
+    let spacing = ui.spacing();
+    let row = spacing.interact_size.y + spacing.item_spacing.y;
+    let line = ui.text_style_height(&egui::TextStyle::Body) + spacing.item_spacing.y;
+    let rows = if pairs_sliders(width) { 3 } else { 4 };
+    rows as f32 * row + notes as f32 * line
 }
 
 /// Sliders added next in this row take its remaining width, less room for their value box and

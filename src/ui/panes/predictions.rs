@@ -18,12 +18,20 @@ pub fn predictions_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Ve
         ui.label("No trained run is open. File → Open run… to see predictions and metrics.");
         return;
     };
-    ui.weak(format!("run {}", run.dir.display()));
-    let mut threshold = settings.threshold;
-    if ui.add(egui::Slider::new(&mut threshold, 0.0..=1.0).text("Threshold").step_by(0.01)).changed() {
-        commands.push(Command::SetThreshold(threshold));
-    }
-    ui.separator();
+    // One line above the bars (the Demo layout gives this pane a strip under the clip).
+    ui.horizontal_wrapped(|ui| {
+        if let Some(index) = view.selected {
+            ui.strong(session.utterance(index).map_or("", |u| u.id.as_str()));
+            if let Some(outcome) = session.outcome(index, settings.threshold) {
+                ui.colored_label(theme::outcome_color(outcome), outcome.marked());
+            }
+        }
+        let mut threshold = settings.threshold;
+        if ui.add(egui::Slider::new(&mut threshold, 0.0..=1.0).text("Threshold").step_by(0.01)).changed() {
+            commands.push(Command::SetThreshold(threshold));
+        }
+        ui.weak(format!("run {}", run.dir.display()));
+    });
     match view.selected {
         Some(index) => bars_ui(ui, session, index, settings.threshold),
         None => {
@@ -55,44 +63,51 @@ pub fn metrics_pane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut V
     }
 }
 
-/// One bar per label: probability, threshold line, gold marker and ✓/×.
+/// One bar per label: probability, threshold line, gold marker and ✓/×. A wide pane holds the
+/// labels in several columns (read down, then across), so a short one still shows every bar.
 fn bars_ui(ui: &mut egui::Ui, session: &Session, index: usize, threshold: f32) {
     let Some(probabilities) = session.probabilities(index) else {
         ui.label("The run did not evaluate this utterance.");
         return;
     };
     let gold = session.gold(index);
-    ui.horizontal(|ui| {
-        ui.strong(session.utterance(index).map_or("", |u| u.id.as_str()));
-        if let Some(outcome) = session.outcome(index, threshold) {
-            ui.colored_label(theme::outcome_color(outcome), outcome.marked());
-        }
-    });
-    egui::Grid::new("prediction_bars").num_columns(4).spacing([6.0, 3.0]).show(ui, |ui| {
-        for (j, (&p, &is_gold)) in probabilities.iter().zip(&gold).enumerate() {
-            let name = session.label_names.get(j).map_or("?", String::as_str);
-            if is_gold {
-                ui.colored_label(theme::GOLD, format!("● {name}"));
-            } else {
-                ui.label(format!("   {name}"));
+    let labels = probabilities.len().max(1);
+    let columns = ((ui.available_width() / BAR_COLUMN_MIN_WIDTH).floor() as usize).clamp(1, labels);
+    let rows = labels.div_ceil(columns);
+    let column_width = ui.available_width() / columns as f32;
+    let bar_width = (column_width - BAR_COLUMN_MIN_WIDTH + BAR_MIN_WIDTH).clamp(BAR_MIN_WIDTH, BAR_MAX_WIDTH);
+    egui::Grid::new("prediction_bars").num_columns(4 * columns).spacing([6.0, 3.0]).show(ui, |ui| {
+        for row in 0..rows {
+            for j in (0..columns).map(|column| column * rows + row).filter(|&j| j < probabilities.len()) {
+                let (p, is_gold) = (probabilities[j], gold.get(j).copied().unwrap_or(false));
+                let name = session.label_names.get(j).map_or("?", String::as_str);
+                if is_gold {
+                    ui.colored_label(theme::GOLD, format!("● {name}"));
+                } else {
+                    ui.label(format!("   {name}"));
+                }
+                bar_ui(ui, p, threshold, bar_width);
+                ui.label(format!("{p:.3}"));
+                let predicted = p > threshold;
+                let (mark, color) = if predicted == is_gold { ("✓", theme::HIT) } else { ("×", theme::MISS) };
+                ui.colored_label(color, mark).on_hover_text(match (predicted, is_gold) {
+                    (true, true) => "true positive",
+                    (false, false) => "true negative",
+                    (true, false) => "false positive",
+                    (false, true) => "false negative",
+                });
             }
-            bar_ui(ui, p, threshold);
-            ui.label(format!("{p:.3}"));
-            let predicted = p > threshold;
-            let (mark, color) = if predicted == is_gold { ("✓", theme::HIT) } else { ("×", theme::MISS) };
-            ui.colored_label(color, mark).on_hover_text(match (predicted, is_gold) {
-                (true, true) => "true positive",
-                (false, false) => "true negative",
-                (true, false) => "false positive",
-                (false, true) => "false negative",
-            });
             ui.end_row();
         }
     });
 }
 
-fn bar_ui(ui: &mut egui::Ui, probability: f32, threshold: f32) {
-    let width = 150.0;
+/// The narrowest column of bars: a label name, the shortest bar, the probability and the mark.
+const BAR_COLUMN_MIN_WIDTH: f32 = 220.0;
+const BAR_MIN_WIDTH: f32 = 80.0;
+const BAR_MAX_WIDTH: f32 = 150.0;
+
+fn bar_ui(ui: &mut egui::Ui, probability: f32, threshold: f32, width: f32) {
     let (rect, response) = ui.allocate_exact_size(Vec2::new(width, theme::BAR_HEIGHT), Sense::hover());
     response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ProgressIndicator, true, format!("{probability:.3}")));

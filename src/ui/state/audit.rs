@@ -233,8 +233,15 @@ impl AuditState {
 
     /// Every modality with model VA has a judgment of the current annotator.
     pub fn audited_by_me(&self, session: &Session, index: usize) -> bool {
-        let Some(u) = session.utterance(index) else { return false };
-        u.va.iter().all(|(m, va)| va.is_none() || self.mine(index, m).is_some())
+        let (judged, points) = self.judged_points(session, index);
+        session.utterance(index).is_some() && judged == points
+    }
+
+    /// (points the current annotator judged, points with model VA) of an utterance.
+    pub fn judged_points(&self, session: &Session, index: usize) -> (usize, usize) {
+        let Some(u) = session.utterance(index) else { return (0, 0) };
+        let points: Vec<Modality> = u.va.iter().filter(|(_, va)| va.is_some()).map(|(m, _)| m).collect();
+        (points.iter().filter(|&&m| self.mine(index, m).is_some()).count(), points.len())
     }
 
     /// The queue over the browser's rows.
@@ -457,13 +464,15 @@ impl AuditState {
     }
 
     /// Takes in what the watcher found others wrote (their judgments, new annotators), and sends
-    /// this window's journalled edits once the server answers again. Called every frame.
-    pub fn take_changes(&mut self) {
-        let Some(watcher) = &self.watcher else { return };
+    /// this window's journalled edits once the server answers again. Called every frame; whether
+    /// any judgment came in.
+    pub fn take_changes(&mut self) -> bool {
+        let Some(watcher) = &self.watcher else { return false };
         let report = watcher.take();
         if let Some(status) = report.status {
             self.watched = Some(status);
         }
+        let changed = !report.changes.is_empty();
         for changes in report.changes {
             self.absorb_changes(changes);
         }
@@ -474,6 +483,7 @@ impl AuditState {
         {
             store.sync();
         }
+        changed
     }
 
     /// Whether edits reach the store: `None` for a store file (they always do), else the

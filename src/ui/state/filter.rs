@@ -1,9 +1,11 @@
-//! Which utterances the browser lists: text search, split, gold and predicted label, error type
-//! and modality VA disagreement. Pure logic over a [`Session`].
+//! Which utterances the browser lists: text search, split, gold and predicted label, error type,
+//! modality VA disagreement and, while auditing, whether the annotator has judged them. Pure logic
+//! over a [`Session`] and the audit's judgments.
 
 use crate::dataset::Split;
 use crate::metrics::Outcome;
 
+use super::audit::AuditState;
 use super::session::Session;
 
 /// How an utterance's prediction relates to its gold labels.
@@ -34,6 +36,28 @@ impl ErrorFilter {
     }
 }
 
+/// Whether the current annotator has judged every VA point of an utterance (applies only while
+/// auditing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuditedFilter {
+    #[default]
+    Any,
+    Audited,
+    NotAudited,
+}
+
+impl AuditedFilter {
+    pub const ALL: [Self; 3] = [Self::Any, Self::Audited, Self::NotAudited];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::Audited => "audited",
+            Self::NotAudited => "not audited",
+        }
+    }
+}
+
 /// The browser's filter. Not persisted: its labels belong to one dataset.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Filter {
@@ -45,17 +69,24 @@ pub struct Filter {
     pub error: ErrorFilter,
     /// Keep utterances whose modality VA points are at least this far apart.
     pub min_disagreement: f32,
+    pub audited: AuditedFilter,
 }
 
 impl Filter {
     /// Indices of the utterances that pass, in table order.
-    pub fn apply(&self, session: &Session, threshold: f32) -> Vec<usize> {
+    pub fn apply(&self, session: &Session, threshold: f32, audit: &AuditState) -> Vec<usize> {
         let needle = self.search.trim().to_lowercase();
-        (0..session.len()).filter(|&i| self.matches(session, i, threshold, &needle)).collect()
+        (0..session.len()).filter(|&i| self.matches(session, i, threshold, &needle, audit)).collect()
     }
 
-    fn matches(&self, session: &Session, index: usize, threshold: f32, needle: &str) -> bool {
+    fn matches(&self, session: &Session, index: usize, threshold: f32, needle: &str, audit: &AuditState) -> bool {
         let Some(u) = session.utterance(index) else { return false };
+        if self.audited != AuditedFilter::Any
+            && audit.is_auditing()
+            && audit.audited_by_me(session, index) != (self.audited == AuditedFilter::Audited)
+        {
+            return false;
+        }
         if self.split.is_some_and(|s| s != u.split) {
             return false;
         }

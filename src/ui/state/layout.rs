@@ -160,7 +160,7 @@ impl Layout {
                 (0.42, P(Pane::VaPlane)),
             ]),
             Self::Demo => Row(vec![
-                (0.56, Column(vec![(0.8, P(Pane::Player)), (0.2, P(Pane::Predictions))])),
+                (0.56, Column(vec![(0.83, P(Pane::Player)), (0.17, P(Pane::Predictions))])),
                 (0.44, P(Pane::VaPlane)),
             ]),
             Self::Training => Row(vec![

@@ -31,7 +31,7 @@ pub use embedding::{
 };
 pub use explain::{ExplainCommand, ExplainView};
 pub use figure::FigureRequest;
-pub use filter::{ErrorFilter, Filter};
+pub use filter::{AuditedFilter, ErrorFilter, Filter};
 pub use layout::{Layout, Pane, Side, Workspace, ZOOM_RANGE, simplification};
 pub use notice::Notice;
 pub use player::{PlayerPanel, SEEK_STEP_SECS, Transport};

@@ -96,7 +96,6 @@ pub const PLAYHEAD: Color32 = Color32::from_rgb(255, 90, 60);
 /// Player pane sizes (points): the transport's column beside the picture in a wide pane, its
 /// rows under the picture in a narrow one; the smallest picture; the transcript's line.
 pub const PLAYER_CONTROLS_WIDTH: f32 = 300.0;
-pub const PLAYER_CONTROLS_HEIGHT: f32 = 118.0;
 pub const PLAYER_PICTURE_MIN_HEIGHT: f32 = 60.0;
 pub const PLAYER_EMPTY_HEIGHT: f32 = 28.0;
 pub const TIMELINE_HEIGHT: f32 = 44.0;
@@ -107,7 +106,7 @@ pub const SLIDER_MIN_WIDTH: f32 = 100.0;
 
 /// Browser row height and column widths (points).
 pub const ROW_HEIGHT: f32 = 20.0;
-pub const COLUMN_WIDTHS: [f32; 7] = [96.0, 86.0, 40.0, 0.0, 110.0, 110.0, 64.0];
+pub const COLUMN_WIDTHS: [f32; 8] = [96.0, 52.0, 86.0, 40.0, 0.0, 110.0, 110.0, 64.0];
 pub const TRANSCRIPT_MIN_WIDTH: f32 = 60.0;
 pub const BAR_HEIGHT: f32 = 14.0;
 pub const HEATMAP_CELL_MIN: f32 = 16.0;
