@@ -4,8 +4,12 @@ use std::io::Write as _;
 use std::path::Path;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
-/// crash leaves either the old file or the new one, never a truncated mix.
+/// crash leaves either the old file or the new one, never a truncated mix. A path that names
+/// something other than a file (`/dev/stdout`, a pipe) is written into, not replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
+    }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = path.file_name().ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} has no file name", path.display()))
@@ -77,7 +81,17 @@ pub fn folder_name_problem(name: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::folder_name_problem;
+    use super::{folder_name_problem, write_atomic};
+
+    #[test]
+    fn a_device_is_written_into_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let null = dir.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+        write_atomic(&null, b"gone").unwrap();
+        assert_eq!(std::fs::read_link(&null).unwrap(), std::path::Path::new("/dev/null"), "the link was replaced");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a temporary file was left");
+    }
 
     #[test]
     fn only_one_plain_path_component_names_a_folder() {

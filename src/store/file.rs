@@ -31,6 +31,17 @@ pub(super) struct FileStore {
     read_only: bool,
 }
 
+impl Drop for FileStore {
+    /// Moves what the write-ahead log holds into the file itself, so that the file alone is the
+    /// whole store once the app closes it — the file an annotator copies to the lead — even
+    /// while another connection (another window, a store watcher) keeps the log open.
+    fn drop(&mut self) {
+        if !self.read_only {
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).ok();
+        }
+    }
+}
+
 /// The error for a store path that is a folder.
 pub(super) fn folder_at(path: &Path) -> StoreError {
     StoreError::Invalid {

@@ -34,6 +34,24 @@ fn a_new_store_is_at_the_latest_schema_in_wal_mode() {
 }
 
 #[test]
+fn a_closed_store_file_holds_every_edit_while_another_window_keeps_it_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let other_window = Store::open(&path, "demo").unwrap();
+    {
+        let mut store = Store::open(&path, "demo").unwrap();
+        let alice = store.create_annotator("alice", "").unwrap();
+        store.record(&change(alice.id, "u1", EventKind::Correct, Some(judgment(0.5, 0.5, Status::Corrected)))).unwrap();
+    }
+    // The file alone, copied without its write-ahead log (as one mails it to the lead).
+    let copy = dir.path().join("copy.sqlite");
+    std::fs::copy(&path, &copy).unwrap();
+    let copied = Store::open(&copy, "demo").unwrap();
+    assert_eq!(copied.events().unwrap().len(), 1, "the edit stayed in the log beside the file");
+    drop(other_window);
+}
+
+#[test]
 fn edits_undo_and_redo_are_events_and_leave_the_right_judgment() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite");

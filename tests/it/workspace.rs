@@ -86,6 +86,22 @@ fn audit_on_a_laptop_gives_the_plane_the_most_room_and_the_form_fits() {
     harness.get_by_label("Start auditing").click();
     harness.run_steps(2);
     assert_inside(&harness, Pane::Audit, "Create and audit");
+    // Enter in the name field creates the annotator; then every control of the form is in the
+    // pane, none past its right edge.
+    harness.get_by_label("New annotator").click();
+    harness.run_steps(1);
+    harness.get_by_label("New annotator").type_text("kim");
+    harness.key_press(egui::Key::Enter);
+    harness.run_steps(3);
+    assert_eq!(harness.state().view.audit.me.as_ref().map(|me| me.name.as_str()), Some("kim"));
+    for label in ["Switch annotator", "Stop auditing", "Next ▶", "Accept all and next", "Undo", "Redo"] {
+        assert_inside(&harness, Pane::Audit, label);
+    }
+    for m in univa::modality::Modality::ALL {
+        for label in [format!("Accept {m}"), format!("Unsure {m}"), format!("{m} V"), format!("{m} A")] {
+            assert_inside(&harness, Pane::Audit, &label);
+        }
+    }
 }
 
 #[test]
@@ -197,6 +213,8 @@ fn switching_layouts_keeps_the_selection_and_playback() {
     let playback = harness.state().settings.playback;
     harness.state_mut().player.wait_until_open(playback);
     harness.run_steps(2);
+    // Looping, so that a short clip is still playing however slowly a loaded machine steps.
+    harness.state_mut().handle(Command::Transport(univa::ui::Transport::SetLooping(true)));
     harness.state_mut().handle(Command::Transport(univa::ui::Transport::TogglePlay));
     harness.run_steps(2);
     assert!(harness.state().player.is_playing());

@@ -9,7 +9,7 @@ use crate::dataset::Split;
 use super::PaneContext;
 use crate::metrics::Outcome;
 use crate::ui::state::{AuditState, AuditedFilter, Command, ErrorFilter, Filter, Session, ViewState};
-use crate::ui::widgets::theme;
+use crate::ui::widgets::{self, theme};
 
 const HEADERS: [&str; 8] = ["id", "audited", "video", "split", "transcript", "gold", "predicted", "outcome"];
 /// Shown only while auditing, beside the id, where a narrow pane still shows it.
@@ -78,7 +78,7 @@ fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, auditing: 
             })
             .response
             .labelled_by(label.id);
-        ui.add(egui::Slider::new(&mut filter.min_disagreement, 0.0..=2.0).text("VA disagreement ≥"));
+        widgets::labelled_slider(ui, "VA disagreement ≥", egui::Slider::new(&mut filter.min_disagreement, 0.0..=2.0));
         if auditing {
             let label = ui.label("Audited");
             egui::ComboBox::from_id_salt("Audited")

@@ -77,7 +77,7 @@ pub fn pane_ui(
         Pane::Embedding => embedding::embedding_ui(ui, cx, commands),
         Pane::Explain => scrolled(ui, pane, |ui| explain::explain_ui(ui, cx, commands)),
         Pane::Audit => scrolled(ui, pane, |ui| audit::audit_ui(ui, cx, commands)),
-        Pane::Agreement => scrolled(ui, pane, |ui| audit::agreement_pane_ui(ui, cx)),
+        Pane::Agreement => scrolled_both_ways(ui, pane, |ui| audit::agreement_pane_ui(ui, cx)),
         Pane::TrainingForm => training::form_pane_ui(ui, cx, commands),
         Pane::Jobs => training::jobs_pane_ui(ui, cx, commands),
         Pane::Curves => training::curves_pane_ui(ui, cx, commands),
@@ -91,6 +91,11 @@ pub fn pane_ui(
 /// A pane whose content can be taller than the pane: it scrolls (each pane its own scroll).
 fn scrolled(ui: &mut egui::Ui, pane: Pane, content: impl FnOnce(&mut egui::Ui)) {
     egui::ScrollArea::vertical().id_salt(("pane_scroll", pane)).auto_shrink([false, false]).show(ui, content);
+}
+
+/// A pane of tables that can be wider than the pane, too: it scrolls both ways.
+fn scrolled_both_ways(ui: &mut egui::Ui, pane: Pane, content: impl FnOnce(&mut egui::Ui)) {
+    egui::ScrollArea::both().id_salt(("pane_scroll", pane)).auto_shrink([false, false]).show(ui, content);
 }
 
 /// An "Export figure…" button that asks for the figure `make` builds (only when clicked: a

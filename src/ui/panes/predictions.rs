@@ -10,15 +10,16 @@ use crate::metrics::Metrics;
 
 use super::{PaneContext, export_button_ui};
 use crate::ui::state::{Command, FigureRequest, Session};
-use crate::ui::widgets::theme;
+use crate::ui::widgets::{self, theme};
 
 pub fn predictions_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Command>) {
     let (Some(session), view, settings) = (cx.session, cx.view, cx.settings) else { return };
-    let Some(run) = &session.run else {
+    if session.run.is_none() {
         ui.label("No trained run is open. File → Open run… to see predictions and metrics.");
         return;
-    };
-    // One line above the bars (the Demo layout gives this pane a strip under the clip).
+    }
+    // One line above the bars (the Demo layout gives this pane a strip under the clip); the
+    // status bar names the run.
     ui.horizontal_wrapped(|ui| {
         if let Some(index) = view.selected {
             ui.strong(session.utterance(index).map_or("", |u| u.id.as_str()));
@@ -27,10 +28,10 @@ pub fn predictions_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Ve
             }
         }
         let mut threshold = settings.threshold;
-        if ui.add(egui::Slider::new(&mut threshold, 0.0..=1.0).text("Threshold").step_by(0.01)).changed() {
+        let slider = egui::Slider::new(&mut threshold, 0.0..=1.0).step_by(0.01);
+        if widgets::labelled_slider(ui, "Threshold", slider).changed() {
             commands.push(Command::SetThreshold(threshold));
         }
-        ui.weak(format!("run {}", run.dir.display()));
     });
     match view.selected {
         Some(index) => bars_ui(ui, session, index, settings.threshold),

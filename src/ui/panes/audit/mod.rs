@@ -339,6 +339,10 @@ fn status_text(judgment: Option<&Judgment>) -> RichText {
     }
 }
 
+/// Narrower than this, the points' form leaves out the model's value and source columns: both
+/// stay in the point name's tooltip, and the model's point stays in the VA plane as a ghost.
+const FULL_POINTS_FORM_WIDTH: f32 = 600.0;
+
 /// One row per modality: the model's value, the annotator's (typed exactly), the state, actions.
 fn points_ui(
     ui: &mut egui::Ui,
@@ -348,19 +352,30 @@ fn points_ui(
     push: &mut impl FnMut(AuditCommand),
 ) {
     let Some(u) = session.utterance(index) else { return };
-    egui::Grid::new("audit points").num_columns(7).striped(true).show(ui, |ui| {
-        for header in ["", "model V, A", "V", "A", "state", "", "source"] {
-            ui.weak(header);
+    let full = ui.available_width() >= FULL_POINTS_FORM_WIDTH;
+    egui::Grid::new("audit points").striped(true).show(ui, |ui| {
+        let headers: &[&str] =
+            if full { &["", "model V, A", "V", "A", "state", "", "source"] } else { &["", "V", "A", "state"] };
+        for header in headers {
+            ui.weak(*header);
         }
         ui.end_row();
         for m in Modality::ALL {
             let Some(model) = *u.va.get(m) else { continue };
             let armed = audit.armed == Some(m);
+            let model_text = format!("{:+.3}, {:+.3}", model.valence, model.arousal);
             let name = RichText::new(format!("{m} point")).color(theme::modality_color(m));
-            if ui.selectable_label(armed, name).on_hover_text("arm for the arrow keys").clicked() {
+            let hover = if full {
+                "arm for the arrow keys".to_owned()
+            } else {
+                format!("model {model_text} ({}); click to arm for the arrow keys", u.va_model.get(m))
+            };
+            if ui.selectable_label(armed, name).on_hover_text(hover).clicked() {
                 push(AuditCommand::Arm(if armed { None } else { Some(m) }));
             }
-            ui.label(format!("{:+.3}, {:+.3}", model.valence, model.arousal));
+            if full {
+                ui.label(model_text);
+            }
             let shown = audit.shown(session, index, m).unwrap_or(model);
             for (dim, value) in [("V", shown.valence), ("A", shown.arousal)] {
                 let mut typed = f64::from(value);
@@ -382,15 +397,18 @@ fn points_ui(
                 }
             }
             ui.label(status_text(audit.mine(index, m)));
+            // The row names the modality on screen; the buttons' names say it for screen readers.
             ui.horizontal(|ui| {
-                if ui.small_button(format!("Accept {m}")).clicked() {
+                if ui.small_button("Accept").accessible_name(format!("Accept {m}")).clicked() {
                     push(AuditCommand::Accept(m));
                 }
-                if ui.small_button(format!("Unsure {m}")).clicked() {
+                if ui.small_button("Unsure").accessible_name(format!("Unsure {m}")).clicked() {
                     push(AuditCommand::FlagUnsure(m));
                 }
             });
-            ui.weak(u.va_model.get(m));
+            if full {
+                ui.weak(u.va_model.get(m));
+            }
             ui.end_row();
         }
     });
