@@ -335,7 +335,8 @@ impl Store {
         if !location.path.is_file() {
             return Err(StoreError::Missing {
                 path: location.path,
-                problem: "no audit store here yet; audit the dataset in the workbench's Audit tab first".to_owned(),
+                problem: "no audit store here yet; audit the dataset first (the Audit layout of `univa gui`)"
+                    .to_owned(),
             });
         }
         if location.read_only {

@@ -343,7 +343,7 @@ fn browser_lists_the_workbenchs_run_wherever_it_lies_once() {
     let mut harness = crate::gui::harness_of(StudioApp::new(settings), Some((data.clone(), Some(run.clone()))));
     harness.state_mut().wait_for_worker();
     harness.run_steps(2);
-    let label = format!("{} (open in the workbench)", run.display());
+    let label = format!("{} (the open dataset's run)", run.display());
     // In the list and as a row of the table.
     assert_eq!(harness.query_all_by_label(&label).count(), 2, "listed: {label}");
     assert_eq!(harness.state().runs.entries.len(), f.runs.len() + 1);

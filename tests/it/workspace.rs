@@ -127,6 +127,11 @@ fn demo_on_a_desktop_shows_the_clip_and_the_plane_large() {
     for bar in harness.query_all_by_role(egui::accesskit::Role::ProgressIndicator) {
         assert!(bars.contains_rect(bar.rect()), "a bar at {:?} is cut off the pane at {bars:?}", bar.rect());
     }
+    let marks: Vec<_> = harness.query_all_by_label("✓").chain(harness.query_all_by_label("×")).collect();
+    assert_eq!(marks.len(), 6, "a hit or miss mark beside every bar");
+    for mark in marks {
+        assert!(bars.contains_rect(mark.rect()), "a mark at {:?} is cut off the pane at {bars:?}", mark.rect());
+    }
     // A clicker's keys: → next utterance, Space plays.
     harness.key_press(egui::Key::ArrowRight);
     harness.run_steps(2);

@@ -84,8 +84,8 @@ pub(super) fn prepare(
         return Err(StoreError::Missing {
             path: name.to_path_buf(),
             problem: format!(
-                "has no audit store of dataset {dataset:?} yet (no schema {schema}); audit the dataset in the \
-                 workbench first, or name the store's schema with ?schema="
+                "has no audit store of dataset {dataset:?} yet (no schema {schema}); audit the dataset first \
+                 (the Audit pane's \"Use a server…\"), or name the store's schema with ?schema="
             ),
         });
     };

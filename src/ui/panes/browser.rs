@@ -28,17 +28,12 @@ pub fn browser_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Co
 
 fn label_combo_ui(ui: &mut egui::Ui, name: &str, names: &[String], value: &mut Option<usize>) {
     let shown = value.and_then(|j| names.get(j)).map_or("any", String::as_str);
-    let label = ui.label(name);
-    egui::ComboBox::from_id_salt(name)
-        .selected_text(shown)
-        .show_ui(ui, |ui| {
-            ui.selectable_value(value, None, "any");
-            for (j, n) in names.iter().enumerate() {
-                ui.selectable_value(value, Some(j), n);
-            }
-        })
-        .response
-        .labelled_by(label.id);
+    widgets::labelled_combo(ui, name, shown, |ui| {
+        ui.selectable_value(value, None, "any");
+        for (j, n) in names.iter().enumerate() {
+            ui.selectable_value(value, Some(j), n);
+        }
+    });
 }
 
 fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, auditing: bool, commands: &mut Vec<Command>) {
@@ -46,50 +41,34 @@ fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, auditing: 
     let names = &session.label_names;
     ui.add(egui::TextEdit::singleline(&mut filter.search).hint_text("Search id, video or transcript"));
     ui.horizontal_wrapped(|ui| {
-        let shown = filter.split.map_or("any", Split::name);
-        let label = ui.label("Split");
-        egui::ComboBox::from_id_salt("Split")
-            .selected_text(shown)
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut filter.split, None, "any");
-                for split in Split::ALL {
-                    ui.selectable_value(&mut filter.split, Some(split), split.name());
-                }
-            })
-            .response
-            .labelled_by(label.id);
+        widgets::labelled_combo(ui, "Split", filter.split.map_or("any", Split::name), |ui| {
+            ui.selectable_value(&mut filter.split, None, "any");
+            for split in Split::ALL {
+                ui.selectable_value(&mut filter.split, Some(split), split.name());
+            }
+        });
         label_combo_ui(ui, "Gold", names, &mut filter.gold);
         label_combo_ui(ui, "Predicted", names, &mut filter.predicted);
     });
     ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Error");
-        egui::ComboBox::from_id_salt("Error")
-            .selected_text(filter.error.describe(names))
-            .show_ui(ui, |ui| {
-                let outcomes = Outcome::ALL.map(ErrorFilter::Outcome);
-                for error in [ErrorFilter::Any, ErrorFilter::AnyError].into_iter().chain(outcomes) {
+        widgets::labelled_combo(ui, "Error", filter.error.describe(names), |ui| {
+            let outcomes = Outcome::ALL.map(ErrorFilter::Outcome);
+            for error in [ErrorFilter::Any, ErrorFilter::AnyError].into_iter().chain(outcomes) {
+                ui.selectable_value(&mut filter.error, error, error.describe(names));
+            }
+            for j in 0..names.len() {
+                for error in [ErrorFilter::FalsePositive(j), ErrorFilter::FalseNegative(j)] {
                     ui.selectable_value(&mut filter.error, error, error.describe(names));
                 }
-                for j in 0..names.len() {
-                    for error in [ErrorFilter::FalsePositive(j), ErrorFilter::FalseNegative(j)] {
-                        ui.selectable_value(&mut filter.error, error, error.describe(names));
-                    }
-                }
-            })
-            .response
-            .labelled_by(label.id);
+            }
+        });
         widgets::labelled_slider(ui, "VA disagreement ≥", egui::Slider::new(&mut filter.min_disagreement, 0.0..=2.0));
         if auditing {
-            let label = ui.label("Audited");
-            egui::ComboBox::from_id_salt("Audited")
-                .selected_text(filter.audited.name())
-                .show_ui(ui, |ui| {
-                    for audited in AuditedFilter::ALL {
-                        ui.selectable_value(&mut filter.audited, audited, audited.name());
-                    }
-                })
-                .response
-                .labelled_by(label.id);
+            widgets::labelled_combo(ui, "Audited", filter.audited.name(), |ui| {
+                for audited in AuditedFilter::ALL {
+                    ui.selectable_value(&mut filter.audited, audited, audited.name());
+                }
+            });
         }
     });
     if filter != *current {

@@ -72,20 +72,29 @@ fn bars_ui(ui: &mut egui::Ui, session: &Session, index: usize, threshold: f32) {
         return;
     };
     let gold = session.gold(index);
+    let name = |j: usize| {
+        let name = session.label_names.get(j).map_or("?", String::as_str);
+        if gold.get(j).copied().unwrap_or(false) { format!("● {name}") } else { format!("   {name}") }
+    };
+    // A column of bars: the widest name, the bar, the probability, the mark, and the gaps
+    // between them and to the next column; as many columns as fit with the shortest bars.
     let labels = probabilities.len().max(1);
-    let columns = ((ui.available_width() / BAR_COLUMN_MIN_WIDTH).floor() as usize).clamp(1, labels);
+    let beside_bar = (0..labels).map(|j| widgets::text_width(ui, &name(j))).fold(0.0, f32::max)
+        + widgets::text_width(ui, "0.000")
+        + widgets::text_width(ui, "✓")
+        + 4.0 * BAR_GRID_SPACING;
+    let columns = ((ui.available_width() / (beside_bar + BAR_MIN_WIDTH)).floor() as usize).clamp(1, labels);
     let rows = labels.div_ceil(columns);
-    let column_width = ui.available_width() / columns as f32;
-    let bar_width = (column_width - BAR_COLUMN_MIN_WIDTH + BAR_MIN_WIDTH).clamp(BAR_MIN_WIDTH, BAR_MAX_WIDTH);
-    egui::Grid::new("prediction_bars").num_columns(4 * columns).spacing([6.0, 3.0]).show(ui, |ui| {
+    let bar_width = (ui.available_width() / columns as f32 - beside_bar).clamp(BAR_MIN_WIDTH, BAR_MAX_WIDTH);
+    let spacing = [BAR_GRID_SPACING, 3.0];
+    egui::Grid::new("prediction_bars").num_columns(4 * columns).min_col_width(0.0).spacing(spacing).show(ui, |ui| {
         for row in 0..rows {
             for j in (0..columns).map(|column| column * rows + row).filter(|&j| j < probabilities.len()) {
                 let (p, is_gold) = (probabilities[j], gold.get(j).copied().unwrap_or(false));
-                let name = session.label_names.get(j).map_or("?", String::as_str);
                 if is_gold {
-                    ui.colored_label(theme::GOLD, format!("● {name}"));
+                    ui.colored_label(theme::GOLD, name(j));
                 } else {
-                    ui.label(format!("   {name}"));
+                    ui.label(name(j));
                 }
                 bar_ui(ui, p, threshold, bar_width);
                 ui.label(format!("{p:.3}"));
@@ -103,8 +112,7 @@ fn bars_ui(ui: &mut egui::Ui, session: &Session, index: usize, threshold: f32) {
     });
 }
 
-/// The narrowest column of bars: a label name, the shortest bar, the probability and the mark.
-const BAR_COLUMN_MIN_WIDTH: f32 = 220.0;
+const BAR_GRID_SPACING: f32 = 6.0;
 const BAR_MIN_WIDTH: f32 = 80.0;
 const BAR_MAX_WIDTH: f32 = 150.0;
 

@@ -145,7 +145,7 @@ impl RunsState {
             }
         }
         if let Some(dir) = attached {
-            push(dir.to_path_buf(), format!("{} (open in the workbench)", dir.display()), true);
+            push(dir.to_path_buf(), format!("{} (the open dataset's run)", dir.display()), true);
         }
         self.entries = entries;
         self.picked.retain(|p| self.entries.iter().any(|e| &e.dir == p));

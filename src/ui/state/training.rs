@@ -425,7 +425,7 @@ impl TrainingState {
     fn plan(&self, runs_dir: &Path) -> Result<Vec<JobSpec>, String> {
         let form = &self.form;
         if form.dataset.trim().is_empty() {
-            return Err("Choose a dataset folder (open one in the workbench, or type its path).".to_owned());
+            return Err("Choose a dataset folder (File → Open dataset…, or type its path).".to_owned());
         }
         let config = if form.extra_toml.trim().is_empty() {
             form.config.clone()

@@ -20,7 +20,7 @@ use crate::ui::state::{
     ViewSettings, ViewState,
 };
 use crate::ui::widgets::sync_badge::sync_badge_ui;
-use crate::ui::widgets::theme;
+use crate::ui::widgets::{self, theme};
 use plane::REVIEW_MARKERS;
 
 pub fn audit_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Command>) {
@@ -291,18 +291,13 @@ fn queue_ui(ui: &mut egui::Ui, session: &Session, view: &ViewState, push: &mut i
     let audit = &view.audit;
     let mut queue: QueueSettings = audit.queue;
     ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Queue");
         let has_run = session.run.is_some();
-        egui::ComboBox::from_id_salt("audit queue order")
-            .selected_text(queue.order.name())
-            .show_ui(ui, |ui| {
-                for order in QueueOrder::ALL {
-                    let enabled = order != QueueOrder::LeastConfidence || has_run;
-                    ui.add_enabled_ui(enabled, |ui| ui.selectable_value(&mut queue.order, order, order.name()));
-                }
-            })
-            .response
-            .labelled_by(label.id);
+        widgets::labelled_combo(ui, "Queue", queue.order.name(), |ui| {
+            for order in QueueOrder::ALL {
+                let enabled = order != QueueOrder::LeastConfidence || has_run;
+                ui.add_enabled_ui(enabled, |ui| ui.selectable_value(&mut queue.order, order, order.name()));
+            }
+        });
         if queue.order == QueueOrder::Random {
             ui.add(egui::DragValue::new(&mut queue.seed).prefix("seed "));
         }
