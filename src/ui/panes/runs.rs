@@ -11,7 +11,7 @@ use crate::runs::{self, AblationTable, FlatConfig, MetricKey, Run, display_value
 
 use super::PaneContext;
 use crate::ui::state::{Command, MetricsStatus, RunEntry, RunsCommand, RunsState, ViewSettings};
-use crate::ui::widgets::theme;
+use crate::ui::widgets::{self, theme};
 
 fn send(commands: &mut Vec<Command>, command: RunsCommand) {
     commands.push(Command::Runs(command));
@@ -58,16 +58,11 @@ fn toolbar_ui(ui: &mut egui::Ui, runs: &RunsState, settings: &ViewSettings, comm
         ui.separator();
         let split = settings.runs_browser.split;
         let mut chosen = split;
-        let label = ui.label("Metrics on");
-        egui::ComboBox::from_id_salt("runs_split")
-            .selected_text(split.name())
-            .show_ui(ui, |ui| {
-                for s in Split::ALL {
-                    ui.selectable_value(&mut chosen, s, s.name());
-                }
-            })
-            .response
-            .labelled_by(label.id);
+        widgets::labelled_combo(ui, "Metrics on", split.name(), |ui| {
+            for s in Split::ALL {
+                ui.selectable_value(&mut chosen, s, s.name());
+            }
+        });
         if chosen != split {
             send(commands, RunsCommand::SetSplit(chosen));
         }

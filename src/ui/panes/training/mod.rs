@@ -87,10 +87,12 @@ fn form_ui(ui: &mut egui::Ui, state: &TrainingState, runs_dir: &std::path::Path,
         });
         ui.label("Runs folder");
         ui.horizontal(|ui| {
-            ui.weak(runs_dir.display().to_string());
             if ui.small_button("Browse…").on_hover_text("Choose the runs folder").clicked() {
                 commands.push(Command::ChooseForTraining(TrainingPick::RunsDir));
             }
+            // A long path is cut with "…" at the pane's edge, whole in its tooltip.
+            let path = runs_dir.display().to_string();
+            ui.add(egui::Label::new(egui::RichText::new(&path).weak()).truncate()).on_hover_text(path);
         });
         ui.end_row();
     });
@@ -215,13 +217,13 @@ fn va_source_name(source: &VaSource) -> String {
 fn launch_ui(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Vec<Command>) {
     // One label however many problems there are: the form's fields below keep their ids (and a
     // field being typed in keeps the keyboard) while the list changes.
-    let problems: Vec<String> = state.problems.iter().map(|p| format!("• {p}")).collect();
-    ui.colored_label(theme::ERROR_TEXT, problems.join("\n"));
     let label =
         if state.form.sweep.enabled { format!("Launch sweep ({} runs)", state.planned) } else { "Launch".to_owned() };
     if ui.add_enabled(state.problems.is_empty(), egui::Button::new(label)).clicked() {
         send(commands, TrainingCommand::Launch);
     }
+    let problems: Vec<String> = state.problems.iter().map(|p| format!("• {p}")).collect();
+    ui.colored_label(theme::ERROR_TEXT, problems.join("\n"));
 }
 
 fn config_ui(ui: &mut egui::Ui, form: &mut TrainingForm) {
