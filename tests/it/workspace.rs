@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
+use univa::store::StoreAddress;
 use univa::ui::{
-    BINDINGS, Command, Layout, MORE_BINDINGS, Pane, PlayerPanel, Side, StudioApp, ViewSettings, Workspace,
-    WorkspaceCommand,
+    AuditCommand, BINDINGS, Command, Layout, MORE_BINDINGS, Pane, PlayerPanel, Side, StudioApp, ViewSettings,
+    Workspace, WorkspaceCommand,
 };
 
 use crate::gui::fixture;
@@ -77,13 +78,18 @@ fn case_study_on_a_laptop_shows_a_large_plane_and_the_heatmaps_without_scrolling
 
 #[test]
 fn audit_on_a_laptop_gives_the_plane_the_most_room_and_the_form_fits() {
-    let mut harness = at(LAPTOP, Layout::Audit, with_run());
+    // The demo, whose utterances have transcripts; its store in a temporary folder.
+    let mut harness = at(LAPTOP, Layout::Audit, (repo("assets/demo"), Some(repo("models/demo"))));
     let plane = harness.state().pane_rect(Pane::VaPlane).unwrap();
     for pane in [Pane::Browser, Pane::Player, Pane::Audit, Pane::Agreement] {
         assert!(harness.state().pane_rect(pane).unwrap().area() < plane.area(), "{pane:?} larger than the plane");
     }
     assert!(plane_side_px(&harness) >= 360.0);
-    harness.get_by_label("Start auditing").click();
+    assert_inside(&harness, Pane::Audit, "Start auditing");
+    let store = tempfile::tempdir().unwrap();
+    let start =
+        AuditCommand::Start { store: Some(StoreAddress::File(store.path().join("s.sqlite"))), remembered: None };
+    harness.state_mut().handle(Command::Audit(start));
     harness.run_steps(2);
     assert_inside(&harness, Pane::Audit, "Create and audit");
     // Enter in the name field creates the annotator; then every control of the form is in the
@@ -97,6 +103,14 @@ fn audit_on_a_laptop_gives_the_plane_the_most_room_and_the_form_fits() {
     for label in ["Switch annotator", "Stop auditing", "Next ▶", "Accept all and next", "Undo", "Redo"] {
         assert_inside(&harness, Pane::Audit, label);
     }
+    // The transcript the text point is judged from, in full.
+    let app = harness.state();
+    let index = app.view.selected.expect("an utterance is selected");
+    let text = &app.session.as_ref().unwrap().utterance(index).unwrap().text;
+    assert!(!text.is_empty());
+    let form = harness.state().pane_rect(Pane::Audit).unwrap();
+    let shown = harness.query_all_by_label(&format!("“{text}”")).any(|n| form.contains_rect(n.rect()));
+    assert!(shown, "the transcript {text:?} in full in the audit form");
     for m in univa::modality::Modality::ALL {
         for label in [format!("Accept {m}"), format!("Unsure {m}"), format!("{m} V"), format!("{m} A")] {
             assert_inside(&harness, Pane::Audit, &label);

@@ -77,7 +77,7 @@ pub fn pane_ui(
         Pane::Embedding => embedding::embedding_ui(ui, cx, commands),
         Pane::Explain => scrolled(ui, pane, |ui| explain::explain_ui(ui, cx, commands)),
         Pane::Audit => scrolled(ui, pane, |ui| audit::audit_ui(ui, cx, commands)),
-        Pane::Agreement => scrolled_both_ways(ui, pane, |ui| audit::agreement_pane_ui(ui, cx)),
+        Pane::Agreement => scrolled_both_ways(ui, pane, |ui| audit::agreement_pane_ui(ui, cx, commands)),
         Pane::TrainingForm => training::form_pane_ui(ui, cx, commands),
         Pane::Jobs => training::jobs_pane_ui(ui, cx, commands),
         Pane::Curves => training::curves_pane_ui(ui, cx, commands),

@@ -7,8 +7,8 @@ use crate::media::{Player, SPEED_RANGE, TimeSpan, WaveformState};
 use super::PaneContext;
 use crate::ui::state::player::{Clip, PlayerPanel, Spans, Transport, WAVEFORM_BINS, panel_window_end};
 use crate::ui::state::{Command, PlaybackSettings};
-use crate::ui::widgets::theme;
 use crate::ui::widgets::timeline::{TimelineMarks, timeline_ui};
+use crate::ui::widgets::{self, theme};
 
 /// The player pane: the clip, then the transcript line, then (once the Explain tab has it) the
 /// attention of the selected utterance's explanation on the timeline's axis.
@@ -17,11 +17,12 @@ pub fn player_pane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, panel: &mut Playe
     let transcript = cx.session.zip(cx.view.selected).and_then(|(s, i)| s.utterance(i)).map(|u| u.text.as_str());
     // Room kept under the picture for the transcript and the attention strips.
     let explanation = cx.explanation();
-    let below = transcript.map_or(0.0, |_| theme::TRANSCRIPT_LINE_HEIGHT)
+    let transcript = transcript.filter(|t| !t.is_empty()).map(|t| egui::RichText::new(format!("“{t}”")).italics());
+    let below = transcript.as_ref().map_or(0.0, |t| widgets::wrapped_height(ui, t.clone(), ui.available_width()))
         + explanation.map_or(0.0, super::explain::strips_height);
     player_ui(ui, panel, playback, below, commands);
-    if let Some(text) = transcript.filter(|t| !t.is_empty()) {
-        ui.add(egui::Label::new(egui::RichText::new(format!("“{text}”")).italics()).wrap());
+    if let Some(transcript) = transcript {
+        ui.add(egui::Label::new(transcript).wrap());
     }
     if let (Some(explanation), Some(window)) = (explanation, panel.timeline_window()) {
         super::explain::player_strips_ui(ui, explanation, window, commands);
@@ -76,8 +77,9 @@ fn ready_ui(
     let timeline = theme::TIMELINE_HEIGHT + ui.spacing().item_spacing.y;
     let room = ui.available_size() - egui::vec2(0.0, timeline + below);
     let beside = fit(room - egui::vec2(theme::PLAYER_CONTROLS_WIDTH + ui.spacing().item_spacing.x, 0.0), aspect);
-    let notes = usize::from(player.audio_unavailable().is_some()) + panel.messages.len();
-    let under = fit(room - egui::vec2(0.0, controls_height(ui, room.x, notes)), aspect);
+    let notes: Vec<&str> =
+        player.audio_unavailable().into_iter().chain(panel.messages.iter().map(String::as_str)).collect();
+    let under = fit(room - egui::vec2(0.0, controls_height(ui, room.x, &notes)), aspect);
     let wide = beside.x > under.x;
     let picture = if wide { beside } else { under };
     let picture_ui = |ui: &mut egui::Ui| match &panel.texture {
@@ -196,14 +198,13 @@ fn pairs_sliders(width: f32) -> bool {
 }
 
 /// The height the controls take under the picture, `width` wide: the transport's rows (play and
-/// position, speed and volume in one or two, the toggles) and `notes` lines of text (the
-/// silent-audio notice, playback errors).
-fn controls_height(ui: &egui::Ui, width: f32, notes: usize) -> f32 {
+/// position, speed and volume in one or two, the toggles) and the `notes` under them (the
+/// silent-audio notice, playback errors) as they wrap.
+fn controls_height(ui: &egui::Ui, width: f32, notes: &[&str]) -> f32 {
     let spacing = ui.spacing();
     let row = spacing.interact_size.y + spacing.item_spacing.y;
-    let line = ui.text_style_height(&egui::TextStyle::Body) + spacing.item_spacing.y;
     let rows = if pairs_sliders(width) { 3 } else { 4 };
-    rows as f32 * row + notes as f32 * line
+    rows as f32 * row + notes.iter().map(|note| widgets::wrapped_height(ui, *note, width)).sum::<f32>()
 }
 
 /// Sliders added next in this row take its remaining width, less room for their value box and

@@ -25,6 +25,12 @@ fn body_galley(ui: &egui::Ui, text: &str) -> std::sync::Arc<egui::Galley> {
     egui::WidgetText::from(text).into_galley(ui, Some(egui::TextWrapMode::Extend), f32::INFINITY, egui::TextStyle::Body)
 }
 
+/// The height of `text` as a wrapping label `width` wide shows it, with the gap after it.
+pub fn wrapped_height(ui: &egui::Ui, text: impl Into<egui::WidgetText>, width: f32) -> f32 {
+    let galley = text.into().into_galley(ui, Some(egui::TextWrapMode::Wrap), width, egui::TextStyle::Body);
+    galley.size().y + ui.spacing().item_spacing.y
+}
+
 /// The width of `text` as a label shows it.
 pub fn text_width(ui: &egui::Ui, text: &str) -> f32 {
     body_galley(ui, text).size().x

@@ -94,12 +94,12 @@ pub const UTTERANCE_EDGE: Color32 = Color32::from_rgb(230, 170, 20);
 pub const PLAYHEAD: Color32 = Color32::from_rgb(255, 90, 60);
 
 /// Player pane sizes (points): the transport's column beside the picture in a wide pane, its
-/// rows under the picture in a narrow one; the smallest picture; the transcript's line.
+/// rows under the picture in a narrow one; the smallest picture; the line saying why nothing
+/// plays; the timeline.
 pub const PLAYER_CONTROLS_WIDTH: f32 = 300.0;
 pub const PLAYER_PICTURE_MIN_HEIGHT: f32 = 60.0;
 pub const PLAYER_EMPTY_HEIGHT: f32 = 28.0;
 pub const TIMELINE_HEIGHT: f32 = 44.0;
-pub const TRANSCRIPT_LINE_HEIGHT: f32 = 22.0;
 /// Room a slider's value box and name take, and the narrowest a stretched slider gets.
 pub const SLIDER_VALUE_WIDTH: f32 = 140.0;
 pub const SLIDER_MIN_WIDTH: f32 = 100.0;

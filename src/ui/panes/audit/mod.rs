@@ -81,6 +81,16 @@ pub fn audit_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Comm
         ui.label("Select an utterance to audit it.");
         return;
     };
+    // The transcript in full, which the text point is judged from (a laptop's player pane has
+    // no room left for it under the clip).
+    if let Some(u) = session.utterance(index) {
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(&u.id);
+            if !u.text.is_empty() {
+                ui.label(RichText::new(format!("“{}”", u.text)).italics());
+            }
+        });
+    }
     if audit.review {
         review_ui(ui, session, audit, index);
         return;
@@ -224,8 +234,15 @@ fn reason_ui(ui: &mut egui::Ui, audit: &AuditState, index: usize, push: &mut imp
 
 /// Agreement across annotators and against the model, folded away until asked for.
 /// The Agreement pane: how the annotators agree with each other and with the model.
-pub fn agreement_pane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>) {
+pub fn agreement_pane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Command>) {
     let Some(session) = cx.session else { return };
+    if cx.view.audit.store.is_none() {
+        ui.label("The annotators' agreement on this dataset shows once its audit store is open.");
+        if ui.button("Open the audit store").clicked() {
+            commands.push(Command::Audit(AuditCommand::Start { store: None, remembered: None }));
+        }
+        return;
+    }
     agreement::agreement_ui(ui, session, &cx.view.audit);
 }
 
