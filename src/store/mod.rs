@@ -28,7 +28,7 @@ pub use merge::{AnnotatorMerge, MergeConflict, MergeOptions, MergeSummary, Sourc
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use server::ServerAddress;
 pub use time::{format_utc_millis, utc_now};
-pub use watch::{StoreWatcher, WATCH_INTERVAL, WatchReport};
+pub use watch::{StoreWatcher, WATCH_INTERVAL, Wake, WatchReport};
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -27,6 +27,23 @@ pub struct WatchReport {
     pub status: Option<SyncStatus>,
 }
 
+/// What the watcher calls once it has a report waiting, so that a window that draws only when
+/// something happens draws it at once (the GUI gives its repaint request).
+#[derive(Clone)]
+pub struct Wake(Arc<dyn Fn() + Send + Sync>);
+
+impl Wake {
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Arc::new(wake))
+    }
+}
+
+impl std::fmt::Debug for Wake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wake")
+    }
+}
+
 /// A store watched from a thread of its own; dropping it stops the thread.
 pub struct StoreWatcher {
     reports: Receiver<Found>,
@@ -46,11 +63,12 @@ impl std::fmt::Debug for StoreWatcher {
 
 impl StoreWatcher {
     /// Watches the store that `open` opens (on the watcher's thread), reporting what is written
-    /// after `since`.
+    /// after `since`, and calling `wake` after each report.
     pub fn spawn(
         open: impl FnOnce() -> Result<Store, StoreError> + Send + 'static,
         since: ChangeMark,
         every: Duration,
+        wake: Option<Wake>,
     ) -> Self {
         // A window that stops drawing frames pauses the watcher once this many reports wait;
         // it goes on from its mark when the window takes them.
@@ -58,11 +76,18 @@ impl StoreWatcher {
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
         let spawned = std::thread::Builder::new().name("store watcher".to_owned()).spawn(move || {
+            let report = |found: Found| {
+                let sent = sender.send(found).is_ok();
+                if let Some(Wake(wake)) = &wake {
+                    wake();
+                }
+                sent
+            };
             let store = match open() {
                 Ok(store) => store,
                 Err(error) => {
                     let status = SyncStatus { online: false, pending: 0, problem: Some(error.to_string()) };
-                    let _ = sender.send(Found::Status(status));
+                    report(Found::Status(status));
                     return;
                 }
             };
@@ -80,14 +105,14 @@ impl StoreWatcher {
                     }
                 };
                 if let Some(found) = found
-                    && sender.send(found).is_err()
+                    && !report(found)
                 {
                     return;
                 }
                 let status = store.sync_status();
                 if last_status.as_ref() != Some(&status) {
                     last_status = Some(status.clone());
-                    if sender.send(Found::Status(status)).is_err() {
+                    if !report(Found::Status(status)) {
                         return;
                     }
                 }

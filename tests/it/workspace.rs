@@ -86,9 +86,10 @@ fn audit_on_a_laptop_gives_the_plane_the_most_room_and_the_form_fits() {
     }
     assert!(plane_side_px(&harness) >= 360.0);
     assert_inside(&harness, Pane::Audit, "Start auditing");
+    // A store address too long for the pane, as a server's is, that must not push the form out.
     let store = tempfile::tempdir().unwrap();
-    let start =
-        AuditCommand::Start { store: Some(StoreAddress::File(store.path().join("s.sqlite"))), remembered: None };
+    let file = store.path().join(format!("{}.sqlite", "a-store-name-without-spaces-".repeat(6)));
+    let start = AuditCommand::Start { store: Some(StoreAddress::File(file)), remembered: None };
     harness.state_mut().handle(Command::Audit(start));
     harness.run_steps(2);
     assert_inside(&harness, Pane::Audit, "Create and audit");
@@ -100,7 +101,7 @@ fn audit_on_a_laptop_gives_the_plane_the_most_room_and_the_form_fits() {
     harness.key_press(egui::Key::Enter);
     harness.run_steps(3);
     assert_eq!(harness.state().view.audit.me.as_ref().map(|me| me.name.as_str()), Some("kim"));
-    for label in ["Switch annotator", "Stop auditing", "Next ▶", "Accept all and next", "Undo", "Redo"] {
+    for label in ["Switch annotator", "Stop auditing", "Queue", "Next ▶", "Accept all and next", "Undo", "Redo"] {
         assert_inside(&harness, Pane::Audit, label);
     }
     // The transcript the text point is judged from, in full.
@@ -125,6 +126,7 @@ fn demo_on_a_desktop_shows_the_clip_and_the_plane_large() {
     let zoom = Layout::Demo.default_zoom();
     let mut harness = at([DESKTOP[0] / zoom, DESKTOP[1] / zoom], Layout::Demo, open);
     harness.state_mut().handle(Command::Select(0));
+    harness.run_steps(1);
     let playback = harness.state().settings.playback;
     harness.state_mut().player.wait_until_open(playback);
     harness.run_steps(4);
@@ -229,6 +231,8 @@ fn switching_layouts_keeps_the_selection_and_playback() {
     let open = (repo("assets/demo"), Some(repo("models/demo")));
     let mut harness = at(LAPTOP, Layout::CaseStudy, open);
     harness.state_mut().handle(Command::Select(3));
+    // The player takes the selection up on the next frame and opens its clip then.
+    harness.run_steps(1);
     let playback = harness.state().settings.playback;
     harness.state_mut().player.wait_until_open(playback);
     harness.run_steps(2);

@@ -291,11 +291,15 @@ impl StudioApp {
             ctx.request_repaint_after(NUDGE_SETTLE / 4);
         }
         if self.view.audit.store.is_some() {
-            // Other annotators' judgments, as the store's watcher finds them.
+            // Other annotators' judgments, as the store's watcher finds them (it wakes the
+            // window when it has some).
             if self.view.audit.take_changes() {
                 self.refresh_audited_rows();
             }
-            ctx.request_repaint_after(crate::store::WATCH_INTERVAL);
+        }
+        if self.view.audit.wake.is_none() {
+            let ctx = ctx.clone();
+            self.view.audit.wake = Some(crate::store::Wake::new(move || ctx.request_repaint()));
         }
         self.player.tick(ctx, self.session.as_ref(), self.view.selected, self.settings.playback);
         if self.is_loading() {

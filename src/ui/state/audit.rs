@@ -16,6 +16,7 @@ use crate::modality::Modality;
 use crate::store::{
     Annotator, AnnotatorId, Change, Event, EventId, EventKind, Judgment, MergeOptions, MergeSummary, ServerAddress,
     Status, Store, StoreAddress, StoreChanges, StoreError, StoreLocation, StoreWatcher, SyncStatus, WATCH_INTERVAL,
+    Wake,
 };
 
 use super::audit_queue::{self, QueueOrder, QueueSettings};
@@ -171,6 +172,8 @@ pub struct AuditState {
     pub location: Option<StoreLocation>,
     /// The open store opened a second time, for what others write to it.
     watcher: Option<StoreWatcher>,
+    /// How the watcher wakes the window (set by the app, kept across stores).
+    pub wake: Option<Wake>,
     /// Whether the watcher reaches the store (for a server store: whether the server answers).
     pub watched: Option<SyncStatus>,
     /// Per point, the newest event whose judgment is held here: a watcher's report older than
@@ -408,11 +411,12 @@ impl AuditState {
         } else {
             opened.address().to_string()
         };
-        let watcher = Self::watch(&opened, &dataset.manifest.name)?;
+        let watcher = Self::watch(&opened, &dataset.manifest.name, self.wake.clone())?;
         *self = Self {
             store: Some(opened),
             location,
             watcher: Some(watcher),
+            wake: self.wake.take(),
             annotators,
             judgments,
             index_of,
@@ -451,7 +455,7 @@ impl AuditState {
     }
 
     /// A watcher of `store` for what other windows and machines write to it from now on.
-    fn watch(store: &Store, dataset: &str) -> Result<StoreWatcher, StoreError> {
+    fn watch(store: &Store, dataset: &str, wake: Option<Wake>) -> Result<StoreWatcher, StoreError> {
         let since = store.change_mark()?;
         let address = store.address().clone();
         let read_only = store.is_read_only();
@@ -460,7 +464,7 @@ impl AuditState {
             StoreAddress::File(path) if read_only => Store::open_read_only(path, &dataset),
             address => Store::open_at(address, &dataset),
         };
-        Ok(StoreWatcher::spawn(open, since, WATCH_INTERVAL))
+        Ok(StoreWatcher::spawn(open, since, WATCH_INTERVAL, wake))
     }
 
     /// Takes in what the watcher found others wrote (their judgments, new annotators), and sends

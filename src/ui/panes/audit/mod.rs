@@ -64,13 +64,19 @@ pub fn audit_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Comm
         if ui.button("Stop auditing").clicked() {
             push(AuditCommand::Stop);
         }
-        if let Some(store) = &audit.store {
-            ui.weak(format!("store: {}", store.address()));
-        }
-        if let Some(status) = audit.server_status() {
-            sync_badge_ui(ui, &status);
-        }
     });
+    if let Some(store) = &audit.store {
+        // A line of its own: an address has no spaces to wrap at, so a long one is cut with "…"
+        // at the pane's edge (whole in its tooltip) rather than widening the form.
+        ui.horizontal(|ui| {
+            if let Some(status) = audit.server_status() {
+                sync_badge_ui(ui, &status);
+            }
+            let address = store.address().to_string();
+            let label = egui::Label::new(RichText::new(format!("store: {address}")).weak()).truncate();
+            ui.add(label).on_hover_text(address);
+        });
+    }
     queue_ui(ui, session, view, &mut push);
     ui.separator();
     let mut review = audit.review;
