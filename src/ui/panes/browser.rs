@@ -22,8 +22,13 @@ pub fn browser_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Co
     filters_ui(ui, session, &view.filter, auditing, commands);
     ui.label(format!("{} of {} utterances", view.rows.len(), session.len()));
     ui.separator();
-    header_ui(ui, auditing);
-    table_ui(ui, session, view, threshold, commands);
+    // A pane narrower than the columns scrolls sideways, so that none is cut off for good.
+    let width = table_width(ui.available_width(), auditing);
+    egui::ScrollArea::horizontal().id_salt("browser_columns").auto_shrink([false, false]).show(ui, |ui| {
+        ui.set_width(width);
+        header_ui(ui, auditing);
+        table_ui(ui, session, view, threshold, commands);
+    });
 }
 
 fn label_combo_ui(ui: &mut egui::Ui, name: &str, names: &[String], value: &mut Option<usize>) {
@@ -79,10 +84,21 @@ fn filters_ui(ui: &mut egui::Ui, session: &Session, current: &Filter, auditing: 
 /// The columns shown (their indices in [`HEADERS`]) and their widths: fixed ones from the
 /// theme, the transcript takes what is left.
 fn columns(total: f32, auditing: bool) -> Vec<(usize, f32)> {
-    let shown = (0..HEADERS.len()).filter(|&i| i != AUDITED || auditing);
-    let fixed: f32 = shown.clone().filter(|&i| i != TRANSCRIPT).map(|i| theme::COLUMN_WIDTHS[i]).sum();
-    let transcript = (total - fixed - 8.0).max(theme::TRANSCRIPT_MIN_WIDTH);
-    shown.map(|i| (i, if i == TRANSCRIPT { transcript } else { theme::COLUMN_WIDTHS[i] })).collect()
+    let transcript = (total - fixed_columns_width(auditing) - 8.0).max(theme::TRANSCRIPT_MIN_WIDTH);
+    shown_columns(auditing).map(|i| (i, if i == TRANSCRIPT { transcript } else { theme::COLUMN_WIDTHS[i] })).collect()
+}
+
+fn shown_columns(auditing: bool) -> impl Iterator<Item = usize> + Clone {
+    (0..HEADERS.len()).filter(move |&i| i != AUDITED || auditing)
+}
+
+fn fixed_columns_width(auditing: bool) -> f32 {
+    shown_columns(auditing).filter(|&i| i != TRANSCRIPT).map(|i| theme::COLUMN_WIDTHS[i]).sum()
+}
+
+/// The table's width in a pane `available` wide: the pane's, or what every column needs.
+fn table_width(available: f32, auditing: bool) -> f32 {
+    available.max(fixed_columns_width(auditing) + theme::TRANSCRIPT_MIN_WIDTH + 8.0)
 }
 
 fn header_ui(ui: &mut egui::Ui, auditing: bool) {
