@@ -175,7 +175,7 @@ fn row_ui(ui: &mut egui::Ui, session: &Session, audit: &AuditState, row: Row, co
         (u.video_id.clone(), text_color),
         (u.split.name().to_owned(), text_color),
         (u.text.clone(), text_color),
-        (names(session, &u.labels), theme::GOLD),
+        (names(session, &u.labels), theme::gold(visuals)),
         (predicted.as_deref().map(|p| names(session, p)).unwrap_or_default(), text_color),
         match outcome {
             Some(outcome) => (outcome.marked().to_owned(), theme::outcome_color(outcome)),

@@ -172,7 +172,7 @@ fn card_grid_ui(ui: &mut egui::Ui, card: &Card) {
             ui.end_row();
         }
         ui.strong("Gold");
-        ui.colored_label(theme::GOLD, card.gold.join(", "));
+        ui.colored_label(theme::gold(ui.visuals()), card.gold.join(", "));
         ui.end_row();
         ui.strong("Prediction");
         ui.label(Prediction::labels_text(card.predicted.as_ref(), "— (no run)"));

@@ -63,7 +63,7 @@ pub fn correlation_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Ve
     ui.horizontal_wrapped(|ui| {
         export_button_ui(ui, commands, || FigureRequest::Correlation);
         if let Some(id) = &marks.utterance {
-            ui.colored_label(theme::GOLD, "■ gold");
+            ui.colored_label(theme::gold(ui.visuals()), "■ gold");
             ui.colored_label(theme::BAR_PREDICTED, "▲ predicted");
             ui.weak(format!("labels of {id}"));
         }
@@ -239,8 +239,8 @@ impl Heatmap<'_> {
         let painter = ui.painter_at(rect);
         let label_font = FontId::proportional(theme::HEATMAP_FONT_SIZE);
         let value_font = FontId::proportional((cell * 0.34).clamp(8.0, theme::HEATMAP_FONT_SIZE));
-        let text_color = ui.visuals().text_color();
-        let name_color = |l: usize| if marks.gold(l) { theme::GOLD } else { text_color };
+        let (text_color, gold) = (ui.visuals().text_color(), theme::gold(ui.visuals()));
+        let name_color = |l: usize| if marks.gold(l) { gold } else { text_color };
         let origin = rect.min + Vec2::new(label_width, label_width);
         for (l, name) in names.iter().enumerate() {
             let galley = painter.layout_no_wrap(name.clone(), label_font.clone(), name_color(l));

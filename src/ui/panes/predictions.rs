@@ -92,7 +92,7 @@ fn bars_ui(ui: &mut egui::Ui, session: &Session, index: usize, threshold: f32) {
             for j in (0..columns).map(|column| column * rows + row).filter(|&j| j < probabilities.len()) {
                 let (p, is_gold) = (probabilities[j], gold.get(j).copied().unwrap_or(false));
                 if is_gold {
-                    ui.colored_label(theme::GOLD, name(j));
+                    ui.colored_label(theme::gold(ui.visuals()), name(j));
                 } else {
                     ui.label(name(j));
                 }

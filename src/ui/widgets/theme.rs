@@ -30,7 +30,11 @@ pub fn outcome_color(outcome: crate::metrics::Outcome) -> Color32 {
         crate::metrics::Outcome::Miss => MISS,
     }
 }
-pub const GOLD: Color32 = Color32::from_rgb(230, 170, 20);
+/// The colour that marks gold labels: bright on the dark theme, darker on the light one so
+/// that it still reads on white (a projector's theme).
+pub fn gold(visuals: &egui::Visuals) -> Color32 {
+    if visuals.dark_mode { Color32::from_rgb(230, 170, 20) } else { Color32::from_rgb(160, 100, 0) }
+}
 pub const ANCHOR: Color32 = Color32::from_rgb(150, 150, 150);
 pub const QUADRANT_TEXT: Color32 = Color32::from_rgb(125, 125, 140);
 pub const THRESHOLD: Color32 = Color32::from_rgb(230, 120, 20);
