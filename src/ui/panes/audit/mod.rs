@@ -238,7 +238,6 @@ fn reason_ui(ui: &mut egui::Ui, audit: &AuditState, index: usize, push: &mut imp
     });
 }
 
-/// Agreement across annotators and against the model, folded away until asked for.
 /// The Agreement pane: how the annotators agree with each other and with the model.
 pub fn agreement_pane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, commands: &mut Vec<Command>) {
     let Some(session) = cx.session else { return };
