@@ -15,9 +15,9 @@ use crate::ui::widgets::{self, theme};
 pub fn player_pane_ui(ui: &mut egui::Ui, cx: &PaneContext<'_>, panel: &mut PlayerPanel, commands: &mut Vec<Command>) {
     let playback = cx.settings.playback;
     let transcript = cx.session.zip(cx.view.selected).and_then(|(s, i)| s.utterance(i)).map(|u| u.text.as_str());
-    // Room kept under the picture for the transcript and the attention strips.
-    let explanation = cx.explanation();
     let transcript = transcript.filter(|t| !t.is_empty()).map(|t| egui::RichText::new(format!("“{t}”")).italics());
+    // Room kept under the picture for the transcript (as it wraps) and the attention strips.
+    let explanation = cx.explanation();
     let below = transcript.as_ref().map_or(0.0, |t| widgets::wrapped_height(ui, t.clone(), ui.available_width()))
         + explanation.map_or(0.0, super::explain::strips_height);
     player_ui(ui, panel, playback, below, commands);
