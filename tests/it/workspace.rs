@@ -155,6 +155,26 @@ fn demo_on_a_desktop_shows_the_clip_and_the_plane_large() {
 }
 
 #[test]
+fn demo_on_a_laptop_fits_the_strip_of_bars_to_them() {
+    let open = (repo("assets/demo"), Some(repo("models/demo")));
+    let zoom = Layout::Demo.default_zoom();
+    let mut harness = at([LAPTOP[0] / zoom, LAPTOP[1] / zoom], Layout::Demo, open);
+    harness.state_mut().handle(Command::Select(0));
+    harness.run_steps(4);
+    let bars = harness.state().pane_rect(Pane::Predictions).unwrap();
+    let shown: Vec<_> = harness.query_all_by_role(egui::accesskit::Role::ProgressIndicator).collect();
+    assert_eq!(shown.len(), 6);
+    for bar in shown {
+        assert!(bars.contains_rect(bar.rect()), "a bar at {:?} is cut off the pane at {bars:?}", bar.rect());
+    }
+    // Fitted once: the layout is the user's from then on, and Reset ships it again.
+    assert!(!harness.state().settings.workspace.shows_default());
+    workspace(&mut harness, WorkspaceCommand::ResetLayout);
+    harness.run_steps(2);
+    assert!(harness.state().pane_rect(Pane::Predictions).unwrap().height() >= bars.height() - 1.0);
+}
+
+#[test]
 fn every_layout_draws_its_panes_at_both_sizes() {
     for size in [LAPTOP, DESKTOP] {
         for layout in Layout::ALL {

@@ -60,6 +60,9 @@ pub struct StudioApp {
     viewport_commands: Vec<egui::ViewportCommand>,
     /// Each pane's rectangle as last drawn, in points.
     pane_rects: Vec<(Pane, egui::Rect)>,
+    /// Where the tile tree was last drawn: a layout is fitted to its content only on a frame
+    /// drawn where the last one was (not on the frame a zoom or window size changes).
+    tree_area: Option<egui::Rect>,
     /// The theme and zoom last applied to the context.
     applied_look: Option<(Theme, f32)>,
     /// Whether F11 last asked for full screen.
@@ -89,6 +92,7 @@ impl StudioApp {
             shortcuts_open: false,
             viewport_commands: Vec::new(),
             pane_rects: Vec::new(),
+            tree_area: None,
             applied_look: None,
             fullscreen: false,
         };
@@ -312,6 +316,21 @@ impl StudioApp {
         }
     }
 
+    /// Whether the layout shown, `as_shipped`, is fitted to its content this frame: its panes
+    /// show an utterance, and they are drawn where the last frame drew them and at the layout's
+    /// own zoom (the frame a layout switch lands on is still at the last one's).
+    fn ready_to_fit(&mut self, ui: &egui::Ui, as_shipped: bool) -> bool {
+        let zoomed = (ui.ctx().zoom_factor() - self.settings.workspace.zoom()).abs() < 1e-3;
+        let steady = self.tree_area.replace(ui.max_rect()) == Some(ui.max_rect()) && zoomed;
+        let shown = self.settings.workspace.maximized.is_none() && self.view.selected.is_some();
+        let ready = as_shipped && shown && !self.is_loading();
+        if ready && !steady {
+            // The fitting frame follows at once, not at the next input.
+            ui.ctx().request_repaint();
+        }
+        ready && steady
+    }
+
     /// Draws the whole window and applies the commands its panes sent.
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
@@ -368,6 +387,12 @@ impl StudioApp {
             });
             return;
         }
+        // A layout as it ships is fitted to the screen once its panes show an utterance (each
+        // pane that scrolls gets the height its content wants, within limits); until then it
+        // stays as shipped.
+        let as_shipped = self.settings.workspace.shows_default();
+        let fit = self.ready_to_fit(ui, as_shipped);
+        let maximized = self.settings.workspace.maximized;
         // Out of the settings while the panes borrow them; a drag or resize is the user's own
         // arrangement of the layout, put back below.
         let mut tree = self.settings.workspace.take_tree();
@@ -380,13 +405,19 @@ impl StudioApp {
             training: &self.training,
             systems,
         };
-        let mut behavior = tiles::Behavior { cx, player: &mut self.player, commands, rects: Vec::new() };
-        match self.settings.workspace.maximized {
+        let mut behavior =
+            tiles::Behavior { cx, player: &mut self.player, commands, rects: Vec::new(), wanted: Vec::new() };
+        match maximized {
             Some(pane) => maximized_ui(ui, pane, &mut behavior),
             None => tree.ui(&mut behavior, ui),
         }
+        if fit {
+            tiles::fit_to_content(&mut tree, &behavior.rects, &behavior.wanted);
+        }
         self.pane_rects = behavior.rects;
-        self.settings.workspace.put_back(tree);
+        if !as_shipped || fit {
+            self.settings.workspace.put_back(tree);
+        }
     }
 }
 

@@ -53,31 +53,32 @@ impl PaneContext<'_> {
     }
 }
 
-/// Draws `pane`. Panes of the open dataset say so when none is open.
+/// Draws `pane`. Panes of the open dataset say so when none is open. For a pane whose content
+/// scrolls, returns the height that content wants.
 pub fn pane_ui(
     ui: &mut egui::Ui,
     pane: Pane,
     cx: &PaneContext<'_>,
     player: &mut PlayerPanel,
     commands: &mut Vec<Command>,
-) {
+) -> Option<f32> {
     if pane.needs_dataset() && cx.session.is_none() {
         ui.weak("Open a dataset (File → Open dataset…) to see this.");
-        return;
+        return None;
     }
     match pane {
         Pane::Browser => browser::browser_ui(ui, cx, commands),
         Pane::Player => player::player_pane_ui(ui, cx, player, commands),
         Pane::VaPlane => va_plane::va_plane_ui(ui, cx, commands),
-        Pane::Predictions => scrolled(ui, pane, |ui| predictions::predictions_ui(ui, cx, commands)),
-        Pane::Metrics => scrolled(ui, pane, |ui| predictions::metrics_pane_ui(ui, cx, commands)),
+        Pane::Predictions => return Some(scrolled(ui, pane, |ui| predictions::predictions_ui(ui, cx, commands))),
+        Pane::Metrics => return Some(scrolled(ui, pane, |ui| predictions::metrics_pane_ui(ui, cx, commands))),
         Pane::Correlation => correlation::correlation_ui(ui, cx, commands),
-        Pane::CaseCard => scrolled(ui, pane, |ui| case_card::case_card_ui(ui, cx, commands)),
+        Pane::CaseCard => return Some(scrolled(ui, pane, |ui| case_card::case_card_ui(ui, cx, commands))),
         Pane::Sweep => predictions::sweep_ui(ui, cx, commands),
         Pane::Embedding => embedding::embedding_ui(ui, cx, commands),
-        Pane::Explain => scrolled(ui, pane, |ui| explain::explain_ui(ui, cx, commands)),
-        Pane::Audit => scrolled(ui, pane, |ui| audit::audit_ui(ui, cx, commands)),
-        Pane::Agreement => scrolled_both_ways(ui, pane, |ui| audit::agreement_pane_ui(ui, cx, commands)),
+        Pane::Explain => return Some(scrolled(ui, pane, |ui| explain::explain_ui(ui, cx, commands))),
+        Pane::Audit => return Some(scrolled(ui, pane, |ui| audit::audit_ui(ui, cx, commands))),
+        Pane::Agreement => return Some(scrolled_both_ways(ui, pane, |ui| audit::agreement_pane_ui(ui, cx, commands))),
         Pane::TrainingForm => training::form_pane_ui(ui, cx, commands),
         Pane::Jobs => training::jobs_pane_ui(ui, cx, commands),
         Pane::Curves => training::curves_pane_ui(ui, cx, commands),
@@ -86,16 +87,21 @@ pub fn pane_ui(
         Pane::ConfigDiff => runs::config_diff_pane_ui(ui, cx),
         Pane::RunsSweep => runs::runs_sweep_pane_ui(ui, cx, commands),
     }
+    None
 }
 
 /// A pane whose content can be taller than the pane: it scrolls (each pane its own scroll).
-fn scrolled(ui: &mut egui::Ui, pane: Pane, content: impl FnOnce(&mut egui::Ui)) {
-    egui::ScrollArea::vertical().id_salt(("pane_scroll", pane)).auto_shrink([false, false]).show(ui, content);
+/// Returns the content's height.
+fn scrolled(ui: &mut egui::Ui, pane: Pane, content: impl FnOnce(&mut egui::Ui)) -> f32 {
+    let area = egui::ScrollArea::vertical().id_salt(("pane_scroll", pane)).auto_shrink([false, false]);
+    area.show(ui, content).content_size.y
 }
 
-/// A pane of tables that can be wider than the pane, too: it scrolls both ways.
-fn scrolled_both_ways(ui: &mut egui::Ui, pane: Pane, content: impl FnOnce(&mut egui::Ui)) {
-    egui::ScrollArea::both().id_salt(("pane_scroll", pane)).auto_shrink([false, false]).show(ui, content);
+/// A pane of tables that can be wider than the pane, too: it scrolls both ways. Returns the
+/// content's height.
+fn scrolled_both_ways(ui: &mut egui::Ui, pane: Pane, content: impl FnOnce(&mut egui::Ui)) -> f32 {
+    let area = egui::ScrollArea::both().id_salt(("pane_scroll", pane)).auto_shrink([false, false]);
+    area.show(ui, content).content_size.y
 }
 
 /// An "Export figure…" button that asks for the figure `make` builds (only when clicked: a

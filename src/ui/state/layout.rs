@@ -265,6 +265,11 @@ impl Workspace {
         self.trees.remove(&layout).unwrap_or_else(|| layout.default_tree())
     }
 
+    /// Whether the layout shown is still as it ships (never drawn, or reset since).
+    pub fn shows_default(&self) -> bool {
+        !self.trees.contains_key(&self.layout)
+    }
+
     pub fn put_back(&mut self, tree: Tree<Pane>) {
         self.trees.insert(self.layout, tree);
     }
