@@ -119,35 +119,44 @@ fn audit_on_a_laptop_gives_the_plane_the_most_room_and_the_form_fits() {
     }
 }
 
-#[test]
-fn demo_on_a_desktop_shows_the_clip_and_the_plane_large() {
+/// The demo in the Demo layout on a screen of `pixels` (the harness's screen is in points: the
+/// pixels at the layout's zoom), its first utterance selected and its clip open.
+fn demo_on(pixels: [f32; 2]) -> Harness<'static, StudioApp> {
     let open = (repo("assets/demo"), Some(repo("models/demo")));
-    // The harness's screen is in points: the desktop's pixels at the layout's zoom.
     let zoom = Layout::Demo.default_zoom();
-    let mut harness = at([DESKTOP[0] / zoom, DESKTOP[1] / zoom], Layout::Demo, open);
+    let mut harness = at([pixels[0] / zoom, pixels[1] / zoom], Layout::Demo, open);
     harness.state_mut().handle(Command::Select(0));
     harness.run_steps(1);
     let playback = harness.state().settings.playback;
     harness.state_mut().player.wait_until_open(playback);
     harness.run_steps(4);
-    assert!(harness.ctx.zoom_factor() >= 1.5, "large type: {}", harness.ctx.zoom_factor());
+    harness
+}
+
+/// Every label's bar and its hit-or-miss mark inside the Predictions pane; returns the pane.
+fn assert_every_bar_shown(harness: &Harness<'static, StudioApp>) -> egui::Rect {
+    let bars = harness.state().pane_rect(Pane::Predictions).unwrap();
+    let shown: Vec<_> = harness.query_all_by_role(egui::accesskit::Role::ProgressIndicator).collect();
+    let marks: Vec<_> = harness.query_all_by_label("✓").chain(harness.query_all_by_label("×")).collect();
+    assert_eq!((shown.len(), marks.len()), (6, 6), "a bar and a mark per label in {bars:?}");
+    for node in shown.into_iter().chain(marks) {
+        assert!(bars.contains_rect(node.rect()), "a bar or mark at {:?} is cut off the pane at {bars:?}", node.rect());
+    }
+    bars
+}
+
+#[test]
+fn demo_on_a_desktop_shows_the_clip_and_the_plane_large() {
+    let mut harness = demo_on(DESKTOP);
+    let zoom = harness.ctx.zoom_factor();
+    assert!(zoom >= 1.5, "large type: {zoom}");
     let side = plane_side_px(&harness);
-    let clip = harness.get_by_label("clip frame").rect().width() * harness.ctx.zoom_factor();
+    let clip = harness.get_by_label("clip frame").rect().width() * zoom;
     println!("Demo at 1920×1030 px, zoom {zoom}: VA plane {side:.0} px, clip {clip:.0} px wide");
     assert!(side >= 700.0, "VA plane {side} px");
     assert!(clip >= 800.0, "clip {clip} px wide");
-    // The bars under the clip: every label's, in the strip the clip leaves.
-    let bars = harness.state().pane_rect(Pane::Predictions).unwrap();
-    let shown = harness.query_all_by_role(egui::accesskit::Role::ProgressIndicator).count();
-    assert_eq!(shown, 6, "prediction bars in {bars:?}");
-    for bar in harness.query_all_by_role(egui::accesskit::Role::ProgressIndicator) {
-        assert!(bars.contains_rect(bar.rect()), "a bar at {:?} is cut off the pane at {bars:?}", bar.rect());
-    }
-    let marks: Vec<_> = harness.query_all_by_label("✓").chain(harness.query_all_by_label("×")).collect();
-    assert_eq!(marks.len(), 6, "a hit or miss mark beside every bar");
-    for mark in marks {
-        assert!(bars.contains_rect(mark.rect()), "a mark at {:?} is cut off the pane at {bars:?}", mark.rect());
-    }
+    // The bars under the clip, in the strip the clip leaves.
+    assert_every_bar_shown(&harness);
     // A clicker's keys: → next utterance, Space plays.
     harness.key_press(egui::Key::ArrowRight);
     harness.run_steps(2);
@@ -156,17 +165,8 @@ fn demo_on_a_desktop_shows_the_clip_and_the_plane_large() {
 
 #[test]
 fn demo_on_a_laptop_fits_the_strip_of_bars_to_them() {
-    let open = (repo("assets/demo"), Some(repo("models/demo")));
-    let zoom = Layout::Demo.default_zoom();
-    let mut harness = at([LAPTOP[0] / zoom, LAPTOP[1] / zoom], Layout::Demo, open);
-    harness.state_mut().handle(Command::Select(0));
-    harness.run_steps(4);
-    let bars = harness.state().pane_rect(Pane::Predictions).unwrap();
-    let shown: Vec<_> = harness.query_all_by_role(egui::accesskit::Role::ProgressIndicator).collect();
-    assert_eq!(shown.len(), 6);
-    for bar in shown {
-        assert!(bars.contains_rect(bar.rect()), "a bar at {:?} is cut off the pane at {bars:?}", bar.rect());
-    }
+    let mut harness = demo_on(LAPTOP);
+    let bars = assert_every_bar_shown(&harness);
     // Fitted once: the layout is the user's from then on, and Reset ships it again.
     assert!(!harness.state().settings.workspace.shows_default());
     workspace(&mut harness, WorkspaceCommand::ResetLayout);
