@@ -405,17 +405,25 @@ impl StudioApp {
             training: &self.training,
             systems,
         };
-        let mut behavior =
-            tiles::Behavior { cx, player: &mut self.player, commands, rects: Vec::new(), wanted: Vec::new() };
+        let mut behavior = tiles::Behavior {
+            cx,
+            player: &mut self.player,
+            commands,
+            rects: Vec::new(),
+            wanted: Vec::new(),
+            edited: false,
+        };
         match maximized {
             Some(pane) => maximized_ui(ui, pane, &mut behavior),
             None => tree.ui(&mut behavior, ui),
         }
-        if fit {
+        if fit && !behavior.edited {
             tiles::fit_to_content(&mut tree, &behavior.rects, &behavior.wanted);
         }
         self.pane_rects = behavior.rects;
-        if !as_shipped || fit {
+        // A layout as shipped that was not fitted yet stays as shipped, unless the user made
+        // it theirs meanwhile.
+        if !as_shipped || fit || behavior.edited {
             self.settings.workspace.put_back(tree);
         }
     }

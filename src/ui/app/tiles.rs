@@ -3,7 +3,7 @@
 //! too). Changes to the tree (drags, resizes, closes) are the user's own arrangement of the
 //! layout, kept in the settings.
 
-use egui_tiles::{Container, LinearDir, SimplificationOptions, Tile, TileId, Tiles, Tree, UiResponse};
+use egui_tiles::{Container, EditAction, LinearDir, SimplificationOptions, Tile, TileId, Tiles, Tree, UiResponse};
 
 use crate::ui::panes::{self, PaneContext};
 use crate::ui::state::{Command, Pane, PlayerPanel, WorkspaceCommand, simplification};
@@ -16,6 +16,8 @@ pub(super) struct Behavior<'a> {
     pub rects: Vec<(Pane, egui::Rect)>,
     /// The height each pane that scrolls wanted this frame, its frame's margin included.
     pub wanted: Vec<(Pane, f32)>,
+    /// Whether the user changed the tree this frame (a resize, a drop, a tab picked).
+    pub edited: bool,
 }
 
 impl Behavior<'_> {
@@ -119,6 +121,12 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_> {
             .on_hover_text(format!("Maximise {} (double-click its tab; Esc restores)", pane.title()));
         if button.clicked() {
             self.commands.push(Command::Workspace(WorkspaceCommand::Maximize(Some(*pane))));
+        }
+    }
+
+    fn on_edit(&mut self, edit: EditAction) {
+        if edit != EditAction::TileDragged {
+            self.edited = true;
         }
     }
 
