@@ -1,7 +1,8 @@
 //! The tile tree's behaviour: each tile draws its pane from the frame's [`PaneContext`]; a
 //! pane's title bar has its maximise and close buttons (a double-click on the tab maximises
 //! too). Changes to the tree (drags, resizes, closes) are the user's own arrangement of the
-//! layout, kept in the settings.
+//! layout, kept in the settings; a layout as it ships is first fitted to its content
+//! ([`fit_to_content`]).
 
 use egui_tiles::{Container, EditAction, LinearDir, SimplificationOptions, Tile, TileId, Tiles, Tree, UiResponse};
 
